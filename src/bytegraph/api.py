@@ -1,0 +1,46 @@
+"""The public entry points: ``compile``, ``reset``."""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Callable
+
+import torch
+
+from .backends import lookup_backend
+from .runtime.compiled import CompiledFunction, CompiledModule, reset_all
+
+
+def compile(model: Any = None, *, backend: str | Callable = "eager", fullgraph: bool = False) -> Any:
+    """Compile a function or an ``nn.Module``; usable as ``@bytegraph.compile`` or
+    ``@bytegraph.compile(backend=...)``.
+
+    * ``backend``: "eager", a torch.compile backend name, or a callable
+      ``backend(gm, example_inputs) -> callable``.
+    * ``fullgraph``: raise ``CompileError`` instead of falling back when a frame cannot be
+      captured as one graph.
+    """
+    if model is None:
+        return lambda m: compile(m, backend=backend, fullgraph=fullgraph)
+    compiler = lookup_backend(backend)
+    if isinstance(model, torch.nn.Module):
+        return CompiledModule(model, compiler, fullgraph)
+    if isinstance(model, types.FunctionType):
+        return CompiledFunction(model, compiler, fullgraph)
+    if isinstance(model, types.MethodType) and isinstance(model.__func__, types.FunctionType):
+        return types.MethodType(CompiledFunction(model.__func__, compiler, fullgraph), model.__self__)
+    if isinstance(model, CompiledFunction):
+        return model
+    call = getattr(type(model), "__call__", None)
+    if callable(model) and isinstance(call, types.FunctionType):
+        return types.MethodType(CompiledFunction(call, compiler, fullgraph), model)
+    what = f"{type(model).__qualname__} {model!r}"[:200]
+    if callable(model):
+        raise TypeError(f"bytegraph.compile needs a Python function, method, callable object or nn.Module; "
+                        f"got {what}, which has no Python bytecode to capture")
+    raise TypeError(f"bytegraph.compile expects a callable (function, method or nn.Module), got {what}")
+
+
+def reset() -> None:
+    """Forget every compiled entry of every compiled function (the next call recompiles)."""
+    reset_all()

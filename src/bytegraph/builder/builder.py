@@ -1,0 +1,76 @@
+"""VariableBuilder (values with a source) and SourcelessBuilder (values made while tracing).
+
+``VariableBuilder(tx, source)(value)``, in order:
+
+1. identity map — the same object always wraps to the same tracker; reached from a
+   second source, it also gets a DUPLICATE_INPUT guard (``a is b``), because the graph
+   was traced assuming the alias;
+2. source cache — reading the same path twice returns the same tracker;
+3. the first matching rule of ``rules.RULES`` builds the tracker and installs guards;
+4. record: identity (for rules that track it), source cache, and which rule wrapped
+   what (for ``explain``).
+
+``SourcelessBuilder(tx)(value)`` runs the same rules with no source: no guards, children
+built at once, and a real tensor is an error (it could not be re-fetched at run time).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..guards import GuardKind, IdRef
+from ..sources import AttrSource, ItemSource, Source
+from ..variables.base import LazyVariableTracker, VariableTracker
+from .rules import WrapRule, select_rule
+
+
+class VariableBuilder:
+    def __init__(self, tx: Any, source: Source | None) -> None:
+        self.tx = tx
+        self.source = source
+        self.rule: WrapRule | None = None
+
+    def __call__(self, value: Any) -> VariableTracker:
+        state = self.tx.capture
+        source = self.source
+        vt = state.identity.get(id(value))
+        if vt is not None:
+            if source is not None and vt.source is not None and vt.source != source:
+                self.tx.guard(source, GuardKind.DUPLICATE_INPUT, vt.source,
+                              "identity map: one object reached from two sources")
+            return vt
+        if source is not None and source in state.by_source:
+            return state.by_source[source]
+        self.rule = select_rule(value)
+        vt = self.rule.wrap(self, value)
+        if vt.source is None:
+            vt.source = source
+        if self.rule.tracks_identity and source is not None:
+            state.identity[id(value)] = vt
+            state.keepalive.append(value)
+        if source is not None:
+            state.by_source[source] = vt
+            state.wrapped.append((source, self.rule.name))
+        return vt
+
+    # -- what rules use --------------------------------------------------------------------
+    def guard(self, kind: GuardKind, payload: Any) -> None:
+        if self.source is not None:
+            self.tx.guard(self.source, kind, payload, f"builder rule '{self.rule.name}'")
+
+    def guard_id(self, value: Any) -> None:
+        if self.source is not None:
+            self.tx.guard(self.source, GuardKind.ID_MATCH, IdRef.of(value), f"builder rule '{self.rule.name}'")
+            self.tx.capture.guards.watch(value)
+
+    def child(self, value: Any, key: Any, attr: bool = False) -> VariableTracker:
+        """An item (``source[key]``) or attribute (``source.key``), built only when used."""
+        if self.source is None:
+            return SourcelessBuilder(self.tx)(value)
+        src = AttrSource(self.source, key) if attr else ItemSource(self.source, key)
+        return LazyVariableTracker(value, src, lambda v, s: VariableBuilder(self.tx, s)(v))
+
+
+class SourcelessBuilder(VariableBuilder):
+    def __init__(self, tx: Any) -> None:
+        super().__init__(tx, None)

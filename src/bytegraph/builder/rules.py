@@ -1,0 +1,214 @@
+"""The ordered rule list that turns a Python value into a tracker. First match wins.
+
+Read it top to bottom: the order is the specification. Each rule names what it matches,
+the tracker it builds, the guards it installs on the value's source, and (in its
+docstring) why it sits where it does. docs/builder.md is generated from this list.
+
+A rule's ``wrap(b, value)`` gets the builder ``b``: ``b.source`` (None when the value was
+created during tracing), ``b.guard(kind, payload)`` (a no-op without a source) and
+``b.child(value, source)`` (a lazily built item or attribute).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import types
+from typing import TYPE_CHECKING, Any, Callable
+
+import torch
+
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported
+from ..guards import GuardKind, TensorSpec
+from ..sources import ItemSource
+from ..variables.base import VariableTracker
+from ..variables.builtins import BuiltinVariable, is_builtin
+from ..variables.constant import ConstantVariable, is_literal
+from ..variables.dicts import ConstDictVariable
+from ..variables.functions import UserFunctionVariable, UserMethodVariable
+from ..variables.lists import ListVariable, TupleVariable
+from ..variables.nn_module import NNModuleVariable
+from ..variables.torch import TorchVariable, is_torch_callable
+from ..variables.user_defined import PythonModuleVariable, UserDefinedClassVariable, UserDefinedObjectVariable
+
+if TYPE_CHECKING:
+    from .builder import VariableBuilder
+
+K = GuardKind
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WrapRule:
+    name: str
+    match: Callable[[Any], bool]
+    wrap: Callable[["VariableBuilder", Any], VariableTracker]
+    guards: tuple[GuardKind, ...]
+    tracks_identity: bool = False    # one tracker per object: mutable containers, tensors, objects
+
+    @property
+    def doc(self) -> str:
+        return (self.wrap.__doc__ or "").strip()
+
+
+def is_plain_tensor(value: Any) -> bool:
+    return type(value) in (torch.Tensor, torch.nn.Parameter)
+
+
+def wrap_tensor(b: "VariableBuilder", value: torch.Tensor) -> VariableTracker:
+    """Plain tensors and Parameters become graph inputs, placeholders named after their
+    source, with a fake tensor of the same metadata. First, because everything below
+    would misread a tensor (it is an object with attributes and a length)."""
+    if b.source is None:
+        raise Unsupported(breaks.UNSUPPORTED_VALUE, "a real tensor created outside the graph while tracing")
+    b.guard(K.TENSOR_MATCH, TensorSpec.of(value))
+    return b.tx.graph.add_tensor_input(b.source, value)
+
+
+def is_tensor_subclass(value: Any) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
+def wrap_tensor_subclass(b: "VariableBuilder", value: torch.Tensor) -> VariableTracker:
+    """Tensor subclasses other than Parameter (``__torch_function__`` overrides, wrapper
+    subclasses) are not traced yet: a graph break with the reason, never a wrong answer."""
+    raise Unsupported(breaks.UNSUPPORTED_VALUE, f"tensor subclass {type(value).__qualname__} is not supported yet")
+
+
+def wrap_literal(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """Immutable values known at trace time (int, float, bool, str, None, dtype, device,
+    torch.Size...) are folded into the graph and guarded by type and value."""
+    b.guard(K.EQUALS_MATCH, value)
+    return ConstantVariable(value)
+
+
+def is_namedtuple(value: Any) -> bool:
+    t = type(value)
+    return isinstance(value, tuple) and t is not tuple and (hasattr(t, "_fields") or hasattr(t, "n_fields"))
+
+
+def wrap_namedtuple(b: "VariableBuilder", value: tuple) -> VariableTracker:
+    """Named tuples and structseqs (torch.return_types). Before "sequence": they are tuples
+    too, but keep their type and read fields by name. Items are wrapped lazily."""
+    b.guard(K.TYPE_MATCH, type(value))
+    b.guard(K.SEQUENCE_LENGTH, len(value))
+    return TupleVariable([b.child(v, i) for i, v in enumerate(value)], py_type=type(value))
+
+
+def is_list_or_tuple(value: Any) -> bool:
+    return type(value) in (list, tuple)
+
+
+def wrap_listlike(b: "VariableBuilder", value: list | tuple) -> VariableTracker:
+    """Exact lists and tuples: type and length are guarded; each item is wrapped (and
+    guarded) only when the code reads it."""
+    b.guard(K.TYPE_MATCH, type(value))
+    b.guard(K.SEQUENCE_LENGTH, len(value))
+    items = [b.child(v, i) for i, v in enumerate(value)]
+    return ListVariable(items) if type(value) is list else TupleVariable(items)
+
+
+def is_literal_key_dict(value: Any) -> bool:
+    return type(value) in (dict, collections.OrderedDict) and all(is_literal(k) for k in value)
+
+
+def wrap_dict(b: "VariableBuilder", value: dict) -> VariableTracker:
+    """Dicts and OrderedDicts whose keys are constants: the key list (in order) is guarded,
+    values are wrapped lazily under ``d[key]``."""
+    b.guard(K.TYPE_MATCH, type(value))
+    b.guard(K.DICT_KEYS, tuple(value))
+    return ConstDictVariable({k: b.child(v, k) for k, v in value.items()}, type(value))
+
+
+def is_module(value: Any) -> bool:
+    return isinstance(value, torch.nn.Module)
+
+
+def wrap_module(b: "VariableBuilder", value: torch.nn.Module) -> VariableTracker:
+    """nn.Modules are traced as objects (type-guarded); parameters, buffers and submodules
+    are read through ``_parameters``/``_buffers``/``_modules`` as they are used. Before
+    "user object", which would send attribute reads through Module.__getattr__."""
+    b.guard(K.TYPE_MATCH, type(value))
+    return NNModuleVariable(value, b.source)
+
+
+def wrap_torch_callable(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """torch functions, Tensor methods and ops go into the graph. Before "python function":
+    torch.nn.functional's functions are Python functions we record, not inline."""
+    b.guard_id(value)
+    return TorchVariable(value, b.source)
+
+
+def wrap_function(b: "VariableBuilder", value: types.FunctionType) -> VariableTracker:
+    """Python functions are inlined when called; guarded by their code object, so a closure
+    re-created by the same ``def`` on every call still hits the cache."""
+    b.guard(K.CLOSURE_MATCH, value.__code__)
+    return UserFunctionVariable(value, b.source)
+
+
+def wrap_bound_method(b: "VariableBuilder", value: types.MethodType) -> VariableTracker:
+    """A bound method: its function and its ``self`` are wrapped through ``__func__`` and
+    ``__self__``, each guarded by its own rule."""
+    fn = b.child(value.__func__, "__func__", attr=True).realize()
+    obj = b.child(value.__self__, "__self__", attr=True).realize()
+    return UserMethodVariable(fn, obj, b.source)
+
+
+def wrap_builtin(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """Builtins (len, isinstance, range, int...) and operator/math functions, modelled by
+    handlers keyed by the builtin itself. Guarded by identity (a global may shadow them)."""
+    b.guard_id(value)
+    return BuiltinVariable(value, b.source)
+
+
+def wrap_python_module(b: "VariableBuilder", value: types.ModuleType) -> VariableTracker:
+    """Python modules (torch, math, a user's module): attribute reads go to the module."""
+    b.guard_id(value)
+    return PythonModuleVariable(value, b.source)
+
+
+def wrap_class(b: "VariableBuilder", value: type) -> VariableTracker:
+    """Classes and other type objects: guarded by identity. After "torch callable" and
+    "builtin", which claim the classes they model (torch.Size, int, list...)."""
+    b.guard_id(value)
+    return UserDefinedClassVariable(value, b.source)
+
+
+def wrap_user_defined(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """Any other object: type-guarded; attributes are read (and guarded) as used.
+    The catch-all: it stays last."""
+    b.guard(K.TYPE_MATCH, type(value))
+    return UserDefinedObjectVariable(value, b.source)
+
+
+def _always(value: Any) -> bool:
+    return True
+
+
+RULES: list[WrapRule] = [                   # first match wins; read top to bottom
+    WrapRule("tensor", is_plain_tensor, wrap_tensor, (K.TENSOR_MATCH,), tracks_identity=True),
+    WrapRule("tensor subclass", is_tensor_subclass, wrap_tensor_subclass, ()),
+    WrapRule("literal", is_literal, wrap_literal, (K.EQUALS_MATCH,)),
+    WrapRule("namedtuple", is_namedtuple, wrap_namedtuple, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),
+    WrapRule("list or tuple", is_list_or_tuple, wrap_listlike, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),
+    WrapRule("dict", is_literal_key_dict, wrap_dict, (K.TYPE_MATCH, K.DICT_KEYS), tracks_identity=True),
+    WrapRule("nn.Module", is_module, wrap_module, (K.TYPE_MATCH,), tracks_identity=True),
+    WrapRule("torch callable", is_torch_callable, wrap_torch_callable, (K.ID_MATCH,)),
+    WrapRule("python function", lambda v: isinstance(v, types.FunctionType), wrap_function, (K.CLOSURE_MATCH,)),
+    WrapRule("bound method", lambda v: isinstance(v, types.MethodType), wrap_bound_method, ()),
+    WrapRule("builtin", is_builtin, wrap_builtin, (K.ID_MATCH,)),
+    WrapRule("python module", lambda v: isinstance(v, types.ModuleType), wrap_python_module, (K.ID_MATCH,)),
+    WrapRule("class", lambda v: isinstance(v, type), wrap_class, (K.ID_MATCH,)),
+    WrapRule("user object", _always, wrap_user_defined, (K.TYPE_MATCH,), tracks_identity=True),
+]
+
+
+def select_rule(value: Any) -> WrapRule:
+    for rule in RULES:
+        if rule.match(value):
+            return rule
+    raise AssertionError("the catch-all rule matches everything")
+
+
+def item_source(b: "VariableBuilder", key: Any) -> ItemSource | None:
+    return ItemSource(b.source, key) if b.source is not None else None

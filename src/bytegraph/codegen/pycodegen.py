@@ -1,0 +1,111 @@
+"""PyCodegen (``cg``): emits ``bytecode`` instructions for one new code object.
+
+Sources and trackers call ``cg`` to push values (``source.reconstruct(cg)``,
+``vt.reconstruct(cg)``); ``cg.reconstruct(vt)`` first checks whether ``vt`` is one of the
+graph's outputs and loads it from the graph's result instead.
+
+Calls follow CPython 3.11: ``PUSH_NULL, <callable>, <args...>, PRECALL n, CALL n``.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+from bytecode import CellVar, FreeVar, Instr
+
+
+class PyCodegen:
+    def __init__(self, code: types.CodeType, lineno: int | None = None) -> None:
+        self.code = code
+        self.lineno = lineno if lineno is not None else code.co_firstlineno
+        self.instrs: list[Any] = []
+        self.graph_outputs: list[Any] = []          # trackers the graph must return, in order
+        self._output_index: dict[int, int] = {}
+
+    def emit(self, name: str, arg: Any = None) -> None:
+        instr = Instr(name, arg, lineno=self.lineno) if arg is not None or name in _ARG_OPS else Instr(name, lineno=self.lineno)
+        self.instrs.append(instr)
+
+    # -- loads -----------------------------------------------------------------------------
+    def load_const(self, value: Any) -> None:
+        self.emit("LOAD_CONST", value)
+
+    def load_local(self, name: str) -> None:
+        if name in self.code.co_cellvars:
+            self.emit("LOAD_DEREF", CellVar(name))
+        elif name in self.code.co_freevars:
+            self.emit("LOAD_DEREF", FreeVar(name))
+        else:
+            self.emit("LOAD_FAST", name)
+
+    def store_local(self, name: str) -> None:
+        self.emit("STORE_FAST", name)
+
+    def load_deref(self, name: str) -> None:
+        self.emit("LOAD_DEREF", FreeVar(name) if name in self.code.co_freevars else CellVar(name))
+
+    def load_global(self, name: str) -> None:
+        self.emit("LOAD_GLOBAL", (False, name))
+
+    def load_attr(self, name: str) -> None:
+        self.emit("LOAD_ATTR", name)
+
+    def binary_subscr(self) -> None:
+        self.emit("BINARY_SUBSCR")
+
+    # -- calls -----------------------------------------------------------------------------
+    def push_callable(self, fn: Any) -> None:
+        self.emit("PUSH_NULL")
+        self.load_const(fn)
+
+    def call(self, nargs: int) -> None:
+        self.emit("PRECALL", nargs)
+        self.emit("CALL", nargs)
+
+    def load_method_call(self, name: str, nargs: int) -> None:
+        """Call method ``name`` on the object on top of the stack (arguments none)."""
+        self.emit("LOAD_METHOD", name)
+        self.call(nargs)
+
+    # -- containers ------------------------------------------------------------------------
+    def begin_build(self, py_type: type) -> None:
+        if py_type not in (list, tuple, dict):
+            self.push_callable(py_type)
+
+    def build(self, py_type: type, n: int) -> None:
+        """Build a container from the ``n`` items (or key/value pairs) on the stack; call
+        ``begin_build`` before pushing them."""
+        if py_type is list:
+            self.emit("BUILD_LIST", n)
+        elif py_type is dict:
+            self.emit("BUILD_MAP", n)
+        elif py_type is tuple:
+            self.emit("BUILD_TUPLE", n)
+        elif issubclass(py_type, dict):
+            self.emit("BUILD_MAP", n)
+            self.call(1)
+        elif hasattr(py_type, "_fields"):               # namedtuple: T(*items)
+            self.emit("BUILD_TUPLE", n)
+            self.emit("CALL_FUNCTION_EX", 0)
+        else:                                           # structseq and other tuple types: T(items)
+            self.emit("BUILD_TUPLE", n)
+            self.call(1)
+
+    # -- trackers --------------------------------------------------------------------------
+    def reconstruct(self, vt: Any) -> None:
+        vt.reconstruct(self)
+
+    def load_graph_output(self, vt: Any) -> None:
+        """Push a value the graph computes: ``___graph_out[i]``, adding it to the outputs."""
+        index = self._output_index.get(id(vt))
+        if index is None:
+            index = self._output_index[id(vt)] = len(self.graph_outputs)
+            self.graph_outputs.append(vt)
+        self.emit("LOAD_FAST", GRAPH_OUT)
+        self.load_const(index)
+        self.binary_subscr()
+
+
+_ARG_OPS = frozenset({"LOAD_CONST"})
+GRAPH_OUT = "___graph_out"   # the local that holds the graph's result tuple in transformed code

@@ -1,0 +1,40 @@
+"""Global settings of bytegraph.
+
+Few knobs, each with its default and the reason it exists. Read them as
+``bytegraph.config.<name>``; tests may patch them with ``config.patch(name=value)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from typing import Iterator
+
+
+@dataclasses.dataclass
+class Config:
+    # Cache entries one code object may hold before bytegraph gives up and runs it eagerly
+    # (with a one-time warning). Same default and meaning as torch._dynamo.config.recompile_limit.
+    recompile_limit: int = 8
+    # Deepest chain of inlined calls. Deep recursion in traced code is almost always a
+    # recursive Python algorithm that is better run eagerly.
+    max_inline_depth: int = 64
+    # Most instructions one frame may interpret before capture gives up (a guard against
+    # loops whose trip count is large and known, which would unroll into huge graphs).
+    max_instructions: int = 500_000
+
+    @contextlib.contextmanager
+    def patch(self, **changes: object) -> Iterator[None]:
+        old = {k: getattr(self, k) for k in changes}
+        for k, v in changes.items():
+            if not hasattr(self, k):
+                raise AttributeError(f"bytegraph.config has no setting {k!r}")
+            setattr(self, k, v)
+        try:
+            yield
+        finally:
+            for k, v in old.items():
+                setattr(self, k, v)
+
+
+config = Config()

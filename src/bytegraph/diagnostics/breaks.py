@@ -1,0 +1,100 @@
+"""The graph-break catalog: every reason capture can stop, with a stable id, why, and how to fix.
+
+A break is raised as ``Unsupported(KIND, detail)``; the translator fills in where in the
+user's code it happened. docs/breaks.md is generated from ``CATALOG`` (``python -m bytegraph docs``),
+so the documentation cannot drift from the code. Ids are stable: never renumber, only add.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BreakKind:
+    id: str
+    title: str
+    why: str
+    fix: str
+
+
+CATALOG: dict[str, BreakKind] = {}
+
+
+def _kind(id: str, title: str, why: str, fix: str) -> BreakKind:
+    assert id not in CATALOG, id
+    kind = BreakKind(id, title, why, fix)
+    CATALOG[id] = kind
+    return kind
+
+
+UNSUPPORTED_OPCODE = _kind(
+    "GB001", "unsupported bytecode instruction",
+    "bytegraph has no handler for this CPython instruction yet",
+    "move this code out of the compiled function, or file an issue with the snippet")
+DATA_DEPENDENT_BRANCH = _kind(
+    "GB002", "branch on a tensor value",
+    "the condition depends on tensor data, which is unknown while tracing",
+    "use torch.where(...), or move the check outside the compiled function")
+DATA_DEPENDENT_OP = _kind(
+    "GB003", "operation needs tensor data",
+    "the result depends on the values inside a tensor (e.g. .item(), .tolist(), nonzero), "
+    "which are unknown while tracing",
+    "keep the value as a tensor, or move this use outside the compiled function")
+UNSUPPORTED_CALL = _kind(
+    "GB004", "call to a function bytegraph cannot trace",
+    "the callee is implemented in C (or is otherwise opaque) and is not known to be safe to "
+    "put in the graph or to evaluate at trace time",
+    "call it outside the compiled function, or replace it with a torch operation")
+UNSUPPORTED_VALUE = _kind(
+    "GB005", "value of an unsupported type",
+    "bytegraph does not know how to track this kind of Python object",
+    "pass tensors or plain Python values instead, or move this code outside the compiled function")
+UNSUPPORTED_ATTRIBUTE = _kind(
+    "GB006", "attribute bytegraph cannot read",
+    "the attribute lookup runs code bytegraph cannot trace (a C descriptor or a dynamic lookup)",
+    "read the attribute outside the compiled function and pass it in")
+SIDE_EFFECT = _kind(
+    "GB007", "mutation of state that exists outside the compiled function",
+    "bytegraph does not yet replay mutations of pre-existing objects (lists, dicts, attributes, "
+    "globals, closure cells) after the graph runs",
+    "return the new value instead of mutating, or mutate outside the compiled function")
+UNSUPPORTED_TENSOR_OP = _kind(
+    "GB008", "tensor operation bytegraph cannot put in a graph",
+    "the operation has no fake-tensor implementation, or its output shape depends on data",
+    "move it outside the compiled function")
+PRINT_OR_IO = _kind(
+    "GB009", "print, logging or I/O",
+    "the call has effects outside the program (it writes somewhere) and cannot be part of a graph",
+    "remove it from the compiled function, or accept the graph break")
+INLINE_FAILED = _kind(
+    "GB010", "function cannot be inlined",
+    "the called function uses a feature bytegraph cannot interpret (generator, recursion too deep, "
+    "a C-level frame)",
+    "call it outside the compiled function, or simplify it")
+GENERATOR = _kind(
+    "GB011", "generator or coroutine",
+    "bytegraph does not trace generators, coroutines or async code yet",
+    "build a list instead of a generator, or move this code outside the compiled function")
+EXCEPTION_HANDLING = _kind(
+    "GB012", "exception handling while tracing",
+    "the traced code raises or catches an exception; bytegraph runs such frames eagerly for now",
+    "avoid try/except around tensor code inside the compiled function")
+CONTEXT_MANAGER = _kind(
+    "GB013", "unsupported context manager",
+    "bytegraph cannot enter this `with` block while tracing",
+    "move the `with` block outside the compiled function")
+TOO_LONG = _kind(
+    "GB014", "trace too long",
+    "the frame ran more instructions (or nested deeper) than the configured limit, usually a "
+    "long Python loop being unrolled",
+    "raise bytegraph.config.max_instructions / max_inline_depth, or move the loop outside")
+NON_TENSOR_OUTPUT = _kind(
+    "GB015", "return value bytegraph cannot rebuild",
+    "the function returns an object that was created during tracing and cannot be rebuilt "
+    "after the graph runs",
+    "return tensors, numbers, strings or containers of them")
+DYNAMIC_CONTROL = _kind(
+    "GB016", "control flow on an unknown Python value",
+    "the condition is a value bytegraph only knows symbolically",
+    "make the value a constant, or move the branch outside the compiled function")

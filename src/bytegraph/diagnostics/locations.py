@@ -1,0 +1,35 @@
+"""Where in the user's code something happened: file, line, function, source text.
+
+A UserLocation is built from a code object and a line number; the source text is read
+with linecache (so it works for files, and for `exec`-ed code registered in linecache).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import linecache
+import os
+import types
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UserLocation:
+    filename: str
+    lineno: int | None
+    funcname: str
+    text: str
+
+    @classmethod
+    def of(cls, code: types.CodeType, lineno: int | None) -> "UserLocation":
+        line = lineno if lineno is not None else code.co_firstlineno
+        text = linecache.getline(code.co_filename, line).strip()
+        return cls(code.co_filename, line, code.co_qualname, text)
+
+    def short(self) -> str:
+        return f"{os.path.basename(self.filename)}:{self.lineno} in {self.funcname}"
+
+    def render(self, indent: str = "  ") -> str:
+        out = f"{indent}at {self.short()}"
+        if self.text:
+            out += f"\n{indent}    {self.text}"
+        return out

@@ -1,0 +1,157 @@
+"""OutputGraph: the fx.Graph under construction, its inputs, and fake-tensor propagation.
+
+Every operation is run on fake tensors (torch's FakeTensorMode over a ShapeEnv) before
+it is recorded, to learn its result's dtype, shape and device without computing it.
+``wrap_fx_proxy`` turns that result back into trackers. The OutputGraph knows nothing
+about bytecode; errors from fake propagation become graph breaks (data-dependent output)
+or the user's own exception (a shape mismatch is a bug in the program, not ours).
+
+Inputs are placeholders named after their sources (``L_x_``,
+``L_self_modules_fc_parameters_weight_``); a ``GraphArg`` keeps the real value only until
+the backend has compiled the graph.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+from typing import Any, Callable
+
+import torch
+import torch.fx
+from torch._subclasses.fake_tensor import (
+    DataDependentOutputException,
+    DynamicOutputShapeException,
+    FakeTensorMode,
+    UnsupportedOperatorException,
+)
+from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode, ShapeEnv
+
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported, UserCodeError
+from ..sources import Source, placeholder_name
+from ..variables.base import VariableTracker
+from ..variables.constant import ConstantVariable
+from ..variables.lists import ListVariable, TupleVariable
+from ..variables.tensor import TensorVariable
+
+
+@dataclasses.dataclass
+class GraphArg:
+    source: Source
+    example: Any              # the real value; dropped after compilation
+    fake: Any
+    node: torch.fx.Node
+
+
+def _tree_map(fn: Callable[[Any], Any], value: Any) -> Any:
+    if type(value) in (list, tuple):
+        return type(value)(_tree_map(fn, v) for v in value)
+    if type(value) is dict:
+        return {k: _tree_map(fn, v) for k, v in value.items()}
+    return fn(value)
+
+
+def _contains_tensor(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_contains_tensor(v) for v in value)
+    return False
+
+
+_DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException, GuardOnDataDependentSymNode)
+
+
+class OutputGraph:
+    def __init__(self) -> None:
+        self.graph = torch.fx.Graph()
+        self.shape_env = ShapeEnv()
+        self.fake_mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=False)
+        self.graph_args: list[GraphArg] = []
+        self._last_placeholder: torch.fx.Node | None = None
+
+    # -- inputs --------------------------------------------------------------------------
+    def add_tensor_input(self, source: Source, value: torch.Tensor) -> TensorVariable:
+        fake = self.fake_mode.from_tensor(value, static_shapes=True)
+        where = (self.graph.inserting_after(self._last_placeholder) if self._last_placeholder is not None
+                 else self.graph.inserting_before(None))
+        with where:
+            node = self.graph.placeholder(placeholder_name(source))
+        node.meta["example_value"] = fake
+        node.meta["source"] = source
+        self._last_placeholder = node
+        self.graph_args.append(GraphArg(source, value, fake, node))
+        return TensorVariable(node, fake, type(value), source)
+
+    # -- operations ----------------------------------------------------------------------
+    def call_function(self, target: Callable, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        return self._record("call_function", target, args, kwargs)
+
+    def call_method(self, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        return self._record("call_method", name, args, kwargs)
+
+    def _record(self, kind: str, target: Any, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        node_args, fake_args = zip(*(vt.as_graph_arg() for vt in args)) if args else ((), ())
+        node_kwargs = {k: vt.as_graph_arg() for k, vt in kwargs.items()}
+        fake_kwargs = {k: p[1] for k, p in node_kwargs.items()}
+        node_kwargs = {k: p[0] for k, p in node_kwargs.items()}
+        out = self.run_fake(kind, target, list(fake_args), fake_kwargs)
+        if out is not None and not _contains_tensor(out):
+            return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
+        node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
+        return self.wrap_fx_proxy(node, out)
+
+    def run_fake(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        what = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
+        try:
+            with self.fake_mode:
+                if kind == "call_method":
+                    return getattr(args[0], target)(*args[1:], **kwargs)
+                return target(*args, **kwargs)
+        except _DATA_DEPENDENT as e:
+            raise Unsupported(breaks.DATA_DEPENDENT_OP, f"{what}: {type(e).__name__}") from e
+        except UnsupportedOperatorException as e:
+            raise Unsupported(breaks.UNSUPPORTED_TENSOR_OP, f"{what}: no fake implementation ({e})") from e
+        except Exception as e:   # noqa: BLE001 - the program's own error (shape mismatch, bad dtype...)
+            raise UserCodeError(e) from e
+
+    def wrap_fx_proxy(self, node: torch.fx.Node, value: Any) -> VariableTracker:
+        """The tracker for an op's result: a tensor, a (named) tuple of results, or None."""
+        node.meta["example_value"] = value
+        if isinstance(value, torch.Tensor):
+            return TensorVariable(node, value)
+        if isinstance(value, (tuple, list)):
+            items = []
+            for i, v in enumerate(value):
+                if _contains_tensor(v):
+                    item = self.graph.call_function(operator.getitem, (node, i))
+                    items.append(self.wrap_fx_proxy(item, v))
+                else:
+                    items.append(ConstantVariable(v))
+            if isinstance(value, list):
+                return ListVariable(items)
+            return TupleVariable(items, py_type=type(value))
+        if value is None:
+            return ConstantVariable(None)
+        raise Unsupported(breaks.UNSUPPORTED_TENSOR_OP, f"operation returned {type(value).__qualname__}")
+
+    # -- finishing -----------------------------------------------------------------------
+    def set_outputs(self, outputs: list[VariableTracker]) -> None:
+        self.graph.output(tuple(vt.node for vt in outputs))
+
+    def make_module(self, name: str) -> torch.fx.GraphModule:
+        gm = torch.fx.GraphModule(torch.nn.Module(), self.graph, class_name=name)
+        gm.meta["bytegraph_sources"] = [a.source for a in self.graph_args]
+        return gm
+
+    def example_inputs(self) -> list[Any]:
+        return [a.example for a in self.graph_args]
+
+    def drop_examples(self) -> None:
+        for a in self.graph_args:
+            a.example = None
+
+    def op_count(self) -> int:
+        return sum(1 for n in self.graph.nodes if n.op in ("call_function", "call_method", "call_module"))
+

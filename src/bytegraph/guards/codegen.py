@@ -1,0 +1,280 @@
+"""Compile a GuardSet into one generated Python function with the user function's signature.
+
+The hit path of the cache is ``entry.check(*args, **kwargs)``: CPython binds the call
+itself (defaults, keywords, ``*args``), and the body is straight-line Python:
+
+    def ___guard(self, x):
+        try:
+            if not ___global_state(): return False
+            if not type(self) is ___type0: return False
+            ___t0 = self._modules['fc']                  # a base shared by several guards, read once
+            if not type(___t0) is ___type1: return False
+            return ___tensors(x, ___t0._parameters['weight'])   # all TENSOR_MATCHes in one C call
+        except Exception:
+            return False
+
+Order: global state, then guards by source depth (shallow, cheap structure checks
+first), then aliasing, then every TENSOR_MATCH batched into one call of torch's C++
+``TensorGuards`` (about 0.1 µs per tensor; the same checks written in Python cost ~1 µs).
+An exception while reading a source (an attribute that vanished) means "does not match".
+
+``CompiledGuards.failure(frame_locals)`` re-checks guard by guard, off the hot path, and
+says which one failed, with the expected and the actual value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import sys
+import types
+from typing import Any, Callable
+
+import torch
+from torch._C._dynamo.guards import TensorGuards
+
+from ..sources import DerivedSource, LocalSource, Source
+from .guard import Guard, GuardKind, GuardSet, payload_text
+
+_K = GuardKind
+
+
+class _Namespace:
+    """The generated function's globals: helper objects under stable ``___`` names."""
+
+    def __init__(self, initial: dict[str, Any]) -> None:
+        self.values: dict[str, Any] = dict(initial)
+        self._by_id: dict[int, str] = {}
+        self._counts: dict[str, int] = {}
+
+    def name(self, obj: Any, hint: str) -> str:
+        if id(obj) in self._by_id:
+            return self._by_id[id(obj)]
+        n = self._counts.get(hint, 0)
+        self._counts[hint] = n + 1
+        name = f"___{hint}{n}"
+        self.values[name] = obj
+        self._by_id[id(obj)] = name
+        return name
+
+
+def _equals_expr(e: str, v: Any, ns: _Namespace) -> str:
+    t = type(v)
+    if v is None or t is bool:
+        return f"{e} is {v!r}"
+    if t is float:
+        if math.isnan(v):
+            return f"type({e}) is float and {e} != {e}"
+        if math.isinf(v):
+            return f"type({e}) is float and {e} == {ns.name(v, 'const')}"
+    if t in (int, float, str, bytes):
+        return f"type({e}) is {t.__name__} and {e} == {v!r}"
+    if isinstance(v, torch.dtype):
+        return f"{e} is {ns.name(v, 'dtype')}"
+    return f"type({e}) is {ns.name(t, 'type')} and {e} == {ns.name(v, 'const')}"
+
+
+def _aliasing_expr(exprs: list[str]) -> str:
+    if len(exprs) == 2:
+        return f"{exprs[0]} is not {exprs[1]}"
+    return f"len({{{', '.join(f'id({e})' for e in exprs)}}}) == {len(exprs)}"
+
+
+# kind -> (guard, expression of its source, other-source expression fn, namespace) -> Python condition
+_CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespace], str]] = {
+    _K.TYPE_MATCH: lambda g, e, x, ns: f"type({e}) is {ns.name(g.payload, 'type')}",
+    _K.ID_MATCH: lambda g, e, x, ns: f"id({e}) == {g.payload.id}",
+    _K.CLOSURE_MATCH: lambda g, e, x, ns: f"{e}.__code__ is {ns.name(g.payload, 'code')}",
+    _K.EQUALS_MATCH: lambda g, e, x, ns: _equals_expr(e, g.payload, ns),
+    _K.SEQUENCE_LENGTH: lambda g, e, x, ns: f"len({e}) == {g.payload}",
+    _K.DICT_KEYS: lambda g, e, x, ns: (f"not {e}" if not g.payload
+                                      else f"list({e}) == {ns.name(list(g.payload), 'keys')}"),
+    _K.HASATTR: lambda g, e, x, ns: f"hasattr({e}, {g.payload!r})",
+    _K.NOT_HASATTR: lambda g, e, x, ns: f"not hasattr({e}, {g.payload!r})",
+    _K.DUPLICATE_INPUT: lambda g, e, x, ns: f"{e} is {x(g.payload)}",
+    _K.NO_TENSOR_ALIASING: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
+    _K.GLOBAL_STATE: lambda g, e, x, ns: f"{ns.name(g.payload.guard.check, 'global_state')}()",
+    _K.NO_MODULE_HOOKS: lambda g, e, x, ns: (f"not ({e}._forward_hooks or {e}._forward_pre_hooks or {e}._backward_hooks "
+                                             f"or {e}._backward_pre_hooks) and {e}._compiled_call_impl is None"),
+    _K.NO_GLOBAL_MODULE_HOOKS: lambda g, e, x, ns: "not (" + " or ".join(
+        ns.name(d, "module_hooks") for d in _global_module_hook_dicts()) + ")",
+}
+
+
+def _global_module_hook_dicts() -> list[dict]:
+    from torch.nn.modules import module as m
+
+    return [m._global_forward_hooks, m._global_forward_pre_hooks, m._global_backward_hooks,
+            m._global_backward_pre_hooks]
+
+# kind -> what the failing value actually was, for failure reasons
+_ACTUAL: dict[GuardKind, Callable[[Any], str]] = {
+    _K.TYPE_MATCH: lambda v: f"type {type(v).__qualname__}",
+    _K.ID_MATCH: lambda v: f"another object ({type(v).__name__})",
+    _K.CLOSURE_MATCH: lambda v: f"code {getattr(getattr(v, '__code__', None), 'co_qualname', '?')}",
+    _K.SEQUENCE_LENGTH: lambda v: f"length {len(v)}",
+    _K.DICT_KEYS: lambda v: f"keys {list(v)!r}",
+    _K.NO_MODULE_HOOKS: lambda v: "hooks registered (or the module was compiled with Module.compile())",
+}
+
+
+def _order(g: Guard) -> tuple[int, int]:
+    rank = {_K.GLOBAL_STATE: 0, _K.NO_GLOBAL_MODULE_HOOKS: 0, _K.DUPLICATE_INPUT: 2,
+            _K.NO_TENSOR_ALIASING: 2}.get(g.kind, 1)
+    return rank, len(g.source.chain()) if g.source is not None else 0
+
+
+def _referenced(g: Guard) -> list[Source]:
+    out = [g.source] if g.source is not None else []
+    if g.kind is _K.DUPLICATE_INPUT:
+        out.append(g.payload)
+    elif g.kind is _K.NO_TENSOR_ALIASING:
+        out.extend(g.payload)
+    return out
+
+
+def signature_source(code: types.CodeType) -> str:
+    """The parameter list of ``code`` as source text (names and kinds; defaults are set after)."""
+    names = code.co_varnames
+    n, k, po = code.co_argcount, code.co_kwonlyargcount, code.co_posonlyargcount
+    parts = list(names[:n])
+    if po:
+        parts.insert(po, "/")
+    i = n + k
+    if code.co_flags & inspect.CO_VARARGS:
+        parts.append("*" + names[i])
+        i += 1
+    elif k:
+        parts.append("*")
+    parts.extend(names[n:n + k])
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        parts.append("**" + names[i])
+    return ", ".join(parts)
+
+
+@dataclasses.dataclass
+class CompiledGuards:
+    check: Callable[..., bool]
+    source_code: str
+    guards: list[Guard]
+    namespace: dict[str, Any]
+    _conditions: list[tuple[Guard, str]]
+    _tensor_guards: list[Guard]
+
+    def failure(self, frame_locals: dict[str, Any]) -> str | None:
+        """The first guard that fails for these frame locals, as 'source: expected ..., got ...'."""
+        for g, cond in self._conditions:
+            try:
+                ok = eval(cond, self.namespace, frame_locals)
+            except Exception as e:   # noqa: BLE001 - a source that cannot be read fails its guard
+                return f"{_who(g)}: could not be read ({type(e).__name__}: {e})"
+            if not ok:
+                return _explain(g, self.namespace, frame_locals)
+        if self._tensor_guards:
+            return _tensor_failure(self._tensor_guards, self.namespace, frame_locals)
+        return None
+
+
+def _who(g: Guard) -> str:
+    return g.source.name() if g.source is not None else "global state"
+
+
+def _explain(g: Guard, ns: dict[str, Any], frame_locals: dict[str, Any]) -> str:
+    why = f" (guard from {g.reason})" if g.reason else ""
+    if g.kind is _K.GLOBAL_STATE:
+        return f"global state changed: {g.payload.guard.reason() or 'flags'} differs from capture{why}"
+    if g.kind is _K.NO_GLOBAL_MODULE_HOOKS:
+        return f"a global nn.Module hook was registered (guard from {g.reason})"
+    if g.kind in (_K.DUPLICATE_INPUT, _K.NO_TENSOR_ALIASING):
+        return f"{g.kind.value}: aliasing between inputs changed ({payload_text(g)}){why}"
+    value = eval(g.source.guard_expr(), ns, frame_locals)
+    actual = _ACTUAL.get(g.kind, repr)(value)
+    return f"{g.source.name()}: expected {g.kind.value} {payload_text(g)}, got {actual}{why}"
+
+
+def _tensor_failure(tensor_guards: list[Guard], ns: dict[str, Any], frame_locals: dict[str, Any]) -> str | None:
+    for g in tensor_guards:
+        try:
+            value = eval(g.source.guard_expr(), ns, frame_locals)
+        except Exception as e:   # noqa: BLE001
+            return f"{g.source.name()}: could not be read ({type(e).__name__}: {e})"
+        if not isinstance(value, torch.Tensor):
+            return f"{g.source.name()}: expected a tensor, got {type(value).__qualname__}"
+        spec = g.payload
+        for field in ("type", "dtype", "device", "requires_grad", "size", "stride"):
+            want = getattr(spec, field)
+            got = {"type": type(value), "size": tuple(value.size()), "stride": tuple(value.stride())}.get(
+                field, getattr(value, field, None))
+            if got != want:
+                name = want.__qualname__ if field == "type" else want
+                got = got.__qualname__ if field == "type" else got
+                return f"{g.source.name()}: {field} mismatch: expected {name}, got {got} (guard from {g.reason})"
+    return "a tensor's dispatch keys (e.g. inference mode, conj/neg bits) differ from capture"
+
+
+def compile_guards(
+    guards: GuardSet,
+    code: types.CodeType,
+    *,
+    fn_globals: dict[str, Any],
+    cells: dict[str, Any],
+    defaults: tuple | None,
+    kwdefaults: dict | None,
+    frame_locals: dict[str, Any],
+) -> CompiledGuards:
+    """Generate the check function. ``frame_locals`` (this call's arguments by name) are read
+    only to build the C++ tensor checks; nothing read is kept."""
+    ns = _Namespace({"___G": fn_globals, "___modules": sys.modules,
+                     **{f"___cell_{n}": c for n, c in cells.items()}})
+    ordered = sorted(guards, key=_order)
+    tensors = [g for g in ordered if g.kind is _K.TENSOR_MATCH]
+    others = [g for g in ordered if g.kind is not _K.TENSOR_MATCH]
+
+    uses: dict[Source, int] = {}
+    for g in ordered:
+        for s in {c for src in _referenced(g) for c in src.chain()}:
+            uses[s] = uses.get(s, 0) + 1
+    hoist = {s for s, n in uses.items() if n >= 2 and not isinstance(s, LocalSource)}
+    temps: dict[Source, str] = {}
+    lines: list[str] = []
+
+    def expr(s: Source) -> str:
+        if s in temps:
+            return temps[s]
+        return s.wrap(expr(s.of)) if isinstance(s, DerivedSource) else s.guard_expr()
+
+    def materialize(srcs: list[Source]) -> None:
+        for src in srcs:
+            for s in src.chain():
+                if s in hoist and s not in temps:
+                    value = expr(s)
+                    temps[s] = f"___t{len(temps)}"
+                    lines.append(f"{temps[s]} = {value}")
+
+    conditions: list[tuple[Guard, str]] = []
+    for g in others:
+        materialize(_referenced(g))
+        cond = _CHECKS[g.kind](g, expr(g.source) if g.source is not None else "", expr, ns)
+        lines.append(f"if not ({cond}): return False")
+        conditions.append((g, _CHECKS[g.kind](g, g.source.guard_expr() if g.source else "",
+                                               lambda s: s.guard_expr(), ns)))
+    if tensors:
+        materialize([g.source for g in tensors])
+        examples = [eval(g.source.guard_expr(), ns.values, frame_locals) for g in tensors]
+        static = [list(t.size()) for t in examples]
+        strides = [list(t.stride()) for t in examples]
+        tg = TensorGuards(*examples, dynamic_dims_sizes=static, dynamic_dims_strides=strides)
+        del examples
+        lines.append(f"return {ns.name(tg.check, 'tensors')}({', '.join(expr(g.source) for g in tensors)})")
+    else:
+        lines.append("return True")
+
+    body = "\n".join("        " + ln for ln in lines)
+    src = (f"def ___guard({signature_source(code)}):\n    try:\n{body}\n"
+           f"    except Exception:\n        return False\n")
+    exec(compile(src, f"<bytegraph guards for {code.co_qualname}>", "exec"), ns.values)
+    fn = ns.values.pop("___guard")
+    fn.__defaults__ = defaults
+    fn.__kwdefaults__ = kwdefaults
+    return CompiledGuards(fn, src, ordered, ns.values, conditions, tensors)

@@ -1,0 +1,152 @@
+"""Guard values: frozen ``(source, kind, payload, reason)``, deduplicated by ``(source, kind, payload)``.
+
+``reason`` names the builder rule or handler that installed the guard, so a recompile
+message can say why the guard exists; it is not part of the identity (two rules asking
+for the same check produce one check). A GuardSet keeps insertion order.
+
+Payloads never hold user objects that could keep a model or a tensor alive: objects are
+guarded by id (``IdRef``) with a weak reference kept beside the set for invalidation,
+tensors by a ``TensorSpec`` of their metadata.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import weakref
+from typing import Any, Iterator
+
+import torch
+
+from ..sources import Source
+
+
+class GuardKind(enum.Enum):
+    GLOBAL_STATE = "GLOBAL_STATE"            # grad mode, default dtype, autocast, ... (payload: snapshot)
+    TYPE_MATCH = "TYPE_MATCH"                # type(x) is T                          (payload: the type)
+    ID_MATCH = "ID_MATCH"                    # x is that very object                 (payload: IdRef)
+    CLOSURE_MATCH = "CLOSURE_MATCH"          # x.__code__ is code                    (payload: code object)
+    EQUALS_MATCH = "EQUALS_MATCH"            # type(x) is type(v) and x == v         (payload: v)
+    SEQUENCE_LENGTH = "SEQUENCE_LENGTH"      # len(x) == n                           (payload: n)
+    DICT_KEYS = "DICT_KEYS"                  # list(x) == keys, in order             (payload: tuple of keys)
+    HASATTR = "HASATTR"                      # hasattr(x, name)                      (payload: name)
+    NOT_HASATTR = "NOT_HASATTR"              # not hasattr(x, name)                  (payload: name)
+    TENSOR_MATCH = "TENSOR_MATCH"            # type, dtype, device, requires_grad, sizes, strides, dispatch keys
+    DUPLICATE_INPUT = "DUPLICATE_INPUT"      # x is y: two sources reached one object (payload: y's source)
+    NO_TENSOR_ALIASING = "NO_TENSOR_ALIASING"  # tensor inputs are distinct objects  (payload: their sources)
+    NO_MODULE_HOOKS = "NO_MODULE_HOOKS"      # module x has no hooks and was not m.compile()d
+    NO_GLOBAL_MODULE_HOOKS = "NO_GLOBAL_MODULE_HOOKS"  # torch.nn.modules.module's global hook dicts are empty
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IdRef:
+    """An object's identity without a strong reference to it."""
+
+    id: int
+    description: str
+
+    @classmethod
+    def of(cls, obj: object) -> "IdRef":
+        return cls(id(obj), _describe(obj))
+
+
+def _describe(obj: object) -> str:
+    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    return f"{type(obj).__name__} {name}" if name else f"{type(obj).__name__} object"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TensorSpec:
+    """What TENSOR_MATCH checks, as data (for dedup, explain output and failure reasons)."""
+
+    type: type
+    dtype: torch.dtype
+    device: torch.device
+    requires_grad: bool
+    size: tuple[int, ...]
+    stride: tuple[int, ...]
+
+    @classmethod
+    def of(cls, t: torch.Tensor) -> "TensorSpec":
+        return cls(type(t), t.dtype, t.device, t.requires_grad, tuple(t.size()), tuple(t.stride()))
+
+    def __str__(self) -> str:
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        return (f"{self.type.__name__}({str(self.dtype).replace('torch.', '')}, {self.device}, "
+                f"size={list(self.size)}, stride={list(self.stride)}{grad})")
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class GlobalStateSnapshot:
+    """torch's global flags at capture start, checked in C by ``GlobalStateGuard``."""
+
+    guard: Any
+    grad_enabled: bool
+    default_dtype: torch.dtype
+
+    @classmethod
+    def capture(cls) -> "GlobalStateSnapshot":
+        from torch._C._dynamo.guards import GlobalStateGuard
+
+        return cls(GlobalStateGuard(), torch.is_grad_enabled(), torch.get_default_dtype())
+
+    def __str__(self) -> str:
+        return f"grad_enabled={self.grad_enabled}, default_dtype={self.default_dtype}, autocast/deterministic/... as at capture"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Guard:
+    source: Source | None
+    kind: GuardKind
+    payload: Any = None
+    reason: str = dataclasses.field(default="", compare=False)
+
+    def describe(self) -> str:
+        where = self.source.name() if self.source is not None else "<global>"
+        return f"{self.kind.value}({where}, {payload_text(self)})"
+
+
+def payload_text(g: Guard) -> str:
+    p = g.payload
+    if g.kind is GuardKind.TYPE_MATCH:
+        return p.__qualname__
+    if g.kind is GuardKind.ID_MATCH:
+        return p.description
+    if g.kind is GuardKind.CLOSURE_MATCH:
+        return f"code {p.co_qualname} at {p.co_filename}:{p.co_firstlineno}"
+    if g.kind is GuardKind.DUPLICATE_INPUT:
+        return p.name()
+    if g.kind is GuardKind.NO_TENSOR_ALIASING:
+        return ", ".join(s.name() for s in p)
+    if p is None:
+        return ""
+    return str(p) if g.kind in (GuardKind.TENSOR_MATCH, GuardKind.GLOBAL_STATE) else repr(p)
+
+
+class GuardSet:
+    """Ordered, deduplicated guards of one capture, plus weak references for ID_MATCH invalidation."""
+
+    def __init__(self) -> None:
+        self._guards: dict[Guard, Guard] = {}
+        self.watched: list[weakref.ref] = []
+
+    def add(self, guard: Guard) -> None:
+        if guard not in self._guards:
+            self._guards[guard] = guard
+
+    def watch(self, obj: object) -> None:
+        """Keep a weak reference: if ``obj`` dies, an ID_MATCH on it could match a new object at
+        the same address, so cache entries that depend on it are dropped."""
+        try:
+            self.watched.append(weakref.ref(obj))
+        except TypeError:
+            pass   # builtins and other immortal objects: their ids are never reused
+
+    def __iter__(self) -> Iterator[Guard]:
+        return iter(self._guards)
+
+    def __len__(self) -> int:
+        return len(self._guards)
+
+    def __contains__(self, guard: Guard) -> bool:
+        return guard in self._guards

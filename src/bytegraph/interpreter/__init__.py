@@ -1,0 +1,1 @@
+"""The symbolic bytecode interpreter (layer 5): InstructionTranslator and per-opcode handlers."""

@@ -1,0 +1,34 @@
+"""CaptureState: what one capture (the root frame and every frame inlined into it) shares.
+
+The graph, the guards, the builder's identity map and source cache, the keep-alive list
+that pins wrapped objects (so ``id()`` stays meaningful while tracing), and the record of
+which rule wrapped which source (for ``explain``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..graph.output_graph import OutputGraph
+from ..guards import GuardSet
+from ..sources import Source
+from ..variables.base import VariableTracker
+
+
+@dataclasses.dataclass
+class CaptureState:
+    root_globals: dict[str, Any]
+    graph: OutputGraph = dataclasses.field(default_factory=OutputGraph)
+    guards: GuardSet = dataclasses.field(default_factory=GuardSet)
+    identity: dict[int, VariableTracker] = dataclasses.field(default_factory=dict)
+    by_source: dict[Source, VariableTracker] = dataclasses.field(default_factory=dict)
+    keepalive: list[Any] = dataclasses.field(default_factory=list)
+    wrapped: list[tuple[Source, str]] = dataclasses.field(default_factory=list)
+    instructions: int = 0
+
+    def release(self) -> None:
+        """Drop every reference to user values once the capture is compiled."""
+        self.identity.clear()
+        self.by_source.clear()
+        self.keepalive.clear()

@@ -1,0 +1,136 @@
+"""Building and unpacking containers, slices and f-strings."""
+
+from __future__ import annotations
+
+from ...codegen.instructions import Inst
+from ...diagnostics import breaks
+from ...diagnostics.errors import Unsupported, UserCodeError
+from ...variables.base import NotConstant, fold
+from ...variables.dicts import ConstDictVariable, dict_key
+from ...variables.lists import ListVariable, TupleVariable
+from ..registry import handles
+from ..translator import InstructionTranslator as Tx
+
+
+@handles("BUILD_TUPLE")
+def build_tuple(tx: Tx, inst: Inst) -> None:
+    """(item * n -- tuple)"""
+    tx.push(TupleVariable(tx.popn(inst.arg)))
+
+
+@handles("BUILD_LIST")
+def build_list(tx: Tx, inst: Inst) -> None:
+    """(item * n -- list)"""
+    tx.push(ListVariable(tx.popn(inst.arg)))
+
+
+@handles("LIST_TO_TUPLE")
+def list_to_tuple(tx: Tx, inst: Inst) -> None:
+    """(list -- tuple)"""
+    tx.push(TupleVariable(tx.pop().unpack(tx)))
+
+
+@handles("LIST_APPEND")
+def list_append(tx: Tx, inst: Inst) -> None:
+    """(list, ..., item -- list, ...)"""
+    item = tx.pop()
+    tx.stack[-inst.arg].call_method(tx, "append", [item], {})
+
+
+@handles("LIST_EXTEND")
+def list_extend(tx: Tx, inst: Inst) -> None:
+    """(list, ..., iterable -- list, ...)"""
+    items = tx.pop()
+    tx.stack[-inst.arg].call_method(tx, "extend", [items], {})
+
+
+@handles("BUILD_MAP")
+def build_map(tx: Tx, inst: Inst) -> None:
+    """(key, value * n -- dict)"""
+    flat = tx.popn(2 * inst.arg)
+    tx.push(ConstDictVariable({dict_key(k): v for k, v in zip(flat[::2], flat[1::2])}))
+
+
+@handles("BUILD_CONST_KEY_MAP")
+def build_const_key_map(tx: Tx, inst: Inst) -> None:
+    """(value * n, keys -- dict)"""
+    keys = tx.pop().as_constant()
+    values = tx.popn(inst.arg)
+    tx.push(ConstDictVariable(dict(zip(keys, values))))
+
+
+@handles("MAP_ADD")
+def map_add(tx: Tx, inst: Inst) -> None:
+    """(dict, ..., key, value -- dict, ...)"""
+    value, key = tx.pop(), tx.pop()
+    tx.stack[-inst.arg].call_method(tx, "__setitem__", [key, value], {})
+
+
+@handles("DICT_UPDATE", "DICT_MERGE")
+def dict_update(tx: Tx, inst: Inst) -> None:
+    """(dict, ..., mapping -- dict, ...): DICT_MERGE (for ``**kw`` in calls) refuses duplicate keys"""
+    other = tx.pop()
+    target = tx.stack[-inst.arg]
+    if not isinstance(other, ConstDictVariable):
+        raise Unsupported(breaks.UNSUPPORTED_VALUE, f"** of {other.describe()}")
+    if inst.opname == "DICT_MERGE":
+        for k in other.keys():
+            if k in target.keys():
+                raise UserCodeError(TypeError(f"got multiple values for keyword argument '{k}'"))
+    target._update(tx, other)
+
+
+@handles("BUILD_SLICE")
+def build_slice(tx: Tx, inst: Inst) -> None:
+    """(start, stop[, step] -- slice)"""
+    parts = tx.popn(inst.arg)
+    try:
+        tx.push(tx.wrap_const(slice(*[p.as_constant() for p in parts])))
+    except NotConstant:
+        raise Unsupported(breaks.DYNAMIC_CONTROL, "a slice whose bounds are unknown at trace time") from None
+
+
+@handles("UNPACK_SEQUENCE")
+def unpack_sequence(tx: Tx, inst: Inst) -> None:
+    """(seq -- item_n, ..., item_1)"""
+    items = tx.pop().unpack(tx)
+    if len(items) != inst.arg:
+        raise UserCodeError(ValueError(f"too many values to unpack (expected {inst.arg})" if len(items) > inst.arg
+                                       else f"not enough values to unpack (expected {inst.arg}, got {len(items)})"))
+    for vt in reversed(items):
+        tx.push(vt)
+
+
+@handles("UNPACK_EX")
+def unpack_ex(tx: Tx, inst: Inst) -> None:
+    """(seq -- after..., list(rest), before...): ``a, *b, c = seq``"""
+    before, after = inst.arg & 0xFF, inst.arg >> 8
+    items = tx.pop().unpack(tx)
+    if len(items) < before + after:
+        raise UserCodeError(ValueError(f"not enough values to unpack (expected at least {before + after}, got {len(items)})"))
+    rest = ListVariable(items[before:len(items) - after])
+    for vt in reversed([*items[:before], rest, *items[len(items) - after:]]):
+        tx.push(vt)
+
+
+_CONVERSIONS = {0: None, 1: str, 2: repr, 3: ascii}
+
+
+@handles("FORMAT_VALUE")
+def format_value(tx: Tx, inst: Inst) -> None:
+    """(value[, spec] -- str): one part of an f-string"""
+    spec = tx.pop().as_constant() if inst.arg & 0x04 else ""
+    value = tx.pop()
+    try:
+        v = value.as_constant()
+    except NotConstant:
+        raise Unsupported(breaks.PRINT_OR_IO, f"formatting {value.describe()} as text") from None
+    convert = _CONVERSIONS[inst.arg & 0x03]
+    tx.push(fold(tx, lambda x: format(convert(x) if convert else x, spec), v))
+
+
+@handles("BUILD_STRING")
+def build_string(tx: Tx, inst: Inst) -> None:
+    """(str * n -- str)"""
+    parts = tx.popn(inst.arg)
+    tx.push(tx.wrap_const("".join(p.as_constant() for p in parts)))

@@ -1,0 +1,162 @@
+"""Loads, stores and deletes: locals, cells, globals, attributes, subscripts, imports."""
+
+from __future__ import annotations
+
+import sys
+
+from ...codegen.instructions import Inst
+from ...diagnostics import breaks
+from ...diagnostics.errors import Unsupported, UserCodeError
+from ...variables.base import NULL
+from ...variables.functions import CellVariable
+from ...variables.user_defined import PythonModuleVariable
+from ..registry import handles
+from ..translator import InstructionTranslator as Tx
+
+
+@handles("LOAD_FAST")
+def load_fast(tx: Tx, inst: Inst) -> None:
+    """( -- value)"""
+    try:
+        tx.push(tx.locals[inst.arg])
+    except KeyError:
+        raise UserCodeError(UnboundLocalError(
+            f"cannot access local variable '{inst.arg}' where it is not associated with a value")) from None
+
+
+@handles("STORE_FAST")
+def store_fast(tx: Tx, inst: Inst) -> None:
+    """(value -- )"""
+    tx.locals[inst.arg] = tx.pop()
+
+
+@handles("DELETE_FAST")
+def delete_fast(tx: Tx, inst: Inst) -> None:
+    """( -- )"""
+    tx.locals.pop(inst.arg, None)
+
+
+@handles("LOAD_CONST")
+def load_const(tx: Tx, inst: Inst) -> None:
+    """( -- const)"""
+    tx.push(tx.wrap_const(inst.arg))
+
+
+@handles("LOAD_GLOBAL")
+def load_global(tx: Tx, inst: Inst) -> None:
+    """( -- [NULL], value): 3.11 encodes "push NULL first" in the argument"""
+    push_null, name = inst.arg
+    if push_null:
+        tx.stack.append(NULL)
+    tx.push(tx.load_global(name))
+
+
+@handles("STORE_GLOBAL", "DELETE_GLOBAL")
+def store_global(tx: Tx, inst: Inst) -> None:
+    """(value -- )"""
+    raise Unsupported(breaks.SIDE_EFFECT, f"assignment to global '{inst.arg}'")
+
+
+@handles("MAKE_CELL")
+def make_cell(tx: Tx, inst: Inst) -> None:
+    """( -- ): a cell for a variable that nested functions capture (an argument keeps its value)"""
+    tx.cells[inst.arg] = CellVariable(tx.locals.pop(inst.arg, None), inst.arg)
+
+
+@handles("LOAD_DEREF")
+def load_deref(tx: Tx, inst: Inst) -> None:
+    """( -- value)"""
+    tx.push(tx.cells[inst.arg].load(tx))
+
+
+@handles("LOAD_CLOSURE")
+def load_closure(tx: Tx, inst: Inst) -> None:
+    """( -- cell)"""
+    tx.stack.append(tx.cells[inst.arg])
+
+
+@handles("STORE_DEREF")
+def store_deref(tx: Tx, inst: Inst) -> None:
+    """(value -- )"""
+    tx.cells[inst.arg].store(tx, tx.pop())
+
+
+@handles("DELETE_DEREF")
+def delete_deref(tx: Tx, inst: Inst) -> None:
+    """( -- )"""
+    tx.cells[inst.arg].store(tx, None)
+
+
+@handles("LOAD_ATTR")
+def load_attr(tx: Tx, inst: Inst) -> None:
+    """(obj -- obj.name)"""
+    tx.push(tx.pop().var_getattr(tx, inst.arg))
+
+
+@handles("LOAD_METHOD")
+def load_method(tx: Tx, inst: Inst) -> None:
+    """(obj -- NULL, obj.name): the bound attribute stands in for CPython's (method, self) pair"""
+    obj = tx.pop()
+    attr = obj.var_getattr(tx, inst.arg)
+    tx.stack.append(NULL)
+    tx.push(attr)
+
+
+@handles("STORE_ATTR")
+def store_attr(tx: Tx, inst: Inst) -> None:
+    """(value, obj -- )"""
+    obj = tx.pop()
+    value = tx.pop()
+    obj.call_method(tx, "__setattr__", [tx.wrap_const(inst.arg), value], {})
+
+
+@handles("DELETE_ATTR")
+def delete_attr(tx: Tx, inst: Inst) -> None:
+    """(obj -- )"""
+    obj = tx.pop()
+    obj.call_method(tx, "__delattr__", [tx.wrap_const(inst.arg)], {})
+
+
+@handles("BINARY_SUBSCR")
+def binary_subscr(tx: Tx, inst: Inst) -> None:
+    """(container, key -- container[key])"""
+    key = tx.pop()
+    tx.push(tx.pop().getitem(tx, key))
+
+
+@handles("STORE_SUBSCR")
+def store_subscr(tx: Tx, inst: Inst) -> None:
+    """(value, container, key -- )"""
+    key, container, value = tx.pop(), tx.pop(), tx.pop()
+    container.call_method(tx, "__setitem__", [key, value], {})
+
+
+@handles("DELETE_SUBSCR")
+def delete_subscr(tx: Tx, inst: Inst) -> None:
+    """(container, key -- )"""
+    key, container = tx.pop(), tx.pop()
+    container.call_method(tx, "__delitem__", [key], {})
+
+
+@handles("IMPORT_NAME")
+def import_name(tx: Tx, inst: Inst) -> None:
+    """(level, fromlist -- module): only modules already imported (importing runs code)"""
+    fromlist, level = tx.pop(), tx.pop()
+    name = inst.arg
+    if level.as_constant() != 0 or name not in sys.modules:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"import of {name!r} inside the compiled function")
+    module = sys.modules[name] if fromlist.as_constant() else sys.modules[name.partition(".")[0]]
+    tx.push(PythonModuleVariable(module))
+
+
+@handles("IMPORT_FROM")
+def import_from(tx: Tx, inst: Inst) -> None:
+    """(module -- module, module.name)"""
+    module = tx.stack[-1]
+    tx.push(module.var_getattr(tx, inst.arg))
+
+
+@handles("LOAD_ASSERTION_ERROR")
+def load_assertion_error(tx: Tx, inst: Inst) -> None:
+    """( -- AssertionError)"""
+    tx.push(tx.wrap_const(AssertionError))

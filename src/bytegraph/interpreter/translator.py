@@ -1,0 +1,273 @@
+"""InstructionTranslator: runs one frame's bytecode symbolically, on trackers.
+
+The frame state is a stack, locals and cells of trackers; each instruction is handled by
+the function registered for its opcode (``registry.handles``). Calls into Python
+functions are inlined by a child translator over the callee's code, sharing the
+CaptureState (graph, guards, identity map).
+
+The translator is also the ``tx`` that trackers see (``variables.base.Tx``): it wraps
+values (VariableBuilder / SourcelessBuilder), installs guards, inlines calls and refuses
+side effects on pre-existing state (for now: a graph break).
+
+Globals: a frame reads its function's globals. The compiled function's own globals are
+``G[...]`` sources; another module's are read through ``sys.modules[m].__dict__``.
+Modules that belong to torch are trusted: their plain bindings (functions, classes,
+constants) are not guarded, but their mutable registries (dicts, lists, e.g. the global
+module-hook dicts) are, because user code changes them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import inspect
+import sys
+import types
+import weakref
+from typing import Any
+
+from ..builder import SourcelessBuilder, VariableBuilder
+from ..codegen.instructions import Inst, Program, load_program
+from ..config import config
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported, UserCodeError
+from ..diagnostics.locations import UserLocation
+from ..guards import Guard, GuardKind
+from ..sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, LocalSource, ModuleGlobalsSource, Source
+from ..variables.base import NULL, LazyVariableTracker, VariableTracker
+from ..variables.dicts import ConstDictVariable
+from ..variables.functions import ExistingCellVariable
+from ..variables.lists import TupleVariable
+from ..variables.user_defined import is_torch_owned
+from .capture import CaptureState
+from .registry import handlers_for_current
+
+_PROGRAMS: "weakref.WeakKeyDictionary[types.CodeType, Program]" = weakref.WeakKeyDictionary()
+_UNTRACEABLE_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+
+
+def program_for(code: types.CodeType) -> Program:
+    prog = _PROGRAMS.get(code)
+    if prog is None:
+        prog = _PROGRAMS[code] = load_program(code)
+    return prog
+
+
+class InstructionTranslator:
+    def __init__(self, capture: CaptureState, code: types.CodeType, f_locals: dict[str, VariableTracker],
+                 cells: dict[str, VariableTracker], fn_globals: dict[str, Any], globals_base: Source | None,
+                 parent: "InstructionTranslator | None" = None) -> None:
+        if code.co_flags & _UNTRACEABLE_FLAGS:
+            raise Unsupported(breaks.GENERATOR, f"{code.co_qualname} is a generator or coroutine")
+        self.capture = capture
+        self.program = program_for(code)
+        self.code = code
+        self.locals = f_locals
+        self.cells = cells
+        self.fn_globals = fn_globals
+        self.globals_base = globals_base        # source of the globals dict; None = not guardable
+        self.globals_trusted = is_torch_owned(types.SimpleNamespace(__module__=fn_globals.get("__name__")))
+        self.parent = parent
+        self.depth = 0 if parent is None else parent.depth + 1
+        self.stack: list[VariableTracker] = []
+        self.ip = 0
+        self.kw_names: tuple[str, ...] = ()
+        self.current: Inst | None = None
+        self.return_value: VariableTracker | None = None
+        self.graph = capture.graph
+        self._handlers = handlers_for_current()
+
+    # -- the run loop ----------------------------------------------------------------------
+    def run(self) -> VariableTracker:
+        insts = self.program.insts
+        while self.return_value is None:
+            inst = insts[self.ip]
+            self.ip += 1
+            self.current = inst
+            self.capture.instructions += 1
+            if self.capture.instructions > config.max_instructions:
+                raise self._located(Unsupported(breaks.TOO_LONG, f"more than {config.max_instructions} instructions"))
+            handler = self._handlers.get(inst.opname)
+            try:
+                if handler is None:
+                    raise Unsupported(breaks.UNSUPPORTED_OPCODE, f"{inst.opname}")
+                handler(self, inst)
+            except Unsupported as e:
+                raise self._located(e)
+            except UserCodeError as e:
+                if e.where is None:
+                    e.where = self.location()
+                raise
+        return self.return_value
+
+    def _located(self, e: Unsupported) -> Unsupported:
+        e.add_frame(self.location())
+        return e
+
+    def location(self) -> UserLocation:
+        lineno = self.current.lineno if self.current is not None else None
+        return UserLocation.of(self.code, lineno)
+
+    # -- stack -----------------------------------------------------------------------------
+    def push(self, vt: VariableTracker) -> None:
+        self.stack.append(vt.realize())
+
+    def pop(self) -> VariableTracker:
+        return self.stack.pop()
+
+    def popn(self, n: int) -> list[VariableTracker]:
+        if n == 0:
+            return []
+        items = self.stack[-n:]
+        del self.stack[-n:]
+        return items
+
+    def jump(self, inst: Inst) -> None:
+        assert inst.target is not None
+        self.ip = inst.target
+
+    # -- globals ---------------------------------------------------------------------------
+    def global_source(self, name: str) -> Source | None:
+        if self.fn_globals is self.capture.root_globals:
+            return GlobalSource(name)
+        return ItemSource(self.globals_base, name) if self.globals_base is not None else None
+
+    def load_global(self, name: str) -> VariableTracker:
+        if name in self.fn_globals:
+            value = self.fn_globals[name]
+            source = self.global_source(name)
+            if source is None or (self.globals_trusted and type(value) not in _REGISTRY_TYPES):
+                return self.wrap_const(value)
+            return self.wrap(value, source)
+        b = self.fn_globals.get("__builtins__", builtins)
+        b = b.__dict__ if isinstance(b, types.ModuleType) else b
+        if name in b:
+            return self.wrap_const(b[name])
+        raise UserCodeError(NameError(f"name '{name}' is not defined"))
+
+    # -- the tx interface for trackers -----------------------------------------------------
+    def wrap(self, value: Any, source: Source) -> VariableTracker:
+        return VariableBuilder(self, source)(value)
+
+    def wrap_const(self, value: Any) -> VariableTracker:
+        return SourcelessBuilder(self)(value)
+
+    def lazy(self, value: Any, source: Source) -> VariableTracker:
+        return LazyVariableTracker(value, source, lambda v, s: VariableBuilder(self, s)(v))
+
+    def guard(self, source: Source | None, kind: GuardKind, payload: Any, reason: str) -> None:
+        self.capture.guards.add(Guard(source, kind, payload, reason))
+
+    def call(self, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        return fn.call_function(self, args, kwargs)
+
+    def mutation(self, vt: VariableTracker, what: str) -> None:
+        raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}")
+
+    def frame_super_args(self) -> tuple[VariableTracker, VariableTracker]:
+        cell = self.cells.get("__class__")
+        if cell is None or not self.code.co_argcount:
+            raise UserCodeError(RuntimeError("super(): no arguments"))
+        first = self.code.co_varnames[0]
+        obj = self.cells[first].load(self) if first in self.cells else self.locals[first]
+        return cell.load(self), obj.realize()
+
+    def inline_call(self, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        if self.depth >= config.max_inline_depth:
+            raise Unsupported(breaks.TOO_LONG, f"inlining deeper than {config.max_inline_depth} calls")
+        target = fn.inline_target(self)
+        code = target.code
+        f_locals = bind_arguments(code, target.defaults, target.kwdefaults, args, kwargs)
+        cells = {name: target.closure[i] for i, name in enumerate(code.co_freevars)}
+        child = InstructionTranslator(self.capture, code, f_locals, cells, target.fn_globals,
+                                      self._globals_base_for(target.fn_globals, target.fn_source), parent=self)
+        return child.run()
+
+    def _globals_base_for(self, fn_globals: dict[str, Any], fn_source: Source | None) -> Source | None:
+        """Where an inlined function's globals dict can be re-read from (None: unguardable)."""
+        module = fn_globals.get("__name__")
+        mod = sys.modules.get(module) if isinstance(module, str) else None
+        if mod is not None and getattr(mod, "__dict__", None) is fn_globals:
+            return ModuleGlobalsSource(module)
+        return AttrSource(fn_source, "__globals__") if fn_source is not None else None
+
+
+# Mutable module-level registries: guarded even in torch's trusted modules (hook dicts...).
+_REGISTRY_TYPES = frozenset({dict, list, set, collections.OrderedDict})
+
+
+def root_translator(capture: CaptureState, code: types.CodeType, bound: dict[str, Any],
+                    closure: tuple[Any, ...] | None) -> InstructionTranslator:
+    """The translator of the compiled function itself: its arguments are lazy ``L[...]``
+    sources, its closure cells are read through ``FreeVarSource``."""
+    tx_holder: list[InstructionTranslator] = []
+
+    def build(value: Any, source: Source) -> VariableTracker:
+        return VariableBuilder(tx_holder[0], source)(value)
+
+    varargs, varkw = star_parameters(code)
+    f_locals: dict[str, VariableTracker] = {}
+    for name, value in bound.items():
+        src = LocalSource(name)
+        if name == varargs:      # CPython makes it a tuple: only its length needs a guard
+            capture.guards.add(Guard(src, GuardKind.SEQUENCE_LENGTH, len(value), "*args length"))
+            f_locals[name] = TupleVariable([LazyVariableTracker(v, ItemSource(src, i), build)
+                                            for i, v in enumerate(value)], src)
+        elif name == varkw:      # always a fresh dict: only its keys need a guard
+            capture.guards.add(Guard(src, GuardKind.DICT_KEYS, tuple(value), "**kwargs keys"))
+            f_locals[name] = ConstDictVariable({k: LazyVariableTracker(v, ItemSource(src, k), build)
+                                                for k, v in value.items()}, dict, src)
+        else:
+            f_locals[name] = LazyVariableTracker(value, src, build)
+    cells: dict[str, VariableTracker] = {name: ExistingCellVariable(cell, FreeVarSource(name), name)
+                                         for name, cell in zip(code.co_freevars, closure or ())}
+    tx = InstructionTranslator(capture, code, f_locals, cells, capture.root_globals, None)
+    tx_holder.append(tx)
+    return tx
+
+
+def star_parameters(code: types.CodeType) -> tuple[str | None, str | None]:
+    """The names of the ``*args`` and ``**kwargs`` parameters, if the code has them."""
+    i = code.co_argcount + code.co_kwonlyargcount
+    varargs = code.co_varnames[i] if code.co_flags & inspect.CO_VARARGS else None
+    varkw = code.co_varnames[i + (varargs is not None)] if code.co_flags & inspect.CO_VARKEYWORDS else None
+    return varargs, varkw
+
+
+def bind_arguments(code: types.CodeType, defaults: list[VariableTracker], kwdefaults: dict[str, VariableTracker],
+                   args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> dict[str, VariableTracker]:
+    """Bind call arguments to parameters as CPython does (Python/ceval.c initialize_locals);
+    a mismatch raises the same TypeError the call would."""
+    names = code.co_varnames
+    n, po, k = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
+    params, kwonly = names[:n], names[n:n + k]
+    varargs, varkw = star_parameters(code)
+    fname = code.co_name
+    if len(args) > n and varargs is None:
+        raise UserCodeError(TypeError(f"{fname}() takes {n} positional argument{'s' if n != 1 else ''} "
+                                      f"but {len(args)} were given"))
+    bound: dict[str, VariableTracker] = dict(zip(params, args))
+    extra: dict[str, VariableTracker] = {}
+    for key, value in kwargs.items():
+        if key in params[po:] or key in kwonly:
+            if key in bound:
+                raise UserCodeError(TypeError(f"{fname}() got multiple values for argument '{key}'"))
+            bound[key] = value
+        elif varkw is not None:
+            extra[key] = value
+        else:
+            raise UserCodeError(TypeError(f"{fname}() got an unexpected keyword argument '{key}'"))
+    for name, default in zip(params[n - len(defaults):], defaults):
+        bound.setdefault(name, default)
+    for name in kwonly:
+        if name not in bound and name in kwdefaults:
+            bound[name] = kwdefaults[name]
+    missing = [p for p in (*params, *kwonly) if p not in bound]
+    if missing:
+        raise UserCodeError(TypeError(f"{fname}() missing {len(missing)} required argument"
+                                      f"{'s' if len(missing) != 1 else ''}: {', '.join(repr(m) for m in missing)}"))
+    if varargs is not None:
+        bound[varargs] = TupleVariable(list(args[n:]))
+    if varkw is not None:
+        bound[varkw] = ConstDictVariable(extra)
+    return bound

@@ -1,0 +1,1 @@
+"""Caches, compiled callables and the per-frame compile pipeline (layer 6)."""

@@ -1,0 +1,179 @@
+"""CompiledFunction and CompiledModule: what ``bytegraph.compile`` returns.
+
+The hit path is lock-free: ``entries`` is a tuple replaced as a whole, most recent entry
+first, and a call is ``for e in entries: if e.check(*args, **kwargs): return e.fn(...)``.
+Misses capture under a lock (two threads missing together compile once).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import threading
+import types
+import warnings
+import weakref
+from typing import Any, Callable
+
+import torch
+
+from ..config import config
+from ..diagnostics.logs import get_logger
+from .cache import CacheEntry
+from .convert import bind_frame, compile_call
+
+log_recompiles = get_logger("recompiles")
+_ALL: "weakref.WeakSet[CompiledFunction]" = weakref.WeakSet()
+
+
+@dataclasses.dataclass
+class CompileStats:
+    """Counters a test or a user can read: how often this function was captured, and why."""
+
+    captures: int = 0           # cache misses that traced the frame
+    graphs: int = 0             # entries that run a captured graph
+    eager: int = 0              # entries that run the frame eagerly (break / user error / internal error)
+    recompile_reasons: list[str] = dataclasses.field(default_factory=list)
+    eager_reasons: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def recompiles(self) -> int:
+        return max(self.captures - 1, 0)
+
+
+class CompiledFunction:
+    def __init__(self, fn: types.FunctionType, backend: Callable, fullgraph: bool = False,
+                 bound_self: Any = None) -> None:
+        self.fn = fn
+        self.backend = backend
+        self.fullgraph = fullgraph
+        self.entries: tuple[CacheEntry, ...] = ()
+        self.stats = CompileStats()
+        self._lock = threading.RLock()
+        self._limit_warned = False
+        functools.update_wrapper(self, fn)
+        _ALL.add(self)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        for entry in self.entries:
+            if entry.check(*args, **kwargs):
+                return entry.fn(*args, **kwargs)
+        return self._miss(args, kwargs)
+
+    def _miss(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        with self._lock:
+            for entry in self.entries:                  # another thread may have just compiled it
+                if entry.check(*args, **kwargs):
+                    break
+            else:
+                entry = self._compile(args, kwargs)
+        return entry.fn(*args, **kwargs)
+
+    def _compile(self, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
+        if len(self.entries) >= config.recompile_limit:
+            if not self._limit_warned:
+                self._limit_warned = True
+                warnings.warn(f"bytegraph: {self.fn.__qualname__} hit the recompile limit "
+                              f"({config.recompile_limit} entries); further new inputs run eagerly. "
+                              f"Last reason: {self._why_miss(args, kwargs)}", RuntimeWarning, stacklevel=4)
+            return _EagerFallback(self.fn)
+        if self.entries:
+            reason = self._why_miss(args, kwargs)
+            self.stats.recompile_reasons.append(reason)
+            log_recompiles.info("recompiling %s: %s", self.fn.__qualname__, reason)
+        entry = compile_call(self.fn, args, kwargs, self.backend, self.fullgraph, self.stats.captures)
+        self.stats.captures += 1
+        if entry.graph is not None:
+            self.stats.graphs += 1
+        if entry.eager_reason is not None:
+            self.stats.eager += 1
+            self.stats.eager_reasons.append(entry.eager_reason)
+        self._watch(entry)
+        self.entries = (entry, *self.entries)
+        return entry
+
+    def _why_miss(self, args: tuple, kwargs: dict[str, Any]) -> str:
+        frame_locals = bind_frame(self.fn, args, kwargs)
+        return self.entries[0].guards.failure(frame_locals) or "no guard failed (a concurrent compile?)"
+
+    def _watch(self, entry: CacheEntry) -> None:
+        """Drop ``entry`` when an object it guards by identity dies (its id may be reused)."""
+        me = weakref.ref(self)
+
+        def invalidate(_: Any, entry: CacheEntry = entry) -> None:
+            owner = me()
+            if owner is not None:
+                owner.entries = tuple(e for e in owner.entries if e is not entry)
+
+        live = []
+        for ref in entry.watchers:
+            obj = ref()
+            if obj is not None:
+                live.append(weakref.ref(obj, invalidate))
+        entry.watchers = live
+
+    def reset(self) -> None:
+        with self._lock:
+            self.entries = ()
+            self.stats = CompileStats()
+            self._limit_warned = False
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        """A compiled function stored on a class binds like a function."""
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<bytegraph compiled {self.fn.__qualname__}: {len(self.entries)} cache entries>"
+
+
+class _EagerFallback:
+    """Not cached: past the recompile limit a call simply runs the original function."""
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+
+class CompiledModule(torch.nn.Module):
+    """An nn.Module whose call is compiled; parameters and buffers are the original's.
+
+    Like torch.compile's OptimizedModule, the original is registered as ``_orig_mod`` (so
+    ``parameters()`` and ``state_dict()`` see it) and unknown attributes are forwarded to it.
+    The compiled frame is ``_call_module(mod, *args, **kwargs)``, whose one line calls the
+    module: so the root module is called exactly like a submodule (hooks guarded, or traced
+    when present)."""
+
+    def __init__(self, mod: torch.nn.Module, backend: Callable, fullgraph: bool = False) -> None:
+        super().__init__()
+        self._orig_mod = mod
+        object.__setattr__(self, "_bytegraph_orig", mod)
+        object.__setattr__(self, "_bytegraph", CompiledFunction(_call_module, backend, fullgraph))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._bytegraph(self._bytegraph_orig, *args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self._bytegraph(self._bytegraph_orig, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._bytegraph_orig, name)
+
+    @property
+    def stats(self) -> CompileStats:
+        return self._bytegraph.stats
+
+    @property
+    def entries(self) -> tuple[CacheEntry, ...]:
+        return self._bytegraph.entries
+
+
+def _call_module(module, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """The root frame of a compiled module."""
+    return module(*args, **kwargs)
+
+
+def reset_all() -> None:
+    for cf in list(_ALL):
+        cf.reset()

@@ -1,0 +1,129 @@
+"""Capture one call of a function into a cache entry (the miss path).
+
+    bind the real arguments -> trace the frame (InstructionTranslator) -> rebuild the
+    return value (PyCodegen) -> compile the graph (backend) -> emit the transformed function
+    -> compile the guards -> CacheEntry
+
+A graph break, an error in the user's own code and an internal error all end in an
+entry that runs the original function under the guards collected so far (the first two
+with the reason recorded; an internal error also warns once). Only ``fullgraph=True``
+turns a break into an exception.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+import types
+import warnings
+from typing import Any, Callable
+
+from ..codegen.pycodegen import PyCodegen
+from ..codegen.transform import graph_call, make_function
+from ..diagnostics.errors import CompileError, Unsupported, UserCodeError
+from ..diagnostics.logs import get_logger
+from ..guards import Guard, GuardKind
+from ..guards.codegen import compile_guards
+from ..guards.guard import GlobalStateSnapshot
+from ..interpreter.capture import CaptureState
+from ..interpreter.translator import program_for, root_translator
+from .cache import CacheEntry
+
+log_graphs = get_logger("graphs")
+log_breaks = get_logger("breaks")
+log_guards = get_logger("guards")
+log_fallbacks = get_logger("fallbacks")
+
+
+def bind_frame(fn: types.FunctionType, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The frame's initial locals for this call, by parameter name (as CPython binds them)."""
+    sig = inspect.signature(fn, follow_wrapped=False)
+    bound = sig.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def compile_call(fn: types.FunctionType, args: tuple, kwargs: dict[str, Any], backend: Callable,
+                 fullgraph: bool, counter: int) -> CacheEntry:
+    start = time.perf_counter()
+    frame_locals = bind_frame(fn, args, kwargs)
+    capture = CaptureState(root_globals=fn.__globals__)
+    capture.guards.add(Guard(None, GuardKind.GLOBAL_STATE, GlobalStateSnapshot.capture(), "torch global state at capture"))
+    try:
+        tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__)
+        rv = tx.run()
+        entry = _finish(fn, capture, rv, backend, frame_locals, counter)
+    except Unsupported as e:
+        if fullgraph:
+            raise CompileError(f"bytegraph could not capture {fn.__qualname__} as one graph (fullgraph=True):\n"
+                               f"{e.render()}") from None
+        log_breaks.debug("%s", e.render())
+        entry = _eager_entry(fn, capture, frame_locals, e.render())
+    except UserCodeError as e:
+        # The program itself raises here: run it eagerly so the exception reaches the user
+        # exactly as it would without bytegraph (same type, message and traceback).
+        where = f" at {e.where.short()}" if e.where else ""
+        entry = _eager_entry(fn, capture, frame_locals, f"the program raises {type(e.original).__name__}{where}")
+    except CompileError:
+        raise
+    except Exception as e:   # noqa: BLE001 - a bytegraph bug must never break the user's program
+        if fullgraph:
+            raise
+        warnings.warn(f"bytegraph: internal error while compiling {fn.__qualname__}, running it eagerly "
+                      f"({type(e).__name__}: {e})", RuntimeWarning, stacklevel=4)
+        log_fallbacks.debug("internal error", exc_info=True)
+        entry = _eager_entry(fn, capture, frame_locals, f"internal error: {type(e).__name__}: {e}")
+    finally:
+        capture.release()
+    entry.capture_seconds = time.perf_counter() - start
+    return entry
+
+
+def _compiled_guards(fn: types.FunctionType, capture: CaptureState, frame_locals: dict[str, Any]) -> Any:
+    code = fn.__code__
+    cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
+    guards = compile_guards(capture.guards, code, fn_globals=fn.__globals__, cells=cells,
+                            defaults=fn.__defaults__, kwdefaults=fn.__kwdefaults__, frame_locals=frame_locals)
+    if log_guards.isEnabledFor(logging.DEBUG):
+        log_guards.debug("guards of %s:\n%s", fn.__qualname__, guards.source_code)
+    return guards
+
+
+def _eager_entry(fn: types.FunctionType, capture: CaptureState, frame_locals: dict[str, Any], reason: str) -> CacheEntry:
+    log_fallbacks.debug("%s runs eagerly: %s", fn.__qualname__, reason)
+    guards = _compiled_guards(fn, capture, frame_locals)
+    return CacheEntry(guards.check, fn, guards, None, reason, watchers=list(capture.guards.watched))
+
+
+def _install_aliasing_guard(capture: CaptureState) -> None:
+    """The graph assumes its tensor inputs are distinct objects (parameters and buffers are
+    exempt, as in torch.compile: they are distinct by construction)."""
+    sources = tuple(a.source for a in capture.graph.graph_args if not a.source.is_module_state())
+    if len(sources) >= 2:
+        capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
+
+
+def _finish(fn: types.FunctionType, capture: CaptureState, rv: Any, backend: Callable,
+            frame_locals: dict[str, Any], counter: int) -> CacheEntry:
+    code = fn.__code__
+    program = program_for(code)
+    out = PyCodegen(code)
+    out.reconstruct(rv)
+    out.emit("RETURN_VALUE")
+    graph = capture.graph
+    body = out.instrs
+    gm = None
+    if out.graph_outputs or graph.op_count():
+        graph.set_outputs(out.graph_outputs)
+        gm = graph.make_module(f"GraphModule_{code.co_name}_{counter}")
+        if log_graphs.isEnabledFor(logging.DEBUG):
+            log_graphs.debug("graph %d of %s:\n%s", counter, fn.__qualname__, gm.code)
+        compiled = backend(gm, graph.example_inputs())
+        graph.drop_examples()
+        body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
+    transformed = make_function(fn, program.prologue, body)
+    _install_aliasing_guard(capture)
+    guards = _compiled_guards(fn, capture, frame_locals)
+    return CacheEntry(guards.check, transformed, guards, gm, None, watchers=list(capture.guards.watched),
+                      rules=[(s.name(), r) for s, r in capture.wrapped])

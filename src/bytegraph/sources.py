@@ -1,0 +1,235 @@
+"""Sources: where a value came from, as a path from the frame's locals, globals or cells.
+
+A Source is a frozen, hashable dataclass. It answers three questions:
+
+* ``name()`` — a Python expression over the frame, for people: ``L['x']._parameters['w']``.
+* ``guard_expr()`` — the same path as code inside a generated guard function, whose
+  parameters are the user's own (``x._parameters['w']``); globals are read through
+  ``___G`` (the user's globals dict) and root closure cells through ``___cell_<name>``.
+* ``reconstruct(cg)`` — emits bytecode that pushes the value (used by codegen to load
+  graph inputs and to rebuild return values).
+
+Sources never hold the value they describe. Values built during tracing have no source
+(``None``) and so can never be guarded or re-fetched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Protocol
+
+
+class SourceCodegen(Protocol):
+    """The part of ``codegen.PyCodegen`` that sources use."""
+
+    def load_local(self, name: str) -> None: ...
+    def load_global(self, name: str) -> None: ...
+    def load_deref(self, name: str) -> None: ...
+    def load_attr(self, name: str) -> None: ...
+    def load_const(self, value: Any) -> None: ...
+    def binary_subscr(self) -> None: ...
+    def push_callable(self, fn: Any) -> None: ...
+    def call(self, nargs: int) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Source:
+    def name(self) -> str:
+        raise NotImplementedError
+
+    def guard_expr(self) -> str:
+        raise NotImplementedError
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        raise NotImplementedError
+
+    @property
+    def base(self) -> "Source | None":
+        return None
+
+    def root(self) -> "Source":
+        src: Source = self
+        while src.base is not None:
+            src = src.base
+        return src
+
+    def chain(self) -> list["Source"]:
+        """This source and every base under it, root first."""
+        out: list[Source] = []
+        src: Source | None = self
+        while src is not None:
+            out.append(src)
+            src = src.base
+        return out[::-1]
+
+    def is_module_state(self) -> bool:
+        """True for parameters and buffers reached through a module's ``_parameters``/``_buffers``."""
+        return any(isinstance(s, AttrSource) and s.attr in ("_parameters", "_buffers") for s in self.chain())
+
+    def wrap(self, base: str) -> str:
+        """This source as an expression, given its base's expression (derived sources only).
+
+        ``name()`` and ``guard_expr()`` both go through it, and guard codegen uses it to
+        substitute a hoisted temporary for a base shared by several guards."""
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.name()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DerivedSource(Source):
+    """A source computed from another one (``of``): attribute, item, type, dict key."""
+
+    of: Source
+
+    @property
+    def base(self) -> Source:
+        return self.of
+
+    def name(self) -> str:
+        return self.wrap(self.of.name())
+
+    def guard_expr(self) -> str:
+        return self.wrap(self.of.guard_expr())
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LocalSource(Source):
+    """An argument or local variable of the compiled (root) frame."""
+
+    local: str
+
+    def name(self) -> str:
+        return f"L[{self.local!r}]"
+
+    def guard_expr(self) -> str:
+        return self.local
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.load_local(self.local)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GlobalSource(Source):
+    """A name in the root frame's module globals."""
+
+    global_name: str
+
+    def name(self) -> str:
+        return f"G[{self.global_name!r}]"
+
+    def guard_expr(self) -> str:
+        return f"___G[{self.global_name!r}]"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.load_global(self.global_name)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FreeVarSource(Source):
+    """The contents of a closure cell of the root frame (a free variable of the compiled function)."""
+
+    free: str
+
+    def name(self) -> str:
+        return f"L[{self.free!r}]"
+
+    def guard_expr(self) -> str:
+        return f"___cell_{self.free}.cell_contents"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.load_deref(self.free)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AttrSource(DerivedSource):
+    """``base.attr``."""
+
+    attr: str
+
+    def wrap(self, base: str) -> str:
+        return f"{base}.{self.attr}"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        self.of.reconstruct(cg)
+        cg.load_attr(self.attr)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ItemSource(DerivedSource):
+    """``base[key]`` for a constant key: list/tuple index, dict key, or a module's state dict entry."""
+
+    key: Any
+
+    def wrap(self, base: str) -> str:
+        return f"{base}[{self.key!r}]"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        self.of.reconstruct(cg)
+        cg.load_const(self.key)
+        cg.binary_subscr()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TypeSource(DerivedSource):
+    """``type(base)``: used to guard class attributes (methods, class constants) of an object."""
+
+    def wrap(self, base: str) -> str:
+        return f"type({base})"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(type)
+        self.of.reconstruct(cg)
+        cg.call(1)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DictKeySource(DerivedSource):
+    """The ``index``-th key of a dict, for keys that are not constants (``list(base)[index]``)."""
+
+    index: int
+
+    def wrap(self, base: str) -> str:
+        return f"list({base})[{self.index}]"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(list)
+        self.of.reconstruct(cg)
+        cg.call(1)
+        cg.load_const(self.index)
+        cg.binary_subscr()
+
+
+_NON_IDENT = re.compile(r"[^0-9a-zA-Z_]+")
+
+
+def placeholder_name(source: Source) -> str:
+    """A graph placeholder name derived from a source: ``L['x'].weight`` -> ``L_x_weight_``."""
+    name = _NON_IDENT.sub("_", source.name()).strip("_")
+    if not name or name[0].isdigit():
+        name = "_" + name
+    return name + "_"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModuleGlobalsSource(Source):
+    """The globals dict of an imported module other than the compiled function's own
+    (globals read by an inlined function from another module)."""
+
+    module: str
+
+    def name(self) -> str:
+        return f"sys.modules[{self.module!r}].__dict__"
+
+    def guard_expr(self) -> str:
+        return f"___modules[{self.module!r}].__dict__"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        import sys
+
+        cg.load_const(sys.modules)
+        cg.load_const(self.module)
+        cg.binary_subscr()
+        cg.load_attr("__dict__")

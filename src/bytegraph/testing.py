@@ -1,0 +1,46 @@
+"""Helpers for testing capture (and for users checking their own models).
+
+``CompileCounter`` is a backend that counts graphs and operations and runs each graph
+as Python; ``same`` compares outputs structurally (tensors with ``allclose``, same dtype
+and shape; containers by type and items; everything else with ``==``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+
+class CompileCounter:
+    """Backend that records every graph it is given and runs it eagerly."""
+
+    def __init__(self) -> None:
+        self.frame_count = 0
+        self.op_count = 0
+        self.graphs: list[torch.fx.GraphModule] = []
+
+    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
+        self.frame_count += 1
+        self.op_count += sum(1 for n in gm.graph.nodes if n.op in ("call_function", "call_method", "call_module"))
+        self.graphs.append(gm)
+        return gm.forward
+
+    def clear(self) -> None:
+        self.frame_count = 0
+        self.op_count = 0
+        self.graphs.clear()
+
+
+def same(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.dtype == b.dtype
+                and a.shape == b.shape and a.requires_grad == b.requires_grad
+                and bool(torch.allclose(a.detach(), b.detach(), rtol=rtol, atol=atol, equal_nan=True)))
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y, rtol, atol) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k], rtol, atol) for k in a)
+    return bool(a == b)

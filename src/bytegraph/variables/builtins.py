@@ -1,0 +1,329 @@
+"""BuiltinVariable: Python builtins (functions and builtin types) and ``operator``/``math`` functions.
+
+Calls dispatch through ``HANDLERS``, a table keyed by the builtin object itself; a
+builtin without a handler is folded at trace time when it is pure and every argument is
+a constant, and is a graph break otherwise.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from typing import Any, Callable
+
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported, UserCodeError
+from . import ops
+from .base import NotConstant, Tx, VariableTracker, fold
+from .dicts import ConstDictVariable
+from .lists import IteratorVariable, ListVariable, TupleVariable
+
+Handler = Callable[..., VariableTracker]
+HANDLERS: dict[Any, Handler] = {}
+
+# Builtins without side effects: folded when every argument is a constant.
+PURE: frozenset[Any] = frozenset({
+    abs, all, any, ascii, bin, bool, callable, chr, complex, divmod, float, format, frozenset, hash, hex,
+    int, isinstance, issubclass, len, max, min, oct, ord, pow, repr, round, sorted, str, sum, tuple,
+    bytes, slice, range, type,
+    *[getattr(operator, n) for n in dir(operator) if not n.startswith("_") and callable(getattr(operator, n))],
+    *[getattr(math, n) for n in dir(math) if callable(getattr(math, n))],
+}) - {operator.setitem, operator.delitem, operator.iadd, operator.iconcat}
+
+
+def handles(*fns: Any) -> Callable[[Handler], Handler]:
+    def deco(h: Handler) -> Handler:
+        for fn in fns:
+            HANDLERS[fn] = h
+        return h
+    return deco
+
+
+def _consts(args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> tuple[list[Any], dict[str, Any]]:
+    return [a.as_constant() for a in args], {k: v.as_constant() for k, v in kwargs.items()}
+
+
+class BuiltinVariable(VariableTracker):
+    def __init__(self, fn: Any, source: Any = None) -> None:
+        super().__init__(source)
+        self.fn = fn
+
+    def python_type(self) -> type:
+        return type(self.fn)
+
+    def as_constant(self) -> Any:
+        return self.fn
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        handler = HANDLERS.get(self.fn)
+        if handler is not None:
+            return handler(tx, *args, **kwargs)
+        if self.fn in PURE or isinstance(self.fn, type) and issubclass(self.fn, BaseException):
+            try:
+                cargs, ckwargs = _consts(args, kwargs)
+            except NotConstant:
+                pass
+            else:
+                return fold(tx, self.fn, *cargs, **ckwargs)
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"builtin {getattr(self.fn, '__name__', self.fn)}() "
+                          f"with arguments {', '.join(a.describe() for a in args)}")
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        return fold(tx, getattr, self.fn, name)
+
+    def describe(self) -> str:
+        return f"builtin {getattr(self.fn, '__qualname__', self.fn)}"
+
+
+# -- operators as functions ----------------------------------------------------------------
+def _binary_handler(op: str) -> Handler:
+    return lambda tx, a, b: ops.binary(tx, op, a, b)
+
+
+for _name in ops.BINARY:
+    HANDLERS[ops.BINARY[_name]] = _binary_handler(_name)
+for _name in ops.INPLACE:
+    HANDLERS[ops.INPLACE[_name]] = _binary_handler(_name)
+for _name in ("neg", "pos", "invert"):
+    HANDLERS[ops.UNARY[_name]] = (lambda op: lambda tx, a: ops.unary(tx, op, a))(_name)
+
+
+@handles(abs)
+def _abs(tx: Tx, a: VariableTracker) -> VariableTracker:
+    return ops.unary(tx, "abs", a)
+
+
+@handles(operator.getitem)
+def _getitem(tx: Tx, obj: VariableTracker, key: VariableTracker) -> VariableTracker:
+    return obj.getitem(tx, key)
+
+
+@handles(operator.not_)
+def _not(tx: Tx, a: VariableTracker) -> VariableTracker:
+    return tx.wrap_const(not a.truth(tx))
+
+
+@handles(operator.truth, bool)
+def _bool(tx: Tx, a: VariableTracker | None = None) -> VariableTracker:
+    return tx.wrap_const(False if a is None else a.truth(tx))
+
+
+@handles(operator.is_)
+def _is(tx: Tx, a: VariableTracker, b: VariableTracker) -> VariableTracker:
+    return tx.wrap_const(ops.is_(tx, a, b))
+
+
+@handles(operator.is_not)
+def _is_not(tx: Tx, a: VariableTracker, b: VariableTracker) -> VariableTracker:
+    return tx.wrap_const(not ops.is_(tx, a, b))
+
+
+@handles(operator.contains)
+def _contains(tx: Tx, container: VariableTracker, item: VariableTracker) -> VariableTracker:
+    return tx.wrap_const(ops.contains(tx, item, container))
+
+
+# -- introspection ---------------------------------------------------------------------------
+@handles(len)
+def _len(tx: Tx, obj: VariableTracker) -> VariableTracker:
+    return obj.call_method(tx, "__len__", [], {})
+
+
+@handles(isinstance)
+def _isinstance(tx: Tx, obj: VariableTracker, classes: VariableTracker) -> VariableTracker:
+    return fold(tx, issubclass, obj.python_type(), classes.as_constant())
+
+
+@handles(type)
+def _type(tx: Tx, *args: VariableTracker) -> VariableTracker:
+    if len(args) != 1:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, "type() with three arguments (creating a class)")
+    return tx.wrap_const(args[0].python_type())
+
+
+@handles(callable)
+def _callable(tx: Tx, obj: VariableTracker) -> VariableTracker:
+    return tx.wrap_const(callable(obj.as_constant()) if obj.is_constant()
+                         else callable(obj.python_type()) and hasattr(obj.python_type(), "__call__"))
+
+
+@handles(getattr)
+def _getattr(tx: Tx, obj: VariableTracker, name: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
+    try:
+        return obj.var_getattr(tx, name.as_constant())
+    except UserCodeError as e:
+        if default is not None and isinstance(e.original, AttributeError):
+            return default
+        raise
+
+
+@handles(hasattr)
+def _hasattr(tx: Tx, obj: VariableTracker, name: VariableTracker) -> VariableTracker:
+    try:
+        obj.var_getattr(tx, name.as_constant())
+    except UserCodeError as e:
+        if isinstance(e.original, AttributeError):
+            return tx.wrap_const(False)
+        raise
+    return tx.wrap_const(True)
+
+
+@handles(setattr)
+def _setattr(tx: Tx, obj: VariableTracker, name: VariableTracker, value: VariableTracker) -> VariableTracker:
+    obj.call_method(tx, "__setattr__", [name, value], {})
+    return tx.wrap_const(None)
+
+
+# -- iteration ----------------------------------------------------------------------------
+@handles(iter)
+def _iter(tx: Tx, obj: VariableTracker) -> VariableTracker:
+    if isinstance(obj, IteratorVariable):
+        return obj
+    if "__iter__" in type(obj)._methods:
+        return obj.call_method(tx, "__iter__", [], {})
+    return IteratorVariable(obj.unpack(tx))
+
+
+@handles(next)
+def _next(tx: Tx, it: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
+    if isinstance(it, IteratorVariable):
+        vt = it.next_item()
+        if vt is not None:
+            return vt
+        if default is not None:
+            return default
+        raise UserCodeError(StopIteration())
+    return it.call_method(tx, "__next__", [], {})
+
+
+@handles(range)
+def _range(tx: Tx, *args: VariableTracker) -> VariableTracker:
+    return fold(tx, range, *[a.as_constant() for a in args])
+
+
+@handles(zip)
+def _zip(tx: Tx, *iterables: VariableTracker, strict: VariableTracker | None = None) -> VariableTracker:
+    columns = [it.unpack(tx) for it in iterables]
+    if strict is not None and strict.as_constant() and len({len(c) for c in columns}) > 1:
+        raise UserCodeError(ValueError("zip() arguments have different lengths"))
+    return IteratorVariable([TupleVariable(list(row)) for row in zip(*columns)], type(zip()))
+
+
+@handles(enumerate)
+def _enumerate(tx: Tx, iterable: VariableTracker, start: VariableTracker | None = None) -> VariableTracker:
+    first = start.as_constant() if start is not None else 0
+    return IteratorVariable([TupleVariable([tx.wrap_const(first + i), vt]) for i, vt in enumerate(iterable.unpack(tx))],
+                            enumerate)
+
+
+@handles(reversed)
+def _reversed(tx: Tx, seq: VariableTracker) -> VariableTracker:
+    return IteratorVariable(seq.unpack(tx)[::-1], type(reversed([])))
+
+
+@handles(map)
+def _map(tx: Tx, fn: VariableTracker, *iterables: VariableTracker) -> VariableTracker:
+    columns = [it.unpack(tx) for it in iterables]
+    return IteratorVariable([tx.call(fn, list(row), {}) for row in zip(*columns)], map)
+
+
+@handles(filter)
+def _filter(tx: Tx, fn: VariableTracker, iterable: VariableTracker) -> VariableTracker:
+    keep = []
+    for vt in iterable.unpack(tx):
+        test = vt if fn.is_constant() and fn.as_constant() is None else tx.call(fn, [vt], {})
+        if test.truth(tx):
+            keep.append(vt)
+    return IteratorVariable(keep, filter)
+
+
+@handles(list)
+def _list(tx: Tx, iterable: VariableTracker | None = None) -> VariableTracker:
+    return ListVariable(iterable.unpack(tx) if iterable is not None else [])
+
+
+@handles(tuple)
+def _tuple(tx: Tx, iterable: VariableTracker | None = None) -> VariableTracker:
+    if isinstance(iterable, TupleVariable) and iterable.py_type is tuple:
+        return iterable
+    return TupleVariable(iterable.unpack(tx) if iterable is not None else [])
+
+
+@handles(dict)
+def _dict(tx: Tx, arg: VariableTracker | None = None, **kwargs: VariableTracker) -> VariableTracker:
+    out = ConstDictVariable({})
+    if arg is not None:
+        out._update(tx, arg)
+    out._update(tx, None, **kwargs)
+    return out
+
+
+@handles(sum)
+def _sum(tx: Tx, iterable: VariableTracker, start: VariableTracker | None = None) -> VariableTracker:
+    total = start if start is not None else tx.wrap_const(0)
+    for vt in iterable.unpack(tx):
+        total = ops.binary(tx, "add", total, vt)
+    return total
+
+
+def _extreme(pick: Callable, op: str) -> Handler:
+    def handler(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+        items = args[0].unpack(tx) if len(args) == 1 else list(args)
+        try:
+            return fold(tx, pick, *([a.as_constant() for a in items],) , **{k: v.as_constant() for k, v in kwargs.items()})
+        except NotConstant:
+            pass
+        if kwargs or not items:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"{pick.__name__}() on values unknown at trace time")
+        best = items[0]
+        for vt in items[1:]:
+            if ops.compare(tx, op, vt, best).truth(tx):
+                best = vt
+        return best
+    return handler
+
+
+HANDLERS[min] = _extreme(min, "lt")
+HANDLERS[max] = _extreme(max, "gt")
+
+
+@handles(all)
+def _all(tx: Tx, iterable: VariableTracker) -> VariableTracker:
+    return tx.wrap_const(all(vt.truth(tx) for vt in iterable.unpack(tx)))
+
+
+@handles(any)
+def _any(tx: Tx, iterable: VariableTracker) -> VariableTracker:
+    return tx.wrap_const(any(vt.truth(tx) for vt in iterable.unpack(tx)))
+
+
+@handles(print)
+def _print(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+    raise Unsupported(breaks.PRINT_OR_IO, "print()")
+
+
+@handles(id)
+def _id(tx: Tx, obj: VariableTracker) -> VariableTracker:
+    raise Unsupported(breaks.UNSUPPORTED_CALL, "id(): object ids differ between tracing and running")
+
+
+@handles(super)
+def _super(tx: Tx, *args: VariableTracker) -> VariableTracker:
+    from .user_defined import SuperVariable
+
+    if args:
+        cls, obj = args
+    else:
+        cls, obj = tx.frame_super_args()
+    return SuperVariable(cls.as_constant(), obj)
+
+
+def is_builtin(value: Any) -> bool:
+    """A builtin function or type, or an ``operator``/``math`` function."""
+    try:
+        if value in HANDLERS or value in PURE:
+            return True
+    except TypeError:   # unhashable: not a builtin
+        return False
+    return getattr(builtins, getattr(value, "__name__", ""), None) is value

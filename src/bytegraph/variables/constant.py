@@ -1,0 +1,80 @@
+"""ConstantVariable: an immutable Python value known at trace time (int, str, dtype, torch.Size...).
+
+Operations on constants are folded: the real Python operation runs at trace time on the
+real values, and its result is wrapped again (an exception it raises is the user's own).
+Only immutable values are constants; tuples and lists of constants are container
+trackers that report ``as_constant()``.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import torch
+
+from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, fold
+
+LITERAL_TYPES: frozenset[type] = frozenset({
+    int, float, bool, complex, str, bytes, type(None), type(Ellipsis), type(NotImplemented),
+    torch.dtype, torch.device, torch.layout, torch.memory_format, torch.Size,
+    range, slice, types.CodeType, torch.finfo, torch.iinfo,
+})
+
+
+def is_literal(value: Any) -> bool:
+    """True for immutable values that can be folded at trace time and guarded by value."""
+    t = type(value)
+    if t in LITERAL_TYPES:
+        return t is not slice or all(is_literal(v) for v in (value.start, value.stop, value.step))
+    if t is frozenset:
+        return all(is_literal(v) for v in value)
+    return False
+
+
+class ConstantVariable(VariableTracker):
+    def __init__(self, value: Any, source: Any = None) -> None:
+        super().__init__(source)
+        self.value = value
+
+    def python_type(self) -> type:
+        return type(self.value)
+
+    def as_constant(self) -> Any:
+        return self.value
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        try:
+            attr = getattr(self.value, name)
+        except AttributeError as e:
+            from ..diagnostics.errors import UserCodeError
+            raise UserCodeError(e) from e
+        if isinstance(attr, (types.BuiltinMethodType, types.MethodWrapperType)) and getattr(attr, "__self__", None) is self.value:
+            return BoundMethodVariable(self, name)
+        return tx.wrap_const(attr)
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        try:
+            cargs = [a.as_constant() for a in args]
+            ckw = {k: v.as_constant() for k, v in kwargs.items()}
+        except NotConstant:
+            return super().call_method(tx, name, args, kwargs)
+        method = getattr(self.value, name, None)
+        if method is None:
+            return super().call_method(tx, name, args, kwargs)
+        return fold(tx, method, *cargs, **ckw)
+
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        try:
+            return [tx.wrap_const(v) for v in self.value]
+        except TypeError:
+            return super().unpack(tx)
+
+    def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        return fold(tx, lambda v, k: v[k], self.value, key.as_constant()) if key.is_constant() else super().getitem(tx, key)
+
+    def describe(self) -> str:
+        return f"the constant {self.value!r}"
+
+    def __repr__(self) -> str:
+        return f"ConstantVariable({self.value!r})"

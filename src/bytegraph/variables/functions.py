@@ -1,0 +1,195 @@
+"""Python functions, methods and closure cells.
+
+* UserFunctionVariable — a real function object (reached from a source or a sourceless
+  path); calling it inlines its bytecode.
+* NestedFunctionVariable — a function created by MAKE_FUNCTION while tracing: its code,
+  globals, defaults and closure cells are all trackers.
+* UserMethodVariable — a Python function bound to a tracked ``self``.
+* CellVariable / ExistingCellVariable — closure cells created during tracing, and real
+  cells of existing functions (their contents are read through a source).
+
+Inlining itself belongs to the interpreter: these trackers describe *what* to run
+(``InlineTarget``) and hand it to ``tx.inline_call``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+from typing import Any
+
+from ..diagnostics.errors import UserCodeError
+from ..guards import GuardKind
+from ..sources import AttrSource, ItemSource, Source
+from .base import Tx, VariableTracker
+
+
+@dataclasses.dataclass
+class InlineTarget:
+    """Everything the interpreter needs to run a Python function's code symbolically."""
+
+    code: types.CodeType
+    fn_globals: dict[str, Any]
+    fn_source: Source | None                 # the function object's source, if it has one
+    defaults: list[VariableTracker]
+    kwdefaults: dict[str, VariableTracker]
+    closure: list[VariableTracker]           # CellVariable / ExistingCellVariable, in co_freevars order
+    module: str | None                       # __module__ of the function (globals policy)
+
+
+class CellVariable(VariableTracker):
+    """A closure cell created while tracing (MAKE_CELL, or a cell of a nested function)."""
+
+    def __init__(self, contents: VariableTracker | None = None, name: str = "") -> None:
+        super().__init__(None)
+        self.contents = contents
+        self.name = name
+
+    def load(self, tx: Tx) -> VariableTracker:
+        if self.contents is None:
+            raise UserCodeError(NameError(
+                f"cannot access free variable '{self.name}' where it is not associated with a value in enclosing scope"))
+        return self.contents
+
+    def store(self, tx: Tx, value: VariableTracker | None) -> None:
+        self.contents = value
+
+
+class ExistingCellVariable(VariableTracker):
+    """A real cell of a function that existed before the call. Reads go through
+    ``contents_source`` (guarded like any value); writes are side effects."""
+
+    def __init__(self, cell: Any, contents_source: Source | None, name: str = "") -> None:
+        super().__init__(None)
+        self.cell = cell
+        self.contents_source = contents_source
+        self.name = name
+        self._contents: VariableTracker | None = None
+
+    def load(self, tx: Tx) -> VariableTracker:
+        if self._contents is None:
+            try:
+                value = self.cell.cell_contents
+            except ValueError:
+                raise UserCodeError(NameError(f"free variable '{self.name}' referenced before assignment")) from None
+            self._contents = (tx.wrap(value, self.contents_source) if self.contents_source is not None
+                              else tx.wrap_const(value))
+        return self._contents
+
+    def store(self, tx: Tx, value: VariableTracker | None) -> None:
+        tx.mutation(self, f"assignment to closure variable '{self.name}'")
+        self._contents = value
+
+
+class UserFunctionVariable(VariableTracker):
+    """A Python function object; calling it inlines it."""
+
+    def __init__(self, fn: types.FunctionType, source: Source | None = None) -> None:
+        super().__init__(source)
+        self.fn = fn
+
+    def python_type(self) -> type:
+        return types.FunctionType
+
+    def as_constant(self) -> Any:
+        return self.fn   # functions compare and hash by identity: safe to fold `f is g`, dict keys
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        return tx.inline_call(self, args, kwargs)
+
+    def inline_target(self, tx: Tx) -> InlineTarget:
+        fn, src = self.fn, self.source
+
+        def wrap(value: Any, source: Source | None) -> VariableTracker:
+            return tx.wrap(value, source) if source is not None else tx.wrap_const(value)
+
+        defaults = [wrap(v, ItemSource(AttrSource(src, "__defaults__"), i) if src else None)
+                    for i, v in enumerate(fn.__defaults__ or ())]
+        kwdefaults = {k: wrap(v, ItemSource(AttrSource(src, "__kwdefaults__"), k) if src else None)
+                      for k, v in (fn.__kwdefaults__ or {}).items()}
+        closure = [ExistingCellVariable(cell, AttrSource(ItemSource(AttrSource(src, "__closure__"), i), "cell_contents")
+                                        if src else None, fn.__code__.co_freevars[i])
+                   for i, cell in enumerate(fn.__closure__ or ())]
+        return InlineTarget(fn.__code__, fn.__globals__, src, defaults, kwdefaults, closure, fn.__module__)
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name in ("__name__", "__qualname__", "__module__", "__doc__"):
+            return tx.wrap_const(getattr(self.fn, name))
+        if name == "__code__":
+            return tx.wrap_const(self.fn.__code__)
+        if self.source is not None and hasattr(self.fn, name):
+            return tx.wrap(getattr(self.fn, name), AttrSource(self.source, name))
+        if hasattr(self.fn, name):
+            return tx.wrap_const(getattr(self.fn, name))
+        raise UserCodeError(AttributeError(f"'function' object has no attribute '{name}'"))
+
+    def describe(self) -> str:
+        return f"function {self.fn.__qualname__}"
+
+
+class NestedFunctionVariable(VariableTracker):
+    """A function made by MAKE_FUNCTION during tracing (a closure, a lambda, a comprehension)."""
+
+    def __init__(self, code: types.CodeType, fn_globals: dict[str, Any], qualname: str,
+                 defaults: list[VariableTracker], kwdefaults: dict[str, VariableTracker],
+                 closure: list[VariableTracker], module: str | None) -> None:
+        super().__init__(None)
+        self.code = code
+        self.fn_globals = fn_globals
+        self.qualname = qualname
+        self.defaults = defaults
+        self.kwdefaults = kwdefaults
+        self.closure = closure
+        self.module = module
+
+    def python_type(self) -> type:
+        return types.FunctionType
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        return tx.inline_call(self, args, kwargs)
+
+    def inline_target(self, tx: Tx) -> InlineTarget:
+        return InlineTarget(self.code, self.fn_globals, None, self.defaults, self.kwdefaults, self.closure, self.module)
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name in ("__name__", "__qualname__"):
+            return tx.wrap_const(self.code.co_name if name == "__name__" else self.qualname)
+        if name == "__module__":
+            return tx.wrap_const(self.module)
+        if name == "__code__":
+            return tx.wrap_const(self.code)
+        return super().var_getattr(tx, name)
+
+    def describe(self) -> str:
+        return f"function {self.qualname} (created while tracing)"
+
+
+class UserMethodVariable(VariableTracker):
+    """A Python function bound to a tracked object (``obj.method``)."""
+
+    def __init__(self, fn: VariableTracker, obj: VariableTracker, source: Source | None = None) -> None:
+        super().__init__(source)
+        self.fn = fn
+        self.obj = obj
+
+    def python_type(self) -> type:
+        return types.MethodType
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        return tx.call(self.fn, [self.obj, *args], kwargs)
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name == "__self__":
+            return self.obj
+        if name == "__func__":
+            return self.fn
+        return self.fn.var_getattr(tx, name)
+
+    def describe(self) -> str:
+        return f"method {self.fn.describe()} of {self.obj.describe()}"
+
+
+def guard_function(tx: Tx, fn: types.FunctionType, source: Source, reason: str) -> None:
+    """Functions are guarded by their code object (CLOSURE_MATCH): a new closure made by
+    the same ``def`` each call reuses the cache; its cell contents are guarded as read."""
+    tx.guard(source, GuardKind.CLOSURE_MATCH, fn.__code__, reason)

@@ -1,0 +1,311 @@
+"""Sequences and iterators: ListVariable, TupleVariable, IteratorVariable.
+
+Items may be lazy (``LazyVariableTracker``) when the container came from a source: an item
+is built, and guarded, only when the traced code reads it. Every access goes through
+``item(i)`` / ``realized()``, never the raw list.
+
+A list created during tracing is mutated in place (it is this tracker's own object). A
+list that existed before the call is not: mutating it is a side effect (``tx.mutation``).
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported, UserCodeError
+from .base import NotConstant, Tx, VariableTracker, fold, pymethod
+
+
+def _user_error(exc: Exception) -> UserCodeError:
+    return UserCodeError(exc)
+
+
+class BaseListVariable(VariableTracker):
+    py_type: type = list
+
+    def __init__(self, items: list[VariableTracker], source: Any = None) -> None:
+        super().__init__(source)
+        self._items = list(items)
+
+    # -- access ------------------------------------------------------------------------
+    def item(self, i: int) -> VariableTracker:
+        vt = self._items[i].realize()
+        self._items[i] = vt
+        return vt
+
+    def realized(self) -> list[VariableTracker]:
+        return [self.item(i) for i in range(len(self._items))]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def new(self, items: list[VariableTracker]) -> "BaseListVariable":
+        """A container of the same kind, created during tracing."""
+        return type(self)(items)
+
+    # -- tracker protocol --------------------------------------------------------------
+    def python_type(self) -> type:
+        return self.py_type
+
+    def as_constant(self) -> Any:
+        return self.py_type(vt.as_constant() for vt in self.realized())
+
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        return self.realized()
+
+    def truth(self, tx: Tx) -> bool:
+        return bool(self._items)
+
+    def as_graph_arg(self) -> tuple[Any, Any]:
+        pairs = [vt.as_graph_arg() for vt in self.realized()]
+        return self.py_type(p[0] for p in pairs), self.py_type(p[1] for p in pairs)
+
+    def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        try:
+            k = key.as_constant()
+        except NotConstant:
+            raise Unsupported(breaks.DYNAMIC_CONTROL, f"indexing {self.describe()} with {key.describe()}") from None
+        if isinstance(k, slice):
+            return self.new([self._items[i] for i in range(*k.indices(len(self._items)))])
+        try:
+            index = operator.index(k)
+            self._items[index]
+        except (TypeError, IndexError) as e:
+            raise _user_error(type(e)(f"{self.py_type.__name__} index out of range" if isinstance(e, IndexError)
+                                      else f"{self.py_type.__name__} indices must be integers or slices, not {type(k).__name__}")) from e
+        return self.item(index)
+
+    def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
+        if op == "add" and isinstance(other, BaseListVariable) and other.py_type is self.py_type:
+            a, b = (other, self) if reflected else (self, other)
+            return self.new(a._items + b._items)
+        if op == "mul" and other.is_constant() and isinstance(other.as_constant(), int):
+            return self.new(self._items * other.as_constant())
+        if op in ("eq", "ne", "lt", "le", "gt", "ge") and isinstance(other, BaseListVariable):
+            try:
+                a, b = self.as_constant(), other.as_constant()
+            except NotConstant:
+                return NotImplemented
+            a, b = (b, a) if reflected else (a, b)
+            return fold(tx, getattr(operator, op), a, b)
+        return NotImplemented
+
+    def reconstruct(self, cg: Any) -> None:
+        if self.source is not None and not getattr(self, "mutated", False):
+            self.source.reconstruct(cg)
+            return
+        cg.begin_build(self.py_type)
+        for vt in self.realized():
+            cg.reconstruct(vt)
+        cg.build(self.py_type, len(self._items))
+
+    # -- methods shared by list and tuple ------------------------------------------------
+    @pymethod("__len__")
+    def _len(self, tx: Tx) -> VariableTracker:
+        return tx.wrap_const(len(self._items))
+
+    @pymethod("__getitem__")
+    def _getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        return self.getitem(tx, key)
+
+    @pymethod("__contains__")
+    def _contains(self, tx: Tx, value: VariableTracker) -> VariableTracker:
+        from .ops import compare
+
+        for vt in self.realized():
+            if vt is value or compare(tx, "eq", vt, value).truth(tx):
+                return tx.wrap_const(True)
+        return tx.wrap_const(False)
+
+    @pymethod("index")
+    def _index(self, tx: Tx, value: VariableTracker) -> VariableTracker:
+        from .ops import compare
+
+        for i, vt in enumerate(self.realized()):
+            if vt is value or compare(tx, "eq", vt, value).truth(tx):
+                return tx.wrap_const(i)
+        raise _user_error(ValueError(f"{value.describe()} is not in {self.py_type.__name__}"))
+
+    @pymethod("count")
+    def _count(self, tx: Tx, value: VariableTracker) -> VariableTracker:
+        from .ops import compare
+
+        return tx.wrap_const(sum(1 for vt in self.realized() if vt is value or compare(tx, "eq", vt, value).truth(tx)))
+
+    def describe(self) -> str:
+        where = f" from {self.source.name()}" if self.source is not None else ""
+        return f"a {self.py_type.__name__} of {len(self._items)}{where}"
+
+
+class TupleVariable(BaseListVariable):
+    """A tuple; also a named tuple or structseq (``torch.return_types.max``) when ``py_type``
+    says so, whose fields read by name."""
+
+    py_type = tuple
+
+    def __init__(self, items: list[VariableTracker], source: Any = None, py_type: type = tuple) -> None:
+        super().__init__(items, source)
+        self.py_type = py_type
+
+    def fields(self) -> tuple[str, ...]:
+        return getattr(self.py_type, "_fields", None) or getattr(self.py_type, "__match_args__", ())
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name in self.fields():
+            return self.item(self.fields().index(name))
+        return super().var_getattr(tx, name)
+
+    def as_constant(self) -> Any:
+        values = [vt.as_constant() for vt in self.realized()]
+        if self.py_type is tuple:
+            return tuple(values)
+        return self.py_type(*values) if hasattr(self.py_type, "_fields") else self.py_type(values)
+
+    def __repr__(self) -> str:
+        return f"TupleVariable({self._items!r})"
+
+
+def _mutator(fn: Callable) -> Callable:
+    """Marks a list method that changes the list: allowed on lists created while tracing;
+    on a pre-existing list it is a side effect the translator must record."""
+    def wrapper(self: "ListVariable", tx: Tx, *args: Any, **kwargs: Any) -> VariableTracker:
+        if self.source is not None:
+            tx.mutation(self, f"list.{fn.__name__.lstrip('_')}")
+        self.mutated = True
+        return fn(self, tx, *args, **kwargs)
+    wrapper.__name__ = fn.__name__
+    if hasattr(fn, "__pymethods__"):
+        wrapper.__pymethods__ = fn.__pymethods__   # type: ignore[attr-defined]
+    return wrapper
+
+
+class ListVariable(BaseListVariable):
+    py_type = list
+    mutated = False
+
+    @pymethod("append")
+    @_mutator
+    def _append(self, tx: Tx, value: VariableTracker) -> VariableTracker:
+        self._items.append(value)
+        return tx.wrap_const(None)
+
+    @pymethod("extend")
+    @_mutator
+    def _extend(self, tx: Tx, values: VariableTracker) -> VariableTracker:
+        self._items.extend(values.unpack(tx))
+        return tx.wrap_const(None)
+
+    @pymethod("__iadd__")
+    def _iadd(self, tx: Tx, values: VariableTracker) -> VariableTracker:
+        self._extend(tx, values)
+        return self
+
+    @pymethod("insert")
+    @_mutator
+    def _insert(self, tx: Tx, index: VariableTracker, value: VariableTracker) -> VariableTracker:
+        self._items.insert(index.as_constant(), value)
+        return tx.wrap_const(None)
+
+    @pymethod("pop")
+    @_mutator
+    def _pop(self, tx: Tx, index: VariableTracker | None = None) -> VariableTracker:
+        if not self._items:
+            raise _user_error(IndexError("pop from empty list"))
+        i = -1 if index is None else index.as_constant()
+        vt = self.item(i)
+        del self._items[i]
+        return vt
+
+    @pymethod("remove")
+    @_mutator
+    def _remove(self, tx: Tx, value: VariableTracker) -> VariableTracker:
+        i = self._index(tx, value).as_constant()
+        del self._items[i]
+        return tx.wrap_const(None)
+
+    @pymethod("clear")
+    @_mutator
+    def _clear(self, tx: Tx) -> VariableTracker:
+        self._items.clear()
+        return tx.wrap_const(None)
+
+    @pymethod("reverse")
+    @_mutator
+    def _reverse(self, tx: Tx) -> VariableTracker:
+        self._items.reverse()
+        return tx.wrap_const(None)
+
+    @pymethod("sort")
+    @_mutator
+    def _sort(self, tx: Tx, key: VariableTracker | None = None, reverse: VariableTracker | None = None) -> VariableTracker:
+        if key is not None:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, "list.sort(key=...) while tracing")
+        try:
+            order = sorted(range(len(self._items)), key=lambda i: self.item(i).as_constant(),
+                           reverse=bool(reverse.as_constant()) if reverse is not None else False)
+        except NotConstant:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, "sorting a list of non-constant values") from None
+        self._items = [self._items[i] for i in order]
+        return tx.wrap_const(None)
+
+    @pymethod("__setitem__")
+    @_mutator
+    def _setitem(self, tx: Tx, key: VariableTracker, value: VariableTracker) -> VariableTracker:
+        k = key.as_constant()
+        if isinstance(k, slice):
+            self._items[k] = value.unpack(tx)
+        else:
+            self._items[k] = value
+        return tx.wrap_const(None)
+
+    @pymethod("__delitem__")
+    @_mutator
+    def _delitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        del self._items[key.as_constant()]
+        return tx.wrap_const(None)
+
+    @pymethod("copy")
+    def _copy(self, tx: Tx) -> VariableTracker:
+        return ListVariable(list(self._items))
+
+    def __repr__(self) -> str:
+        return f"ListVariable({self._items!r})"
+
+
+class IteratorVariable(VariableTracker):
+    """An iterator over items known at trace time (from a list, tuple, range, dict, zip,
+    enumerate, map...). It advances in place: one iterator object, one tracker."""
+
+    def __init__(self, items: list[VariableTracker], py_type: type = type(iter([]))) -> None:
+        super().__init__(None)
+        self.items = items
+        self.index = 0
+        self.py_type = py_type
+
+    def python_type(self) -> type:
+        return self.py_type
+
+    def next_item(self) -> VariableTracker | None:
+        if self.index >= len(self.items):
+            return None
+        vt = self.items[self.index].realize()
+        self.index += 1
+        return vt
+
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        rest = [vt.realize() for vt in self.items[self.index:]]
+        self.index = len(self.items)
+        return rest
+
+    @pymethod("__next__")
+    def _next(self, tx: Tx) -> VariableTracker:
+        vt = self.next_item()
+        if vt is None:
+            raise Unsupported(breaks.EXCEPTION_HANDLING, "StopIteration from next() on an exhausted iterator")
+        return vt
+
+    @pymethod("__iter__")
+    def _iter(self, tx: Tx) -> VariableTracker:
+        return self

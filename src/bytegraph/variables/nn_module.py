@@ -1,0 +1,63 @@
+"""NNModuleVariable: an ``nn.Module`` instance, traced like any user object.
+
+The only difference from a plain object is where attributes live: after the instance
+``__dict__``, ``Module.__getattr__`` looks in ``_parameters``, ``_buffers`` and
+``_modules``. We read those dicts directly, so a parameter's source is
+``L['self']._parameters['weight']`` (a dict lookup at guard time, not a Python
+``__getattr__`` call). Calling a module inlines ``type(m).__call__``; for modules without
+hooks that is ``Module._call_impl``'s fast path, whose hook-dict checks become guards.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..guards import GuardKind
+from ..sources import AttrSource, ItemSource
+from .base import Tx, VariableTracker
+from .user_defined import UserDefinedObjectVariable, wrap_child
+
+STATE_DICTS = ("_parameters", "_buffers", "_modules")
+
+
+class NNModuleVariable(UserDefinedObjectVariable):
+    def _instance_attr(self, tx: Tx, name: str) -> VariableTracker | None:
+        found = super()._instance_attr(tx, name)
+        if found is not None:
+            return found
+        state = self.value.__dict__
+        for dict_name in STATE_DICTS:
+            d = state.get(dict_name)
+            if d is not None and name in d:
+                src = ItemSource(AttrSource(self.source, dict_name), name) if self.source is not None else None
+                return wrap_child(tx, d[name], src)
+        return None
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        """``m(*args)``. Without hooks, ``Module.__call__`` is just ``forward``: we guard that
+        (one NO_MODULE_HOOKS check per module, one global check) and inline ``forward``. With
+        hooks, or an overridden ``__call__``, the real ``__call__`` is inlined, hooks and all."""
+        m = self.value
+        if type(m).__call__ is torch.nn.Module.__call__ and not _has_hooks(m):
+            if self.source is not None:
+                tx.guard(self.source, GuardKind.NO_MODULE_HOOKS, None, "module call without hooks")
+                tx.guard(None, GuardKind.NO_GLOBAL_MODULE_HOOKS, None, "module call without hooks")
+            return tx.call(self.var_getattr(tx, "forward"), args, kwargs)
+        return super().call_function(tx, args, kwargs)
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        if name == "__setattr__":
+            tx.mutation(self, f"setting attribute {args[0].as_constant()!r} of a module")
+        return super().call_method(tx, name, args, kwargs)
+
+    def describe(self) -> str:
+        where = f" {self.source.name()}" if self.source is not None else ""
+        return f"module {type(self.value).__qualname__}{where}"
+
+
+def _has_hooks(m: torch.nn.Module) -> bool:
+    from torch.nn.modules import module as mm
+
+    return bool(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
+                or m._compiled_call_impl is not None or mm._global_forward_hooks or mm._global_forward_pre_hooks
+                or mm._global_backward_hooks or mm._global_backward_pre_hooks)

@@ -1,0 +1,97 @@
+"""Python operators on trackers: binary, comparison, unary, identity, membership, subscript.
+
+One rule list for every operator, read top to bottom:
+
+1. a tensor operand -> a graph node (``operator.add`` etc. on the fake values);
+2. all operands constant -> folded at trace time with the real operator;
+3. the left operand's ``binary_op`` (list + list, dict | dict, user ``__add__``...);
+4. the right operand's reflected ``binary_op``;
+5. otherwise a graph break naming both operands.
+
+In-place operators (``+=``) first try the left operand's in-place form (``list.__iadd__``)
+and fall back to the plain operator, as CPython does.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable
+
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported
+from .base import Tx, VariableTracker, fold
+
+BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
+    "floordiv": operator.floordiv, "mod": operator.mod, "pow": operator.pow, "matmul": operator.matmul,
+    "and": operator.and_, "or": operator.or_, "xor": operator.xor, "lshift": operator.lshift,
+    "rshift": operator.rshift,
+    "lt": operator.lt, "le": operator.le, "eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge,
+}
+INPLACE: dict[str, Callable[[Any, Any], Any]] = {
+    "iadd": operator.iadd, "isub": operator.isub, "imul": operator.imul, "itruediv": operator.itruediv,
+    "ifloordiv": operator.ifloordiv, "imod": operator.imod, "ipow": operator.ipow, "imatmul": operator.imatmul,
+    "iand": operator.iand, "ior": operator.ior, "ixor": operator.ixor, "ilshift": operator.ilshift,
+    "irshift": operator.irshift,
+}
+UNARY: dict[str, Callable[[Any], Any]] = {"neg": operator.neg, "pos": operator.pos, "invert": operator.invert,
+                                         "abs": operator.abs}
+SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%", "pow": "**",
+          "matmul": "@", "and": "&", "or": "|", "xor": "^", "lshift": "<<", "rshift": ">>",
+          "lt": "<", "le": "<=", "eq": "==", "ne": "!=", "gt": ">", "ge": ">="}
+
+
+def binary(tx: Tx, op: str, a: VariableTracker, b: VariableTracker) -> VariableTracker:
+    if op in INPLACE:
+        if a.is_tensor or b.is_tensor:
+            return tx.graph.call_function(INPLACE[op], [a, b], {})
+        result = a.binary_op(tx, op, b, False)
+        if result is not NotImplemented:
+            return result
+        op = op[1:]
+    if a.is_tensor or b.is_tensor:
+        return tx.graph.call_function(BINARY[op], [a, b], {})
+    if a.is_constant() and b.is_constant():
+        return fold(tx, BINARY[op], a.as_constant(), b.as_constant())
+    result = a.binary_op(tx, op, b, False)
+    if result is NotImplemented:
+        result = b.binary_op(tx, op, a, True)
+    if result is not NotImplemented:
+        return result
+    if op in ("eq", "ne"):      # object.__eq__: identity
+        return tx.wrap_const((a is b) == (op == "eq"))
+    raise Unsupported(breaks.UNSUPPORTED_VALUE, f"{a.describe()} {SYMBOL.get(op, op)} {b.describe()}")
+
+
+def compare(tx: Tx, op: str, a: VariableTracker, b: VariableTracker) -> VariableTracker:
+    return binary(tx, op, a, b)
+
+
+def unary(tx: Tx, op: str, a: VariableTracker) -> VariableTracker:
+    if a.is_tensor:
+        return tx.graph.call_function(UNARY[op], [a], {})
+    if a.is_constant():
+        return fold(tx, UNARY[op], a.as_constant())
+    return a.call_method(tx, f"__{op}__", [], {})
+
+
+def is_(tx: Tx, a: VariableTracker, b: VariableTracker) -> bool:
+    """``a is b``. One object is one tracker (the builder's identity map), so two different
+    non-constant trackers are two different objects."""
+    if a is b:
+        return True
+    if a.is_constant() and b.is_constant():
+        return a.as_constant() is b.as_constant()
+    return False
+
+
+def contains(tx: Tx, item: VariableTracker, container: VariableTracker) -> bool:
+    if container.is_tensor:
+        raise Unsupported(breaks.DATA_DEPENDENT_OP, f"`in` on {container.describe()}")
+    if container.is_constant() and item.is_constant():
+        return fold(tx, operator.contains, container.as_constant(), item.as_constant()).as_constant()
+    return container.call_method(tx, "__contains__", [item], {}).truth(tx)
+
+
+def truth(tx: Tx, vt: VariableTracker) -> bool:
+    return vt.truth(tx)

@@ -1,0 +1,113 @@
+"""TorchVariable: torch functions, Tensor methods and operator overloads called from traced code.
+
+What happens to a call, first match wins:
+
+1. ``TRACE_TIME``: a query of trace-time state (``torch.is_grad_enabled()``,
+   ``torch.jit.is_scripting()``...) answered now, as a constant.
+2. ``NOT_TRACEABLE``: a function that changes global state (seeds, default dtype, flags):
+   a graph break, never a silent change at trace time.
+3. Anything else goes into the graph (``OutputGraph.call_function``), after running on
+   fake tensors. A result with no tensor in it (``torch.is_floating_point(x)``) comes back
+   as a constant instead, so metadata queries need no entries here.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional
+
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported
+from .base import NotConstant, Tx, VariableTracker, fold
+
+# Python-level modules whose public functions are graph operations (not inlined).
+GRAPH_PY_MODULES = frozenset({"torch.nn.functional", "torch.functional", "torch._tensor"})
+
+TRACE_TIME: dict[Any, Callable[..., Any]] = {
+    torch.is_grad_enabled: lambda tx: torch.is_grad_enabled(),
+    torch.is_inference_mode_enabled: lambda tx: torch.is_inference_mode_enabled(),
+    torch.get_default_dtype: lambda tx: torch.get_default_dtype(),
+    torch.jit.is_scripting: lambda tx: False,
+    torch.jit.is_tracing: lambda tx: False,
+    torch._C._get_tracing_state: lambda tx: None,
+    torch.compiler.is_compiling: lambda tx: True,
+    torch.compiler.is_dynamo_compiling: lambda tx: False,
+    torch.is_tensor: lambda tx, obj: obj.is_tensor,
+    torch.overrides.has_torch_function: lambda tx, *a: False,
+    torch._C._has_torch_function: lambda tx, *a: False,
+    torch._C._has_torch_function_unary: lambda tx, *a: False,
+    torch._C._has_torch_function_variadic: lambda tx, *a: False,
+}
+
+NOT_TRACEABLE: frozenset[Any] = frozenset({
+    torch.manual_seed, torch.seed, torch.set_rng_state, torch.get_rng_state, torch.set_default_dtype,
+    torch.set_default_device, torch.set_num_threads, torch.use_deterministic_algorithms,
+    torch.set_printoptions, torch.set_float32_matmul_precision, torch._C._set_grad_enabled,
+})
+_SETTER = re.compile(r"^_?set_|^_?manual_seed|^seed$")
+
+# Constructors of trace-time constants: folded when every argument is a constant.
+CONSTANT_CONSTRUCTORS = frozenset({torch.Size, torch.device, torch.finfo, torch.iinfo})
+
+
+def is_torch_callable(value: Any) -> bool:
+    """A callable that bytegraph treats as a graph operation (or a trace-time query)."""
+    if isinstance(value, (torch._ops.OpOverload, torch._ops.OpOverloadPacket)):
+        return True
+    try:
+        if value in TRACE_TIME or value in NOT_TRACEABLE or value in CONSTANT_CONSTRUCTORS:
+            return True
+    except TypeError:
+        return False
+    if isinstance(value, (types.BuiltinFunctionType, types.BuiltinMethodType)):
+        owner = getattr(value, "__self__", None)
+        module = getattr(value, "__module__", None) or getattr(owner, "__name__", "") or ""
+        return module == "torch" or module.startswith("torch.") or isinstance(owner, types.ModuleType) and \
+            owner.__name__.startswith("torch")
+    if isinstance(value, (types.MethodDescriptorType, types.WrapperDescriptorType, types.GetSetDescriptorType)):
+        return issubclass(torch.Tensor, value.__objclass__) and value.__objclass__ is not object
+    if isinstance(value, types.FunctionType):
+        if value.__module__ == "torch._tensor":
+            return getattr(torch.Tensor, value.__name__, None) is value
+        return value.__module__ in GRAPH_PY_MODULES and not value.__name__.startswith("_")
+    return False
+
+
+class TorchVariable(VariableTracker):
+    def __init__(self, fn: Any, source: Any = None) -> None:
+        super().__init__(source)
+        self.fn = fn
+
+    def python_type(self) -> type:
+        return type(self.fn)
+
+    def as_constant(self) -> Any:
+        return self.fn
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        fn = self.fn
+        if fn in TRACE_TIME:
+            return tx.wrap_const(TRACE_TIME[fn](tx, *args, **kwargs))
+        if fn in NOT_TRACEABLE or _SETTER.match(getattr(fn, "__name__", "")):
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() changes global state")
+        if fn in CONSTANT_CONSTRUCTORS:
+            try:
+                return fold(tx, fn, *[a.as_constant() for a in args], **{k: v.as_constant() for k, v in kwargs.items()})
+            except NotConstant:
+                raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() of values unknown at trace time") from None
+        return tx.graph.call_function(fn, args, kwargs)
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        return fold(tx, getattr, self.fn, name)
+
+    def describe(self) -> str:
+        return f"torch function {_name(self.fn)}"
+
+
+def _name(fn: Any) -> str:
+    module = getattr(fn, "__module__", None) or ""
+    return f"{module}.{getattr(fn, '__qualname__', getattr(fn, '__name__', repr(fn)))}".lstrip(".")

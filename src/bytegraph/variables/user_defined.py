@@ -1,0 +1,255 @@
+"""Python modules, classes, and objects of user-defined classes.
+
+Attribute reads follow CPython's ``object.__getattribute__`` order, done statically on
+the real object: data descriptors of the class (properties are inlined), then the
+instance ``__dict__``, then class attributes (functions become bound methods), then a
+Python ``__getattr__``. Values read through a source are wrapped with it (and so
+guarded); class members of user classes are reached through ``type(obj)`` so that
+monkey-patching a method recompiles. Classes defined by torch are trusted not to change.
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported, UserCodeError
+from ..sources import AttrSource, Source, TypeSource
+from .base import Tx, VariableTracker
+from .functions import UserMethodVariable
+
+MISSING = object()
+
+
+def is_torch_owned(obj: Any) -> bool:
+    """Classes, functions and modules that belong to torch (trusted: never guarded by identity)."""
+    module = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None)
+    return isinstance(module, str) and (module == "torch" or module.startswith("torch."))
+
+
+def lookup_class_attr(cls: type, name: str) -> tuple[type | None, Any]:
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass, klass.__dict__[name]
+    return None, MISSING
+
+
+def _is_data_descriptor(attr: Any) -> bool:
+    t = type(attr)
+    return hasattr(t, "__get__") and (hasattr(t, "__set__") or hasattr(t, "__delete__"))
+
+
+def wrap_child(tx: Tx, value: Any, source: Source | None) -> VariableTracker:
+    return tx.wrap(value, source) if source is not None else tx.wrap_const(value)
+
+
+class PythonModuleVariable(VariableTracker):
+    def __init__(self, module: types.ModuleType, source: Source | None = None) -> None:
+        super().__init__(source)
+        self.module = module
+
+    def python_type(self) -> type:
+        return types.ModuleType
+
+    def as_constant(self) -> Any:
+        return self.module
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        try:
+            value = getattr(self.module, name)
+        except AttributeError as e:
+            raise UserCodeError(e) from e
+        trusted = is_torch_owned(self.module) or self.source is None
+        return tx.wrap_const(value) if trusted else tx.wrap(value, AttrSource(self.source, name))
+
+    def describe(self) -> str:
+        return f"module {self.module.__name__}"
+
+
+class UserDefinedClassVariable(VariableTracker):
+    def __init__(self, cls: type, source: Source | None = None) -> None:
+        super().__init__(source)
+        self.cls = cls
+
+    def python_type(self) -> type:
+        return type(self.cls)
+
+    def as_constant(self) -> Any:
+        return self.cls
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        owner, attr = lookup_class_attr(self.cls, name)
+        if attr is MISSING:
+            try:
+                return tx.wrap_const(getattr(self.cls, name))   # metaclass attributes: __name__, __mro__...
+            except AttributeError as e:
+                raise UserCodeError(e) from e
+        source = AttrSource(self.source, name) if self.source is not None and not is_torch_owned(self.cls) else None
+        if isinstance(attr, staticmethod):
+            return wrap_child(tx, attr.__func__, source)
+        if isinstance(attr, classmethod):
+            return UserMethodVariable(wrap_child(tx, attr.__func__, AttrSource(source, "__func__") if source else None), self)
+        if isinstance(attr, (types.FunctionType, type)) or not hasattr(type(attr), "__get__"):
+            return wrap_child(tx, attr, source)
+        raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"{self.cls.__qualname__}.{name} ({type(attr).__name__})")
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {self.cls.__qualname__} object while tracing")
+
+    def describe(self) -> str:
+        return f"class {self.cls.__qualname__}"
+
+
+class UserDefinedObjectVariable(VariableTracker):
+    """An instance of a Python class. Attribute writes on an object created during tracing
+    are kept here (``pending``); on a pre-existing object they are side effects."""
+
+    def __init__(self, value: Any, source: Source | None = None) -> None:
+        super().__init__(source)
+        self.value = value
+        self.pending: dict[str, VariableTracker] = {}
+
+    def python_type(self) -> type:
+        return type(self.value)
+
+    # -- attribute protocol --------------------------------------------------------------
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        cls = type(self.value)
+        owner, cls_attr = lookup_class_attr(cls, name)
+        if cls_attr is not MISSING and _is_data_descriptor(cls_attr):
+            return self._descriptor(tx, name, cls_attr)
+        if name in self.pending:
+            return self.pending[name]
+        found = self._instance_attr(tx, name)
+        if found is not None:
+            return found
+        if cls_attr is not MISSING:
+            return self._class_attr(tx, name, cls_attr)
+        return self._missing(tx, name)
+
+    def _instance_attr(self, tx: Tx, name: str) -> VariableTracker | None:
+        d = getattr(self.value, "__dict__", None)
+        if d is not None and name in d:
+            return wrap_child(tx, d[name], AttrSource(self.source, name) if self.source else None)
+        return None
+
+    def _missing(self, tx: Tx, name: str) -> VariableTracker:
+        owner, getattr_fn = lookup_class_attr(type(self.value), "__getattr__")
+        if isinstance(getattr_fn, types.FunctionType) and not is_torch_owned(owner):
+            fn = wrap_child(tx, getattr_fn, self._member_source(owner, "__getattr__"))
+            return tx.call(fn, [self, tx.wrap_const(name)], {})
+        raise UserCodeError(AttributeError(f"'{type(self.value).__name__}' object has no attribute '{name}'"))
+
+    def _member_source(self, owner: type | None, name: str) -> Source | None:
+        """Where a class member is read from: ``type(obj).name``, so that replacing it on a user
+        class fails a guard. Members that torch's own classes define are trusted (no source)."""
+        if self.source is None or owner is None or is_torch_owned(owner):
+            return None
+        return AttrSource(TypeSource(self.source), name)
+
+    def _descriptor(self, tx: Tx, name: str, attr: Any) -> VariableTracker:
+        if isinstance(attr, property) and attr.fget is not None:
+            owner, _ = lookup_class_attr(type(self.value), name)
+            src = self._member_source(owner, name)
+            fget = wrap_child(tx, attr.fget, AttrSource(src, "fget") if src else None)
+            return tx.call(fget, [self], {})
+        if self.source is not None:   # __slots__ members, C getset descriptors: read the real value
+            return tx.wrap(getattr(self.value, name), AttrSource(self.source, name))
+        raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"{type(self.value).__qualname__}.{name} ({type(attr).__name__})")
+
+    def _class_attr(self, tx: Tx, name: str, attr: Any) -> VariableTracker:
+        owner, _ = lookup_class_attr(type(self.value), name)
+        src = self._member_source(owner, name)
+        if isinstance(attr, types.FunctionType):
+            return UserMethodVariable(wrap_child(tx, attr, src), self)
+        if isinstance(attr, staticmethod):
+            return wrap_child(tx, attr.__func__, src)          # type(obj).name is the plain function
+        if isinstance(attr, classmethod):
+            fn = wrap_child(tx, attr.__func__, AttrSource(src, "__func__") if src else None)
+            return UserMethodVariable(fn, tx.wrap_const(type(self.value)))
+        if not hasattr(type(attr), "__get__") or isinstance(attr, type):
+            return wrap_child(tx, getattr(self.value, name), AttrSource(self.source, name) if self.source else None)
+        raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"{type(self.value).__qualname__}.{name} ({type(attr).__name__})")
+
+    # -- protocols through dunder methods --------------------------------------------------
+    def _dunder(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker] | None = None) -> Any:
+        """Call a special method found on the class (CPython looks these up on the type only)."""
+        owner, fn = lookup_class_attr(type(self.value), name)
+        if not isinstance(fn, types.FunctionType):
+            return NotImplemented
+        return tx.call(wrap_child(tx, fn, self._member_source(owner, name)), [self, *args], kwargs or {})
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        result = self._dunder(tx, "__call__", args, kwargs)
+        if result is NotImplemented:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"calling {self.describe()}")
+        return result
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        if name == "__setattr__" and type(self.value).__setattr__ is object.__setattr__:
+            attr, value = args
+            if self.source is not None:
+                tx.mutation(self, f"setting attribute {attr.as_constant()!r}")
+            self.pending[attr.as_constant()] = value
+            return tx.wrap_const(None)
+        return super().call_method(tx, name, args, kwargs)
+
+    def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
+        name = f"__r{op}__" if reflected and op not in ("eq", "ne", "lt", "le", "gt", "ge") else f"__{op}__"
+        result = self._dunder(tx, name, [other])
+        if result is not NotImplemented and result.is_constant() and result.as_constant() is NotImplemented:
+            return NotImplemented
+        return result
+
+    def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        result = self._dunder(tx, "__getitem__", [key])
+        if result is NotImplemented:
+            raise UserCodeError(TypeError(f"'{type(self.value).__name__}' object is not subscriptable"))
+        return result
+
+    def truth(self, tx: Tx) -> bool:
+        for name in ("__bool__", "__len__"):
+            result = self._dunder(tx, name, [])
+            if result is not NotImplemented:
+                return bool(result.as_constant())
+        return True
+
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        it = self._dunder(tx, "__iter__", [])
+        if it is NotImplemented:
+            return super().unpack(tx)
+        return it.unpack(tx)
+
+    def describe(self) -> str:
+        where = f" {self.source.name()}" if self.source is not None else ""
+        return f"{type(self.value).__qualname__} object{where}"
+
+
+class SuperVariable(VariableTracker):
+    """``super(cls, obj)``: attribute lookup starts after ``cls`` in ``obj``'s MRO."""
+
+    def __init__(self, cls: type, obj: VariableTracker) -> None:
+        super().__init__(None)
+        self.cls = cls
+        self.obj = obj
+
+    def python_type(self) -> type:
+        return super
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        obj_type = self.obj.as_constant() if isinstance(self.obj, UserDefinedClassVariable) else self.obj.python_type()
+        mro = obj_type.__mro__
+        for klass in mro[mro.index(self.cls) + 1:]:
+            if name in klass.__dict__:
+                attr = klass.__dict__[name]
+                if isinstance(attr, types.FunctionType):
+                    return UserMethodVariable(tx.wrap_const(attr), self.obj)
+                if isinstance(attr, classmethod):
+                    return UserMethodVariable(tx.wrap_const(attr.__func__), tx.wrap_const(obj_type))
+                if isinstance(attr, staticmethod):
+                    return tx.wrap_const(attr.__func__)
+                if not hasattr(type(attr), "__get__"):
+                    return tx.wrap_const(attr)
+                raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"super().{name} ({type(attr).__name__})")
+        raise UserCodeError(AttributeError(f"'super' object has no attribute '{name}'"))
