@@ -11,7 +11,10 @@ from .backends import lookup_backend
 from .runtime.compiled import CompiledFunction, CompiledModule, reset_all
 
 
-def compile(model: Any = None, *, backend: str | Callable = "eager", fullgraph: bool = False) -> Any:
+_DECORATOR = object()   # `@bytegraph.compile(backend=...)`: no model given yet
+
+
+def compile(model: Any = _DECORATOR, *, backend: str | Callable = "eager", fullgraph: bool = False) -> Any:
     """Compile a function or an ``nn.Module``; usable as ``@bytegraph.compile`` or
     ``@bytegraph.compile(backend=...)``.
 
@@ -20,7 +23,7 @@ def compile(model: Any = None, *, backend: str | Callable = "eager", fullgraph: 
     * ``fullgraph``: raise ``CompileError`` instead of falling back when a frame cannot be
       captured as one graph.
     """
-    if model is None:
+    if model is _DECORATOR:
         return lambda m: compile(m, backend=backend, fullgraph=fullgraph)
     compiler = lookup_backend(backend)
     if isinstance(model, torch.nn.Module):

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 class SourceCodegen(Protocol):
     """The part of ``codegen.PyCodegen`` that sources use."""
 
+    def load_source(self, source: "Source") -> None: ...
     def load_local(self, name: str) -> None: ...
     def load_global(self, name: str) -> None: ...
     def load_deref(self, name: str) -> None: ...
@@ -153,7 +154,7 @@ class AttrSource(DerivedSource):
         return f"{base}.{self.attr}"
 
     def reconstruct(self, cg: SourceCodegen) -> None:
-        self.of.reconstruct(cg)
+        cg.load_source(self.of)
         cg.load_attr(self.attr)
 
 
@@ -167,7 +168,7 @@ class ItemSource(DerivedSource):
         return f"{base}[{self.key!r}]"
 
     def reconstruct(self, cg: SourceCodegen) -> None:
-        self.of.reconstruct(cg)
+        cg.load_source(self.of)
         cg.load_const(self.key)
         cg.binary_subscr()
 
@@ -181,7 +182,7 @@ class TypeSource(DerivedSource):
 
     def reconstruct(self, cg: SourceCodegen) -> None:
         cg.push_callable(type)
-        self.of.reconstruct(cg)
+        cg.load_source(self.of)
         cg.call(1)
 
 
@@ -196,7 +197,7 @@ class DictKeySource(DerivedSource):
 
     def reconstruct(self, cg: SourceCodegen) -> None:
         cg.push_callable(list)
-        self.of.reconstruct(cg)
+        cg.load_source(self.of)
         cg.call(1)
         cg.load_const(self.index)
         cg.binary_subscr()

@@ -68,7 +68,7 @@ class VariableBuilder:
         if self.source is None:
             return SourcelessBuilder(self.tx)(value)
         src = AttrSource(self.source, key) if attr else ItemSource(self.source, key)
-        return LazyVariableTracker(value, src, lambda v, s: VariableBuilder(self.tx, s)(v))
+        return LazyVariableTracker(value, src, self.tx.capture.build)
 
 
 class SourcelessBuilder(VariableBuilder):

@@ -25,7 +25,7 @@ from ..sources import ItemSource
 from ..variables.base import VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
-from ..variables.dicts import ConstDictVariable
+from ..variables.dicts import DictVariable, SetVariable
 from ..variables.functions import UserFunctionVariable, UserMethodVariable
 from ..variables.lists import ListVariable, TupleVariable
 from ..variables.nn_module import NNModuleVariable
@@ -117,7 +117,19 @@ def wrap_dict(b: "VariableBuilder", value: dict) -> VariableTracker:
     values are wrapped lazily under ``d[key]``."""
     b.guard(K.TYPE_MATCH, type(value))
     b.guard(K.DICT_KEYS, tuple(value))
-    return ConstDictVariable({k: b.child(v, k) for k, v in value.items()}, type(value))
+    return DictVariable({k: b.child(v, k) for k, v in value.items()}, type(value))
+
+
+def is_literal_set(value: Any) -> bool:
+    return type(value) is set and all(is_literal(v) for v in value)
+
+
+def wrap_literal_set(b: "VariableBuilder", value: set) -> VariableTracker:
+    """Sets of constants, guarded by type and contents. (A frozenset of constants is
+    immutable: "literal" catches it first.)"""
+    b.guard(K.TYPE_MATCH, set)
+    b.guard(K.EQUALS_MATCH, frozenset(value))
+    return SetVariable([ConstantVariable(v) for v in value], set)
 
 
 def is_module(value: Any) -> bool:
@@ -192,6 +204,7 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("namedtuple", is_namedtuple, wrap_namedtuple, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),
     WrapRule("list or tuple", is_list_or_tuple, wrap_listlike, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),
     WrapRule("dict", is_literal_key_dict, wrap_dict, (K.TYPE_MATCH, K.DICT_KEYS), tracks_identity=True),
+    WrapRule("set of literals", is_literal_set, wrap_literal_set, (K.TYPE_MATCH, K.EQUALS_MATCH), tracks_identity=True),
     WrapRule("nn.Module", is_module, wrap_module, (K.TYPE_MATCH,), tracks_identity=True),
     WrapRule("torch callable", is_torch_callable, wrap_torch_callable, (K.ID_MATCH,)),
     WrapRule("python function", lambda v: isinstance(v, types.FunctionType), wrap_function, (K.CLOSURE_MATCH,)),

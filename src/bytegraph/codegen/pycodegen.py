@@ -22,12 +22,33 @@ class PyCodegen:
         self.instrs: list[Any] = []
         self.graph_outputs: list[Any] = []          # trackers the graph must return, in order
         self._output_index: dict[int, int] = {}
+        self.source_temps: dict[Any, str] = {}      # sources already loaded into a local
 
     def emit(self, name: str, arg: Any = None) -> None:
         instr = Instr(name, arg, lineno=self.lineno) if arg is not None or name in _ARG_OPS else Instr(name, lineno=self.lineno)
         self.instrs.append(instr)
 
     # -- loads -----------------------------------------------------------------------------
+    def load_source(self, source: Any) -> None:
+        temp = self.source_temps.get(source)
+        if temp is not None:
+            self.emit("LOAD_FAST", temp)
+        else:
+            source.reconstruct(self)
+
+    def hoist_sources(self, sources: list[Any]) -> None:
+        """Load every base shared by two or more of ``sources`` once, into a local."""
+        uses: dict[Any, int] = {}
+        for src in sources:
+            for s in src.chain()[:-1]:
+                uses[s] = uses.get(s, 0) + 1
+        for src in sources:
+            for s in src.chain()[:-1]:
+                if uses[s] >= 2 and s not in self.source_temps and s.base is not None:
+                    self.load_source(s)
+                    temp = f"___src{len(self.source_temps)}"
+                    self.store_local(temp)
+                    self.source_temps[s] = temp
     def load_const(self, value: Any) -> None:
         self.emit("LOAD_CONST", value)
 
@@ -70,7 +91,7 @@ class PyCodegen:
 
     # -- containers ------------------------------------------------------------------------
     def begin_build(self, py_type: type) -> None:
-        if py_type not in (list, tuple, dict):
+        if py_type not in (list, tuple, dict, set):
             self.push_callable(py_type)
 
     def build(self, py_type: type, n: int) -> None:
@@ -82,6 +103,8 @@ class PyCodegen:
             self.emit("BUILD_MAP", n)
         elif py_type is tuple:
             self.emit("BUILD_TUPLE", n)
+        elif py_type is set:
+            self.emit("BUILD_SET", n)
         elif issubclass(py_type, dict):
             self.emit("BUILD_MAP", n)
             self.call(1)

@@ -22,9 +22,10 @@ from .pycodegen import GRAPH_OUT, PyCodegen
 def graph_call(cg: PyCodegen, compiled: Callable[..., Any], inputs: Sequence[Source], has_outputs: bool) -> list[Any]:
     """Instructions that call the compiled graph on its inputs and keep the result."""
     call = PyCodegen(cg.code, cg.lineno)
+    call.hoist_sources(list(inputs))
     call.push_callable(compiled)
     for source in inputs:
-        source.reconstruct(call)
+        call.load_source(source)
     call.call(len(inputs))
     if has_outputs:
         call.store_local(GRAPH_OUT)

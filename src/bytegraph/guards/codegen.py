@@ -60,19 +60,20 @@ class _Namespace:
 
 
 def _equals_expr(e: str, v: Any, ns: _Namespace) -> str:
+    """``type(x) is T and x == v``, reading ``x`` once (a walrus temp when it is an expression)."""
     t = type(v)
     if v is None or t is bool:
         return f"{e} is {v!r}"
-    if t is float:
-        if math.isnan(v):
-            return f"type({e}) is float and {e} != {e}"
-        if math.isinf(v):
-            return f"type({e}) is float and {e} == {ns.name(v, 'const')}"
-    if t in (int, float, str, bytes):
-        return f"type({e}) is {t.__name__} and {e} == {v!r}"
     if isinstance(v, torch.dtype):
         return f"{e} is {ns.name(v, 'dtype')}"
-    return f"type({e}) is {ns.name(t, 'type')} and {e} == {ns.name(v, 'const')}"
+    if t is frozenset:      # the contents of a set; its type has its own TYPE_MATCH
+        return f"{e} == {ns.name(v, 'const')}"
+    first, again = (e, e) if e.isidentifier() else (f"(___v := {e})", "___v")
+    if t is float and math.isnan(v):
+        return f"type({first}) is float and {again} != {again}"
+    if t in (int, str, bytes) or (t is float and not math.isinf(v)):
+        return f"type({first}) is {t.__name__} and {again} == {v!r}"
+    return f"type({first}) is {ns.name(t, 'type')} and {again} == {ns.name(v, 'const')}"
 
 
 def _aliasing_expr(exprs: list[str]) -> str:

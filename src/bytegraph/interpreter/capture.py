@@ -26,9 +26,19 @@ class CaptureState:
     keepalive: list[Any] = dataclasses.field(default_factory=list)
     wrapped: list[tuple[Source, str]] = dataclasses.field(default_factory=list)
     instructions: int = 0
+    tx: Any = None            # the root translator; every lazy value is built through it
+
+    def build(self, value: Any, source: Source) -> VariableTracker:
+        """Build a lazily wrapped value (``LazyVariableTracker.realize``)."""
+        from ..builder import VariableBuilder
+
+        return VariableBuilder(self.tx, source)(value)
 
     def release(self) -> None:
-        """Drop every reference to user values once the capture is compiled."""
+        """Drop every reference to user values once the capture is compiled. This also
+        breaks the translator <-> tracker cycles, so a model is freed by reference counting
+        as soon as the user drops it."""
+        self.tx = None
         self.identity.clear()
         self.by_source.clear()
         self.keepalive.clear()

@@ -35,15 +35,15 @@ from ..diagnostics.locations import UserLocation
 from ..guards import Guard, GuardKind
 from ..sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, LocalSource, ModuleGlobalsSource, Source
 from ..variables.base import NULL, LazyVariableTracker, VariableTracker
-from ..variables.dicts import ConstDictVariable
+from ..variables.dicts import DictVariable
 from ..variables.functions import ExistingCellVariable
-from ..variables.lists import TupleVariable
+from ..variables.lists import IteratorVariable, TupleVariable
 from ..variables.user_defined import is_torch_owned
 from .capture import CaptureState
 from .registry import handlers_for_current
 
 _PROGRAMS: "weakref.WeakKeyDictionary[types.CodeType, Program]" = weakref.WeakKeyDictionary()
-_UNTRACEABLE_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+_UNTRACEABLE_FLAGS = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 
 
 def program_for(code: types.CodeType) -> Program:
@@ -57,8 +57,8 @@ class InstructionTranslator:
     def __init__(self, capture: CaptureState, code: types.CodeType, f_locals: dict[str, VariableTracker],
                  cells: dict[str, VariableTracker], fn_globals: dict[str, Any], globals_base: Source | None,
                  parent: "InstructionTranslator | None" = None) -> None:
-        if code.co_flags & _UNTRACEABLE_FLAGS:
-            raise Unsupported(breaks.GENERATOR, f"{code.co_qualname} is a generator or coroutine")
+        if code.co_flags & _UNTRACEABLE_FLAGS or (parent is None and code.co_flags & inspect.CO_GENERATOR):
+            raise Unsupported(breaks.GENERATOR, f"{code.co_qualname} is a coroutine, or a compiled generator")
         self.capture = capture
         self.program = program_for(code)
         self.code = code
@@ -74,6 +74,9 @@ class InstructionTranslator:
         self.kw_names: tuple[str, ...] = ()
         self.current: Inst | None = None
         self.return_value: VariableTracker | None = None
+        # A generator called from traced code runs to completion when called; its yields
+        # become the items of an iterator (see InstructionTranslator.inline_call).
+        self.yielded: list[VariableTracker] | None = [] if code.co_flags & inspect.CO_GENERATOR else None
         self.graph = capture.graph
         self._handlers = handlers_for_current()
 
@@ -152,9 +155,6 @@ class InstructionTranslator:
     def wrap_const(self, value: Any) -> VariableTracker:
         return SourcelessBuilder(self)(value)
 
-    def lazy(self, value: Any, source: Source) -> VariableTracker:
-        return LazyVariableTracker(value, source, lambda v, s: VariableBuilder(self, s)(v))
-
     def guard(self, source: Source | None, kind: GuardKind, payload: Any, reason: str) -> None:
         self.capture.guards.add(Guard(source, kind, payload, reason))
 
@@ -181,7 +181,12 @@ class InstructionTranslator:
         cells = {name: target.closure[i] for i, name in enumerate(code.co_freevars)}
         child = InstructionTranslator(self.capture, code, f_locals, cells, target.fn_globals,
                                       self._globals_base_for(target.fn_globals, target.fn_source), parent=self)
-        return child.run()
+        result = child.run()
+        if child.yielded is not None:
+            # Eager materialization: sound because tracing has no effects outside trace-local
+            # objects; only the interleaving with the consumer's own trace-local mutations differs.
+            return IteratorVariable(child.yielded, types.GeneratorType)
+        return result
 
     def _globals_base_for(self, fn_globals: dict[str, Any], fn_source: Source | None) -> Source | None:
         """Where an inlined function's globals dict can be re-read from (None: unguardable)."""
@@ -200,11 +205,7 @@ def root_translator(capture: CaptureState, code: types.CodeType, bound: dict[str
                     closure: tuple[Any, ...] | None) -> InstructionTranslator:
     """The translator of the compiled function itself: its arguments are lazy ``L[...]``
     sources, its closure cells are read through ``FreeVarSource``."""
-    tx_holder: list[InstructionTranslator] = []
-
-    def build(value: Any, source: Source) -> VariableTracker:
-        return VariableBuilder(tx_holder[0], source)(value)
-
+    build = capture.build
     varargs, varkw = star_parameters(code)
     f_locals: dict[str, VariableTracker] = {}
     for name, value in bound.items():
@@ -215,14 +216,14 @@ def root_translator(capture: CaptureState, code: types.CodeType, bound: dict[str
                                             for i, v in enumerate(value)], src)
         elif name == varkw:      # always a fresh dict: only its keys need a guard
             capture.guards.add(Guard(src, GuardKind.DICT_KEYS, tuple(value), "**kwargs keys"))
-            f_locals[name] = ConstDictVariable({k: LazyVariableTracker(v, ItemSource(src, k), build)
+            f_locals[name] = DictVariable({k: LazyVariableTracker(v, ItemSource(src, k), build)
                                                 for k, v in value.items()}, dict, src)
         else:
             f_locals[name] = LazyVariableTracker(value, src, build)
     cells: dict[str, VariableTracker] = {name: ExistingCellVariable(cell, FreeVarSource(name), name)
                                          for name, cell in zip(code.co_freevars, closure or ())}
     tx = InstructionTranslator(capture, code, f_locals, cells, capture.root_globals, None)
-    tx_holder.append(tx)
+    capture.tx = tx
     return tx
 
 
@@ -269,5 +270,5 @@ def bind_arguments(code: types.CodeType, defaults: list[VariableTracker], kwdefa
     if varargs is not None:
         bound[varargs] = TupleVariable(list(args[n:]))
     if varkw is not None:
-        bound[varkw] = ConstDictVariable(extra)
+        bound[varkw] = DictVariable(extra)
     return bound

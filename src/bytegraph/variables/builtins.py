@@ -16,7 +16,7 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from . import ops
 from .base import NotConstant, Tx, VariableTracker, fold
-from .dicts import ConstDictVariable
+from .dicts import DictVariable, SetVariable
 from .lists import IteratorVariable, ListVariable, TupleVariable
 
 Handler = Callable[..., VariableTracker]
@@ -24,7 +24,7 @@ HANDLERS: dict[Any, Handler] = {}
 
 # Builtins without side effects: folded when every argument is a constant.
 PURE: frozenset[Any] = frozenset({
-    abs, all, any, ascii, bin, bool, callable, chr, complex, divmod, float, format, frozenset, hash, hex,
+    abs, all, any, ascii, bin, bool, callable, chr, complex, divmod, float, format, hash, hex,
     int, isinstance, issubclass, len, max, min, oct, ord, pow, repr, round, sorted, str, sum, tuple,
     bytes, slice, range, type,
     *[getattr(operator, n) for n in dir(operator) if not n.startswith("_") and callable(getattr(operator, n))],
@@ -252,11 +252,19 @@ def _tuple(tx: Tx, iterable: VariableTracker | None = None) -> VariableTracker:
 
 @handles(dict)
 def _dict(tx: Tx, arg: VariableTracker | None = None, **kwargs: VariableTracker) -> VariableTracker:
-    out = ConstDictVariable({})
+    out = DictVariable({})
     if arg is not None:
         out._update(tx, arg)
     out._update(tx, None, **kwargs)
     return out
+
+
+@handles(set, frozenset)
+def _set(tx: Tx, iterable: VariableTracker | None = None, *, _type: type = set) -> VariableTracker:
+    return SetVariable(iterable.unpack(tx) if iterable is not None else [])
+
+
+HANDLERS[frozenset] = lambda tx, iterable=None: SetVariable(iterable.unpack(tx) if iterable is not None else [], frozenset)
 
 
 @handles(sum)

@@ -1,60 +1,114 @@
-"""ConstDictVariable: a dict (or OrderedDict) whose keys are constants known at trace time.
+"""Dicts and sets: DictVariable, DictViewVariable, SetVariable.
 
-Values may be lazy, as in lists. Keys are plain Python constants (str, int, enum...), kept
-in insertion order, so iteration order matches CPython. Views (``keys()``, ``values()``,
-``items()``) are DictViewVariables over the same tracker.
+Keys (and set members) are held by their *hash key*: the Python value for constants
+(str, int, enum, dtype...), and the tracker's identity for objects hashed by identity
+(tensors, modules, plain objects). One object is one tracker, so identity keys behave
+as CPython's do. Keys with a user-defined ``__hash__`` are not supported yet (a graph
+break, never a wrong lookup).
+
+Iteration follows insertion order, as CPython dicts do. Sets of constants iterate in the
+order a real set of the same values built the same way would; sets holding objects
+iterate in insertion order (CPython would use address order).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import operator
+from typing import Any, Hashable
+
+import torch
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from .base import NotConstant, Tx, VariableTracker, pymethod
 from .lists import IteratorVariable, TupleVariable
 
+_IDENTITY_HASHES = frozenset({object.__hash__, torch.Tensor.__hash__})
 
-def dict_key(vt: VariableTracker) -> Any:
-    """The Python key a tracker stands for; dict keys must be constants."""
+
+class IdentityKey:
+    """The hash key of a tracked object hashed by identity."""
+
+    __slots__ = ("vt",)
+
+    def __init__(self, vt: VariableTracker) -> None:
+        self.vt = vt
+
+    def __hash__(self) -> int:
+        return id(self.vt)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IdentityKey) and other.vt is self.vt
+
+    def __repr__(self) -> str:
+        return f"<{self.vt.describe()}>"
+
+
+def hash_key(vt: VariableTracker) -> Hashable:
+    """The key ``vt`` has in a dict or set (CPython: Objects/dictobject.c, lookup by hash then eq)."""
     try:
-        return vt.as_constant()
+        value = vt.as_constant()
     except NotConstant:
-        raise Unsupported(breaks.UNSUPPORTED_VALUE, f"dict key {vt.describe()} is not a constant") from None
+        pass
+    else:
+        try:
+            hash(value)
+        except TypeError as e:
+            raise UserCodeError(e) from e
+        return value
+    t = vt.python_type()
+    if getattr(t, "__hash__", None) is None:
+        raise UserCodeError(TypeError(f"unhashable type: '{t.__name__}'"))
+    if t.__hash__ in _IDENTITY_HASHES:
+        return IdentityKey(vt)
+    raise Unsupported(breaks.UNSUPPORTED_VALUE, f"a dict key or set member of type {t.__qualname__} with its own __hash__")
 
 
-class ConstDictVariable(VariableTracker):
+def key_tracker(tx: Tx, key: Hashable) -> VariableTracker:
+    return key.vt if isinstance(key, IdentityKey) else tx.wrap_const(key)
+
+
+def _reconstruct_key(cg: Any, key: Hashable) -> None:
+    if isinstance(key, IdentityKey):
+        cg.reconstruct(key.vt)
+    else:
+        cg.load_const(key)
+
+
+class DictVariable(VariableTracker):
     mutated = False
 
-    def __init__(self, items: dict[Any, VariableTracker], py_type: type = dict, source: Any = None) -> None:
+    def __init__(self, items: dict[Hashable, VariableTracker], py_type: type = dict, source: Any = None) -> None:
         super().__init__(source)
         self._items = dict(items)
         self.py_type = py_type
 
-    def value(self, key: Any) -> VariableTracker:
+    def value(self, key: Hashable) -> VariableTracker:
         vt = self._items[key].realize()
         self._items[key] = vt
         return vt
 
-    def keys(self) -> list[Any]:
+    def keys(self) -> list[Hashable]:
         return list(self._items)
 
     def python_type(self) -> type:
         return self.py_type
 
     def as_constant(self) -> Any:
+        if any(isinstance(k, IdentityKey) for k in self._items):
+            raise NotConstant("dict with object keys")
         return self.py_type((k, self.value(k).as_constant()) for k in self._items)
 
     def truth(self, tx: Tx) -> bool:
         return bool(self._items)
 
     def unpack(self, tx: Tx) -> list[VariableTracker]:
-        return [tx.wrap_const(k) for k in self._items]
+        return [key_tracker(tx, k) for k in self._items]
 
     def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
-        k = dict_key(key)
+        k = hash_key(key)
         if k not in self._items:
-            raise UserCodeError(KeyError(k))
+            raise UserCodeError(KeyError(key.as_constant() if key.is_constant() else k))
         return self.value(k)
 
     def _mutate(self, tx: Tx, what: str) -> None:
@@ -68,15 +122,18 @@ class ConstDictVariable(VariableTracker):
             return
         cg.begin_build(self.py_type)
         for k in self._items:
-            cg.load_const(k)
+            _reconstruct_key(cg, k)
             cg.reconstruct(self.value(k))
         cg.build(self.py_type, len(self._items))
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
-        if op == "or" and isinstance(other, ConstDictVariable):
+        if op in ("or", "ior") and isinstance(other, DictVariable):
+            if op == "ior":
+                self._update(tx, other)
+                return self
             a, b = (other, self) if reflected else (self, other)
-            return ConstDictVariable({**a._items, **b._items}, a.py_type)
-        if op in ("eq", "ne") and isinstance(other, ConstDictVariable):
+            return DictVariable({**a._items, **b._items}, a.py_type)
+        if op in ("eq", "ne") and isinstance(other, DictVariable):
             try:
                 same = self.as_constant() == other.as_constant()
             except NotConstant:
@@ -94,11 +151,15 @@ class ConstDictVariable(VariableTracker):
 
     @pymethod("__contains__")
     def _contains(self, tx: Tx, key: VariableTracker) -> VariableTracker:
-        return tx.wrap_const(dict_key(key) in self._items)
+        return tx.wrap_const(hash_key(key) in self._items)
+
+    @pymethod("__iter__")
+    def _iter(self, tx: Tx) -> VariableTracker:
+        return IteratorVariable(self.unpack(tx), type(iter({})))
 
     @pymethod("get")
     def _get(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
-        k = dict_key(key)
+        k = hash_key(key)
         if k in self._items:
             return self.value(k)
         return default if default is not None else tx.wrap_const(None)
@@ -118,12 +179,12 @@ class ConstDictVariable(VariableTracker):
     @pymethod("__setitem__")
     def _setitem(self, tx: Tx, key: VariableTracker, value: VariableTracker) -> VariableTracker:
         self._mutate(tx, "__setitem__")
-        self._items[dict_key(key)] = value
+        self._items[hash_key(key)] = value
         return tx.wrap_const(None)
 
     @pymethod("__delitem__")
     def _delitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
-        k = dict_key(key)
+        k = hash_key(key)
         if k not in self._items:
             raise UserCodeError(KeyError(k))
         self._mutate(tx, "__delitem__")
@@ -132,7 +193,7 @@ class ConstDictVariable(VariableTracker):
 
     @pymethod("pop")
     def _pop(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
-        k = dict_key(key)
+        k = hash_key(key)
         if k not in self._items:
             if default is None:
                 raise UserCodeError(KeyError(k))
@@ -144,7 +205,7 @@ class ConstDictVariable(VariableTracker):
 
     @pymethod("setdefault")
     def _setdefault(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
-        k = dict_key(key)
+        k = hash_key(key)
         if k not in self._items:
             self._mutate(tx, "setdefault")
             self._items[k] = default if default is not None else tx.wrap_const(None)
@@ -153,19 +214,19 @@ class ConstDictVariable(VariableTracker):
     @pymethod("update")
     def _update(self, tx: Tx, other: VariableTracker | None = None, **kwargs: VariableTracker) -> VariableTracker:
         self._mutate(tx, "update")
-        if isinstance(other, ConstDictVariable):
+        if isinstance(other, DictVariable):
             for k in other.keys():
                 self._items[k] = other.value(k)
         elif other is not None:
             for pair in other.unpack(tx):
                 k, v = pair.unpack(tx)
-                self._items[dict_key(k)] = v
+                self._items[hash_key(k)] = v
         self._items.update(kwargs)
         return tx.wrap_const(None)
 
     @pymethod("copy")
     def _copy(self, tx: Tx) -> VariableTracker:
-        return ConstDictVariable(dict(self._items), self.py_type)
+        return DictVariable(dict(self._items), self.py_type)
 
     def describe(self) -> str:
         where = f" from {self.source.name()}" if self.source is not None else ""
@@ -173,9 +234,9 @@ class ConstDictVariable(VariableTracker):
 
 
 class DictViewVariable(VariableTracker):
-    """``d.keys()``, ``d.values()`` or ``d.items()``: a live view of a ConstDictVariable."""
+    """``d.keys()``, ``d.values()`` or ``d.items()``: a live view of a DictVariable."""
 
-    def __init__(self, d: ConstDictVariable, kind: str) -> None:
+    def __init__(self, d: DictVariable, kind: str) -> None:
         super().__init__(None)
         self.d = d
         self.kind = kind
@@ -186,10 +247,10 @@ class DictViewVariable(VariableTracker):
     def unpack(self, tx: Tx) -> list[VariableTracker]:
         keys = self.d.keys()
         if self.kind == "keys":
-            return [tx.wrap_const(k) for k in keys]
+            return [key_tracker(tx, k) for k in keys]
         if self.kind == "values":
             return [self.d.value(k) for k in keys]
-        return [TupleVariable([tx.wrap_const(k), self.d.value(k)]) for k in keys]
+        return [TupleVariable([key_tracker(tx, k), self.d.value(k)]) for k in keys]
 
     def as_constant(self) -> Any:
         return getattr(self.d.as_constant(), self.kind)()
@@ -209,8 +270,129 @@ class DictViewVariable(VariableTracker):
     def _contains(self, tx: Tx, item: VariableTracker) -> VariableTracker:
         if self.kind == "keys":
             return self.d._contains(tx, item)
-        raise Unsupported(breaks.UNSUPPORTED_CALL, f"`in` on dict.{self.kind}()")
+        from .ops import compare
+
+        found = any(vt is item or compare(tx, "eq", vt, item).truth(tx) for vt in self.unpack(tx))
+        return tx.wrap_const(found)
 
     def reconstruct(self, cg: Any) -> None:
         cg.reconstruct(self.d)
         cg.load_method_call(self.kind, 0)
+
+
+class SetVariable(VariableTracker):
+    """A set (or frozenset) created while tracing, or a set of constants from a source."""
+
+    def __init__(self, items: list[VariableTracker], py_type: type = set, source: Any = None) -> None:
+        super().__init__(source)
+        self.py_type = py_type
+        self._items: dict[Hashable, VariableTracker] = {}
+        for vt in items:
+            self._items.setdefault(hash_key(vt), vt)
+
+    def python_type(self) -> type:
+        return self.py_type
+
+    def _order(self) -> list[Hashable]:
+        keys = list(self._items)
+        if all(not isinstance(k, IdentityKey) for k in keys):
+            return list(self.py_type(keys))     # the iteration order of a real set of these values
+        return keys
+
+    def as_constant(self) -> Any:
+        if any(isinstance(k, IdentityKey) for k in self._items):
+            raise NotConstant("set of objects")
+        return self.py_type(self._items)
+
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        return [self._items[k] for k in self._order()]
+
+    def truth(self, tx: Tx) -> bool:
+        return bool(self._items)
+
+    def _mutate(self, tx: Tx, what: str) -> None:
+        if self.py_type is frozenset:
+            raise UserCodeError(AttributeError(f"'frozenset' object has no attribute '{what}'"))
+        if self.source is not None:
+            tx.mutation(self, f"set.{what}")
+
+    def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
+        if not isinstance(other, SetVariable):
+            return NotImplemented
+        a, b = (other, self) if reflected else (self, other)
+        inplace = op.startswith("i") and op[1:] in ("or", "and", "sub", "xor")
+        name = op[1:] if inplace else op
+        keys = {"or": lambda: {**a._items, **b._items},
+                "and": lambda: {k: v for k, v in a._items.items() if k in b._items},
+                "sub": lambda: {k: v for k, v in a._items.items() if k not in b._items},
+                "xor": lambda: {**{k: v for k, v in a._items.items() if k not in b._items},
+                                **{k: v for k, v in b._items.items() if k not in a._items}}}.get(name)
+        if keys is not None:
+            result = keys()
+            if inplace:
+                self._mutate(tx, f"__{op}__")
+                self._items = result
+                return self
+            return SetVariable(list(result.values()), a.py_type)
+        if op in ("eq", "ne", "le", "lt", "ge", "gt"):
+            return tx.wrap_const(getattr(operator, op)(set(a._items), set(b._items)))
+        return NotImplemented
+
+    @pymethod("__len__")
+    def _len(self, tx: Tx) -> VariableTracker:
+        return tx.wrap_const(len(self._items))
+
+    @pymethod("__contains__")
+    def _contains(self, tx: Tx, item: VariableTracker) -> VariableTracker:
+        return tx.wrap_const(hash_key(item) in self._items)
+
+    @pymethod("__iter__")
+    def _iter(self, tx: Tx) -> VariableTracker:
+        return IteratorVariable(self.unpack(tx), type(iter(set())))
+
+    @pymethod("add")
+    def _add(self, tx: Tx, item: VariableTracker) -> VariableTracker:
+        self._mutate(tx, "add")
+        self._items.setdefault(hash_key(item), item)
+        return tx.wrap_const(None)
+
+    @pymethod("update")
+    def _update(self, tx: Tx, *others: VariableTracker) -> VariableTracker:
+        self._mutate(tx, "update")
+        for other in others:
+            for vt in other.unpack(tx):
+                self._items.setdefault(hash_key(vt), vt)
+        return tx.wrap_const(None)
+
+    @pymethod("discard", "remove")
+    def _discard(self, tx: Tx, item: VariableTracker) -> VariableTracker:
+        k = hash_key(item)
+        if k not in self._items:
+            return tx.wrap_const(None)
+        self._mutate(tx, "discard")
+        del self._items[k]
+        return tx.wrap_const(None)
+
+    @pymethod("union")
+    def _union(self, tx: Tx, *others: VariableTracker) -> VariableTracker:
+        out = SetVariable(list(self._items.values()), self.py_type)
+        for other in others:
+            for vt in other.unpack(tx):
+                out._items.setdefault(hash_key(vt), vt)
+        return out
+
+    @pymethod("copy")
+    def _copy(self, tx: Tx) -> VariableTracker:
+        return SetVariable(list(self._items.values()), self.py_type)
+
+    def reconstruct(self, cg: Any) -> None:
+        if self.source is not None:
+            self.source.reconstruct(cg)
+            return
+        cg.begin_build(self.py_type)
+        for vt in self.unpack(None):   # type: ignore[arg-type]
+            cg.reconstruct(vt)
+        cg.build(self.py_type, len(self._items))
+
+    def describe(self) -> str:
+        return f"a {self.py_type.__name__} of {len(self._items)}"

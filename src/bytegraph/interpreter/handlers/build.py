@@ -6,7 +6,7 @@ from ...codegen.instructions import Inst
 from ...diagnostics import breaks
 from ...diagnostics.errors import Unsupported, UserCodeError
 from ...variables.base import NotConstant, fold
-from ...variables.dicts import ConstDictVariable, dict_key
+from ...variables.dicts import DictVariable, SetVariable, hash_key
 from ...variables.lists import ListVariable, TupleVariable
 from ..registry import handles
 from ..translator import InstructionTranslator as Tx
@@ -48,7 +48,7 @@ def list_extend(tx: Tx, inst: Inst) -> None:
 def build_map(tx: Tx, inst: Inst) -> None:
     """(key, value * n -- dict)"""
     flat = tx.popn(2 * inst.arg)
-    tx.push(ConstDictVariable({dict_key(k): v for k, v in zip(flat[::2], flat[1::2])}))
+    tx.push(DictVariable({hash_key(k): v for k, v in zip(flat[::2], flat[1::2])}))
 
 
 @handles("BUILD_CONST_KEY_MAP")
@@ -56,7 +56,27 @@ def build_const_key_map(tx: Tx, inst: Inst) -> None:
     """(value * n, keys -- dict)"""
     keys = tx.pop().as_constant()
     values = tx.popn(inst.arg)
-    tx.push(ConstDictVariable(dict(zip(keys, values))))
+    tx.push(DictVariable(dict(zip(keys, values))))
+
+
+@handles("BUILD_SET")
+def build_set(tx: Tx, inst: Inst) -> None:
+    """(item * n -- set)"""
+    tx.push(SetVariable(tx.popn(inst.arg)))
+
+
+@handles("SET_ADD")
+def set_add(tx: Tx, inst: Inst) -> None:
+    """(set, ..., item -- set, ...)"""
+    item = tx.pop()
+    tx.stack[-inst.arg].call_method(tx, "add", [item], {})
+
+
+@handles("SET_UPDATE")
+def set_update(tx: Tx, inst: Inst) -> None:
+    """(set, ..., iterable -- set, ...)"""
+    items = tx.pop()
+    tx.stack[-inst.arg].call_method(tx, "update", [items], {})
 
 
 @handles("MAP_ADD")
@@ -71,7 +91,7 @@ def dict_update(tx: Tx, inst: Inst) -> None:
     """(dict, ..., mapping -- dict, ...): DICT_MERGE (for ``**kw`` in calls) refuses duplicate keys"""
     other = tx.pop()
     target = tx.stack[-inst.arg]
-    if not isinstance(other, ConstDictVariable):
+    if not isinstance(other, DictVariable):
         raise Unsupported(breaks.UNSUPPORTED_VALUE, f"** of {other.describe()}")
     if inst.opname == "DICT_MERGE":
         for k in other.keys():

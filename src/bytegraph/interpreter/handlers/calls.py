@@ -6,7 +6,7 @@ from ...codegen.instructions import Inst
 from ...diagnostics import breaks
 from ...diagnostics.errors import Unsupported
 from ...variables.base import NullVariable
-from ...variables.dicts import ConstDictVariable
+from ...variables.dicts import DictVariable
 from ...variables.functions import NestedFunctionVariable
 from ..registry import handles
 from ..translator import InstructionTranslator as Tx
@@ -32,7 +32,7 @@ def call_function_ex(tx: Tx, inst: Inst) -> None:
     args = tx.pop()
     fn = tx.pop()
     tx.pop()   # NULL
-    if kwargs is not None and not isinstance(kwargs, ConstDictVariable):
+    if kwargs is not None and not isinstance(kwargs, DictVariable):
         raise Unsupported(breaks.UNSUPPORTED_VALUE, f"** of {kwargs.describe()}")
     kw = {k: kwargs.value(k) for k in kwargs.keys()} if kwargs is not None else {}
     tx.push(tx.call(fn, args.unpack(tx), kw))

@@ -108,3 +108,38 @@ def raise_varargs(tx: Tx, inst: Inst) -> None:
     if isinstance(exc, UserDefinedObjectVariable) and isinstance(value, BaseException):
         raise UserCodeError(value)
     raise UserCodeError(TypeError("exceptions must derive from BaseException"))
+
+
+@handles("RETURN_GENERATOR")
+def return_generator(tx: Tx, inst: Inst) -> None:
+    """( -- None): the start of a generator's code; the generator runs to completion right away"""
+    tx.push(tx.wrap_const(None))
+
+
+@handles("YIELD_VALUE")
+def yield_value(tx: Tx, inst: Inst) -> None:
+    """(value -- None): the value becomes the next item; ``send()`` is not modelled, so None comes back"""
+    tx.yielded.append(tx.pop())
+    tx.push(tx.wrap_const(None))
+
+
+@handles("GET_YIELD_FROM_ITER")
+def get_yield_from_iter(tx: Tx, inst: Inst) -> None:
+    """(iterable -- iterator)"""
+    tx.push(BuiltinVariable(iter).call_function(tx, [tx.pop()], {}))
+
+
+@handles("SEND")
+def send(tx: Tx, inst: Inst) -> None:
+    """(iterator, sent -- iterator, item), or (iterator, sent -- None) and jump when exhausted (``yield from``)"""
+    tx.pop()
+    it = tx.stack[-1]
+    if not isinstance(it, IteratorVariable):
+        raise Unsupported(breaks.UNSUPPORTED_VALUE, f"yield from {it.describe()}")
+    item = it.next_item()
+    if item is None:
+        tx.pop()
+        tx.push(tx.wrap_const(None))
+        tx.jump(inst)
+    else:
+        tx.push(item)

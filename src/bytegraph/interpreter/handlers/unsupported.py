@@ -8,9 +8,8 @@ unsupported("exception handling while tracing is not supported yet (issue: graph
             "PUSH_EXC_INFO", "POP_EXCEPT", "CHECK_EXC_MATCH", "CHECK_EG_MATCH", "RERAISE", "WITH_EXCEPT_START",
             "PREP_RERAISE_STAR")
 unsupported("context managers (`with`) are not traced yet", "BEFORE_WITH", "BEFORE_ASYNC_WITH")
-unsupported("generators and coroutines are not traced", "RETURN_GENERATOR", "YIELD_VALUE", "SEND",
-            "GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "END_ASYNC_FOR", "ASYNC_GEN_WRAP", "GET_YIELD_FROM_ITER")
-unsupported("sets are not traced yet", "BUILD_SET", "SET_ADD", "SET_UPDATE")
+unsupported("coroutines and async generators are not traced",
+            "GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "END_ASYNC_FOR", "ASYNC_GEN_WRAP")
 unsupported("class bodies and module-level code are never compiled frames",
             "LOAD_BUILD_CLASS", "SETUP_ANNOTATIONS", "LOAD_NAME", "STORE_NAME", "DELETE_NAME", "IMPORT_STAR",
             "LOAD_CLASSDEREF")

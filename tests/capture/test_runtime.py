@@ -1,0 +1,154 @@
+"""Runtime contracts: memory (caches never keep models or tensors alive), threads, bad input."""
+
+import gc
+import subprocess
+import sys
+import threading
+import weakref
+
+import pytest
+import torch
+
+import bytegraph
+from bytegraph.testing import CompileCounter, same
+
+
+def _mlp():
+    return torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+
+
+def test_deleting_a_compiled_model_frees_it_without_gc():
+    model = _mlp()
+    counter = CompileCounter()
+    compiled = bytegraph.compile(model, backend=counter)
+    x = torch.randn(3, 4)
+    for _ in range(2):
+        assert same(compiled(x), model(x))
+    assert counter.frame_count == 1
+    refs = [weakref.ref(model), weakref.ref(model[0].weight), weakref.ref(compiled)]
+    gc.disable()
+    try:
+        del model, compiled
+        assert all(r() is None for r in refs), "freed by reference counting alone"
+    finally:
+        gc.enable()
+
+
+def test_model_freed_after_a_graph_break_entry():
+    class Printing(torch.nn.Module):
+        def forward(self, x):
+            print("side effect")
+            return x + 1
+
+    model = Printing()
+    compiled = bytegraph.compile(model)
+    compiled(torch.randn(2))
+    assert compiled.stats.eager == 1
+    ref = weakref.ref(model)
+    del model, compiled
+    gc.collect()
+    assert ref() is None
+
+
+def test_cache_does_not_keep_inputs_or_closure_tensors_alive():
+    def make():
+        t = torch.randn(4)
+
+        def f(x):
+            return x + t
+        return f, weakref.ref(t)
+
+    f, closure_ref = make()
+    compiled = bytegraph.compile(f)
+    x = torch.randn(4)
+    assert same(compiled(x), f(x))
+    input_ref = weakref.ref(x)
+    del x
+    assert input_ref() is None, "the cache entry holds no reference to the example input"
+    del f, compiled
+    gc.collect()
+    assert closure_ref() is None
+
+
+def test_id_guarded_object_death_drops_the_entry():
+    def f(x, cls):
+        return x * cls.k
+
+    counter = CompileCounter()
+    compiled = bytegraph.compile(f, backend=counter)
+    Scale = type("Scale", (), {"k": 3})
+    x = torch.randn(3)
+    for _ in range(2):
+        assert same(compiled(x, Scale), f(x, Scale))
+    assert counter.frame_count == 1 and len(compiled.entries) == 1
+    ref = weakref.ref(Scale)
+    del Scale
+    gc.collect()
+    assert ref() is None, "the cache keeps no strong reference to an ID_MATCH-guarded class"
+    assert compiled.entries == (), "its entry is dropped: a new class could reuse the id"
+    Other = type("Other", (), {"k": 5})
+    assert same(compiled(x, Other), f(x, Other))
+    assert counter.frame_count == 2
+
+
+def test_two_threads_share_one_compiled_function():
+    def f(x, y):
+        return (x * y).sin() + y
+
+    counter = CompileCounter()
+    compiled = bytegraph.compile(f, backend=counter)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def worker(seed: int) -> None:
+        try:
+            gen = torch.Generator().manual_seed(seed)
+            barrier.wait()
+            for _ in range(50):
+                x, y = torch.randn(5, generator=gen), torch.randn(5, generator=gen)
+                assert same(compiled(x, y), f(x, y))
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert counter.frame_count == 1, "the two threads compiled once between them"
+    assert compiled.stats.captures == 1
+
+
+@pytest.mark.parametrize("thing", [3, "model", None, [torch.nn.Linear(2, 2)]])
+def test_compiling_a_non_callable_is_a_type_error(thing):
+    with pytest.raises(TypeError) as info:
+        bytegraph.compile(thing)
+    assert type(thing).__name__ in str(info.value)
+
+
+def test_compiling_a_builtin_is_a_type_error_that_says_why():
+    with pytest.raises(TypeError, match="no Python bytecode"):
+        bytegraph.compile(len)
+
+
+def test_unsupported_python_version_fails_at_import():
+    code = "import sys; sys.version_info = (3, 12, 1, 'final', 0); import bytegraph"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "ImportError" in proc.stderr and "3.11" in proc.stderr and "3.12" in proc.stderr
+
+
+def test_recompile_limit_runs_eagerly_and_warns_once():
+    def f(x):
+        return x + 1
+
+    counter = CompileCounter()
+    compiled = bytegraph.compile(f, backend=counter)
+    with bytegraph.config.patch(recompile_limit=2), pytest.warns(RuntimeWarning, match="recompile limit") as record:
+        for n in range(1, 6):
+            x = torch.randn(n)
+            assert same(compiled(x), f(x))
+    assert counter.frame_count == 2
+    assert len(compiled.entries) == 2
+    assert sum("recompile limit" in str(w.message) for w in record) == 1
