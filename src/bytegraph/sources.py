@@ -31,6 +31,7 @@ class SourceCodegen(Protocol):
     def load_const(self, value: Any) -> None: ...
     def binary_subscr(self) -> None: ...
     def push_callable(self, fn: Any) -> None: ...
+    def emit(self, name: str, arg: Any = None) -> None: ...
     def call(self, nargs: int) -> None: ...
 
 
@@ -145,6 +146,20 @@ class FreeVarSource(Source):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class FunctionSource(Source):
+    """The compiled function object itself (its ``__defaults__``, ``__kwdefaults__``)."""
+
+    def name(self) -> str:
+        return "fn"
+
+    def guard_expr(self) -> str:
+        return "___fn"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        raise NotImplementedError("the compiled function is not a value of its own frame")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class AttrSource(DerivedSource):
     """``base.attr``."""
 
@@ -201,6 +216,19 @@ class DictKeySource(DerivedSource):
         cg.call(1)
         cg.load_const(self.index)
         cg.binary_subscr()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WeakRefCallSource(DerivedSource):
+    """``base()``: the referent of a weak reference (None once it died)."""
+
+    def wrap(self, base: str) -> str:
+        return f"{base}()"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.emit("PUSH_NULL")
+        cg.load_source(self.of)
+        cg.call(0)
 
 
 _NON_IDENT = re.compile(r"[^0-9a-zA-Z_]+")

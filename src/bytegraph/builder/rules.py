@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import types
+import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
 import torch
@@ -21,13 +23,15 @@ import torch
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
 from ..guards import GuardKind, TensorSpec
-from ..sources import ItemSource
-from ..variables.base import VariableTracker
+from torch.utils.hooks import RemovableHandle
+
+from ..sources import WeakRefCallSource
+from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
 from ..variables.dicts import DictVariable, SetVariable
-from ..variables.functions import UserFunctionVariable, UserMethodVariable
-from ..variables.lists import ListVariable, TupleVariable
+from ..variables.functions import PartialVariable, UserFunctionVariable, UserMethodVariable, WeakRefVariable
+from ..variables.lists import DequeVariable, ListVariable, TupleVariable
 from ..variables.nn_module import NNModuleVariable
 from ..variables.torch import TorchVariable, is_torch_callable
 from ..variables.user_defined import PythonModuleVariable, UserDefinedClassVariable, UserDefinedObjectVariable
@@ -75,9 +79,19 @@ def wrap_tensor_subclass(b: "VariableBuilder", value: torch.Tensor) -> VariableT
     raise Unsupported(breaks.UNSUPPORTED_VALUE, f"tensor subclass {type(value).__qualname__} is not supported yet")
 
 
+def wrap_slice(b: "VariableBuilder", value: slice) -> VariableTracker:
+    """A slice of constants: a constant, but unhashable before Python 3.12, so it cannot be an
+    EQUALS_MATCH payload; guarded by type, and each bound by its own rule. Before "literal"."""
+    b.guard(K.TYPE_MATCH, slice)
+    for part in ("start", "stop", "step"):
+        b.child(getattr(value, part), part, attr=True).realize()
+    return ConstantVariable(value)
+
+
 def wrap_literal(b: "VariableBuilder", value: Any) -> VariableTracker:
     """Immutable values known at trace time (int, float, bool, str, None, dtype, device,
-    torch.Size...) are folded into the graph and guarded by type and value."""
+    torch.Size, enum members, regex patterns...) are folded into the graph and guarded by
+    type and value."""
     b.guard(K.EQUALS_MATCH, value)
     return ConstantVariable(value)
 
@@ -118,6 +132,53 @@ def wrap_dict(b: "VariableBuilder", value: dict) -> VariableTracker:
     b.guard(K.TYPE_MATCH, type(value))
     b.guard(K.DICT_KEYS, tuple(value))
     return DictVariable({k: b.child(v, k) for k, v in value.items()}, type(value))
+
+
+def wrap_deque(b: "VariableBuilder", value: collections.deque) -> VariableTracker:
+    """collections.deque: like a list (type and length guarded, items lazy); ``maxlen`` is
+    part of the value and guarded too."""
+    b.guard(K.TYPE_MATCH, collections.deque)
+    b.guard(K.SEQUENCE_LENGTH, len(value))
+    maxlen = b.child(value.maxlen, "maxlen", attr=True).realize().as_constant()
+    return DequeVariable([b.child(v, i) for i, v in enumerate(value)], b.source, maxlen)
+
+
+def is_special_dict(value: Any) -> bool:
+    return type(value) in (collections.defaultdict, types.MappingProxyType) and all(is_literal(k) for k in value)
+
+
+def wrap_special_dict(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """defaultdict (its ``default_factory`` wrapped as an attribute) and mappingproxy (a
+    read-only view): keys guarded like a dict's, values lazy."""
+    b.guard(K.TYPE_MATCH, type(value))
+    b.guard(K.DICT_KEYS, tuple(value))
+    factory = b.child(value.default_factory, "default_factory", attr=True) if type(value) is collections.defaultdict else None
+    return DictVariable({k: b.child(v, k) for k, v in value.items()}, type(value), default_factory=factory)
+
+
+def wrap_partial(b: "VariableBuilder", value: functools.partial) -> VariableTracker:
+    """functools.partial: type guarded; ``func``, ``args`` and ``keywords`` wrapped as
+    attributes (so each is guarded by its own rule when the partial is called)."""
+    b.guard(K.TYPE_MATCH, type(value))
+    func = b.child(value.func, "func", attr=True)
+    args_src = b.child(value.args, "args", attr=True).realize()
+    kw_src = b.child(value.keywords, "keywords", attr=True).realize()
+    return PartialVariable(func, args_src.unpack(b.tx), {k: kw_src.value(k) for k in kw_src.keys()}, b.source)
+
+
+def wrap_weakref(b: "VariableBuilder", value: weakref.ref) -> VariableTracker:
+    """weakref.ref: type guarded; the referent is read through ``ref()`` when called (and
+    guarded then, including "it died": None)."""
+    b.guard(K.TYPE_MATCH, type(value))
+    referent = (LazyVariableTracker(value(), WeakRefCallSource(b.source), b.tx.capture.build)
+                if b.source is not None else b.tx.wrap_const(value()))
+    return WeakRefVariable(referent, b.source)
+
+
+def wrap_removable_handle(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """Hook handles (``RemovableHandle``) from outside the frame: removing a hook while
+    tracing would change the model; a graph break says so."""
+    raise Unsupported(breaks.UNSUPPORTED_VALUE, "a hook handle (RemovableHandle) from outside the compiled function")
 
 
 def is_literal_set(value: Any) -> bool:
@@ -200,11 +261,19 @@ def _always(value: Any) -> bool:
 RULES: list[WrapRule] = [                   # first match wins; read top to bottom
     WrapRule("tensor", is_plain_tensor, wrap_tensor, (K.TENSOR_MATCH,), tracks_identity=True),
     WrapRule("tensor subclass", is_tensor_subclass, wrap_tensor_subclass, ()),
+    WrapRule("slice", lambda v: type(v) is slice and is_literal(v), wrap_slice, (K.TYPE_MATCH,)),
     WrapRule("literal", is_literal, wrap_literal, (K.EQUALS_MATCH,)),
     WrapRule("namedtuple", is_namedtuple, wrap_namedtuple, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),
     WrapRule("list or tuple", is_list_or_tuple, wrap_listlike, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),
     WrapRule("dict", is_literal_key_dict, wrap_dict, (K.TYPE_MATCH, K.DICT_KEYS), tracks_identity=True),
     WrapRule("set of literals", is_literal_set, wrap_literal_set, (K.TYPE_MATCH, K.EQUALS_MATCH), tracks_identity=True),
+    WrapRule("deque", lambda v: type(v) is collections.deque, wrap_deque, (K.TYPE_MATCH, K.SEQUENCE_LENGTH),
+             tracks_identity=True),
+    WrapRule("defaultdict or mappingproxy", is_special_dict, wrap_special_dict, (K.TYPE_MATCH, K.DICT_KEYS),
+             tracks_identity=True),
+    WrapRule("functools.partial", lambda v: type(v) is functools.partial, wrap_partial, (K.TYPE_MATCH,)),
+    WrapRule("weakref", lambda v: type(v) is weakref.ref, wrap_weakref, (K.TYPE_MATCH,)),
+    WrapRule("hook handle", lambda v: isinstance(v, RemovableHandle), wrap_removable_handle, ()),
     WrapRule("nn.Module", is_module, wrap_module, (K.TYPE_MATCH,), tracks_identity=True),
     WrapRule("torch callable", is_torch_callable, wrap_torch_callable, (K.ID_MATCH,)),
     WrapRule("python function", lambda v: isinstance(v, types.FunctionType), wrap_function, (K.CLOSURE_MATCH,)),
@@ -221,7 +290,3 @@ def select_rule(value: Any) -> WrapRule:
         if rule.match(value):
             return rule
     raise AssertionError("the catch-all rule matches everything")
-
-
-def item_source(b: "VariableBuilder", key: Any) -> ItemSource | None:
-    return ItemSource(b.source, key) if b.source is not None else None

@@ -71,6 +71,9 @@ def _equals_expr(e: str, v: Any, ns: _Namespace) -> str:
     first, again = (e, e) if e.isidentifier() else (f"(___v := {e})", "___v")
     if t is float and math.isnan(v):
         return f"type({first}) is float and {again} != {again}"
+    if t is float and v == 0.0:             # 0.0 == -0.0, but 1 / x tells them apart
+        sign = ns.name(math.copysign, "copysign")
+        return f"type({first}) is float and {again} == 0.0 and {sign}(1.0, {again}) == {math.copysign(1.0, v)!r}"
     if t in (int, str, bytes) or (t is float and not math.isinf(v)):
         return f"type({first}) is {t.__name__} and {again} == {v!r}"
     return f"type({first}) is {ns.name(t, 'type')} and {again} == {ns.name(v, 'const')}"
@@ -93,6 +96,7 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
                                       else f"list({e}) == {ns.name(list(g.payload), 'keys')}"),
     _K.HASATTR: lambda g, e, x, ns: f"hasattr({e}, {g.payload!r})",
     _K.NOT_HASATTR: lambda g, e, x, ns: f"not hasattr({e}, {g.payload!r})",
+    _K.DICT_NOT_CONTAINS: lambda g, e, x, ns: f"{g.payload!r} not in {e}",
     _K.DUPLICATE_INPUT: lambda g, e, x, ns: f"{e} is {x(g.payload)}",
     _K.NO_TENSOR_ALIASING: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
     _K.GLOBAL_STATE: lambda g, e, x, ns: f"{ns.name(g.payload.guard.check, 'global_state')}()",
@@ -220,13 +224,14 @@ def compile_guards(
     *,
     fn_globals: dict[str, Any],
     cells: dict[str, Any],
+    function: Any,
     defaults: tuple | None,
     kwdefaults: dict | None,
     frame_locals: dict[str, Any],
 ) -> CompiledGuards:
     """Generate the check function. ``frame_locals`` (this call's arguments by name) are read
     only to build the C++ tensor checks; nothing read is kept."""
-    ns = _Namespace({"___G": fn_globals, "___modules": sys.modules,
+    ns = _Namespace({"___G": fn_globals, "___modules": sys.modules, "___fn": function,
                      **{f"___cell_{n}": c for n, c in cells.items()}})
     ordered = sorted(guards, key=_order)
     tensors = [g for g in ordered if g.kind is _K.TENSOR_MATCH]
@@ -276,6 +281,7 @@ def compile_guards(
            f"    except Exception:\n        return False\n")
     exec(compile(src, f"<bytegraph guards for {code.co_qualname}>", "exec"), ns.values)
     fn = ns.values.pop("___guard")
+    fn.__name__, fn.__qualname__ = code.co_name, code.co_qualname   # a bad call raises f()'s own TypeError
     fn.__defaults__ = defaults
     fn.__kwdefaults__ = kwdefaults
     return CompiledGuards(fn, src, ordered, ns.values, conditions, tensors)

@@ -38,7 +38,7 @@ from ..variables.base import NULL, LazyVariableTracker, VariableTracker
 from ..variables.dicts import DictVariable
 from ..variables.functions import ExistingCellVariable
 from ..variables.lists import IteratorVariable, TupleVariable
-from ..variables.user_defined import is_torch_owned
+from ..variables.user_defined import is_torch_module_name
 from .capture import CaptureState
 from .registry import handlers_for_current
 
@@ -66,7 +66,7 @@ class InstructionTranslator:
         self.cells = cells
         self.fn_globals = fn_globals
         self.globals_base = globals_base        # source of the globals dict; None = not guardable
-        self.globals_trusted = is_torch_owned(types.SimpleNamespace(__module__=fn_globals.get("__name__")))
+        self.globals_trusted = is_torch_module_name(fn_globals.get("__name__"))
         self.parent = parent
         self.depth = 0 if parent is None else parent.depth + 1
         self.stack: list[VariableTracker] = []
@@ -159,7 +159,7 @@ class InstructionTranslator:
         self.capture.guards.add(Guard(source, kind, payload, reason))
 
     def call(self, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        return fn.call_function(self, args, kwargs)
+        return fn.realize().call_function(self, [a.realize() for a in args], {k: v.realize() for k, v in kwargs.items()})
 
     def mutation(self, vt: VariableTracker, what: str) -> None:
         raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}")
@@ -237,18 +237,16 @@ def star_parameters(code: types.CodeType) -> tuple[str | None, str | None]:
 
 def bind_arguments(code: types.CodeType, defaults: list[VariableTracker], kwdefaults: dict[str, VariableTracker],
                    args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> dict[str, VariableTracker]:
-    """Bind call arguments to parameters as CPython does (Python/ceval.c initialize_locals);
-    a mismatch raises the same TypeError the call would."""
+    """Bind call arguments to parameters in the order CPython does, raising its TypeError with
+    its message on a mismatch (CPython: Python/ceval.c initialize_locals)."""
     names = code.co_varnames
     n, po, k = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
     params, kwonly = names[:n], names[n:n + k]
     varargs, varkw = star_parameters(code)
-    fname = code.co_name
-    if len(args) > n and varargs is None:
-        raise UserCodeError(TypeError(f"{fname}() takes {n} positional argument{'s' if n != 1 else ''} "
-                                      f"but {len(args)} were given"))
+    fname = code.co_qualname
     bound: dict[str, VariableTracker] = dict(zip(params, args))
     extra: dict[str, VariableTracker] = {}
+    posonly_as_kw: list[str] = []
     for key, value in kwargs.items():
         if key in params[po:] or key in kwonly:
             if key in bound:
@@ -256,19 +254,49 @@ def bind_arguments(code: types.CodeType, defaults: list[VariableTracker], kwdefa
             bound[key] = value
         elif varkw is not None:
             extra[key] = value
+        elif key in params[:po]:
+            posonly_as_kw.append(key)
         else:
             raise UserCodeError(TypeError(f"{fname}() got an unexpected keyword argument '{key}'"))
+    if posonly_as_kw:
+        raise UserCodeError(TypeError(f"{fname}() got some positional-only arguments passed as keyword arguments: "
+                                      f"'{', '.join(posonly_as_kw)}'"))
+    if len(args) > n and varargs is None:
+        raise UserCodeError(TypeError(_too_many_positional(fname, n, len(defaults), len(args),
+                                                           sum(1 for name in kwonly if name in bound))))
     for name, default in zip(params[n - len(defaults):], defaults):
         bound.setdefault(name, default)
+    _check_missing(fname, [p for p in params if p not in bound], "positional")
     for name in kwonly:
         if name not in bound and name in kwdefaults:
             bound[name] = kwdefaults[name]
-    missing = [p for p in (*params, *kwonly) if p not in bound]
-    if missing:
-        raise UserCodeError(TypeError(f"{fname}() missing {len(missing)} required argument"
-                                      f"{'s' if len(missing) != 1 else ''}: {', '.join(repr(m) for m in missing)}"))
+    _check_missing(fname, [p for p in kwonly if p not in bound], "keyword-only")
     if varargs is not None:
         bound[varargs] = TupleVariable(list(args[n:]))
     if varkw is not None:
         bound[varkw] = DictVariable(extra)
     return bound
+
+
+def _too_many_positional(fname: str, n: int, ndefaults: int, given: int, kwonly_given: int) -> str:
+    takes = f"from {n - ndefaults} to {n}" if ndefaults else str(n)
+    plural = "s" if n != 1 or ndefaults else ""
+    if kwonly_given:
+        kw = f" (and {kwonly_given} keyword-only argument{'s' if kwonly_given != 1 else ''})"
+        return (f"{fname}() takes {takes} positional argument{plural} but {given} positional "
+                f"argument{'s' if given != 1 else ''}{kw} were given")
+    return f"{fname}() takes {takes} positional argument{plural} but {given} {'was' if given == 1 else 'were'} given"
+
+
+def _check_missing(fname: str, missing: list[str], kind: str) -> None:
+    if not missing:
+        return
+    quoted = [f"'{m}'" for m in missing]
+    if len(quoted) == 1:
+        listed = quoted[0]
+    elif len(quoted) == 2:
+        listed = f"{quoted[0]} and {quoted[1]}"
+    else:
+        listed = ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
+    raise UserCodeError(TypeError(f"{fname}() missing {len(missing)} required {kind} "
+                                  f"argument{'s' if len(missing) != 1 else ''}: {listed}"))

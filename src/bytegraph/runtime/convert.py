@@ -23,10 +23,11 @@ from ..codegen.pycodegen import PyCodegen
 from ..codegen.transform import graph_call, make_function
 from ..diagnostics.errors import CompileError, Unsupported, UserCodeError
 from ..diagnostics.logs import get_logger
-from ..guards import Guard, GuardKind
+from ..guards import Guard, GuardKind, IdRef
 from ..guards.codegen import compile_guards
 from ..guards.guard import GlobalStateSnapshot
 from ..interpreter.capture import CaptureState
+from ..sources import AttrSource, FunctionSource
 from ..interpreter.translator import program_for, root_translator
 from .cache import CacheEntry
 
@@ -50,6 +51,7 @@ def compile_call(fn: types.FunctionType, args: tuple, kwargs: dict[str, Any], ba
     frame_locals = bind_frame(fn, args, kwargs)
     capture = CaptureState(root_globals=fn.__globals__)
     capture.guards.add(Guard(None, GuardKind.GLOBAL_STATE, GlobalStateSnapshot.capture(), "torch global state at capture"))
+    _guard_defaults(capture, fn)
     try:
         tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__)
         rv = tx.run()
@@ -83,11 +85,22 @@ def compile_call(fn: types.FunctionType, args: tuple, kwargs: dict[str, Any], ba
 def _compiled_guards(fn: types.FunctionType, capture: CaptureState, frame_locals: dict[str, Any]) -> Any:
     code = fn.__code__
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
-    guards = compile_guards(capture.guards, code, fn_globals=fn.__globals__, cells=cells,
+    guards = compile_guards(capture.guards, code, fn_globals=fn.__globals__, cells=cells, function=fn,
                             defaults=fn.__defaults__, kwdefaults=fn.__kwdefaults__, frame_locals=frame_locals)
     if log_guards.isEnabledFor(logging.DEBUG):
         log_guards.debug("guards of %s:\n%s", fn.__qualname__, guards.source_code)
     return guards
+
+
+def _guard_defaults(capture: CaptureState, fn: types.FunctionType) -> None:
+    """The guard and the transformed function carry copies of the defaults: reassigning
+    ``fn.__defaults__`` (or ``__kwdefaults__``) must miss. The copies keep the old objects
+    alive, so their ids cannot be reused."""
+    for attr in ("__defaults__", "__kwdefaults__"):
+        value = getattr(fn, attr)
+        if value is not None:
+            capture.guards.add(Guard(AttrSource(FunctionSource(), attr), GuardKind.ID_MATCH, IdRef.of(value),
+                                     "defaults are copied into the compiled entry"))
 
 
 def _eager_entry(fn: types.FunctionType, capture: CaptureState, frame_locals: dict[str, Any], reason: str) -> CacheEntry:

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
+from ..guards import GuardKind
 from . import ops
 from .base import NotConstant, Tx, VariableTracker, fold
 from .dicts import DictVariable, SetVariable
@@ -148,22 +149,33 @@ def _callable(tx: Tx, obj: VariableTracker) -> VariableTracker:
                          else callable(obj.python_type()) and hasattr(obj.python_type(), "__call__"))
 
 
+def _absent(tx: Tx, obj: VariableTracker, name: str, e: UserCodeError) -> bool:
+    """True (and guarded: the attribute may be added later) when ``e`` says ``obj.name`` is missing."""
+    if not isinstance(e.original, AttributeError):
+        return False
+    if obj.source is not None:
+        tx.guard(obj.source, GuardKind.NOT_HASATTR, name, "getattr/hasattr found no attribute")
+    return True
+
+
 @handles(getattr)
 def _getattr(tx: Tx, obj: VariableTracker, name: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
+    attr = name.as_constant()
     try:
-        return obj.var_getattr(tx, name.as_constant())
+        return obj.var_getattr(tx, attr)
     except UserCodeError as e:
-        if default is not None and isinstance(e.original, AttributeError):
+        if default is not None and _absent(tx, obj, attr, e):
             return default
         raise
 
 
 @handles(hasattr)
 def _hasattr(tx: Tx, obj: VariableTracker, name: VariableTracker) -> VariableTracker:
+    attr = name.as_constant()
     try:
-        obj.var_getattr(tx, name.as_constant())
+        obj.var_getattr(tx, attr)
     except UserCodeError as e:
-        if isinstance(e.original, AttributeError):
+        if _absent(tx, obj, attr, e):
             return tx.wrap_const(False)
         raise
     return tx.wrap_const(True)
@@ -325,6 +337,20 @@ def _super(tx: Tx, *args: VariableTracker) -> VariableTracker:
     else:
         cls, obj = tx.frame_super_args()
     return SuperVariable(cls.as_constant(), obj)
+
+
+@handles(object.__setattr__)
+def _object_setattr(tx: Tx, obj: VariableTracker, name: VariableTracker, value: VariableTracker) -> VariableTracker:
+    from .user_defined import UserDefinedObjectVariable
+
+    if not isinstance(obj, UserDefinedObjectVariable):
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"object.__setattr__ on {obj.describe()}")
+    return obj.generic_setattr(tx, name.as_constant(), value)
+
+
+@handles(object.__init__)
+def _object_init(tx: Tx, obj: VariableTracker, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+    return tx.wrap_const(None)
 
 
 def is_builtin(value: Any) -> bool:

@@ -1,4 +1,5 @@
-"""ConstantVariable: an immutable Python value known at trace time (int, str, dtype, torch.Size...).
+"""ConstantVariable: an immutable Python value known at trace time (int, str, dtype, torch.Size,
+enum members, compiled regex patterns...).
 
 Operations on constants are folded: the real Python operation runs at trace time on the
 real values, and its result is wrapped again (an exception it raises is the user's own).
@@ -8,6 +9,8 @@ trackers that report ``as_constant()``.
 
 from __future__ import annotations
 
+import enum
+import re
 import types
 from typing import Any
 
@@ -29,7 +32,7 @@ def is_literal(value: Any) -> bool:
         return t is not slice or all(is_literal(v) for v in (value.start, value.stop, value.step))
     if t is frozenset:
         return all(is_literal(v) for v in value)
-    return False
+    return isinstance(value, (enum.Enum, re.Pattern, re.Match))   # immutable singletons, regex objects
 
 
 class ConstantVariable(VariableTracker):

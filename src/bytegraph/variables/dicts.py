@@ -14,6 +14,7 @@ iterate in insertion order (CPython would use address order).
 from __future__ import annotations
 
 import operator
+import types
 from typing import Any, Hashable
 
 import torch
@@ -76,12 +77,16 @@ def _reconstruct_key(cg: Any, key: Hashable) -> None:
 
 
 class DictVariable(VariableTracker):
+    """dict, OrderedDict, defaultdict (with ``default_factory``) or a read-only mappingproxy."""
+
     mutated = False
 
-    def __init__(self, items: dict[Hashable, VariableTracker], py_type: type = dict, source: Any = None) -> None:
+    def __init__(self, items: dict[Hashable, VariableTracker], py_type: type = dict, source: Any = None,
+                 default_factory: VariableTracker | None = None) -> None:
         super().__init__(source)
         self._items = dict(items)
         self.py_type = py_type
+        self.default_factory = default_factory
 
     def value(self, key: Hashable) -> VariableTracker:
         vt = self._items[key].realize()
@@ -108,10 +113,17 @@ class DictVariable(VariableTracker):
     def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
         k = hash_key(key)
         if k not in self._items:
-            raise UserCodeError(KeyError(key.as_constant() if key.is_constant() else k))
+            if self.default_factory is not None and not (self.default_factory.is_constant()
+                                                         and self.default_factory.as_constant() is None):
+                self._mutate(tx, "__missing__")
+                self._items[k] = tx.call(self.default_factory, [], {})
+            else:
+                raise UserCodeError(KeyError(key.as_constant() if key.is_constant() else k))
         return self.value(k)
 
     def _mutate(self, tx: Tx, what: str) -> None:
+        if self.py_type is types.MappingProxyType:
+            raise UserCodeError(TypeError(f"'mappingproxy' object does not support {what}"))
         if self.source is not None:
             tx.mutation(self, f"dict.{what}")
         self.mutated = True
@@ -120,11 +132,18 @@ class DictVariable(VariableTracker):
         if self.source is not None and not self.mutated:
             self.source.reconstruct(cg)
             return
-        cg.begin_build(self.py_type)
+        rebuild = self.py_type if self.py_type is not dict else None
+        if rebuild is not None:          # OrderedDict(d), defaultdict(factory, d), mappingproxy(d)
+            cg.push_callable(rebuild)
+            if self.default_factory is not None:
+                cg.reconstruct(self.default_factory)
+        cg.begin_build(dict)
         for k in self._items:
             _reconstruct_key(cg, k)
             cg.reconstruct(self.value(k))
-        cg.build(self.py_type, len(self._items))
+        cg.build(dict, len(self._items))
+        if rebuild is not None:
+            cg.call(2 if self.default_factory is not None else 1)
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
         if op in ("or", "ior") and isinstance(other, DictVariable):
@@ -226,7 +245,13 @@ class DictVariable(VariableTracker):
 
     @pymethod("copy")
     def _copy(self, tx: Tx) -> VariableTracker:
-        return DictVariable(dict(self._items), self.py_type)
+        py_type = dict if self.py_type is types.MappingProxyType else self.py_type
+        return DictVariable(dict(self._items), py_type, default_factory=self.default_factory)
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name == "default_factory" and self.default_factory is not None:
+            return self.default_factory
+        return super().var_getattr(tx, name)
 
     def describe(self) -> str:
         where = f" from {self.source.name()}" if self.source is not None else ""

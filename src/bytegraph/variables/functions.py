@@ -15,7 +15,9 @@ Inlining itself belongs to the interpreter: these trackers describe *what* to ru
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
+import weakref
 from typing import Any
 
 from ..diagnostics.errors import UserCodeError
@@ -187,6 +189,67 @@ class UserMethodVariable(VariableTracker):
 
     def describe(self) -> str:
         return f"method {self.fn.describe()} of {self.obj.describe()}"
+
+
+class PartialVariable(VariableTracker):
+    """``functools.partial(func, *args, **keywords)``: calling it calls ``func`` with the
+    stored arguments first."""
+
+    def __init__(self, func: VariableTracker, args: list[VariableTracker], keywords: dict[str, VariableTracker],
+                 source: Source | None = None) -> None:
+        super().__init__(source)
+        self.func = func
+        self.args = args
+        self.keywords = keywords
+
+    def python_type(self) -> type:
+        return functools.partial
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        return tx.call(self.func, [*self.args, *args], {**self.keywords, **kwargs})
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        from .dicts import DictVariable
+        from .lists import TupleVariable
+
+        if name == "func":
+            return self.func
+        if name == "args":
+            return TupleVariable(list(self.args))
+        if name == "keywords":
+            return DictVariable(dict(self.keywords))
+        return super().var_getattr(tx, name)
+
+    def reconstruct(self, cg: Any) -> None:
+        if self.source is not None:
+            self.source.reconstruct(cg)
+            return
+        cg.push_callable(functools.partial)
+        cg.reconstruct(self.func)
+        for a in self.args:
+            cg.reconstruct(a.realize())
+        for k, v in self.keywords.items():
+            cg.reconstruct(v.realize())
+        if self.keywords:
+            cg.emit("KW_NAMES", tuple(self.keywords))
+        cg.call(1 + len(self.args) + len(self.keywords))
+
+    def describe(self) -> str:
+        return f"functools.partial of {self.func.describe()}"
+
+
+class WeakRefVariable(VariableTracker):
+    """A weak reference; calling it gives the referent, read through ``ref()``."""
+
+    def __init__(self, referent: VariableTracker, source: Source | None = None) -> None:
+        super().__init__(source)
+        self.referent = referent
+
+    def python_type(self) -> type:
+        return weakref.ref
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        return self.referent.realize()
 
 
 def guard_function(tx: Tx, fn: types.FunctionType, source: Source, reason: str) -> None:

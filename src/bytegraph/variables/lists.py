@@ -10,6 +10,7 @@ list that existed before the call is not: mutating it is a side effect (``tx.mut
 
 from __future__ import annotations
 
+import collections
 import operator
 from typing import Any, Callable
 
@@ -309,3 +310,67 @@ class IteratorVariable(VariableTracker):
     @pymethod("__iter__")
     def _iter(self, tx: Tx) -> VariableTracker:
         return self
+
+
+class DequeVariable(ListVariable):
+    """A ``collections.deque``: a list with fast ends and an optional ``maxlen``."""
+
+    py_type = collections.deque
+
+    def __init__(self, items: list[VariableTracker], source: Any = None, maxlen: int | None = None) -> None:
+        super().__init__(items, source)
+        self.maxlen = maxlen
+        self._trim(left=True)
+
+    def new(self, items: list[VariableTracker]) -> "BaseListVariable":
+        return DequeVariable(items, maxlen=self.maxlen)
+
+    def _trim(self, left: bool) -> None:
+        while self.maxlen is not None and len(self._items) > self.maxlen:
+            self._items.pop(0 if left else -1)
+
+    def as_constant(self) -> Any:
+        return collections.deque((vt.as_constant() for vt in self.realized()), self.maxlen)
+
+    @pymethod("append")
+    @_mutator
+    def _append(self, tx: Tx, value: VariableTracker) -> VariableTracker:
+        self._items.append(value)
+        self._trim(left=True)
+        return tx.wrap_const(None)
+
+    @pymethod("appendleft")
+    @_mutator
+    def _appendleft(self, tx: Tx, value: VariableTracker) -> VariableTracker:
+        self._items.insert(0, value)
+        self._trim(left=False)
+        return tx.wrap_const(None)
+
+    @pymethod("extendleft")
+    @_mutator
+    def _extendleft(self, tx: Tx, values: VariableTracker) -> VariableTracker:
+        for vt in values.unpack(tx):
+            self._items.insert(0, vt)
+        self._trim(left=False)
+        return tx.wrap_const(None)
+
+    @pymethod("popleft")
+    @_mutator
+    def _popleft(self, tx: Tx) -> VariableTracker:
+        if not self._items:
+            raise _user_error(IndexError("pop from an empty deque"))
+        vt = self.item(0)
+        del self._items[0]
+        return vt
+
+    def reconstruct(self, cg: Any) -> None:
+        if self.source is not None and not self.mutated:
+            self.source.reconstruct(cg)
+            return
+        cg.push_callable(collections.deque)
+        cg.begin_build(list)
+        for vt in self.realized():
+            cg.reconstruct(vt)
+        cg.build(list, len(self._items))
+        cg.load_const(self.maxlen)
+        cg.call(2)

@@ -10,11 +10,16 @@ monkey-patching a method recompiles. Classes defined by torch are trusted not to
 
 from __future__ import annotations
 
+import collections
+import functools
 import types
 from typing import Any
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
+import torch
+
+from ..guards import GuardKind
 from ..sources import AttrSource, Source, TypeSource
 from .base import Tx, VariableTracker
 from .functions import UserMethodVariable
@@ -22,10 +27,13 @@ from .functions import UserMethodVariable
 MISSING = object()
 
 
+def is_torch_module_name(module: Any) -> bool:
+    return isinstance(module, str) and (module == "torch" or module.startswith("torch."))
+
+
 def is_torch_owned(obj: Any) -> bool:
     """Classes, functions and modules that belong to torch (trusted: never guarded by identity)."""
-    module = obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None)
-    return isinstance(module, str) and (module == "torch" or module.startswith("torch."))
+    return is_torch_module_name(obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None))
 
 
 def lookup_class_attr(cls: type, name: str) -> tuple[type | None, Any]:
@@ -95,10 +103,109 @@ class UserDefinedClassVariable(VariableTracker):
         raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"{self.cls.__qualname__}.{name} ({type(attr).__name__})")
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {self.cls.__qualname__} object while tracing")
+        """``Cls(...)``: a new object, built as CPython's ``type.__call__`` does (``__new__`` then
+        ``__init__``), with its attributes held symbolically until it escapes."""
+        cls = self.cls
+        constructor = CONSTRUCTORS.get(cls)
+        if constructor is not None:
+            return constructor(tx, *args, **kwargs)
+        if issubclass(cls, BaseException):
+            return _construct_exception(tx, cls, args, kwargs)
+        if is_namedtuple_class(cls):
+            return _construct_namedtuple(tx, cls, args, kwargs)
+        _, new = lookup_class_attr(cls, "__new__")
+        if new is not object.__new__ or issubclass(cls, torch.nn.Module) or type(cls) is not type:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
+                              f"(custom __new__, metaclass or nn.Module)")
+        obj = UserDefinedObjectVariable(object.__new__(cls))
+        owner, init = lookup_class_attr(cls, "__init__")
+        if isinstance(init, types.FunctionType):
+            tx.call(UserMethodVariable(wrap_child(tx, init, AttrSource(self.source, "__init__")
+                                                  if self.source is not None and not is_torch_owned(owner) else None),
+                                       obj), args, kwargs)
+        elif init is object.__init__ and (args or kwargs):
+            raise UserCodeError(TypeError(f"{cls.__name__}() takes no arguments"))
+        elif init is not object.__init__:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"{cls.__qualname__}.__init__ is not a Python function")
+        return obj
 
     def describe(self) -> str:
         return f"class {self.cls.__qualname__}"
+
+
+def _ordered_dict(tx: Tx, arg: VariableTracker | None = None, **kwargs: VariableTracker) -> VariableTracker:
+    from .dicts import DictVariable
+
+    d = DictVariable({}, collections.OrderedDict)
+    d._update(tx, arg, **kwargs)
+    return d
+
+
+def _defaultdict(tx: Tx, factory: VariableTracker | None = None, arg: VariableTracker | None = None) -> VariableTracker:
+    from .dicts import DictVariable
+
+    d = DictVariable({}, collections.defaultdict, default_factory=factory or tx.wrap_const(None))
+    d._update(tx, arg)
+    return d
+
+
+def _deque(tx: Tx, iterable: VariableTracker | None = None, maxlen: VariableTracker | None = None) -> VariableTracker:
+    from .lists import DequeVariable
+
+    return DequeVariable(iterable.unpack(tx) if iterable is not None else [],
+                         maxlen=maxlen.as_constant() if maxlen is not None else None)
+
+
+def _partial(tx: Tx, func: VariableTracker, *args: VariableTracker, **keywords: VariableTracker) -> VariableTracker:
+    from .functions import PartialVariable
+
+    return PartialVariable(func, list(args), keywords)
+
+
+# Classes whose construction is modelled directly (their __new__/__init__ are in C).
+CONSTRUCTORS: dict[type, Any] = {
+    collections.OrderedDict: _ordered_dict,
+    collections.defaultdict: _defaultdict,
+    collections.deque: _deque,
+    functools.partial: _partial,
+}
+
+
+def is_namedtuple_class(cls: type) -> bool:
+    return issubclass(cls, tuple) and hasattr(cls, "_fields") and hasattr(cls, "_make")
+
+
+def _construct_namedtuple(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    from .lists import TupleVariable
+
+    fields = cls._fields
+    values = dict(zip(fields, args))
+    for k, v in kwargs.items():
+        if k not in fields or k in values:
+            raise UserCodeError(TypeError(f"{cls.__name__}.__new__() got an unexpected or repeated argument '{k}'"))
+        values[k] = v
+    for k, default in cls._field_defaults.items():
+        values.setdefault(k, tx.wrap_const(default))
+    if len(args) > len(fields) or len(values) != len(fields):
+        raise UserCodeError(TypeError(f"{cls.__name__}.__new__() takes {len(fields)} arguments"))
+    return TupleVariable([values[f] for f in fields], py_type=cls)
+
+
+def _construct_exception(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    from .base import NotConstant, fold
+
+    try:
+        return fold(tx, cls, *[a.as_constant() for a in args], **{k: v.as_constant() for k, v in kwargs.items()})
+    except NotConstant:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"{cls.__name__}(...) of values unknown at trace time") from None
+
+
+def rebuild_object(cls: type, attrs: dict[str, Any]) -> Any:
+    """Run-time constructor of an object created while tracing that escapes the frame."""
+    obj = object.__new__(cls)
+    for name, value in attrs.items():
+        object.__setattr__(obj, name, value)
+    return obj
 
 
 class UserDefinedObjectVariable(VariableTracker):
@@ -161,6 +268,10 @@ class UserDefinedObjectVariable(VariableTracker):
     def _class_attr(self, tx: Tx, name: str, attr: Any) -> VariableTracker:
         owner, _ = lookup_class_attr(type(self.value), name)
         src = self._member_source(owner, name)
+        if self.source is not None and hasattr(self.value, "__dict__"):
+            # an instance attribute of the same name would hide the class's (obj.method = ...)
+            tx.guard(AttrSource(self.source, "__dict__"), GuardKind.DICT_NOT_CONTAINS, name,
+                     "class attribute read through the instance")
         if isinstance(attr, types.FunctionType):
             return UserMethodVariable(wrap_child(tx, attr, src), self)
         if isinstance(attr, staticmethod):
@@ -188,12 +299,33 @@ class UserDefinedObjectVariable(VariableTracker):
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         if name == "__setattr__" and type(self.value).__setattr__ is object.__setattr__:
-            attr, value = args
-            if self.source is not None:
-                tx.mutation(self, f"setting attribute {attr.as_constant()!r}")
-            self.pending[attr.as_constant()] = value
-            return tx.wrap_const(None)
+            return self.generic_setattr(tx, args[0].as_constant(), args[1])
         return super().call_method(tx, name, args, kwargs)
+
+    def generic_setattr(self, tx: Tx, name: str, value: VariableTracker) -> VariableTracker:
+        """``object.__setattr__(obj, name, value)``: recorded on the tracker; on an object that
+        existed before the call it is a side effect."""
+        if self.source is not None:
+            tx.mutation(self, f"setting attribute {name!r}")
+        owner, attr = lookup_class_attr(type(self.value), name)
+        if attr is not MISSING and _is_data_descriptor(attr) and not isinstance(attr, types.MemberDescriptorType):
+            raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"setting {type(self.value).__qualname__}.{name} "
+                              f"({type(attr).__name__})")
+        self.pending[name] = value
+        return tx.wrap_const(None)
+
+    def reconstruct(self, cg: Any) -> None:
+        if self.source is not None:
+            self.source.reconstruct(cg)
+            return
+        cg.push_callable(rebuild_object)
+        cg.load_const(type(self.value))
+        cg.begin_build(dict)
+        for name, vt in self.pending.items():
+            cg.load_const(name)
+            cg.reconstruct(vt)
+        cg.build(dict, len(self.pending))
+        cg.call(2)
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
         name = f"__r{op}__" if reflected and op not in ("eq", "ne", "lt", "le", "gt", "ge") else f"__{op}__"
@@ -251,5 +383,7 @@ class SuperVariable(VariableTracker):
                     return tx.wrap_const(attr.__func__)
                 if not hasattr(type(attr), "__get__"):
                     return tx.wrap_const(attr)
+                if isinstance(attr, types.WrapperDescriptorType):    # object.__init__, object.__setattr__...
+                    return UserMethodVariable(tx.wrap_const(attr), self.obj)
                 raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"super().{name} ({type(attr).__name__})")
         raise UserCodeError(AttributeError(f"'super' object has no attribute '{name}'"))

@@ -16,4 +16,3 @@ unsupported("class bodies and module-level code are never compiled frames",
 unsupported("structural pattern matching (`match`) is not traced yet",
             "MATCH_CLASS", "MATCH_KEYS", "MATCH_MAPPING", "MATCH_SEQUENCE", "GET_LEN")
 unsupported("printing an expression at the interactive prompt", "PRINT_EXPR")
-unsupported("an interpreter-internal opcode that never appears in function code", "INTERPRETER_EXIT")
