@@ -141,8 +141,6 @@ def test_lambdas_and_map(counter):
     _one_graph(counter, cf, 4)
 
 
-@pytest.mark.xfail(strict=True, reason="sorted(key=<lambda>) is not modelled: builtin sorted() of a non-constant "
-                                       "key function is a GB004 break instead of being folded")
 def test_sorted_with_key_lambda(counter):
     def fn(x, sizes):
         order = sorted(sizes, key=lambda v: -v)
@@ -152,8 +150,6 @@ def test_sorted_with_key_lambda(counter):
     _one_graph(counter, cf, 2)
 
 
-@pytest.mark.xfail(strict=True, reason="sorted(d) on a dict with constant keys but tensor values tries to fold the "
-                                       "whole dict (values included) and breaks with GB004")
 def test_sorted_over_kwargs_keys(counter):
     def scale_all(x, **named):
         for k in sorted(named):

@@ -173,8 +173,6 @@ def test_namedtuple_input_fields(counter):
     _one_graph(counter, cf, 3)
 
 
-@pytest.mark.xfail(strict=True, reason="namedtuple class field metadata: `p._fields` on a namedtuple input is a "
-                                       "GB006 break (TupleVariable only reads field names)")
 def test_namedtuple_fields_attribute(counter):
     def fn(p):
         return p.first * len(p._fields)

@@ -29,6 +29,7 @@ from ..sources import WeakRefCallSource
 from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
+from ..variables.ctx import ExceptionVariable
 from ..variables.dicts import DictVariable, SetVariable
 from ..variables.functions import PartialVariable, UserFunctionVariable, UserMethodVariable, WeakRefVariable
 from ..variables.lists import DequeVariable, ListVariable, TupleVariable
@@ -247,6 +248,12 @@ def wrap_class(b: "VariableBuilder", value: type) -> VariableTracker:
     return UserDefinedClassVariable(value, b.source)
 
 
+def wrap_exception(b: "VariableBuilder", value: BaseException) -> VariableTracker:
+    """Exception objects (raised or caught while tracing, or passed in): type-guarded."""
+    b.guard(K.TYPE_MATCH, type(value))
+    return ExceptionVariable(value)
+
+
 def wrap_user_defined(b: "VariableBuilder", value: Any) -> VariableTracker:
     """Any other object: type-guarded; attributes are read (and guarded) as used.
     The catch-all: it stays last."""
@@ -281,6 +288,7 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("builtin", is_builtin, wrap_builtin, (K.ID_MATCH,)),
     WrapRule("python module", lambda v: isinstance(v, types.ModuleType), wrap_python_module, (K.ID_MATCH,)),
     WrapRule("class", lambda v: isinstance(v, type), wrap_class, (K.ID_MATCH,)),
+    WrapRule("exception", lambda v: isinstance(v, BaseException), wrap_exception, (K.TYPE_MATCH,)),
     WrapRule("user object", _always, wrap_user_defined, (K.TYPE_MATCH,), tracks_identity=True),
 ]
 

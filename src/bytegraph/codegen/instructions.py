@@ -53,7 +53,7 @@ _PROLOGUE_OPS = frozenset({"MAKE_CELL", "COPY_FREE_VARS", "RESUME", "NOP"})
 
 
 def load_program(code: types.CodeType) -> Program:
-    bc = bytecode.Bytecode.from_code(code)
+    bc = bytecode.Bytecode.from_code(code, conserve_exception_block_stackdepth=True)   # exact handler depths
     plain: list[Any] = []
     label_at: dict[Label, int] = {}
     try_at: list[TryBegin | None] = []

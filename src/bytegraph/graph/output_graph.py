@@ -70,6 +70,18 @@ class OutputGraph:
         self.fake_mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=False)
         self.graph_args: list[GraphArg] = []
         self._last_placeholder: torch.fx.Node | None = None
+        self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
+        self.initial_grad_enabled = self.grad_enabled
+
+    # -- global state --------------------------------------------------------------------
+    def set_grad_enabled(self, mode: bool) -> bool:
+        """Switch grad mode from here on in the graph (a ``_set_grad_enabled`` node, replayed
+        when the graph runs); returns the previous mode."""
+        previous = self.grad_enabled
+        if mode != previous:
+            self.graph.call_function(torch._C._set_grad_enabled, (mode,))
+            self.grad_enabled = mode
+        return previous
 
     # -- inputs --------------------------------------------------------------------------
     def add_tensor_input(self, source: Source, value: torch.Tensor) -> TensorVariable:
@@ -105,7 +117,7 @@ class OutputGraph:
     def run_fake(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
         what = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
         try:
-            with self.fake_mode:
+            with self.fake_mode, torch.set_grad_enabled(self.grad_enabled):
                 if kind == "call_method":
                     return getattr(args[0], target)(*args[1:], **kwargs)
                 return target(*args, **kwargs)
@@ -154,4 +166,11 @@ class OutputGraph:
 
     def op_count(self) -> int:
         return sum(1 for n in self.graph.nodes if n.op in ("call_function", "call_method", "call_module"))
+
+    def has_work(self) -> bool:
+        """Whether calling the graph does anything: an op, or leaving grad mode changed
+        (switching it off and back on again alone is nothing)."""
+        return self.grad_enabled != self.initial_grad_enabled or any(
+            n.op in ("call_function", "call_method", "call_module") and n.target is not torch._C._set_grad_enabled
+            for n in self.graph.nodes)
 

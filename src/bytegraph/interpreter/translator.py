@@ -37,7 +37,8 @@ from ..sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, Local
 from ..variables.base import NULL, LazyVariableTracker, VariableTracker
 from ..variables.dicts import DictVariable
 from ..variables.functions import ExistingCellVariable
-from ..variables.lists import IteratorVariable, TupleVariable
+from ..variables.iterators import GeneratorVariable
+from ..variables.lists import TupleVariable
 from ..variables.user_defined import is_torch_module_name
 from .capture import CaptureState
 from .registry import handlers_for_current
@@ -74,16 +75,17 @@ class InstructionTranslator:
         self.kw_names: tuple[str, ...] = ()
         self.current: Inst | None = None
         self.return_value: VariableTracker | None = None
-        # A generator called from traced code runs to completion when called; its yields
-        # become the items of an iterator (see InstructionTranslator.inline_call).
-        self.yielded: list[VariableTracker] | None = [] if code.co_flags & inspect.CO_GENERATOR else None
+        self.is_generator = bool(code.co_flags & inspect.CO_GENERATOR)
+        self.yielded: VariableTracker | None = None     # set by YIELD_VALUE: run() returns to the consumer
+        self.current_exc: VariableTracker | None = None  # sys.exc_info() of this frame (PUSH_EXC_INFO/POP_EXCEPT)
         self.graph = capture.graph
         self._handlers = handlers_for_current()
 
     # -- the run loop ----------------------------------------------------------------------
     def run(self) -> VariableTracker:
+        """Interpret until the frame returns (or, in a generator, until the next ``yield``)."""
         insts = self.program.insts
-        while self.return_value is None:
+        while self.return_value is None and self.yielded is None:
             inst = insts[self.ip]
             self.ip += 1
             self.current = inst
@@ -100,8 +102,32 @@ class InstructionTranslator:
             except UserCodeError as e:
                 if e.where is None:
                     e.where = self.location()
-                raise
+                if inst.handler is None:
+                    raise
+                self._unwind(inst, e.original)
         return self.return_value
+
+    def _unwind(self, inst: Inst, exc: BaseException) -> None:
+        """Deliver an exception raised by ``inst`` to the handler the exception table names for
+        it, as CPython does: pop the stack to the handler's depth, push lasti if asked, push
+        the exception, jump (CPython: Python/ceval.c exception_unwind)."""
+        handler = inst.handler
+        del self.stack[handler.stack_depth:]
+        if handler.push_lasti:
+            self.stack.append(self.wrap_const(inst.index))
+        self.stack.append(self.wrap_const(exc))
+        self.ip = handler.target
+
+    def resume(self) -> VariableTracker | None:
+        """Run a suspended generator frame to its next yield: the yielded value, or None once
+        it has returned."""
+        if self.return_value is not None:
+            return None
+        if self.yielded is not None:            # the value of the paused `yield` expression
+            self.yielded = None
+            self.push(self.wrap_const(None))
+        self.run()
+        return self.yielded
 
     def _located(self, e: Unsupported) -> Unsupported:
         e.add_frame(self.location())
@@ -181,12 +207,9 @@ class InstructionTranslator:
         cells = {name: target.closure[i] for i, name in enumerate(code.co_freevars)}
         child = InstructionTranslator(self.capture, code, f_locals, cells, target.fn_globals,
                                       self._globals_base_for(target.fn_globals, target.fn_source), parent=self)
-        result = child.run()
-        if child.yielded is not None:
-            # Eager materialization: sound because tracing has no effects outside trace-local
-            # objects; only the interleaving with the consumer's own trace-local mutations differs.
-            return IteratorVariable(child.yielded, types.GeneratorType)
-        return result
+        if child.is_generator:          # nothing runs until the first next(), as in CPython
+            return GeneratorVariable(child)
+        return child.run()
 
     def _globals_base_for(self, fn_globals: dict[str, Any], fn_source: Source | None) -> Source | None:
         """Where an inlined function's globals dict can be re-read from (None: unguardable)."""

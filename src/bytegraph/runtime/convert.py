@@ -127,7 +127,7 @@ def _finish(fn: types.FunctionType, capture: CaptureState, rv: Any, backend: Cal
     graph = capture.graph
     body = out.instrs
     gm = None
-    if out.graph_outputs or graph.op_count():
+    if out.graph_outputs or graph.has_work():
         graph.set_outputs(out.graph_outputs)
         gm = graph.make_module(f"GraphModule_{code.co_name}_{counter}")
         if log_graphs.isEnabledFor(logging.DEBUG):

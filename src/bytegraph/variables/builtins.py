@@ -18,7 +18,7 @@ from ..guards import GuardKind
 from . import ops
 from .base import NotConstant, Tx, VariableTracker, fold
 from .dicts import DictVariable, SetVariable
-from .lists import IteratorVariable, ListVariable, TupleVariable
+from .lists import IteratorVariable, ListVariable, TupleVariable, sort_trackers
 
 Handler = Callable[..., VariableTracker]
 HANDLERS: dict[Any, Handler] = {}
@@ -26,7 +26,7 @@ HANDLERS: dict[Any, Handler] = {}
 # Builtins without side effects: folded when every argument is a constant.
 PURE: frozenset[Any] = frozenset({
     abs, all, any, ascii, bin, bool, callable, chr, complex, divmod, float, format, hash, hex,
-    int, isinstance, issubclass, len, max, min, oct, ord, pow, repr, round, sorted, str, sum, tuple,
+    int, isinstance, issubclass, len, max, min, oct, ord, pow, repr, round, str, sum, tuple,
     bytes, slice, range, type,
     *[getattr(operator, n) for n in dir(operator) if not n.startswith("_") and callable(getattr(operator, n))],
     *[getattr(math, n) for n in dir(math) if callable(getattr(math, n))],
@@ -277,6 +277,18 @@ def _set(tx: Tx, iterable: VariableTracker | None = None, *, _type: type = set) 
 
 
 HANDLERS[frozenset] = lambda tx, iterable=None: SetVariable(iterable.unpack(tx) if iterable is not None else [], frozenset)
+
+
+@handles(sorted)
+def _sorted(tx: Tx, iterable: VariableTracker, *, key: VariableTracker | None = None,
+            reverse: VariableTracker | None = None) -> VariableTracker:
+    return ListVariable(sort_trackers(tx, iterable.unpack(tx), key, reverse))
+
+
+@handles(tuple.__new__)
+def _tuple_new(tx: Tx, cls: VariableTracker, iterable: VariableTracker | None = None) -> VariableTracker:
+    """``tuple.__new__(cls, items)``: how named tuples build themselves (``_make``)."""
+    return TupleVariable(iterable.unpack(tx) if iterable is not None else [], py_type=cls.as_constant())
 
 
 @handles(sum)

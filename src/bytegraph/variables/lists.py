@@ -11,7 +11,9 @@ list that existed before the call is not: mutating it is a side effect (``tx.mut
 from __future__ import annotations
 
 import collections
+import inspect
 import operator
+import types
 from typing import Any, Callable
 
 from ..diagnostics import breaks
@@ -156,6 +158,18 @@ class TupleVariable(BaseListVariable):
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
         if name in self.fields():
             return self.item(self.fields().index(name))
+        if self.py_type is not tuple and hasattr(self.py_type, name):
+            # named tuple class members: _fields, _asdict, _replace, user methods (the type is guarded)
+            from .functions import UserMethodVariable
+
+            attr = getattr(self.py_type, name)
+            raw = inspect.getattr_static(self.py_type, name)
+            if isinstance(raw, types.FunctionType):
+                return UserMethodVariable(tx.wrap_const(raw), self)
+            if isinstance(raw, classmethod):
+                return UserMethodVariable(tx.wrap_const(raw.__func__), tx.wrap_const(self.py_type))
+            if not callable(attr):
+                return tx.wrap_const(attr)
         return super().var_getattr(tx, name)
 
     def as_constant(self) -> Any:
@@ -241,14 +255,7 @@ class ListVariable(BaseListVariable):
     @pymethod("sort")
     @_mutator
     def _sort(self, tx: Tx, key: VariableTracker | None = None, reverse: VariableTracker | None = None) -> VariableTracker:
-        if key is not None:
-            raise Unsupported(breaks.UNSUPPORTED_CALL, "list.sort(key=...) while tracing")
-        try:
-            order = sorted(range(len(self._items)), key=lambda i: self.item(i).as_constant(),
-                           reverse=bool(reverse.as_constant()) if reverse is not None else False)
-        except NotConstant:
-            raise Unsupported(breaks.UNSUPPORTED_CALL, "sorting a list of non-constant values") from None
-        self._items = [self._items[i] for i in order]
+        self._items[:] = sort_trackers(tx, self.realized(), key, reverse)
         return tx.wrap_const(None)
 
     @pymethod("__setitem__")
@@ -273,6 +280,24 @@ class ListVariable(BaseListVariable):
 
     def __repr__(self) -> str:
         return f"ListVariable({self._items!r})"
+
+
+def sort_trackers(tx: Tx, items: list[VariableTracker], key: VariableTracker | None,
+                  reverse: VariableTracker | None) -> list[VariableTracker]:
+    """``sorted(items, key=key, reverse=reverse)``: the sort keys must be known at trace time
+    (the key function is traced); the sort is stable, as CPython's."""
+    keys = [tx.call(key, [vt], {}) if key is not None and not (key.is_constant() and key.as_constant() is None)
+            else vt for vt in items]
+    try:
+        values = [k.as_constant() for k in keys]
+    except NotConstant:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, "sorting by values unknown at trace time (tensors?)") from None
+    descending = bool(reverse.as_constant()) if reverse is not None else False
+    try:
+        order = sorted(range(len(items)), key=values.__getitem__, reverse=descending)
+    except Exception as e:   # noqa: BLE001 - e.g. comparing str with int: the user's TypeError
+        raise _user_error(e) from e
+    return [items[i] for i in order]
 
 
 class IteratorVariable(VariableTracker):

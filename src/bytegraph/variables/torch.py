@@ -28,7 +28,7 @@ from .base import NotConstant, Tx, VariableTracker, fold
 GRAPH_PY_MODULES = frozenset({"torch.nn.functional", "torch.functional", "torch._tensor"})
 
 TRACE_TIME: dict[Any, Callable[..., Any]] = {
-    torch.is_grad_enabled: lambda tx: torch.is_grad_enabled(),
+    torch.is_grad_enabled: lambda tx: tx.graph.grad_enabled,
     torch.is_inference_mode_enabled: lambda tx: torch.is_inference_mode_enabled(),
     torch.get_default_dtype: lambda tx: torch.get_default_dtype(),
     torch.jit.is_scripting: lambda tx: False,
@@ -54,9 +54,22 @@ _SETTER = re.compile(r"^_?set_|^_?manual_seed|^seed$")
 CONSTANT_CONSTRUCTORS = frozenset({torch.Size, torch.device, torch.finfo, torch.iinfo})
 
 
+# torch wraps some functions in `torch._disable_dynamo` (torch.manual_seed, once torch._dynamo
+# is imported): they are meant to run eagerly; we treat the wrapper as the function it wraps.
+_DISABLED_CODE = torch._disable_dynamo(lambda: None).__code__
+
+
+def unwrap_disabled(fn: Any) -> Any:
+    while isinstance(fn, types.FunctionType) and fn.__code__ is _DISABLED_CODE and hasattr(fn, "__wrapped__"):
+        fn = fn.__wrapped__
+    return fn
+
+
 def is_torch_callable(value: Any) -> bool:
     """A callable that bytegraph treats as a graph operation (or a trace-time query)."""
     if isinstance(value, (torch._ops.OpOverload, torch._ops.OpOverloadPacket)):
+        return True
+    if isinstance(value, types.FunctionType) and value.__code__ is _DISABLED_CODE:
         return True
     try:
         if value in TRACE_TIME or value in NOT_TRACEABLE or value in CONSTANT_CONSTRUCTORS:
@@ -89,7 +102,10 @@ class TorchVariable(VariableTracker):
         return self.fn
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        fn = self.fn
+        fn = unwrap_disabled(self.fn)
+        if fn is not self.fn and fn not in TRACE_TIME:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() is marked by torch to run eagerly"
+                              + (" (it changes global state)" if fn in NOT_TRACEABLE else ""))
         if fn in TRACE_TIME:
             return tx.wrap_const(TRACE_TIME[fn](tx, *args, **kwargs))
         if fn in NOT_TRACEABLE or _SETTER.match(getattr(fn, "__name__", "")):

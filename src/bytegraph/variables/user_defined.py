@@ -22,6 +22,7 @@ import torch
 from ..guards import GuardKind
 from ..sources import AttrSource, Source, TypeSource
 from .base import Tx, VariableTracker
+from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
 
 MISSING = object()
@@ -114,7 +115,7 @@ class UserDefinedClassVariable(VariableTracker):
         if is_namedtuple_class(cls):
             return _construct_namedtuple(tx, cls, args, kwargs)
         _, new = lookup_class_attr(cls, "__new__")
-        if new is not object.__new__ or issubclass(cls, torch.nn.Module) or type(cls) is not type:
+        if new is not object.__new__ or issubclass(cls, torch.nn.Module) or type(cls).__call__ is not type.__call__:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
                               f"(custom __new__, metaclass or nn.Module)")
         obj = UserDefinedObjectVariable(object.__new__(cls))
@@ -162,12 +163,14 @@ def _partial(tx: Tx, func: VariableTracker, *args: VariableTracker, **keywords: 
     return PartialVariable(func, list(args), keywords)
 
 
-# Classes whose construction is modelled directly (their __new__/__init__ are in C).
+# Classes whose construction is modelled directly (their __new__/__init__ are in C, or
+# constructing them changes torch's global state).
 CONSTRUCTORS: dict[type, Any] = {
     collections.OrderedDict: _ordered_dict,
     collections.defaultdict: _defaultdict,
     collections.deque: _deque,
     functools.partial: _partial,
+    **GRAD_MODE_CLASSES,
 }
 
 
@@ -300,6 +303,12 @@ class UserDefinedObjectVariable(VariableTracker):
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         if name == "__setattr__" and type(self.value).__setattr__ is object.__setattr__:
             return self.generic_setattr(tx, args[0].as_constant(), args[1])
+        if name == "__delattr__" and type(self.value).__delattr__ is object.__delattr__:
+            attr = args[0].as_constant()
+            if self.source is not None or attr not in self.pending:
+                tx.mutation(self, f"deleting attribute {attr!r}")
+            del self.pending[attr]
+            return tx.wrap_const(None)
         return super().call_method(tx, name, args, kwargs)
 
     def generic_setattr(self, tx: Tx, name: str, value: VariableTracker) -> VariableTracker:

@@ -6,8 +6,8 @@ from ...codegen.instructions import Inst
 from ...diagnostics import breaks
 from ...diagnostics.errors import Unsupported, UserCodeError
 from ...variables.builtins import BuiltinVariable
+from ...variables.ctx import ExceptionVariable
 from ...variables.lists import IteratorVariable
-from ...variables.user_defined import UserDefinedClassVariable, UserDefinedObjectVariable
 from ..registry import handles
 from ..translator import InstructionTranslator as Tx
 
@@ -94,33 +94,87 @@ def return_value(tx: Tx, inst: Inst) -> None:
     tx.return_value = tx.pop()
 
 
+def _exception(tx: Tx, vt) -> BaseException:
+    """The exception instance a ``raise`` operand stands for (a class is instantiated)."""
+    if vt.is_constant() and isinstance(vt.as_constant(), type) and issubclass(vt.as_constant(), BaseException):
+        vt = tx.call(vt, [], {})
+    if isinstance(vt, ExceptionVariable):
+        return vt.exc
+    raise UserCodeError(TypeError("exceptions must derive from BaseException"))
+
+
 @handles("RAISE_VARARGS")
 def raise_varargs(tx: Tx, inst: Inst) -> None:
-    """(exc[, cause] -- ): the program raises; capture stops and the exception reaches the user"""
+    """(exc[, cause] -- ): raise; the exception table of this frame (or a caller's) handles it,
+    else capture stops and the program runs eagerly, raising it for real"""
     if inst.arg == 0:
-        raise Unsupported(breaks.EXCEPTION_HANDLING, "bare `raise` (re-raise)")
-    if inst.arg == 2:
-        tx.pop()
+        if tx.current_exc is None or not isinstance(tx.current_exc, ExceptionVariable):
+            raise UserCodeError(RuntimeError("No active exception to reraise"))
+        raise UserCodeError(tx.current_exc.exc)
+    cause = tx.pop() if inst.arg == 2 else None
+    exc = _exception(tx, tx.pop())
+    if cause is not None:
+        exc.__cause__ = None if cause.is_constant() and cause.as_constant() is None else _exception(tx, cause)
+    raise UserCodeError(exc)
+
+
+@handles("RERAISE")
+def reraise(tx: Tx, inst: Inst) -> None:
+    """([lasti,] ..., exc -- ): raise again the exception a handler could not handle"""
+    raise UserCodeError(_exception(tx, tx.pop()))
+
+
+@handles("PUSH_EXC_INFO")
+def push_exc_info(tx: Tx, inst: Inst) -> None:
+    """(exc -- previous_exc, exc): the exception becomes the frame's current one (sys.exc_info)"""
     exc = tx.pop()
-    if isinstance(exc, (BuiltinVariable, UserDefinedClassVariable)):
-        exc = exc.call_function(tx, [], {})
-    value = getattr(exc, "value", None)
-    if isinstance(exc, UserDefinedObjectVariable) and isinstance(value, BaseException):
-        raise UserCodeError(value)
-    raise UserCodeError(TypeError("exceptions must derive from BaseException"))
+    tx.stack.append(tx.current_exc if tx.current_exc is not None else tx.wrap_const(None))
+    tx.stack.append(exc)
+    tx.current_exc = exc
+
+
+@handles("POP_EXCEPT")
+def pop_except(tx: Tx, inst: Inst) -> None:
+    """(previous_exc -- ): leaving an except block restores the previous current exception"""
+    prev = tx.pop()
+    tx.current_exc = None if prev.is_constant() and prev.as_constant() is None else prev
+
+
+@handles("CHECK_EXC_MATCH")
+def check_exc_match(tx: Tx, inst: Inst) -> None:
+    """(exc, type -- exc, bool): ``except type:``"""
+    classes = tx.pop().as_constant()
+    tx.push(tx.wrap_const(isinstance(_exception(tx, tx.stack[-1]), classes)))
+
+
+@handles("BEFORE_WITH")
+def before_with(tx: Tx, inst: Inst) -> None:
+    """(mgr -- mgr.__exit__, mgr.__enter__())"""
+    mgr = tx.pop()
+    exit_fn = mgr.var_getattr(tx, "__exit__")
+    result = tx.call(mgr.var_getattr(tx, "__enter__"), [], {})
+    tx.push(exit_fn)
+    tx.push(result)
+
+
+@handles("WITH_EXCEPT_START")
+def with_except_start(tx: Tx, inst: Inst) -> None:
+    """(exit, lasti, prev_exc, exc -- exit, lasti, prev_exc, exc, exit(type, exc, tb))"""
+    exc = tx.stack[-1]
+    exit_fn = tx.stack[-4]
+    tx.push(tx.call(exit_fn, [tx.wrap_const(exc.python_type()), exc, tx.wrap_const(None)], {}))
 
 
 @handles("RETURN_GENERATOR")
 def return_generator(tx: Tx, inst: Inst) -> None:
-    """( -- None): the start of a generator's code; the generator runs to completion right away"""
+    """( -- None): the first instruction of a generator's code, run on its first next()"""
     tx.push(tx.wrap_const(None))
 
 
 @handles("YIELD_VALUE")
 def yield_value(tx: Tx, inst: Inst) -> None:
-    """(value -- None): the value becomes the next item; ``send()`` is not modelled, so None comes back"""
-    tx.yielded.append(tx.pop())
-    tx.push(tx.wrap_const(None))
+    """(value -- ): suspends the frame; resuming pushes the (always None) sent value"""
+    tx.yielded = tx.pop()
 
 
 @handles("GET_YIELD_FROM_ITER")

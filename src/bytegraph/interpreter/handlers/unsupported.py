@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from ..registry import unsupported
 
-unsupported("exception handling while tracing is not supported yet (issue: graph breaks and exceptions)",
-            "PUSH_EXC_INFO", "POP_EXCEPT", "CHECK_EXC_MATCH", "CHECK_EG_MATCH", "RERAISE", "WITH_EXCEPT_START",
-            "PREP_RERAISE_STAR")
-unsupported("context managers (`with`) are not traced yet", "BEFORE_WITH", "BEFORE_ASYNC_WITH")
+unsupported("exception groups (`except*`) are not traced yet", "CHECK_EG_MATCH", "PREP_RERAISE_STAR")
+unsupported("async context managers are not traced", "BEFORE_ASYNC_WITH")
 unsupported("coroutines and async generators are not traced",
             "GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "END_ASYNC_FOR", "ASYNC_GEN_WRAP")
 unsupported("class bodies and module-level code are never compiled frames",

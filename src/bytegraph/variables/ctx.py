@@ -1,0 +1,82 @@
+"""Context managers and exceptions as traced values.
+
+* GradModeVariable — ``torch.no_grad()``, ``torch.enable_grad()``, ``torch.set_grad_enabled(b)``:
+  entering and leaving change the graph's grad mode (``OutputGraph.set_grad_enabled``
+  records the switch as a node, so the graph replays it, and fake propagation follows it).
+* ExceptionVariable — an exception object raised or caught while tracing (a real,
+  trace-time instance: exceptions are made from constants).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .base import Tx, VariableTracker, pymethod
+
+
+class GradModeVariable(VariableTracker):
+    def __init__(self, mode: bool, py_type: type, previous: bool | None = None) -> None:
+        super().__init__(None)
+        self.mode = mode
+        self.py_type = py_type
+        self._restore: list[bool] = [] if previous is None else [previous]
+        self._applied = previous is not None      # set_grad_enabled(b) switches when constructed
+
+    @classmethod
+    def create(cls, tx: Tx, mode: bool, py_type: type, immediate: bool = False) -> "GradModeVariable":
+        previous = tx.graph.set_grad_enabled(mode) if immediate else None
+        return cls(mode, py_type, previous)
+
+    def python_type(self) -> type:
+        return self.py_type
+
+    @pymethod("__enter__")
+    def _enter(self, tx: Tx) -> VariableTracker:
+        if self._applied:
+            self._applied = False
+        else:
+            self._restore.append(tx.graph.set_grad_enabled(self.mode))
+        return tx.wrap_const(None)
+
+    @pymethod("__exit__")
+    def _exit(self, tx: Tx, *exc_info: VariableTracker) -> VariableTracker:
+        tx.graph.set_grad_enabled(self._restore.pop())
+        return tx.wrap_const(False)
+
+    def describe(self) -> str:
+        return f"{self.py_type.__name__}({self.mode})"
+
+
+class ExceptionVariable(VariableTracker):
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(None)
+        self.exc = exc
+
+    def python_type(self) -> type:
+        return type(self.exc)
+
+    def as_constant(self) -> Any:
+        return self.exc       # made from constants while tracing: str(e), e.args fold
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        return tx.wrap_const(getattr(self.exc, name))
+
+    def reconstruct(self, cg: Any) -> None:
+        """A fresh exception per call (``type(exc)(*exc.args)``), never one shared object."""
+        cg.push_callable(type(self.exc))
+        for arg in self.exc.args:
+            cg.load_const(arg)
+        cg.call(len(self.exc.args))
+
+    def describe(self) -> str:
+        return f"{type(self.exc).__name__}({self.exc})"
+
+
+GRAD_MODE_CLASSES: dict[type, Any] = {
+    torch.no_grad: lambda tx: GradModeVariable.create(tx, False, torch.no_grad),
+    torch.enable_grad: lambda tx: GradModeVariable.create(tx, True, torch.enable_grad),
+    torch.set_grad_enabled: lambda tx, mode: GradModeVariable.create(tx, bool(mode.as_constant()),
+                                                                     torch.set_grad_enabled, immediate=True),
+}
