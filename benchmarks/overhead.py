@@ -99,17 +99,16 @@ def cases() -> list[tuple[str, Callable[[], Any], tuple]]:
     ]
 
 
-def median_us(fn: Callable[..., Any], args: tuple, repeat: int, number: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn(*args)
-        times.append((time.perf_counter() - t0) / number * 1e6)
-    return statistics.median(times)
+def _per_call_us(fn: Callable[..., Any], args: tuple, number: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn(*args)
+    return (time.perf_counter() - t0) / number * 1e6
 
 
 def measure(name: str, make: Callable[[], Any], args: tuple, repeat: int, number: int) -> dict[str, float]:
+    """Time every variant in interleaved rounds (so drift hits all alike); overheads are the
+    median over rounds of the per-round difference to the same graph called directly."""
     target = make()
     rec_bg, rec_tc = Recorder(), Recorder()
     torch._dynamo.reset()
@@ -119,22 +118,27 @@ def measure(name: str, make: Callable[[], Any], args: tuple, repeat: int, number
         bg(*args)
         tc(*args)
     assert len(rec_bg.graphs) == 1 and len(rec_tc.graphs) == 1, (name, len(rec_bg.graphs), len(rec_tc.graphs))
-    row = {
-        "eager": median_us(target, args, repeat, number),
-        "graph_bg": median_us(rec_bg.graphs[0], rec_bg.inputs, repeat, number),
-        "graph_tc": median_us(rec_tc.graphs[0], rec_tc.inputs, repeat, number),
-        "bytegraph": median_us(bg, args, repeat, number),
-        "torch.compile": median_us(tc, args, repeat, number),
+    variants = {
+        "eager": (target, args),
+        "graph_bg": (rec_bg.graphs[0], rec_bg.inputs),
+        "graph_tc": (rec_tc.graphs[0], rec_tc.inputs),
+        "bytegraph": (bg, args),
+        "torch.compile": (tc, args),
     }
-    row["overhead_bg"] = max(row["bytegraph"] - row["graph_bg"], 0.01)
-    row["overhead_tc"] = max(row["torch.compile"] - row["graph_tc"], 0.01)
+    rounds: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(repeat):
+        for key, (fn, fn_args) in variants.items():
+            rounds[key].append(_per_call_us(fn, fn_args, number))
+    row = {k: statistics.median(v) for k, v in rounds.items()}
+    row["overhead_bg"] = max(statistics.median(b - g for b, g in zip(rounds["bytegraph"], rounds["graph_bg"])), 0.01)
+    row["overhead_tc"] = max(statistics.median(t - g for t, g in zip(rounds["torch.compile"], rounds["graph_tc"])), 0.01)
     return row
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=7)
-    ap.add_argument("--number", type=int, default=20000)
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--number", type=int, default=4000)
     opts = ap.parse_args(argv)
     print(f"torch {torch.__version__}, python {sys.version.split()[0]}; µs per call, median of {opts.repeat}")
     header = f"{'case':<26}{'eager':>8}{'graph':>8}{'bytegraph':>11}{'torch.compile':>15}{'bg ovh':>9}{'tc ovh':>9}{'ratio':>8}"

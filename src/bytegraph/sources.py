@@ -189,6 +189,20 @@ class ItemSource(DerivedSource):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class InstanceAttrSource(ItemSource):
+    """``obj.attr`` for an attribute that lives in the instance ``__dict__``, read as
+    ``obj.__dict__['attr']`` (``of`` is ``AttrSource(obj, '__dict__')``, hoisted once when
+    several attributes are guarded). Shown to people as ``obj.attr``."""
+
+    @classmethod
+    def of_object(cls, obj: Source, attr: str) -> "InstanceAttrSource":
+        return cls(AttrSource(obj, "__dict__"), attr)
+
+    def name(self) -> str:
+        return f"{self.of.of.name()}.{self.key}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class TypeSource(DerivedSource):
     """``type(base)``: used to guard class attributes (methods, class constants) of an object."""
 

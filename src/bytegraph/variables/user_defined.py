@@ -20,7 +20,7 @@ from ..diagnostics.errors import Unsupported, UserCodeError
 import torch
 
 from ..guards import GuardKind
-from ..sources import AttrSource, Source, TypeSource
+from ..sources import AttrSource, InstanceAttrSource, Source, TypeSource
 from .base import Tx, VariableTracker
 from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
@@ -241,7 +241,10 @@ class UserDefinedObjectVariable(VariableTracker):
     def _instance_attr(self, tx: Tx, name: str) -> VariableTracker | None:
         d = getattr(self.value, "__dict__", None)
         if d is not None and name in d:
-            return wrap_child(tx, d[name], AttrSource(self.source, name) if self.source else None)
+            # Read as ``obj.__dict__[name]``: no data descriptor shadows it (checked above), and a
+            # dict lookup on a hoisted ``obj.__dict__`` is about half the cost of a getattr in a guard.
+            src = InstanceAttrSource.of_object(self.source, name) if self.source else None
+            return wrap_child(tx, d[name], src)
         return None
 
     def _missing(self, tx: Tx, name: str) -> VariableTracker:
