@@ -183,6 +183,7 @@ CASES = [
     ("DICT_KEYS", [Guard(A, K.DICT_KEYS, ("a", "b"))], one, {}, ({"a": 1, "b": 2},),
      [({"b": 2, "a": 1},), ({"a": 1},), ({"a": 1, "b": 2, "c": 3},)]),
     ("DICT_KEYS empty", [Guard(A, K.DICT_KEYS, ())], one, {}, ({},), [({"a": 1},)]),
+    ("DICT_CONTAINS", [Guard(A, K.DICT_CONTAINS, "a")], one, {}, ({"a": 1, "b": 2},), [({"b": 2},), ({},)]),
     ("HASATTR", [Guard(A, K.HASATTR, "w")], one, {}, (obj(w=1),), [(obj(),)]),
     ("NOT_HASATTR", [Guard(A, K.NOT_HASATTR, "w")], one, {}, (obj(),), [(obj(w=1),)]),
     ("DICT_NOT_CONTAINS", [Guard(AttrSource(A, "__dict__"), K.DICT_NOT_CONTAINS, "w")], one, {}, (obj(v=1),),

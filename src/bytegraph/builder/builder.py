@@ -63,6 +63,10 @@ class VariableBuilder:
             self.tx.guard(self.source, GuardKind.ID_MATCH, IdRef.of(value), f"builder rule '{self.rule.name}'")
             self.tx.capture.guards.watch(value)
 
+    def key_guards(self) -> Any:
+        """Where a container installs the guards it decides on later (None without a source)."""
+        return self.tx.capture.guards if self.source is not None else None
+
     def child(self, value: Any, key: Any, attr: bool = False) -> VariableTracker:
         """An item (``source[key]``) or attribute (``source.key``), built only when used."""
         if self.source is None:

@@ -25,7 +25,7 @@ from ..diagnostics.errors import Unsupported
 from ..guards import GuardKind, TensorSpec
 from torch.utils.hooks import RemovableHandle
 
-from ..sources import WeakRefCallSource
+from ..sources import InstanceAttrSource, WeakRefCallSource
 from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
@@ -128,11 +128,12 @@ def is_literal_key_dict(value: Any) -> bool:
 
 
 def wrap_dict(b: "VariableBuilder", value: dict) -> VariableTracker:
-    """Dicts and OrderedDicts whose keys are constants: the key list (in order) is guarded,
-    values are wrapped lazily under ``d[key]``."""
+    """Dicts and OrderedDicts whose keys are constants: type guarded; values wrapped lazily
+    under ``d[key]``; keys guarded as the code uses them (one key's presence for ``in``, the
+    ordered key list, DICT_KEYS, once the whole set matters: len, iteration, ==)."""
     b.guard(K.TYPE_MATCH, type(value))
-    b.guard(K.DICT_KEYS, tuple(value))
-    return DictVariable({k: b.child(v, k) for k, v in value.items()}, type(value))
+    return DictVariable({k: b.child(v, k) for k, v in value.items()}, type(value), b.source,
+                        key_guards=b.key_guards())
 
 
 def wrap_deque(b: "VariableBuilder", value: collections.deque) -> VariableTracker:
@@ -150,11 +151,11 @@ def is_special_dict(value: Any) -> bool:
 
 def wrap_special_dict(b: "VariableBuilder", value: Any) -> VariableTracker:
     """defaultdict (its ``default_factory`` wrapped as an attribute) and mappingproxy (a
-    read-only view): keys guarded like a dict's, values lazy."""
+    read-only view): keys guarded lazily like a dict's, values lazy."""
     b.guard(K.TYPE_MATCH, type(value))
-    b.guard(K.DICT_KEYS, tuple(value))
     factory = b.child(value.default_factory, "default_factory", attr=True) if type(value) is collections.defaultdict else None
-    return DictVariable({k: b.child(v, k) for k, v in value.items()}, type(value), default_factory=factory)
+    return DictVariable({k: b.child(v, k) for k, v in value.items()}, type(value), b.source,
+                        default_factory=factory, key_guards=b.key_guards())
 
 
 def wrap_partial(b: "VariableBuilder", value: functools.partial) -> VariableTracker:
@@ -191,7 +192,23 @@ def wrap_literal_set(b: "VariableBuilder", value: set) -> VariableTracker:
     immutable: "literal" catches it first.)"""
     b.guard(K.TYPE_MATCH, set)
     b.guard(K.EQUALS_MATCH, frozenset(value))
-    return SetVariable([ConstantVariable(v) for v in value], set)
+    return SetVariable({v: ConstantVariable(v) for v in value}, set)
+
+
+def is_bytegraph_compiled(value: Any) -> bool:
+    return isinstance(getattr(type(value), "__bytegraph_unwrap__", None), str)
+
+
+def wrap_bytegraph_compiled(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """A function or module that was itself compiled with bytegraph, called from traced code:
+    traced as the original it wraps (read through the wrapper), so the caller's graph
+    includes it. Before "nn.Module": a compiled module is a module whose call is opaque."""
+    b.guard(K.TYPE_MATCH, type(value))
+    attr = type(value).__bytegraph_unwrap__
+    inner = value.__dict__[attr]
+    if b.source is None:
+        return b.tx.wrap_const(inner)
+    return b.tx.wrap(inner, InstanceAttrSource.of_object(b.source, attr))
 
 
 def is_module(value: Any) -> bool:
@@ -272,15 +289,16 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("literal", is_literal, wrap_literal, (K.EQUALS_MATCH,)),
     WrapRule("namedtuple", is_namedtuple, wrap_namedtuple, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),
     WrapRule("list or tuple", is_list_or_tuple, wrap_listlike, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),
-    WrapRule("dict", is_literal_key_dict, wrap_dict, (K.TYPE_MATCH, K.DICT_KEYS), tracks_identity=True),
+    WrapRule("dict", is_literal_key_dict, wrap_dict, (K.TYPE_MATCH,), tracks_identity=True),
     WrapRule("set of literals", is_literal_set, wrap_literal_set, (K.TYPE_MATCH, K.EQUALS_MATCH), tracks_identity=True),
     WrapRule("deque", lambda v: type(v) is collections.deque, wrap_deque, (K.TYPE_MATCH, K.SEQUENCE_LENGTH),
              tracks_identity=True),
-    WrapRule("defaultdict or mappingproxy", is_special_dict, wrap_special_dict, (K.TYPE_MATCH, K.DICT_KEYS),
+    WrapRule("defaultdict or mappingproxy", is_special_dict, wrap_special_dict, (K.TYPE_MATCH,),
              tracks_identity=True),
     WrapRule("functools.partial", lambda v: type(v) is functools.partial, wrap_partial, (K.TYPE_MATCH,)),
     WrapRule("weakref", lambda v: type(v) is weakref.ref, wrap_weakref, (K.TYPE_MATCH,)),
     WrapRule("hook handle", lambda v: isinstance(v, RemovableHandle), wrap_removable_handle, ()),
+    WrapRule("compiled by bytegraph", is_bytegraph_compiled, wrap_bytegraph_compiled, (K.TYPE_MATCH,)),
     WrapRule("nn.Module", is_module, wrap_module, (K.TYPE_MATCH,), tracks_identity=True),
     WrapRule("torch callable", is_torch_callable, wrap_torch_callable, (K.ID_MATCH,)),
     WrapRule("python function", lambda v: isinstance(v, types.FunctionType), wrap_function, (K.CLOSURE_MATCH,)),

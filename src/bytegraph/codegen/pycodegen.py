@@ -23,6 +23,7 @@ class PyCodegen:
         self.graph_outputs: list[Any] = []          # trackers the graph must return, in order
         self._output_index: dict[int, int] = {}
         self.source_temps: dict[Any, str] = {}      # sources already loaded into a local
+        self._built: dict[int, str] = {}            # objects rebuilt once, kept in a local
 
     def emit(self, name: str, arg: Any = None) -> None:
         instr = Instr(name, arg, lineno=self.lineno) if arg is not None or name in _ARG_OPS else Instr(name, lineno=self.lineno)
@@ -65,6 +66,10 @@ class PyCodegen:
 
     def load_deref(self, name: str) -> None:
         self.emit("LOAD_DEREF", FreeVar(name) if name in self.code.co_freevars else CellVar(name))
+
+    def load_closure(self, name: str) -> None:
+        """Push the cell of a free (or cell) variable of the code being built."""
+        self.emit("LOAD_CLOSURE", FreeVar(name) if name in self.code.co_freevars else CellVar(name))
 
     def load_global(self, name: str) -> None:
         self.emit("LOAD_GLOBAL", (False, name))
@@ -117,7 +122,17 @@ class PyCodegen:
 
     # -- trackers --------------------------------------------------------------------------
     def reconstruct(self, vt: Any) -> None:
+        """Push ``vt``'s value. A mutable object created while tracing is built once: if it is
+        reached twice (``return lst, lst``; two closures sharing a cell), both are the same object."""
+        temp = self._built.get(id(vt))
+        if temp is not None:
+            self.emit("LOAD_FAST", temp)
+            return
         vt.reconstruct(self)
+        if vt.source is None and getattr(vt, "identity_matters", False):
+            temp = self._built[id(vt)] = f"___obj{len(self._built)}"
+            self.emit("COPY", 1)
+            self.store_local(temp)
 
     def load_graph_output(self, vt: Any) -> None:
         """Push a value the graph computes: ``___graph_out[i]``, adding it to the outputs."""

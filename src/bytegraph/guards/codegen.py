@@ -79,6 +79,10 @@ def _equals_expr(e: str, v: Any, ns: _Namespace) -> str:
     return f"type({first}) is {ns.name(t, 'type')} and {again} == {ns.name(v, 'const')}"
 
 
+def _key_expr(key: Any, ns: _Namespace) -> str:
+    return repr(key) if type(key) in (int, str, bytes, bool, type(None)) else ns.name(key, "key")
+
+
 def _aliasing_expr(exprs: list[str]) -> str:
     if len(exprs) == 2:
         return f"{exprs[0]} is not {exprs[1]}"
@@ -96,7 +100,8 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
                                       else f"list({e}) == {ns.name(list(g.payload), 'keys')}"),
     _K.HASATTR: lambda g, e, x, ns: f"hasattr({e}, {g.payload!r})",
     _K.NOT_HASATTR: lambda g, e, x, ns: f"not hasattr({e}, {g.payload!r})",
-    _K.DICT_NOT_CONTAINS: lambda g, e, x, ns: f"{g.payload!r} not in {e}",
+    _K.DICT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} in {e}",
+    _K.DICT_NOT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} not in {e}",
     _K.DUPLICATE_INPUT: lambda g, e, x, ns: f"{e} is {x(g.payload)}",
     _K.NO_TENSOR_ALIASING: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
     _K.GLOBAL_STATE: lambda g, e, x, ns: f"{ns.name(g.payload.guard.check, 'global_state')}()",

@@ -31,7 +31,8 @@ class GuardKind(enum.Enum):
     DICT_KEYS = "DICT_KEYS"                  # list(x) == keys, in order             (payload: tuple of keys)
     HASATTR = "HASATTR"                      # hasattr(x, name)                      (payload: name)
     NOT_HASATTR = "NOT_HASATTR"              # not hasattr(x, name)                  (payload: name)
-    DICT_NOT_CONTAINS = "DICT_NOT_CONTAINS"  # key not in x (an instance __dict__)    (payload: key)
+    DICT_CONTAINS = "DICT_CONTAINS"          # key in x                              (payload: key)
+    DICT_NOT_CONTAINS = "DICT_NOT_CONTAINS"  # key not in x                          (payload: key)
     TENSOR_MATCH = "TENSOR_MATCH"            # type, dtype, device, requires_grad, sizes, strides, dispatch keys
     DUPLICATE_INPUT = "DUPLICATE_INPUT"      # x is y: two sources reached one object (payload: y's source)
     NO_TENSOR_ALIASING = "NO_TENSOR_ALIASING"  # tensor inputs are distinct objects  (payload: their sources)
@@ -104,7 +105,8 @@ class Guard:
 
     def describe(self) -> str:
         where = self.source.name() if self.source is not None else "<global>"
-        return f"{self.kind.value}({where}, {payload_text(self)})"
+        payload = payload_text(self)
+        return f"{self.kind.value}({where}, {payload})" if payload else f"{self.kind.value}({where})"
 
 
 def payload_text(g: Guard) -> str:

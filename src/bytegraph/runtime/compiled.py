@@ -42,6 +42,10 @@ class CompileStats:
 
 
 class CompiledFunction:
+    # Traced code that calls a compiled function traces the original instead (builder rule
+    # "compiled by bytegraph"): one graph, not a frame inside a frame.
+    __bytegraph_unwrap__ = "fn"
+
     def __init__(self, fn: types.FunctionType, backend: Callable, fullgraph: bool = False,
                  bound_self: Any = None) -> None:
         self.fn = fn
@@ -142,6 +146,8 @@ class CompiledModule(torch.nn.Module):
     module: so the root module is called exactly like a submodule (hooks guarded, or traced
     when present)."""
 
+    __bytegraph_unwrap__ = "_bytegraph_orig"
+
     def __init__(self, mod: torch.nn.Module, backend: Callable, fullgraph: bool = False) -> None:
         super().__init__()
         self._orig_mod = mod
@@ -173,6 +179,9 @@ class CompiledModule(torch.nn.Module):
     @property
     def entries(self) -> tuple[CacheEntry, ...]:
         return self._bytegraph.entries
+
+    def reset(self) -> None:
+        self._bytegraph.reset()
 
 
 def _call_module(module, *args, **kwargs):  # type: ignore[no-untyped-def]

@@ -25,7 +25,7 @@ HANDLERS: dict[Any, Handler] = {}
 
 # Builtins without side effects: folded when every argument is a constant.
 PURE: frozenset[Any] = frozenset({
-    abs, all, any, ascii, bin, bool, callable, chr, complex, divmod, float, format, hash, hex,
+    abs, all, any, ascii, bin, bool, callable, chr, complex, divmod, float, format, hex,
     int, isinstance, issubclass, len, max, min, oct, ord, pow, repr, round, str, sum, tuple,
     bytes, slice, range, type,
     *[getattr(operator, n) for n in dir(operator) if not n.startswith("_") and callable(getattr(operator, n))],
@@ -271,12 +271,21 @@ def _dict(tx: Tx, arg: VariableTracker | None = None, **kwargs: VariableTracker)
     return out
 
 
-@handles(set, frozenset)
-def _set(tx: Tx, iterable: VariableTracker | None = None, *, _type: type = set) -> VariableTracker:
-    return SetVariable(iterable.unpack(tx) if iterable is not None else [])
+@handles(set)
+def _set(tx: Tx, iterable: VariableTracker | None = None) -> VariableTracker:
+    return SetVariable.of(tx, iterable.unpack(tx) if iterable is not None else [])
 
 
-HANDLERS[frozenset] = lambda tx, iterable=None: SetVariable(iterable.unpack(tx) if iterable is not None else [], frozenset)
+@handles(frozenset)
+def _frozenset(tx: Tx, iterable: VariableTracker | None = None) -> VariableTracker:
+    return SetVariable.of(tx, iterable.unpack(tx) if iterable is not None else [], frozenset)
+
+
+@handles(hash)
+def _hash(tx: Tx, obj: VariableTracker) -> VariableTracker:
+    if obj.is_constant():
+        return fold(tx, hash, obj.as_constant())
+    return obj.call_method(tx, "__hash__", [], {})
 
 
 @handles(sorted)

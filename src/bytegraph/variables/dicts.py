@@ -21,6 +21,7 @@ import torch
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
+from ..guards import Guard, GuardKind
 from .base import NotConstant, Tx, VariableTracker, pymethod
 from .lists import IteratorVariable, TupleVariable
 
@@ -45,8 +46,24 @@ class IdentityKey:
         return f"<{self.vt.describe()}>"
 
 
-def hash_key(vt: VariableTracker) -> Hashable:
-    """The key ``vt`` has in a dict or set (CPython: Objects/dictobject.c, lookup by hash then eq)."""
+class TracedKey(IdentityKey):
+    """The key of an object whose class defines ``__hash__`` in Python: its hash comes from the
+    traced ``__hash__`` (a constant), and equality with keys already present from the traced
+    ``__eq__``, at insertion and lookup time, as CPython's dict probing does."""
+
+    __slots__ = ("hash",)
+
+    def __init__(self, vt: VariableTracker, h: int) -> None:
+        super().__init__(vt)
+        self.hash = h
+
+    def __hash__(self) -> int:
+        return self.hash
+
+
+def hash_key(tx: Tx, vt: VariableTracker, present: Any = ()) -> Hashable:
+    """The key ``vt`` has in a dict or set whose keys are ``present`` (CPython:
+    Objects/dictobject.c, lookup by hash, then identity, then ``__eq__``)."""
     try:
         value = vt.as_constant()
     except NotConstant:
@@ -62,7 +79,13 @@ def hash_key(vt: VariableTracker) -> Hashable:
         raise UserCodeError(TypeError(f"unhashable type: '{t.__name__}'"))
     if t.__hash__ in _IDENTITY_HASHES:
         return IdentityKey(vt)
-    raise Unsupported(breaks.UNSUPPORTED_VALUE, f"a dict key or set member of type {t.__qualname__} with its own __hash__")
+    h = vt.call_method(tx, "__hash__", [], {}).as_constant()
+    from .ops import compare
+
+    for k in present:
+        if isinstance(k, TracedKey) and k.hash == h and (k.vt is vt or compare(tx, "eq", k.vt, vt).truth(tx)):
+            return k
+    return TracedKey(vt, h)
 
 
 def key_tracker(tx: Tx, key: Hashable) -> VariableTracker:
@@ -77,16 +100,24 @@ def _reconstruct_key(cg: Any, key: Hashable) -> None:
 
 
 class DictVariable(VariableTracker):
-    """dict, OrderedDict, defaultdict (with ``default_factory``) or a read-only mappingproxy."""
+    """dict, OrderedDict, defaultdict (with ``default_factory``) or a read-only mappingproxy.
+
+    A dict read from a source guards its keys lazily (``key_guards`` is the capture's guard
+    set until then): reading ``d[k]`` needs no key guard (the value's own guard reads
+    ``d[k]``, and fails if the key is gone); ``k in d`` guards that one key's presence or
+    absence; anything that sees the whole key set (len, iteration, ==, copying) guards it
+    once with DICT_KEYS."""
+    identity_matters = True
 
     mutated = False
 
     def __init__(self, items: dict[Hashable, VariableTracker], py_type: type = dict, source: Any = None,
-                 default_factory: VariableTracker | None = None) -> None:
+                 default_factory: VariableTracker | None = None, key_guards: Any = None) -> None:
         super().__init__(source)
         self._items = dict(items)
         self.py_type = py_type
         self.default_factory = default_factory
+        self.key_guards = key_guards
 
     def value(self, key: Hashable) -> VariableTracker:
         vt = self._items[key].realize()
@@ -94,7 +125,20 @@ class DictVariable(VariableTracker):
         return vt
 
     def keys(self) -> list[Hashable]:
+        """Every key, in order: the caller depends on the whole key set, which is guarded."""
+        if self.key_guards is not None:
+            self.key_guards.add(Guard(self.source, GuardKind.DICT_KEYS, tuple(self._items), "the dict's key set was used"))
+            self.key_guards = None
         return list(self._items)
+
+    def has_key(self, k: Hashable, reading: bool = False) -> bool:
+        """``k in d``, guarding just that key's presence (or absence). When the caller goes on to
+        read ``d[k]`` (``reading``), presence needs no guard: the value's own guard reads ``d[k]``."""
+        present = k in self._items
+        if self.key_guards is not None and not isinstance(k, IdentityKey) and not (present and reading):
+            kind = GuardKind.DICT_CONTAINS if present else GuardKind.DICT_NOT_CONTAINS
+            self.key_guards.add(Guard(self.source, kind, k, "membership test on the dict"))
+        return present
 
     def python_type(self) -> type:
         return self.py_type
@@ -102,17 +146,17 @@ class DictVariable(VariableTracker):
     def as_constant(self) -> Any:
         if any(isinstance(k, IdentityKey) for k in self._items):
             raise NotConstant("dict with object keys")
-        return self.py_type((k, self.value(k).as_constant()) for k in self._items)
+        return self.py_type((k, self.value(k).as_constant()) for k in self.keys())
 
     def truth(self, tx: Tx) -> bool:
-        return bool(self._items)
+        return bool(self.keys())
 
     def unpack(self, tx: Tx) -> list[VariableTracker]:
-        return [key_tracker(tx, k) for k in self._items]
+        return [key_tracker(tx, k) for k in self.keys()]
 
     def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
-        k = hash_key(key)
-        if k not in self._items:
+        k = hash_key(tx, key, self._items)
+        if not self.has_key(k, reading=True):
             if self.default_factory is not None and not (self.default_factory.is_constant()
                                                          and self.default_factory.as_constant() is None):
                 self._mutate(tx, "__missing__")
@@ -138,7 +182,7 @@ class DictVariable(VariableTracker):
             if self.default_factory is not None:
                 cg.reconstruct(self.default_factory)
         cg.begin_build(dict)
-        for k in self._items:
+        for k in self.keys():
             _reconstruct_key(cg, k)
             cg.reconstruct(self.value(k))
         cg.build(dict, len(self._items))
@@ -151,6 +195,7 @@ class DictVariable(VariableTracker):
                 self._update(tx, other)
                 return self
             a, b = (other, self) if reflected else (self, other)
+            a.keys(), b.keys()
             return DictVariable({**a._items, **b._items}, a.py_type)
         if op in ("eq", "ne") and isinstance(other, DictVariable):
             try:
@@ -162,7 +207,7 @@ class DictVariable(VariableTracker):
 
     @pymethod("__len__")
     def _len(self, tx: Tx) -> VariableTracker:
-        return tx.wrap_const(len(self._items))
+        return tx.wrap_const(len(self.keys()))
 
     @pymethod("__getitem__")
     def _getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
@@ -170,7 +215,7 @@ class DictVariable(VariableTracker):
 
     @pymethod("__contains__")
     def _contains(self, tx: Tx, key: VariableTracker) -> VariableTracker:
-        return tx.wrap_const(hash_key(key) in self._items)
+        return tx.wrap_const(self.has_key(hash_key(tx, key, self._items)))
 
     @pymethod("__iter__")
     def _iter(self, tx: Tx) -> VariableTracker:
@@ -178,8 +223,8 @@ class DictVariable(VariableTracker):
 
     @pymethod("get")
     def _get(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
-        k = hash_key(key)
-        if k in self._items:
+        k = hash_key(tx, key, self._items)
+        if self.has_key(k, reading=True):
             return self.value(k)
         return default if default is not None else tx.wrap_const(None)
 
@@ -198,12 +243,12 @@ class DictVariable(VariableTracker):
     @pymethod("__setitem__")
     def _setitem(self, tx: Tx, key: VariableTracker, value: VariableTracker) -> VariableTracker:
         self._mutate(tx, "__setitem__")
-        self._items[hash_key(key)] = value
+        self._items[hash_key(tx, key, self._items)] = value
         return tx.wrap_const(None)
 
     @pymethod("__delitem__")
     def _delitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
-        k = hash_key(key)
+        k = hash_key(tx, key, self._items)
         if k not in self._items:
             raise UserCodeError(KeyError(k))
         self._mutate(tx, "__delitem__")
@@ -212,7 +257,7 @@ class DictVariable(VariableTracker):
 
     @pymethod("pop")
     def _pop(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
-        k = hash_key(key)
+        k = hash_key(tx, key, self._items)
         if k not in self._items:
             if default is None:
                 raise UserCodeError(KeyError(k))
@@ -224,7 +269,7 @@ class DictVariable(VariableTracker):
 
     @pymethod("setdefault")
     def _setdefault(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
-        k = hash_key(key)
+        k = hash_key(tx, key, self._items)
         if k not in self._items:
             self._mutate(tx, "setdefault")
             self._items[k] = default if default is not None else tx.wrap_const(None)
@@ -239,14 +284,14 @@ class DictVariable(VariableTracker):
         elif other is not None:
             for pair in other.unpack(tx):
                 k, v = pair.unpack(tx)
-                self._items[hash_key(k)] = v
+                self._items[hash_key(tx, k, self._items)] = v
         self._items.update(kwargs)
         return tx.wrap_const(None)
 
     @pymethod("copy")
     def _copy(self, tx: Tx) -> VariableTracker:
         py_type = dict if self.py_type is types.MappingProxyType else self.py_type
-        return DictVariable(dict(self._items), py_type, default_factory=self.default_factory)
+        return DictVariable({k: self._items[k] for k in self.keys()}, py_type, default_factory=self.default_factory)
 
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
         if name == "default_factory" and self.default_factory is not None:
@@ -281,7 +326,7 @@ class DictViewVariable(VariableTracker):
         return getattr(self.d.as_constant(), self.kind)()
 
     def truth(self, tx: Tx) -> bool:
-        return bool(self.d.keys())
+        return bool(self.d.keys())  # noqa: the whole key set is observed
 
     @pymethod("__len__")
     def _len(self, tx: Tx) -> VariableTracker:
@@ -307,13 +352,19 @@ class DictViewVariable(VariableTracker):
 
 class SetVariable(VariableTracker):
     """A set (or frozenset) created while tracing, or a set of constants from a source."""
+    identity_matters = True
 
-    def __init__(self, items: list[VariableTracker], py_type: type = set, source: Any = None) -> None:
+    def __init__(self, items: dict[Hashable, VariableTracker], py_type: type = set, source: Any = None) -> None:
         super().__init__(source)
         self.py_type = py_type
-        self._items: dict[Hashable, VariableTracker] = {}
+        self._items = dict(items)
+
+    @classmethod
+    def of(cls, tx: Tx, items: list[VariableTracker], py_type: type = set) -> "SetVariable":
+        out = cls({}, py_type)
         for vt in items:
-            self._items.setdefault(hash_key(vt), vt)
+            out._items.setdefault(hash_key(tx, vt, out._items), vt)
+        return out
 
     def python_type(self) -> type:
         return self.py_type
@@ -358,7 +409,7 @@ class SetVariable(VariableTracker):
                 self._mutate(tx, f"__{op}__")
                 self._items = result
                 return self
-            return SetVariable(list(result.values()), a.py_type)
+            return SetVariable(result, a.py_type)
         if op in ("eq", "ne", "le", "lt", "ge", "gt"):
             return tx.wrap_const(getattr(operator, op)(set(a._items), set(b._items)))
         return NotImplemented
@@ -369,7 +420,7 @@ class SetVariable(VariableTracker):
 
     @pymethod("__contains__")
     def _contains(self, tx: Tx, item: VariableTracker) -> VariableTracker:
-        return tx.wrap_const(hash_key(item) in self._items)
+        return tx.wrap_const(hash_key(tx, item, self._items) in self._items)
 
     @pymethod("__iter__")
     def _iter(self, tx: Tx) -> VariableTracker:
@@ -378,7 +429,7 @@ class SetVariable(VariableTracker):
     @pymethod("add")
     def _add(self, tx: Tx, item: VariableTracker) -> VariableTracker:
         self._mutate(tx, "add")
-        self._items.setdefault(hash_key(item), item)
+        self._items.setdefault(hash_key(tx, item, self._items), item)
         return tx.wrap_const(None)
 
     @pymethod("update")
@@ -386,12 +437,12 @@ class SetVariable(VariableTracker):
         self._mutate(tx, "update")
         for other in others:
             for vt in other.unpack(tx):
-                self._items.setdefault(hash_key(vt), vt)
+                self._items.setdefault(hash_key(tx, vt, self._items), vt)
         return tx.wrap_const(None)
 
     @pymethod("discard", "remove")
     def _discard(self, tx: Tx, item: VariableTracker) -> VariableTracker:
-        k = hash_key(item)
+        k = hash_key(tx, item, self._items)
         if k not in self._items:
             return tx.wrap_const(None)
         self._mutate(tx, "discard")
@@ -400,15 +451,15 @@ class SetVariable(VariableTracker):
 
     @pymethod("union")
     def _union(self, tx: Tx, *others: VariableTracker) -> VariableTracker:
-        out = SetVariable(list(self._items.values()), self.py_type)
+        out = SetVariable(self._items, self.py_type)
         for other in others:
             for vt in other.unpack(tx):
-                out._items.setdefault(hash_key(vt), vt)
+                out._items.setdefault(hash_key(tx, vt, out._items), vt)
         return out
 
     @pymethod("copy")
     def _copy(self, tx: Tx) -> VariableTracker:
-        return SetVariable(list(self._items.values()), self.py_type)
+        return SetVariable(self._items, self.py_type)
 
     def reconstruct(self, cg: Any) -> None:
         if self.source is not None:

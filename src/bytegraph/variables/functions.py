@@ -41,6 +41,7 @@ class InlineTarget:
 
 class CellVariable(VariableTracker):
     """A closure cell created while tracing (MAKE_CELL, or a cell of a nested function)."""
+    identity_matters = True
 
     def __init__(self, contents: VariableTracker | None = None, name: str = "") -> None:
         super().__init__(None)
@@ -55,6 +56,12 @@ class CellVariable(VariableTracker):
 
     def store(self, tx: Tx, value: VariableTracker | None) -> None:
         self.contents = value
+
+    def reconstruct(self, cg: Any) -> None:
+        cg.push_callable(types.CellType)
+        if self.contents is not None:
+            cg.reconstruct(self.contents)
+        cg.call(1 if self.contents is not None else 0)
 
 
 class ExistingCellVariable(VariableTracker):
@@ -81,6 +88,19 @@ class ExistingCellVariable(VariableTracker):
     def store(self, tx: Tx, value: VariableTracker | None) -> None:
         tx.mutation(self, f"assignment to closure variable '{self.name}'")
         self._contents = value
+
+    def reconstruct(self, cg: Any) -> None:
+        """The real cell: read from its function's ``__closure__``, or, for a free variable of
+        the compiled function itself, loaded with LOAD_CLOSURE."""
+        from ..sources import FreeVarSource
+
+        src = self.contents_source
+        if isinstance(src, FreeVarSource):
+            cg.load_closure(src.free)
+        elif isinstance(src, AttrSource) and src.attr == "cell_contents":
+            cg.load_source(src.of)
+        else:
+            super().reconstruct(cg)
 
 
 class UserFunctionVariable(VariableTracker):
@@ -131,6 +151,7 @@ class UserFunctionVariable(VariableTracker):
 
 class NestedFunctionVariable(VariableTracker):
     """A function made by MAKE_FUNCTION during tracing (a closure, a lambda, a comprehension)."""
+    identity_matters = True
 
     def __init__(self, code: types.CodeType, fn_globals: dict[str, Any], qualname: str,
                  defaults: list[VariableTracker], kwdefaults: dict[str, VariableTracker],
@@ -165,6 +186,31 @@ class NestedFunctionVariable(VariableTracker):
     def describe(self) -> str:
         return f"function {self.qualname} (created while tracing)"
 
+    def reconstruct(self, cg: Any) -> None:
+        """A closure that escapes is rebuilt at run time from its code, globals, defaults and cells."""
+        cg.push_callable(make_function)
+        cg.load_const(self.code)
+        cg.load_const(self.fn_globals)
+        for group in (self.defaults, self.closure):
+            cg.begin_build(tuple)
+            for vt in group:
+                cg.reconstruct(vt.realize())
+            cg.build(tuple, len(group))
+        cg.begin_build(dict)
+        for k, v in self.kwdefaults.items():
+            cg.load_const(k)
+            cg.reconstruct(v.realize())
+        cg.build(dict, len(self.kwdefaults))
+        cg.call(5)
+
+
+def make_function(code: types.CodeType, fn_globals: dict, defaults: tuple, closure: tuple, kwdefaults: dict) -> Any:
+    """Run-time constructor of a function created while tracing that escapes the frame."""
+    fn = types.FunctionType(code, fn_globals, code.co_name, defaults or None, closure or None)
+    fn.__kwdefaults__ = kwdefaults or None
+    fn.__qualname__ = code.co_qualname
+    return fn
+
 
 class UserMethodVariable(VariableTracker):
     """A Python function bound to a tracked object (``obj.method``)."""
@@ -194,6 +240,7 @@ class UserMethodVariable(VariableTracker):
 class PartialVariable(VariableTracker):
     """``functools.partial(func, *args, **keywords)``: calling it calls ``func`` with the
     stored arguments first."""
+    identity_matters = True
 
     def __init__(self, func: VariableTracker, args: list[VariableTracker], keywords: dict[str, VariableTracker],
                  source: Source | None = None) -> None:

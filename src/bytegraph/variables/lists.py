@@ -197,6 +197,8 @@ def _mutator(fn: Callable) -> Callable:
 
 
 class ListVariable(BaseListVariable):
+    identity_matters = True
+
     py_type = list
     mutated = False
 
@@ -303,6 +305,7 @@ def sort_trackers(tx: Tx, items: list[VariableTracker], key: VariableTracker | N
 class IteratorVariable(VariableTracker):
     """An iterator over items known at trace time (from a list, tuple, range, dict, zip,
     enumerate, map...). It advances in place: one iterator object, one tracker."""
+    identity_matters = True
 
     def __init__(self, items: list[VariableTracker], py_type: type = type(iter([]))) -> None:
         super().__init__(None)
@@ -335,6 +338,15 @@ class IteratorVariable(VariableTracker):
     @pymethod("__iter__")
     def _iter(self, tx: Tx) -> VariableTracker:
         return self
+
+    def reconstruct(self, cg: Any) -> None:
+        """An iterator that escapes becomes ``iter([remaining items])``."""
+        cg.push_callable(iter)
+        rest = [vt.realize() for vt in self.items[self.index:]]
+        for vt in rest:
+            cg.reconstruct(vt)
+        cg.build(list, len(rest))
+        cg.call(1)
 
 
 class DequeVariable(ListVariable):

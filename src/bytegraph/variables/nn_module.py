@@ -14,7 +14,7 @@ import torch
 
 from ..guards import GuardKind
 from ..sources import AttrSource, ItemSource
-from .base import Tx, VariableTracker
+from .base import Tx, VariableTracker, pymethod
 from .user_defined import UserDefinedObjectVariable, wrap_child
 
 STATE_DICTS = ("_parameters", "_buffers", "_modules")
@@ -45,6 +45,15 @@ class NNModuleVariable(UserDefinedObjectVariable):
             return tx.call(self.var_getattr(tx, "forward"), args, kwargs)
         return super().call_function(tx, args, kwargs)
 
+    def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        """``seq[1:]`` on a ModuleList/Sequential builds a new container in CPython; here it is
+        a ModuleSequenceVariable over the same (sourced) submodule trackers."""
+        if isinstance(self.value, (torch.nn.ModuleList, torch.nn.Sequential)) and key.is_constant() \
+                and isinstance(key.as_constant(), slice):
+            items = [self.var_getattr(tx, name) for name in self.value._modules]
+            return ModuleSequenceVariable(items[key.as_constant()], type(self.value))
+        return super().getitem(tx, key)
+
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         if name == "__setattr__":
             tx.mutation(self, f"setting attribute {args[0].as_constant()!r} of a module")
@@ -61,3 +70,61 @@ def _has_hooks(m: torch.nn.Module) -> bool:
     return bool(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
                 or m._compiled_call_impl is not None or mm._global_forward_hooks or mm._global_forward_pre_hooks
                 or mm._global_backward_hooks or mm._global_backward_pre_hooks)
+
+
+class ModuleSequenceVariable(VariableTracker):
+    """A ModuleList or Sequential made while tracing (a slice, or ``nn.Sequential(*mods)``) of
+    modules that are tracked already: iterable, indexable, and callable like Sequential."""
+
+    def __init__(self, items: list[VariableTracker], py_type: type) -> None:
+        super().__init__(None)
+        self.items = items
+        self.py_type = py_type
+
+    def python_type(self) -> type:
+        return self.py_type
+
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        return list(self.items)
+
+    def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        k = key.as_constant()
+        if isinstance(k, slice):
+            return ModuleSequenceVariable(self.items[k], self.py_type)
+        return self.items[k]
+
+    @pymethod("__len__")
+    def _len(self, tx: Tx) -> VariableTracker:
+        return tx.wrap_const(len(self.items))
+
+    @pymethod("__iter__")
+    def _iter(self, tx: Tx) -> VariableTracker:
+        from .lists import IteratorVariable
+
+        return IteratorVariable(list(self.items))
+
+    @pymethod("__getitem__")
+    def _getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        return self.getitem(tx, key)
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        if not issubclass(self.py_type, torch.nn.Sequential) or len(args) != 1 or kwargs:
+            return super().call_function(tx, args, kwargs)
+        out = args[0]
+        for module in self.items:
+            out = tx.call(module, [out], {})
+        return out
+
+
+def _sequence_constructor(py_type: type):
+    def construct(tx: Tx, *args: VariableTracker) -> VariableTracker:
+        if py_type is torch.nn.ModuleList:
+            items = args[0].unpack(tx) if args else []
+        else:
+            items = list(args)
+        return ModuleSequenceVariable(items, py_type)
+    return construct
+
+
+MODULE_CONSTRUCTORS = {torch.nn.ModuleList: _sequence_constructor(torch.nn.ModuleList),
+                       torch.nn.Sequential: _sequence_constructor(torch.nn.Sequential)}

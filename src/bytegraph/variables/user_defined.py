@@ -95,6 +95,12 @@ class UserDefinedClassVariable(VariableTracker):
             except AttributeError as e:
                 raise UserCodeError(e) from e
         source = AttrSource(self.source, name) if self.source is not None and not is_torch_owned(self.cls) else None
+        if name == "apply" and issubclass(self.cls, torch.autograd.Function):
+            # MyFunction.apply(...) is one graph op: forward runs on fake tensors while tracing,
+            # and the graph calls the real apply, so autograd records the user's backward.
+            from .torch import TorchVariable
+
+            return TorchVariable(autograd_function_apply(self.cls))
         if isinstance(attr, staticmethod):
             return wrap_child(tx, attr.__func__, source)
         if isinstance(attr, classmethod):
@@ -108,6 +114,10 @@ class UserDefinedClassVariable(VariableTracker):
         ``__init__``), with its attributes held symbolically until it escapes."""
         cls = self.cls
         constructor = CONSTRUCTORS.get(cls)
+        if constructor is None:
+            from .nn_module import MODULE_CONSTRUCTORS      # (nn_module imports this module)
+
+            constructor = MODULE_CONSTRUCTORS.get(cls)
         if constructor is not None:
             return constructor(tx, *args, **kwargs)
         if issubclass(cls, BaseException):
@@ -174,6 +184,16 @@ CONSTRUCTORS: dict[type, Any] = {
 }
 
 
+def autograd_function_apply(cls: type) -> Any:
+    """``cls.apply`` as a graph target fx can name (a bound classmethod of a torch class would
+    be emitted as ``torch.autograd.function.apply``, which does not exist)."""
+    def apply(*args: Any, **kwargs: Any) -> Any:
+        return cls.apply(*args, **kwargs)
+
+    apply.__name__ = apply.__qualname__ = f"{cls.__name__}_apply"
+    return apply
+
+
 def is_namedtuple_class(cls: type) -> bool:
     return issubclass(cls, tuple) and hasattr(cls, "_fields") and hasattr(cls, "_make")
 
@@ -214,6 +234,7 @@ def rebuild_object(cls: type, attrs: dict[str, Any]) -> Any:
 class UserDefinedObjectVariable(VariableTracker):
     """An instance of a Python class. Attribute writes on an object created during tracing
     are kept here (``pending``); on a pre-existing object they are side effects."""
+    identity_matters = True
 
     def __init__(self, value: Any, source: Source | None = None) -> None:
         super().__init__(source)
@@ -287,6 +308,9 @@ class UserDefinedObjectVariable(VariableTracker):
             return UserMethodVariable(fn, tx.wrap_const(type(self.value)))
         if not hasattr(type(attr), "__get__") or isinstance(attr, type):
             return wrap_child(tx, getattr(self.value, name), AttrSource(self.source, name) if self.source else None)
+        get = getattr(type(attr), "__get__", None)
+        if isinstance(get, types.FunctionType):        # a descriptor written in Python: run its __get__
+            return tx.call(tx.wrap_const(get), [tx.wrap_const(attr), self, tx.wrap_const(type(self.value))], {})
         raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"{type(self.value).__qualname__}.{name} ({type(attr).__name__})")
 
     # -- protocols through dunder methods --------------------------------------------------

@@ -48,7 +48,10 @@ def list_extend(tx: Tx, inst: Inst) -> None:
 def build_map(tx: Tx, inst: Inst) -> None:
     """(key, value * n -- dict)"""
     flat = tx.popn(2 * inst.arg)
-    tx.push(DictVariable({hash_key(k): v for k, v in zip(flat[::2], flat[1::2])}))
+    d = DictVariable({})
+    for k, v in zip(flat[::2], flat[1::2]):
+        d._items[hash_key(tx, k, d._items)] = v
+    tx.push(d)
 
 
 @handles("BUILD_CONST_KEY_MAP")
@@ -62,7 +65,7 @@ def build_const_key_map(tx: Tx, inst: Inst) -> None:
 @handles("BUILD_SET")
 def build_set(tx: Tx, inst: Inst) -> None:
     """(item * n -- set)"""
-    tx.push(SetVariable(tx.popn(inst.arg)))
+    tx.push(SetVariable.of(tx, tx.popn(inst.arg)))
 
 
 @handles("SET_ADD")
