@@ -32,6 +32,7 @@ class SourceCodegen(Protocol):
     def binary_subscr(self) -> None: ...
     def push_callable(self, fn: Any) -> None: ...
     def emit(self, name: str, arg: Any = None) -> None: ...
+    def load_method_call(self, name: str, nargs: int) -> None: ...
     def call(self, nargs: int) -> None: ...
 
 
@@ -230,6 +231,44 @@ class DictKeySource(DerivedSource):
         cg.call(1)
         cg.load_const(self.index)
         cg.binary_subscr()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DictValueSource(DerivedSource):
+    """The ``index``-th value of a dict whose keys are not constants (``list(base.values())[index]``)."""
+
+    index: int
+
+    def wrap(self, base: str) -> str:
+        return f"list({base}.values())[{self.index}]"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(list)
+        cg.load_source(self.of)
+        cg.load_method_call("values", 0)
+        cg.call(1)
+        cg.load_const(self.index)
+        cg.binary_subscr()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IteratorStateSource(DerivedSource):
+    """What a range/tuple/list iterator will still produce: ``part`` 0 is the underlying
+    sequence, 1 the position (from ``it.__reduce__()``, which does not advance it)."""
+
+    part: int
+
+    def wrap(self, base: str) -> str:
+        return f"{base}.__reduce__()[{1 if self.part == 0 else 2}]" + ("[0]" if self.part == 0 else "")
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.load_source(self.of)
+        cg.load_method_call("__reduce__", 0)
+        cg.load_const(1 if self.part == 0 else 2)
+        cg.binary_subscr()
+        if self.part == 0:
+            cg.load_const(0)
+            cg.binary_subscr()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -25,14 +25,14 @@ from ..diagnostics.errors import Unsupported
 from ..guards import GuardKind, TensorSpec
 from torch.utils.hooks import RemovableHandle
 
-from ..sources import InstanceAttrSource, WeakRefCallSource
+from ..sources import DictKeySource, DictValueSource, InstanceAttrSource, IteratorStateSource, WeakRefCallSource
 from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
 from ..variables.ctx import ExceptionVariable
-from ..variables.dicts import DictVariable, SetVariable
+from ..variables.dicts import DictVariable, SetVariable, hash_key
 from ..variables.functions import PartialVariable, UserFunctionVariable, UserMethodVariable, WeakRefVariable
-from ..variables.lists import DequeVariable, ListVariable, TupleVariable
+from ..variables.lists import BaseListVariable, DequeVariable, IteratorVariable, ListVariable, TupleVariable
 from ..variables.nn_module import NNModuleVariable
 from ..variables.torch import TorchVariable, is_torch_callable
 from ..variables.user_defined import PythonModuleVariable, UserDefinedClassVariable, UserDefinedObjectVariable
@@ -134,6 +134,42 @@ def wrap_dict(b: "VariableBuilder", value: dict) -> VariableTracker:
     b.guard(K.TYPE_MATCH, type(value))
     return DictVariable({k: b.child(v, k) for k, v in value.items()}, type(value), b.source,
                         key_guards=b.key_guards())
+
+
+def is_object_key_dict(value: Any) -> bool:
+    return type(value) in (dict, collections.OrderedDict)
+
+
+def wrap_object_key_dict(b: "VariableBuilder", value: dict) -> VariableTracker:
+    """Dicts with keys that are not constants (modules, tensors, objects): type and size are
+    guarded, each key is wrapped (and guarded by its own rule) as ``list(d)[i]`` and each value
+    lazily as ``list(d.values())[i]``, so the key order is part of the guard. After "dict"."""
+    b.guard(K.TYPE_MATCH, type(value))
+    b.guard(K.SEQUENCE_LENGTH, len(value))
+    d = DictVariable({}, type(value), b.source)
+    for i, (k, v) in enumerate(value.items()):
+        key_vt = b.tx.wrap(k, DictKeySource(b.source, i)) if b.source is not None else b.tx.wrap_const(k)
+        value_vt = (LazyVariableTracker(v, DictValueSource(b.source, i), b.tx.capture.build) if b.source is not None
+                    else b.tx.wrap_const(v))
+        d._items[hash_key(b.tx, key_vt, d._items)] = value_vt
+    return d
+
+
+ITERATOR_TYPES = (type(iter(())), type(iter(range(0))), type(iter([])))
+
+
+def wrap_iterator(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """Iterators over a tuple, range or list: what they will still produce is read, without
+    advancing them, through ``it.__reduce__()`` (sequence and position are guarded by their
+    own rules). Advancing one is a mutation of an object from outside the frame."""
+    b.guard(K.TYPE_MATCH, type(value))
+    _, (seq,), position = value.__reduce__()
+    if b.source is None:
+        return IteratorVariable([b.tx.wrap_const(v) for v in list(seq)[position:]], type(value))
+    seq_vt = b.tx.wrap(seq, IteratorStateSource(b.source, 0))
+    pos = b.tx.wrap(position, IteratorStateSource(b.source, 1)).as_constant()
+    items = seq_vt._items if isinstance(seq_vt, BaseListVariable) else seq_vt.unpack(b.tx)   # stay lazy
+    return IteratorVariable(list(items[pos:]), type(value), source=b.source)
 
 
 def wrap_deque(b: "VariableBuilder", value: collections.deque) -> VariableTracker:
@@ -290,6 +326,9 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("namedtuple", is_namedtuple, wrap_namedtuple, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),
     WrapRule("list or tuple", is_list_or_tuple, wrap_listlike, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),
     WrapRule("dict", is_literal_key_dict, wrap_dict, (K.TYPE_MATCH,), tracks_identity=True),
+    WrapRule("dict with object keys", is_object_key_dict, wrap_object_key_dict, (K.TYPE_MATCH, K.SEQUENCE_LENGTH),
+             tracks_identity=True),
+    WrapRule("range, tuple or list iterator", lambda v: type(v) in ITERATOR_TYPES, wrap_iterator, (K.TYPE_MATCH,)),
     WrapRule("set of literals", is_literal_set, wrap_literal_set, (K.TYPE_MATCH, K.EQUALS_MATCH), tracks_identity=True),
     WrapRule("deque", lambda v: type(v) is collections.deque, wrap_deque, (K.TYPE_MATCH, K.SEQUENCE_LENGTH),
              tracks_identity=True),

@@ -307,8 +307,8 @@ class IteratorVariable(VariableTracker):
     enumerate, map...). It advances in place: one iterator object, one tracker."""
     identity_matters = True
 
-    def __init__(self, items: list[VariableTracker], py_type: type = type(iter([]))) -> None:
-        super().__init__(None)
+    def __init__(self, items: list[VariableTracker], py_type: type = type(iter([])), source: Any = None) -> None:
+        super().__init__(source)
         self.items = items
         self.index = 0
         self.py_type = py_type
@@ -317,6 +317,8 @@ class IteratorVariable(VariableTracker):
         return self.py_type
 
     def next_item(self) -> VariableTracker | None:
+        if self.source is not None:
+            raise Unsupported(breaks.SIDE_EFFECT, f"advancing the iterator {self.source.name()} from outside the frame")
         if self.index >= len(self.items):
             return None
         vt = self.items[self.index].realize()
@@ -324,6 +326,8 @@ class IteratorVariable(VariableTracker):
         return vt
 
     def unpack(self, tx: Tx) -> list[VariableTracker]:
+        if self.source is not None:
+            tx.mutation(self, "consuming an iterator")
         rest = [vt.realize() for vt in self.items[self.index:]]
         self.index = len(self.items)
         return rest
@@ -341,6 +345,9 @@ class IteratorVariable(VariableTracker):
 
     def reconstruct(self, cg: Any) -> None:
         """An iterator that escapes becomes ``iter([remaining items])``."""
+        if self.source is not None:
+            self.source.reconstruct(cg)
+            return
         cg.push_callable(iter)
         rest = [vt.realize() for vt in self.items[self.index:]]
         for vt in rest:
