@@ -14,7 +14,8 @@ from .runtime.compiled import CompiledFunction, CompiledModule, reset_all
 _DECORATOR = object()   # `@bytegraph.compile(backend=...)`: no model given yet
 
 
-def compile(model: Any = _DECORATOR, *, backend: str | Callable = "eager", fullgraph: bool = False) -> Any:
+def compile(model: Any = _DECORATOR, *, backend: str | Callable = "eager", fullgraph: bool = False,
+            dynamic: bool | None = None) -> Any:
     """Compile a function or an ``nn.Module``; usable as ``@bytegraph.compile`` or
     ``@bytegraph.compile(backend=...)``.
 
@@ -22,21 +23,24 @@ def compile(model: Any = _DECORATOR, *, backend: str | Callable = "eager", fullg
       ``backend(gm, example_inputs) -> callable``.
     * ``fullgraph``: raise ``CompileError`` instead of falling back when a frame cannot be
       captured as one graph.
+    * ``dynamic``: None (default) compiles static shapes first and makes what varies symbolic
+      on the recompile; True makes every dimension and int argument symbolic from the start;
+      False never does (every new size recompiles).
     """
     if model is _DECORATOR:
-        return lambda m: compile(m, backend=backend, fullgraph=fullgraph)
+        return lambda m: compile(m, backend=backend, fullgraph=fullgraph, dynamic=dynamic)
     compiler = lookup_backend(backend)
     if isinstance(model, torch.nn.Module):
-        return CompiledModule(model, compiler, fullgraph)
+        return CompiledModule(model, compiler, fullgraph, dynamic)
     if isinstance(model, types.FunctionType):
-        return CompiledFunction(model, compiler, fullgraph)
+        return CompiledFunction(model, compiler, fullgraph, dynamic)
     if isinstance(model, types.MethodType) and isinstance(model.__func__, types.FunctionType):
-        return types.MethodType(CompiledFunction(model.__func__, compiler, fullgraph), model.__self__)
+        return types.MethodType(CompiledFunction(model.__func__, compiler, fullgraph, dynamic), model.__self__)
     if isinstance(model, CompiledFunction):
         return model
     call = getattr(type(model), "__call__", None)
     if callable(model) and isinstance(call, types.FunctionType):
-        return types.MethodType(CompiledFunction(call, compiler, fullgraph), model)
+        return types.MethodType(CompiledFunction(call, compiler, fullgraph, dynamic), model)
     what = f"{type(model).__qualname__} {model!r}"[:200]
     if callable(model):
         raise TypeError(f"bytegraph.compile needs a Python function, method, callable object or nn.Module; "

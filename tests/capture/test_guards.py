@@ -88,7 +88,7 @@ def test_returning_to_an_earlier_variant_hits_its_entry(counter):
     def fn(x):
         return x.relu()
 
-    cf = bytegraph.compile(fn, backend=counter)
+    cf = bytegraph.compile(fn, backend=counter, dynamic=False)   # static: each size is its own entry
     for shape in ((2,), (3,), (2,), (3,), (4,), (2,)):
         x = torch.randn(shape)
         assert same(cf(x), fn(x))
@@ -277,7 +277,7 @@ def test_recompile_limit_falls_back_to_eager_with_one_warning(counter):
     def fn(x, n):
         return x * n
 
-    cf = bytegraph.compile(fn, backend=counter)
+    cf = bytegraph.compile(fn, backend=counter, dynamic=False)   # every new n is a new entry
     x = torch.randn(3)
     with bytegraph.config.patch(recompile_limit=2):
         with warnings.catch_warnings(record=True) as caught:

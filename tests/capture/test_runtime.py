@@ -144,7 +144,7 @@ def test_recompile_limit_runs_eagerly_and_warns_once():
         return x + 1
 
     counter = CompileCounter()
-    compiled = bytegraph.compile(f, backend=counter)
+    compiled = bytegraph.compile(f, backend=counter, dynamic=False)   # every new size is a new entry
     with bytegraph.config.patch(recompile_limit=2), pytest.warns(RuntimeWarning, match="recompile limit") as record:
         for n in range(1, 6):
             x = torch.randn(n)

@@ -11,7 +11,7 @@ import types
 import pytest
 import torch
 
-from bytegraph.guards import Guard, GuardKind, GuardSet, IdRef, TensorSpec
+from bytegraph.guards import Guard, GuardKind, GuardSet, IdRef, ShapeGuards, TensorSpec
 from bytegraph.guards.codegen import compile_guards
 from bytegraph.guards.guard import GlobalStateSnapshot
 from bytegraph.sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, LocalSource, ModuleGlobalsSource
@@ -198,6 +198,8 @@ CASES = [
     ("NO_MODULE_HOOKS", [Guard(A, K.NO_MODULE_HOOKS)], one, {}, (_LIN,), "hooked_module"),
     ("NO_GLOBAL_MODULE_HOOKS", [Guard(None, K.NO_GLOBAL_MODULE_HOOKS)], one, {}, (1,), "global_hook"),
     ("GLOBAL_STATE", "snapshot", one, {}, (1,), "no_grad"),
+    ("SHAPE_ENV", [Guard(None, K.SHAPE_ENV, ShapeGuards(("2 <= a.size()[0]",), ("2 <= L['a'].size()[0]",)))],
+     one, {}, (torch.ones(3),), [(torch.ones(1),), (3,)]),
 ]
 
 

@@ -22,6 +22,7 @@ import torch
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
+from ..graph.shapes import dims_policy, number_is_dynamic
 from ..guards import GuardKind, TensorSpec
 from torch.utils.hooks import RemovableHandle
 
@@ -62,12 +63,16 @@ def is_plain_tensor(value: Any) -> bool:
 
 def wrap_tensor(b: "VariableBuilder", value: torch.Tensor) -> VariableTracker:
     """Plain tensors and Parameters become graph inputs, placeholders named after their
-    source, with a fake tensor of the same metadata. First, because everything below
-    would misread a tensor (it is an object with attributes and a length)."""
+    source, with a fake tensor of the same metadata. Dimensions are static on the first
+    capture and become symbolic once they vary (automatic dynamic, ``mark_dynamic``);
+    parameters and buffers stay static. First, because everything below would misread a
+    tensor (it is an object with attributes and a length)."""
     if b.source is None:
         raise Unsupported(breaks.UNSUPPORTED_VALUE, "a real tensor created outside the graph while tracing")
-    b.guard(K.TENSOR_MATCH, TensorSpec.of(value))
-    return b.tx.graph.add_tensor_input(b.source, value)
+    dims = dims_policy(b.tx.capture.frame_state, b.source, value, b.source.is_module_state())
+    vt = b.tx.graph.add_tensor_input(b.source, value, dims)
+    b.guard(K.TENSOR_MATCH, TensorSpec.of(value, vt.fake))
+    return vt
 
 
 def is_tensor_subclass(value: Any) -> bool:
@@ -92,7 +97,13 @@ def wrap_slice(b: "VariableBuilder", value: slice) -> VariableTracker:
 def wrap_literal(b: "VariableBuilder", value: Any) -> VariableTracker:
     """Immutable values known at trace time (int, float, bool, str, None, dtype, device,
     torch.Size, enum members, regex patterns...) are folded into the graph and guarded by
-    type and value."""
+    type and value. An int or float argument that has varied between captures becomes a
+    symbolic graph input instead, guarded by type (and by the ShapeEnv)."""
+    if b.source is not None and number_is_dynamic(b.tx.capture.frame_state, b.source, value):
+        vt = b.tx.graph.add_number_input(b.source, value)
+        if not vt.is_constant():
+            b.guard(K.TYPE_MATCH, type(value))
+            return vt
     b.guard(K.EQUALS_MATCH, value)
     return ConstantVariable(value)
 

@@ -25,7 +25,12 @@ from torch._subclasses.fake_tensor import (
     FakeTensorMode,
     UnsupportedOperatorException,
 )
-from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode, ShapeEnv
+from torch.fx.experimental.symbolic_shapes import (
+    DimDynamic,
+    GuardOnDataDependentSymNode,
+    ShapeEnv,
+    StatelessSymbolicContext,
+)
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
@@ -33,7 +38,9 @@ from ..sources import Source, placeholder_name
 from ..variables.base import VariableTracker
 from ..variables.constant import ConstantVariable
 from ..variables.lists import ListVariable, TupleVariable
+from ..variables.symbolic import SymNodeVariable, is_symbolic
 from ..variables.tensor import TensorVariable
+from .shapes import ShapeSource
 
 
 @dataclasses.dataclass
@@ -50,6 +57,17 @@ def _tree_map(fn: Callable[[Any], Any], value: Any) -> Any:
     if type(value) is dict:
         return {k: _tree_map(fn, v) for k, v in value.items()}
     return fn(value)
+
+
+def _has_symbols(value: Any) -> bool:
+    """Whether a value (a fake tensor's sizes, a number, a tuple of them) mentions a symbol."""
+    if is_symbolic(value):
+        return True
+    if isinstance(value, torch.Tensor):
+        return any(is_symbolic(d) for d in value.shape)
+    if isinstance(value, (list, tuple)):
+        return any(_has_symbols(v) for v in value)
+    return False
 
 
 def _contains_tensor(value: Any) -> bool:
@@ -84,8 +102,30 @@ class OutputGraph:
         return previous
 
     # -- inputs --------------------------------------------------------------------------
-    def add_tensor_input(self, source: Source, value: torch.Tensor) -> TensorVariable:
-        fake = self.fake_mode.from_tensor(value, static_shapes=True)
+    def add_tensor_input(self, source: Source, value: torch.Tensor, dynamic_dims: list[bool] | None = None) -> TensorVariable:
+        """A tensor graph input; ``dynamic_dims`` marks the dimensions that are symbolic."""
+        if dynamic_dims and any(dynamic_dims):
+            context = StatelessSymbolicContext(
+                dynamic_sizes=[DimDynamic.DYNAMIC if d else DimDynamic.STATIC for d in dynamic_dims])
+            fake = self.fake_mode.from_tensor(value, source=ShapeSource(source), symbolic_context=context)
+        else:
+            fake = self.fake_mode.from_tensor(value, static_shapes=True)
+        node = self._placeholder(source, value, fake)
+        return TensorVariable(node, fake, type(value), source)
+
+    def add_number_input(self, source: Source, value: int | float) -> VariableTracker:
+        """A local int or float that varies between calls: a symbolic graph input (0 and 1
+        stay constants, as torch.compile specializes them)."""
+        shape_source = ShapeSource(source)
+        symbol = self.shape_env.create_unspecified_symbol(value, source=shape_source, dynamic_dim=DimDynamic.DYNAMIC)
+        make = self.shape_env.create_symintnode if type(value) is int else self.shape_env.create_symfloatnode
+        sym = make(symbol, hint=value, source=shape_source)
+        if not is_symbolic(sym):
+            return ConstantVariable(value)
+        node = self._placeholder(source, value, sym)
+        return SymNodeVariable(node, sym, source)
+
+    def _placeholder(self, source: Source, value: Any, fake: Any) -> torch.fx.Node:
         where = (self.graph.inserting_after(self._last_placeholder) if self._last_placeholder is not None
                  else self.graph.inserting_before(None))
         with where:
@@ -94,7 +134,14 @@ class OutputGraph:
         node.meta["source"] = source
         self._last_placeholder = node
         self.graph_args.append(GraphArg(source, value, fake, node))
-        return TensorVariable(node, fake, type(value), source)
+        return node
+
+    def shape_guards(self) -> list[str]:
+        """The ShapeEnv's guards over every graph input, as Python over guard-function names."""
+        inputs = [a for a in self.graph_args if isinstance(a.fake, torch.Tensor) or is_symbolic(a.fake)]
+        if not any(_has_symbols(a.fake) for a in inputs):
+            return []
+        return self.shape_env.produce_guards([a.fake for a in inputs], [ShapeSource(a.source) for a in inputs])
 
     # -- operations ----------------------------------------------------------------------
     def call_function(self, target: Callable, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
@@ -109,7 +156,7 @@ class OutputGraph:
         fake_kwargs = {k: p[1] for k, p in node_kwargs.items()}
         node_kwargs = {k: p[0] for k, p in node_kwargs.items()}
         out = self.run_fake(kind, target, list(fake_args), fake_kwargs)
-        if out is not None and not _contains_tensor(out):
+        if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
         return self.wrap_fx_proxy(node, out)
@@ -133,10 +180,12 @@ class OutputGraph:
         node.meta["example_value"] = value
         if isinstance(value, torch.Tensor):
             return TensorVariable(node, value)
+        if is_symbolic(value):
+            return SymNodeVariable(node, value)
         if isinstance(value, (tuple, list)):
             items = []
             for i, v in enumerate(value):
-                if _contains_tensor(v):
+                if _contains_tensor(v) or _has_symbols(v):
                     item = self.graph.call_function(operator.getitem, (node, i))
                     items.append(self.wrap_fx_proxy(item, v))
                 else:

@@ -5,6 +5,6 @@ GuardSet into one Python function with the user function's own signature, and ex
 which guard failed on a cache miss.
 """
 
-from .guard import Guard, GuardKind, GuardSet, IdRef, TensorSpec
+from .guard import Guard, GuardKind, GuardSet, IdRef, ShapeGuards, TensorSpec
 
-__all__ = ["Guard", "GuardKind", "GuardSet", "IdRef", "TensorSpec"]
+__all__ = ["Guard", "GuardKind", "GuardSet", "IdRef", "ShapeGuards", "TensorSpec"]

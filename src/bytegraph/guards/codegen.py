@@ -105,6 +105,7 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.DUPLICATE_INPUT: lambda g, e, x, ns: f"{e} is {x(g.payload)}",
     _K.NO_TENSOR_ALIASING: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
     _K.GLOBAL_STATE: lambda g, e, x, ns: f"{ns.name(g.payload.guard.check, 'global_state')}()",
+    _K.SHAPE_ENV: lambda g, e, x, ns: " and ".join(f"({c})" for c in g.payload.code),
     _K.NO_MODULE_HOOKS: lambda g, e, x, ns: (f"not ({e}._forward_hooks or {e}._forward_pre_hooks or {e}._backward_hooks "
                                              f"or {e}._backward_pre_hooks) and {e}._compiled_call_impl is None"),
     _K.NO_GLOBAL_MODULE_HOOKS: lambda g, e, x, ns: "not (" + " or ".join(
@@ -131,7 +132,7 @@ _ACTUAL: dict[GuardKind, Callable[[Any], str]] = {
 
 def _order(g: Guard) -> tuple[int, int]:
     rank = {_K.GLOBAL_STATE: 0, _K.NO_GLOBAL_MODULE_HOOKS: 0, _K.DUPLICATE_INPUT: 2,
-            _K.NO_TENSOR_ALIASING: 2}.get(g.kind, 1)
+            _K.NO_TENSOR_ALIASING: 2, _K.SHAPE_ENV: 3}.get(g.kind, 1)
     return rank, len(g.source.chain()) if g.source is not None else 0
 
 
@@ -196,6 +197,9 @@ def _explain(g: Guard, ns: dict[str, Any], frame_locals: dict[str, Any]) -> str:
         return f"global state changed: {g.payload.guard.reason() or 'flags'} differs from capture{why}"
     if g.kind is _K.NO_GLOBAL_MODULE_HOOKS:
         return f"a global nn.Module hook was registered (guard from {g.reason})"
+    if g.kind is _K.SHAPE_ENV:
+        failed = [shown for code, shown in zip(g.payload.code, g.payload.shown) if not eval(code, ns, frame_locals)]
+        return f"symbolic shape guard failed: {' and '.join(failed) or str(g.payload)}"
     if g.kind in (_K.DUPLICATE_INPUT, _K.NO_TENSOR_ALIASING):
         return f"{g.kind.value}: aliasing between inputs changed ({payload_text(g)}){why}"
     value = eval(g.source.guard_expr(), ns, frame_locals)
@@ -216,6 +220,8 @@ def _tensor_failure(tensor_guards: list[Guard], ns: dict[str, Any], frame_locals
             want = getattr(spec, field)
             got = {"type": type(value), "size": tuple(value.size()), "stride": tuple(value.stride())}.get(
                 field, getattr(value, field, None))
+            if field in ("size", "stride") and len(got) == len(want):
+                got = tuple(None if w is None else v for v, w in zip(got, want))
             if got != want:
                 name = want.__qualname__ if field == "type" else want
                 got = got.__qualname__ if field == "type" else got
@@ -236,7 +242,7 @@ def compile_guards(
 ) -> CompiledGuards:
     """Generate the check function. ``frame_locals`` (this call's arguments by name) are read
     only to build the C++ tensor checks; nothing read is kept."""
-    ns = _Namespace({"___G": fn_globals, "___modules": sys.modules, "___fn": function,
+    ns = _Namespace({"___G": fn_globals, "___modules": sys.modules, "___fn": function, "math": math, "torch": torch,
                      **{f"___cell_{n}": c for n, c in cells.items()}})
     ordered = sorted(guards, key=_order)
     tensors = [g for g in ordered if g.kind is _K.TENSOR_MATCH]
@@ -273,9 +279,9 @@ def compile_guards(
     if tensors:
         materialize([g.source for g in tensors])
         examples = [eval(g.source.guard_expr(), ns.values, frame_locals) for g in tensors]
-        static = [list(t.size()) for t in examples]
-        strides = [list(t.stride()) for t in examples]
-        tg = TensorGuards(*examples, dynamic_dims_sizes=static, dynamic_dims_strides=strides)
+        sizes = [list(g.payload.size) for g in tensors]          # None: symbolic, left to SHAPE_ENV
+        strides = [list(g.payload.stride) for g in tensors]
+        tg = TensorGuards(*examples, dynamic_dims_sizes=sizes, dynamic_dims_strides=strides)
         del examples
         lines.append(f"return {ns.name(tg.check, 'tensors')}({', '.join(expr(g.source) for g in tensors)})")
     else:

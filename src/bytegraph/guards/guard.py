@@ -36,6 +36,7 @@ class GuardKind(enum.Enum):
     TENSOR_MATCH = "TENSOR_MATCH"            # type, dtype, device, requires_grad, sizes, strides, dispatch keys
     DUPLICATE_INPUT = "DUPLICATE_INPUT"      # x is y: two sources reached one object (payload: y's source)
     NO_TENSOR_ALIASING = "NO_TENSOR_ALIASING"  # tensor inputs are distinct objects  (payload: their sources)
+    SHAPE_ENV = "SHAPE_ENV"                  # torch ShapeEnv's guards over symbolic sizes (payload: ShapeGuards)
     NO_MODULE_HOOKS = "NO_MODULE_HOOKS"      # module x has no hooks and was not m.compile()d
     NO_GLOBAL_MODULE_HOOKS = "NO_GLOBAL_MODULE_HOOKS"  # torch.nn.modules.module's global hook dicts are empty
 
@@ -65,17 +66,36 @@ class TensorSpec:
     dtype: torch.dtype
     device: torch.device
     requires_grad: bool
-    size: tuple[int, ...]
-    stride: tuple[int, ...]
+    size: tuple[int | None, ...]        # None: a symbolic dimension (checked by SHAPE_ENV instead)
+    stride: tuple[int | None, ...]
 
     @classmethod
-    def of(cls, t: torch.Tensor) -> "TensorSpec":
-        return cls(type(t), t.dtype, t.device, t.requires_grad, tuple(t.size()), tuple(t.stride()))
+    def of(cls, t: torch.Tensor, fake: torch.Tensor | None = None) -> "TensorSpec":
+        """The spec of ``t``; with ``fake``, its symbolic sizes and strides are left unchecked."""
+        ref = fake if fake is not None else t
+
+        def concrete(values: Any) -> tuple[int | None, ...]:
+            return tuple(v if isinstance(v, int) else None for v in values)
+        return cls(type(t), t.dtype, t.device, t.requires_grad, concrete(ref.size()), concrete(ref.stride()))
 
     def __str__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
+        def dims(values: tuple[int | None, ...]) -> str:
+            return "[" + ", ".join("?" if v is None else str(v) for v in values) + "]"
         return (f"{self.type.__name__}({str(self.dtype).replace('torch.', '')}, {self.device}, "
-                f"size={list(self.size)}, stride={list(self.stride)}{grad})")
+                f"size={dims(self.size)}, stride={dims(self.stride)}{grad})")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ShapeGuards:
+    """SHAPE_ENV payload: the ShapeEnv's guard expressions as code (over guard-function names)
+    and as people read them (over source names)."""
+
+    code: tuple[str, ...]
+    shown: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return " and ".join(self.shown)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -115,6 +135,8 @@ def payload_text(g: Guard) -> str:
         return p.__qualname__
     if g.kind is GuardKind.ID_MATCH:
         return p.description
+    if g.kind is GuardKind.SHAPE_ENV:
+        return str(p)
     if g.kind is GuardKind.CLOSURE_MATCH:
         return f"code {p.co_qualname} at {p.co_filename}:{p.co_firstlineno}"
     if g.kind is GuardKind.DUPLICATE_INPUT:

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 
 from ..graph.output_graph import OutputGraph
+from ..graph.shapes import FrameState
 from ..guards import GuardSet
 from ..sources import Source
 from ..variables.base import VariableTracker
@@ -19,6 +20,7 @@ from ..variables.base import VariableTracker
 @dataclasses.dataclass
 class CaptureState:
     root_globals: dict[str, Any]
+    frame_state: FrameState = dataclasses.field(default_factory=FrameState)
     graph: OutputGraph = dataclasses.field(default_factory=OutputGraph)
     guards: GuardSet = dataclasses.field(default_factory=GuardSet)
     identity: dict[int, VariableTracker] = dataclasses.field(default_factory=dict)

@@ -19,6 +19,7 @@ import torch
 
 from ..config import config
 from ..diagnostics.logs import get_logger
+from ..graph.shapes import FrameState
 from .cache import CacheEntry
 from .convert import bind_frame, compile_call
 
@@ -47,10 +48,11 @@ class CompiledFunction:
     __bytegraph_unwrap__ = "fn"
 
     def __init__(self, fn: types.FunctionType, backend: Callable, fullgraph: bool = False,
-                 bound_self: Any = None) -> None:
+                 dynamic: bool | None = None) -> None:
         self.fn = fn
         self.backend = backend
         self.fullgraph = fullgraph
+        self.frame_state = FrameState(dynamic)
         self.entries: tuple[CacheEntry, ...] = ()
         self.stats = CompileStats()
         self._lock = threading.RLock()
@@ -85,7 +87,7 @@ class CompiledFunction:
             reason = self._why_miss(args, kwargs)
             self.stats.recompile_reasons.append(reason)
             log_recompiles.info("recompiling %s: %s", self.fn.__qualname__, reason)
-        entry = compile_call(self.fn, args, kwargs, self.backend, self.fullgraph, self.stats.captures)
+        entry = compile_call(self.fn, args, kwargs, self.backend, self.fullgraph, self.stats.captures, self.frame_state)
         self.stats.captures += 1
         if entry.graph is not None:
             self.stats.graphs += 1
@@ -120,6 +122,7 @@ class CompiledFunction:
         with self._lock:
             self.entries = ()
             self.stats = CompileStats()
+            self.frame_state = FrameState(self.frame_state.dynamic)
             self._limit_warned = False
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
@@ -148,11 +151,12 @@ class CompiledModule(torch.nn.Module):
 
     __bytegraph_unwrap__ = "_bytegraph_orig"
 
-    def __init__(self, mod: torch.nn.Module, backend: Callable, fullgraph: bool = False) -> None:
+    def __init__(self, mod: torch.nn.Module, backend: Callable, fullgraph: bool = False,
+                 dynamic: bool | None = None) -> None:
         super().__init__()
         self._orig_mod = mod
         object.__setattr__(self, "_bytegraph_orig", mod)
-        object.__setattr__(self, "_bytegraph", CompiledFunction(_call_module, backend, fullgraph))
+        object.__setattr__(self, "_bytegraph", CompiledFunction(_call_module, backend, fullgraph, dynamic))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # CompiledFunction.__call__ inlined with the module prepended: one argument

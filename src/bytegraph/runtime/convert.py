@@ -23,7 +23,8 @@ from ..codegen.pycodegen import PyCodegen
 from ..codegen.transform import graph_call, make_function
 from ..diagnostics.errors import CompileError, Unsupported, UserCodeError
 from ..diagnostics.logs import get_logger
-from ..guards import Guard, GuardKind, IdRef
+from ..graph.shapes import FrameState
+from ..guards import Guard, GuardKind, IdRef, ShapeGuards
 from ..guards.codegen import compile_guards
 from ..guards.guard import GlobalStateSnapshot
 from ..interpreter.capture import CaptureState
@@ -46,10 +47,10 @@ def bind_frame(fn: types.FunctionType, args: tuple, kwargs: dict[str, Any]) -> d
 
 
 def compile_call(fn: types.FunctionType, args: tuple, kwargs: dict[str, Any], backend: Callable,
-                 fullgraph: bool, counter: int) -> CacheEntry:
+                 fullgraph: bool, counter: int, frame_state: FrameState) -> CacheEntry:
     start = time.perf_counter()
     frame_locals = bind_frame(fn, args, kwargs)
-    capture = CaptureState(root_globals=fn.__globals__)
+    capture = CaptureState(root_globals=fn.__globals__, frame_state=frame_state)
     capture.guards.add(Guard(None, GuardKind.GLOBAL_STATE, GlobalStateSnapshot.capture(), "torch global state at capture"))
     _guard_defaults(capture, fn)
     try:
@@ -117,6 +118,20 @@ def _install_aliasing_guard(capture: CaptureState) -> None:
         capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
 
 
+def _install_shape_guards(capture: CaptureState) -> None:
+    code = capture.graph.shape_guards()
+    if code:
+        names = sorted(((a.source.guard_expr(), a.source.name()) for a in capture.graph.graph_args),
+                       key=lambda p: -len(p[0]))
+        shown = []
+        for expr in code:
+            for guard_name, name in names:
+                expr = expr.replace(guard_name, name)
+            shown.append(expr)
+        capture.guards.add(Guard(None, GuardKind.SHAPE_ENV, ShapeGuards(tuple(code), tuple(shown)),
+                                 "symbolic shapes (torch's ShapeEnv)"))
+
+
 def _finish(fn: types.FunctionType, capture: CaptureState, rv: Any, backend: Callable,
             frame_locals: dict[str, Any], counter: int) -> CacheEntry:
     code = fn.__code__
@@ -137,6 +152,7 @@ def _finish(fn: types.FunctionType, capture: CaptureState, rv: Any, backend: Cal
         body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
     transformed = make_function(fn, program.prologue, body)
     _install_aliasing_guard(capture)
+    _install_shape_guards(capture)
     guards = _compiled_guards(fn, capture, frame_locals)
     return CacheEntry(guards.check, transformed, guards, gm, None, watchers=list(capture.guards.watched),
                       rules=[(s.name(), r) for s, r in capture.wrapped])

@@ -67,7 +67,8 @@ class VariableTracker:
     """Base tracker. Subclasses override what their Python type supports."""
 
     _methods: dict[str, Callable] = {}
-    is_tensor = False         # tensors (and later symbolic numbers) go into the graph in operators
+    is_tensor = False         # operators on tensors go into the graph...
+    is_symbolic = False       # ...and so do operators on symbolic numbers (SymNodeVariable)
     identity_matters = False  # a mutable object: rebuilt once per frame, however often it is reached
 
     def __init_subclass__(cls, **kw: Any) -> None:

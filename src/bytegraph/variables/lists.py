@@ -84,8 +84,8 @@ class BaseListVariable(VariableTracker):
         if op == "add" and isinstance(other, BaseListVariable) and other.py_type is self.py_type:
             a, b = (other, self) if reflected else (self, other)
             return self.new(a._items + b._items)
-        if op == "mul" and other.is_constant() and isinstance(other.as_constant(), int):
-            return self.new(self._items * other.as_constant())
+        if op == "mul" and other.python_type() is int:
+            return self.new(self._items * other.as_constant())      # a symbolic count specializes
         if op in ("eq", "ne", "lt", "le", "gt", "ge") and isinstance(other, BaseListVariable):
             try:
                 a, b = self.as_constant(), other.as_constant()

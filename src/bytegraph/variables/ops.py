@@ -41,6 +41,10 @@ SYMBOL = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", 
           "lt": "<", "le": "<=", "eq": "==", "ne": "!=", "gt": ">", "ge": ">="}
 
 
+def _in_graph(*vts: VariableTracker) -> bool:
+    return any(vt.is_tensor or vt.is_symbolic for vt in vts)
+
+
 def binary(tx: Tx, op: str, a: VariableTracker, b: VariableTracker) -> VariableTracker:
     if op in INPLACE:
         if a.is_tensor or b.is_tensor:
@@ -49,7 +53,7 @@ def binary(tx: Tx, op: str, a: VariableTracker, b: VariableTracker) -> VariableT
         if result is not NotImplemented:
             return result
         op = op[1:]
-    if a.is_tensor or b.is_tensor:
+    if _in_graph(a, b) and _graph_operand(a) and _graph_operand(b):
         return tx.graph.call_function(BINARY[op], [a, b], {})
     if a.is_constant() and b.is_constant():
         return fold(tx, BINARY[op], a.as_constant(), b.as_constant())
@@ -67,8 +71,13 @@ def compare(tx: Tx, op: str, a: VariableTracker, b: VariableTracker) -> Variable
     return binary(tx, op, a, b)
 
 
+def _graph_operand(vt: VariableTracker) -> bool:
+    """Tensors, symbolic numbers and constants can meet in a graph op; a list cannot."""
+    return vt.is_tensor or vt.is_symbolic or vt.is_constant()
+
+
 def unary(tx: Tx, op: str, a: VariableTracker) -> VariableTracker:
-    if a.is_tensor:
+    if _in_graph(a):
         return tx.graph.call_function(UNARY[op], [a], {})
     if a.is_constant():
         return fold(tx, UNARY[op], a.as_constant())

@@ -52,6 +52,8 @@ class TensorVariable(VariableTracker):
         return self.node, self.fake
 
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name == "shape":
+            return self.call_method(tx, "size", [], {})    # a constant, or symbolic sizes from the graph
         if name in META_ATTRS:
             return tx.wrap_const(getattr(self.fake, name))
         if name in GRAPH_ATTRS:
@@ -74,7 +76,7 @@ class TensorVariable(VariableTracker):
     def unpack(self, tx: Tx) -> list[VariableTracker]:
         if self.fake.dim() == 0:
             raise UserCodeError(TypeError("iteration over a 0-d tensor"))
-        return [self.getitem(tx, tx.wrap_const(i)) for i in range(self.fake.shape[0])]
+        return [self.getitem(tx, tx.wrap_const(i)) for i in range(int(self.fake.shape[0]))]   # specializes
 
     def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
         return tx.graph.call_function(operator.getitem, [self, key], {})
@@ -94,7 +96,7 @@ class TensorVariable(VariableTracker):
     def _len(self, tx: Tx) -> VariableTracker:
         if self.fake.dim() == 0:
             raise UserCodeError(TypeError("len() of a 0-d tensor"))
-        return tx.wrap_const(self.fake.shape[0])
+        return self.call_method(tx, "size", [tx.wrap_const(0)], {})
 
     def describe(self) -> str:
         where = f" {self.source.name()}" if self.source is not None else ""

@@ -8,6 +8,7 @@ from ...diagnostics.errors import Unsupported, UserCodeError
 from ...variables.base import NotConstant, fold
 from ...variables.dicts import DictVariable, SetVariable, hash_key
 from ...variables.lists import ListVariable, TupleVariable
+from ...variables.symbolic import SliceVariable
 from ..registry import handles
 from ..translator import InstructionTranslator as Tx
 
@@ -107,6 +108,9 @@ def dict_update(tx: Tx, inst: Inst) -> None:
 def build_slice(tx: Tx, inst: Inst) -> None:
     """(start, stop[, step] -- slice)"""
     parts = tx.popn(inst.arg)
+    if any(p.is_symbolic for p in parts):
+        tx.push(SliceVariable(parts))
+        return
     try:
         tx.push(tx.wrap_const(slice(*[p.as_constant() for p in parts])))
     except NotConstant:

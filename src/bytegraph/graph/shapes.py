@@ -1,0 +1,135 @@
+"""Dynamic shapes: which dimensions and numbers are symbolic, and how torch's ShapeEnv sees our sources.
+
+* ``ShapeSource`` adapts a bytegraph Source to torch's ``torch._guards.Source`` so the
+  ShapeEnv can name symbols and write guards; its name *is* our guard expression, so the
+  guards ``ShapeEnv.produce_guards`` returns run unchanged inside the generated guard
+  function (``2 <= x.size()[0]``).
+* ``FrameState`` is automatic dynamic, remembered per compiled function: the first capture
+  is static; on a recompile, every tensor dimension, local int or local float whose value
+  differs from what an earlier capture saw becomes symbolic, for good ("sticky").
+* ``dims_policy`` combines that with the user's markers (``mark_dynamic``, ``mark_static``,
+  ``maybe_mark_dynamic``, torch._dynamo's identical attributes) and ``compile(dynamic=...)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import torch
+from torch._guards import GuardSource
+from torch._guards import Source as TorchSource
+
+from ..sources import ItemSource, LocalSource, Source
+
+
+@dataclasses.dataclass(frozen=True)
+class ShapeSource(TorchSource):
+    """Our Source, as torch's ShapeEnv needs it (frozen, hashable, named)."""
+
+    ours: Source
+
+    @property
+    def _name_template(self) -> str:
+        return self.ours.guard_expr()
+
+    @functools.cached_property
+    def guard_source(self) -> GuardSource:
+        return GuardSource.LOCAL
+
+
+_UNSET = object()
+
+
+@dataclasses.dataclass
+class FrameState:
+    """What earlier captures of one compiled function saw, by source name; ``None`` marks a
+    dimension or number that has varied (dynamic from then on)."""
+
+    dynamic: bool | None = None                 # compile(dynamic=...): None automatic, True all, False none
+    sizes: dict[str, list[int | None]] = dataclasses.field(default_factory=dict)
+    scalars: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def tensor_dims(self, name: str, size: tuple[int, ...]) -> list[bool]:
+        """Per dimension: was it seen to vary? Records ``size``."""
+        seen = self.sizes.get(name)
+        if seen is None or len(seen) != len(size):
+            self.sizes[name] = list(size)
+            return [False] * len(size)
+        merged = [s if s == n else None for s, n in zip(seen, size)]
+        self.sizes[name] = merged
+        return [m is None for m in merged]
+
+    def scalar_varies(self, name: str, value: Any) -> bool:
+        """Has this number changed between captures? Records ``value``."""
+        seen = self.scalars.get(name, _UNSET)
+        if seen is _UNSET:
+            self.scalars[name] = value
+            return False
+        if seen is None or seen != value or type(seen) is not type(value):
+            self.scalars[name] = None
+            return True
+        return False
+
+
+def marked(t: torch.Tensor, attr: str) -> set[int]:
+    return set(getattr(t, attr, ()) or ())
+
+
+def dims_policy(state: FrameState, source: Source, t: torch.Tensor, module_state: bool) -> list[bool]:
+    """Which dimensions of ``t`` (read from ``source``) are symbolic in this capture."""
+    ndim = t.dim()
+    static = marked(t, "_dynamo_static_indices")
+    forced = marked(t, "_dynamo_dynamic_indices")
+    if module_state or state.dynamic is False:
+        dims = [False] * ndim                      # parameters and buffers keep static shapes
+        if state.dynamic is False:
+            return dims
+    elif state.dynamic is True:
+        dims = [True] * ndim
+    else:
+        dims = state.tensor_dims(source.name(), tuple(t.size()))
+        weak = marked(t, "_dynamo_weak_dynamic_indices")
+        dims = [d or i in weak for i, d in enumerate(dims)]
+    return [(d or i in forced) and i not in static for i, d in enumerate(dims)]
+
+
+def is_local_number_source(source: Source) -> bool:
+    """Numbers that may become symbolic: arguments of the call, and items of containers passed
+    as arguments. Numbers read from globals, module or object attributes, or defaults stay
+    static (they are configuration, not data), as in torch.compile."""
+    chain = source.chain()
+    return isinstance(chain[0], LocalSource) and all(type(s) is ItemSource for s in chain[1:])
+
+
+def number_is_dynamic(state: FrameState, source: Source, value: Any) -> bool:
+    if state.dynamic is False or type(value) not in (int, float) or not is_local_number_source(source):
+        return False
+    if state.dynamic is True:
+        return True
+    return state.scalar_varies(source.name(), value)
+
+
+def mark_dynamic(t: torch.Tensor, index: int | list[int]) -> None:
+    """Make dimension(s) ``index`` of ``t`` symbolic from the first capture (torch._dynamo.mark_dynamic)."""
+    for i in [index] if isinstance(index, int) else index:
+        if not hasattr(t, "_dynamo_dynamic_indices"):
+            t._dynamo_dynamic_indices = set()
+        t._dynamo_dynamic_indices.add(i)
+
+
+def maybe_mark_dynamic(t: torch.Tensor, index: int | list[int]) -> None:
+    """Like mark_dynamic, but the ShapeEnv may still specialize the dimension without an error."""
+    for i in [index] if isinstance(index, int) else index:
+        if not hasattr(t, "_dynamo_weak_dynamic_indices"):
+            t._dynamo_weak_dynamic_indices = set()
+        t._dynamo_weak_dynamic_indices.add(i)
+
+
+def mark_static(t: torch.Tensor, index: int | list[int]) -> None:
+    """Keep dimension(s) ``index`` of ``t`` static: each new size recompiles."""
+    for i in [index] if isinstance(index, int) else index:
+        if not hasattr(t, "_dynamo_static_indices"):
+            t._dynamo_static_indices = set()
+        t._dynamo_static_indices.add(i)
