@@ -74,6 +74,9 @@ class PyCodegen:
     def load_global(self, name: str) -> None:
         self.emit("LOAD_GLOBAL", (False, name))
 
+    def store_global(self, name: str) -> None:
+        self.emit("STORE_GLOBAL", name)
+
     def load_attr(self, name: str) -> None:
         self.emit("LOAD_ATTR", name)
 

@@ -13,6 +13,7 @@ from typing import Any
 from ..graph.output_graph import OutputGraph
 from ..graph.shapes import FrameState
 from ..guards import GuardSet
+from ..side_effects import SideEffects
 from ..sources import Source
 from ..variables.base import VariableTracker
 
@@ -23,6 +24,7 @@ class CaptureState:
     frame_state: FrameState = dataclasses.field(default_factory=FrameState)
     graph: OutputGraph = dataclasses.field(default_factory=OutputGraph)
     guards: GuardSet = dataclasses.field(default_factory=GuardSet)
+    side_effects: SideEffects = dataclasses.field(default_factory=SideEffects)
     identity: dict[int, VariableTracker] = dataclasses.field(default_factory=dict)
     by_source: dict[Source, VariableTracker] = dataclasses.field(default_factory=dict)
     keepalive: list[Any] = dataclasses.field(default_factory=list)

@@ -161,7 +161,18 @@ class InstructionTranslator:
             return GlobalSource(name)
         return ItemSource(self.globals_base, name) if self.globals_base is not None else None
 
+    def _globals_key(self) -> Source | None:
+        return None if self.fn_globals is self.capture.root_globals else self.globals_base
+
+    def store_global(self, name: str, value: VariableTracker) -> None:
+        if self.fn_globals is not self.capture.root_globals and self.globals_base is None:
+            raise Unsupported(breaks.SIDE_EFFECT, f"assignment to global '{name}' of a module bytegraph cannot reach")
+        self.capture.side_effects.store_global(self._globals_key(), name, value)
+
     def load_global(self, name: str) -> VariableTracker:
+        stored = self.capture.side_effects.load_global(self._globals_key(), name)
+        if stored is not None:
+            return stored
         if name in self.fn_globals:
             value = self.fn_globals[name]
             source = self.global_source(name)
@@ -188,7 +199,11 @@ class InstructionTranslator:
         return fn.realize().call_function(self, [a.realize() for a in args], {k: v.realize() for k, v in kwargs.items()})
 
     def mutation(self, vt: VariableTracker, what: str) -> None:
-        raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}")
+        """``vt`` (an object from before the call) is being changed: the tracker takes the
+        change, and the transformed code writes it back after the graph runs."""
+        if not vt.replayable():
+            raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}, which cannot be re-read at run time")
+        self.capture.side_effects.record(vt)
 
     def frame_super_args(self) -> tuple[VariableTracker, VariableTracker]:
         cell = self.cells.get("__class__")

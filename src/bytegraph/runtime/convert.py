@@ -137,6 +137,7 @@ def _finish(fn: types.FunctionType, capture: CaptureState, rv: Any, backend: Cal
     code = fn.__code__
     program = program_for(code)
     out = PyCodegen(code)
+    capture.side_effects.codegen(out)
     out.reconstruct(rv)
     out.emit("RETURN_VALUE")
     graph = capture.graph

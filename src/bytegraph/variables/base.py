@@ -143,6 +143,19 @@ class VariableTracker:
         return v, v
 
     # -- codegen -------------------------------------------------------------------------
+    def replayable(self) -> bool:
+        """Whether a mutation of this object can be written back after the graph (it can be re-read)."""
+        return self.source is not None
+
+    def replay(self, cg: Any) -> None:
+        """Write this (pre-existing, mutated) object's final state back to the real object."""
+        raise Unsupported(breaks.SIDE_EFFECT, f"replaying a mutation of {self.describe()}")
+
+    def reconstruct_method(self, cg: Any, name: str) -> None:
+        """Push the bound method ``value.name`` (a BoundMethodVariable being rebuilt)."""
+        cg.reconstruct(self)
+        cg.load_attr(name)
+
     def reconstruct(self, cg: Any) -> None:
         """Emit bytecode that pushes this value, after the graph has run."""
         if self.source is not None:
@@ -208,6 +221,10 @@ class BoundMethodVariable(VariableTracker):
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         return self.obj.call_method(tx, self.name, args, kwargs)
 
+    def reconstruct(self, cg: Any) -> None:
+        """``obj.name`` at run time (the object decides how, e.g. a grad-mode ``__exit__``)."""
+        self.obj.reconstruct_method(cg, self.name)
+
     def describe(self) -> str:
         return f"method {self.name}() of {self.obj.describe()}"
 
@@ -217,6 +234,9 @@ class NullVariable(VariableTracker):
 
     def python_type(self) -> type:
         return type(None)
+
+    def reconstruct(self, cg: Any) -> None:
+        cg.emit("PUSH_NULL")
 
 
 NULL = NullVariable()

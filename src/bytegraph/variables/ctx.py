@@ -45,8 +45,29 @@ class GradModeVariable(VariableTracker):
         tx.graph.set_grad_enabled(self._restore.pop())
         return tx.wrap_const(False)
 
+    def reconstruct_method(self, cg: Any, name: str) -> None:
+        """The ``__exit__`` of a block still open at a graph break: at run time, a callable that
+        restores the grad mode this block found on entry."""
+        if name != "__exit__" or not self._restore:
+            super().reconstruct_method(cg, name)
+            return
+        cg.push_callable(GradModeExit)
+        cg.load_const(self._restore[-1])
+        cg.call(1)
+
     def describe(self) -> str:
         return f"{self.py_type.__name__}({self.mode})"
+
+
+class GradModeExit:
+    """Run-time ``__exit__`` of a grad-mode block that a graph break split: restores the mode."""
+
+    def __init__(self, previous: bool) -> None:
+        self.previous = previous
+
+    def __call__(self, *exc_info: Any) -> bool:
+        torch._C._set_grad_enabled(self.previous)
+        return False
 
 
 class ExceptionVariable(VariableTracker):

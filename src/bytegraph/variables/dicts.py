@@ -88,6 +88,24 @@ def hash_key(tx: Tx, vt: VariableTracker, present: Any = ()) -> Hashable:
     return TracedKey(vt, h)
 
 
+def replace_contents(target: Any, contents: Any) -> None:
+    """Run-time write-back of a dict, set or deque: same object, new contents. The new contents
+    are built (reading the old ones if need be) before the object is cleared."""
+    target.clear()
+    if hasattr(target, "update"):
+        target.update(contents)
+    else:
+        target.extend(contents)
+
+
+def _clear_and_update(cg: Any, source: Any, build_contents: Any) -> None:
+    cg.push_callable(replace_contents)
+    cg.load_source(source)
+    build_contents()
+    cg.call(2)
+    cg.emit("POP_TOP")
+
+
 def key_tracker(tx: Tx, key: Hashable) -> VariableTracker:
     return key.vt if isinstance(key, IdentityKey) else tx.wrap_const(key)
 
@@ -108,8 +126,6 @@ class DictVariable(VariableTracker):
     absence; anything that sees the whole key set (len, iteration, ==, copying) guards it
     once with DICT_KEYS."""
     identity_matters = True
-
-    mutated = False
 
     def __init__(self, items: dict[Hashable, VariableTracker], py_type: type = dict, source: Any = None,
                  default_factory: VariableTracker | None = None, key_guards: Any = None) -> None:
@@ -170,10 +186,20 @@ class DictVariable(VariableTracker):
             raise UserCodeError(TypeError(f"'mappingproxy' object does not support {what}"))
         if self.source is not None:
             tx.mutation(self, f"dict.{what}")
-        self.mutated = True
+
+    def replay(self, cg: Any) -> None:
+        """``src.clear(); src.update({...})``: same dict object, new contents in order."""
+        _clear_and_update(cg, self.source, lambda: self._build_plain(cg))
+
+    def _build_plain(self, cg: Any) -> None:
+        cg.begin_build(dict)
+        for k in self._items:
+            _reconstruct_key(cg, k)
+            cg.reconstruct(self.value(k))
+        cg.build(dict, len(self._items))
 
     def reconstruct(self, cg: Any) -> None:
-        if self.source is not None and not self.mutated:
+        if self.source is not None:
             self.source.reconstruct(cg)
             return
         rebuild = self.py_type if self.py_type is not dict else None
@@ -460,6 +486,15 @@ class SetVariable(VariableTracker):
     @pymethod("copy")
     def _copy(self, tx: Tx) -> VariableTracker:
         return SetVariable(self._items, self.py_type)
+
+    def replay(self, cg: Any) -> None:
+        """``src.clear(); src.update({...})``."""
+        def build() -> None:
+            cg.begin_build(set)
+            for vt in self._items.values():
+                cg.reconstruct(vt)
+            cg.build(set, len(self._items))
+        _clear_and_update(cg, self.source, build)
 
     def reconstruct(self, cg: Any) -> None:
         if self.source is not None:

@@ -89,6 +89,19 @@ class ExistingCellVariable(VariableTracker):
         tx.mutation(self, f"assignment to closure variable '{self.name}'")
         self._contents = value
 
+    def replayable(self) -> bool:
+        return self.contents_source is not None
+
+    def replay(self, cg: Any) -> None:
+        """``cell.cell_contents = value`` on the real cell (deleting it for ``del``)."""
+        if self._contents is None:
+            self.reconstruct(cg)
+            cg.emit("DELETE_ATTR", "cell_contents")
+            return
+        cg.reconstruct(self._contents)
+        self.reconstruct(cg)
+        cg.emit("STORE_ATTR", "cell_contents")
+
     def reconstruct(self, cg: Any) -> None:
         """The real cell: read from its function's ``__closure__``, or, for a free variable of
         the compiled function itself, loaded with LOAD_CLOSURE."""
@@ -225,6 +238,15 @@ class UserMethodVariable(VariableTracker):
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         return tx.call(self.fn, [self.obj, *args], kwargs)
+
+    def reconstruct(self, cg: Any) -> None:
+        if self.source is not None:
+            self.source.reconstruct(cg)
+            return
+        cg.push_callable(types.MethodType)
+        cg.reconstruct(self.fn)
+        cg.reconstruct(self.obj)
+        cg.call(2)
 
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
         if name == "__self__":

@@ -96,7 +96,7 @@ class BaseListVariable(VariableTracker):
         return NotImplemented
 
     def reconstruct(self, cg: Any) -> None:
-        if self.source is not None and not getattr(self, "mutated", False):
+        if self.source is not None:      # mutations of it were replayed before anything is rebuilt
             self.source.reconstruct(cg)
             return
         cg.begin_build(self.py_type)
@@ -188,7 +188,6 @@ def _mutator(fn: Callable) -> Callable:
     def wrapper(self: "ListVariable", tx: Tx, *args: Any, **kwargs: Any) -> VariableTracker:
         if self.source is not None:
             tx.mutation(self, f"list.{fn.__name__.lstrip('_')}")
-        self.mutated = True
         return fn(self, tx, *args, **kwargs)
     wrapper.__name__ = fn.__name__
     if hasattr(fn, "__pymethods__"):
@@ -200,13 +199,22 @@ class ListVariable(BaseListVariable):
     identity_matters = True
 
     py_type = list
-    mutated = False
 
     @pymethod("append")
     @_mutator
     def _append(self, tx: Tx, value: VariableTracker) -> VariableTracker:
         self._items.append(value)
         return tx.wrap_const(None)
+
+    def replay(self, cg: Any) -> None:
+        """``src[:] = [items]``: same list object, new contents."""
+        cg.begin_build(list)
+        for vt in self.realized():
+            cg.reconstruct(vt)
+        cg.build(list, len(self._items))
+        cg.load_source(self.source)
+        cg.load_const(slice(None))
+        cg.emit("STORE_SUBSCR")
 
     @pymethod("extend")
     @_mutator
@@ -284,6 +292,11 @@ class ListVariable(BaseListVariable):
         return f"ListVariable({self._items!r})"
 
 
+def advance_iterator(it: Any, n: int) -> None:
+    for _ in range(n):
+        next(it)
+
+
 def sort_trackers(tx: Tx, items: list[VariableTracker], key: VariableTracker | None,
                   reverse: VariableTracker | None) -> list[VariableTracker]:
     """``sorted(items, key=key, reverse=reverse)``: the sort keys must be known at trace time
@@ -317,7 +330,7 @@ class IteratorVariable(VariableTracker):
         return self.py_type
 
     def next_item(self) -> VariableTracker | None:
-        if self.source is not None:
+        if self.source is not None and not self.mutation_recorded:
             raise Unsupported(breaks.SIDE_EFFECT, f"advancing the iterator {self.source.name()} from outside the frame")
         if self.index >= len(self.items):
             return None
@@ -325,9 +338,12 @@ class IteratorVariable(VariableTracker):
         self.index += 1
         return vt
 
+    mutation_recorded = False
+
     def unpack(self, tx: Tx) -> list[VariableTracker]:
         if self.source is not None:
             tx.mutation(self, "consuming an iterator")
+            self.mutation_recorded = True
         rest = [vt.realize() for vt in self.items[self.index:]]
         self.index = len(self.items)
         return rest
@@ -342,6 +358,14 @@ class IteratorVariable(VariableTracker):
     @pymethod("__iter__")
     def _iter(self, tx: Tx) -> VariableTracker:
         return self
+
+    def replay(self, cg: Any) -> None:
+        """Advance the real iterator as far as tracing did."""
+        cg.push_callable(advance_iterator)
+        cg.load_source(self.source)
+        cg.load_const(self.index)
+        cg.call(2)
+        cg.emit("POP_TOP")
 
     def reconstruct(self, cg: Any) -> None:
         """An iterator that escapes becomes ``iter([remaining items])``."""
@@ -407,8 +431,21 @@ class DequeVariable(ListVariable):
         del self._items[0]
         return vt
 
+    def replay(self, cg: Any) -> None:
+        """``src.clear(); src.extend([items])`` (items built first)."""
+        from .dicts import replace_contents
+
+        cg.push_callable(replace_contents)
+        cg.load_source(self.source)
+        cg.begin_build(list)
+        for vt in self.realized():
+            cg.reconstruct(vt)
+        cg.build(list, len(self._items))
+        cg.call(2)
+        cg.emit("POP_TOP")
+
     def reconstruct(self, cg: Any) -> None:
-        if self.source is not None and not self.mutated:
+        if self.source is not None:
             self.source.reconstruct(cg)
             return
         cg.push_callable(collections.deque)

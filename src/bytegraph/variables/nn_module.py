@@ -55,8 +55,12 @@ class NNModuleVariable(UserDefinedObjectVariable):
         return super().getitem(tx, key)
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        """``m.name = value``: kept on the tracker and replayed through ``Module.__setattr__``
+        (which files tensors, parameters and submodules where they belong)."""
         if name == "__setattr__":
-            tx.mutation(self, f"setting attribute {args[0].as_constant()!r} of a module")
+            return self.generic_setattr(tx, args[0].as_constant(), args[1])
+        if name == "__delattr__":
+            return self.generic_delattr(tx, args[0].as_constant())
         return super().call_method(tx, name, args, kwargs)
 
     def describe(self) -> str:

@@ -46,8 +46,13 @@ TRACE_TIME: dict[Any, Callable[..., Any]] = {
 NOT_TRACEABLE: frozenset[Any] = frozenset({
     torch.manual_seed, torch.seed, torch.set_rng_state, torch.get_rng_state, torch.set_default_dtype,
     torch.set_default_device, torch.set_num_threads, torch.use_deterministic_algorithms,
-    torch.set_printoptions, torch.set_float32_matmul_precision, torch._C._set_grad_enabled,
+    torch.set_printoptions, torch.set_float32_matmul_precision,
 })
+
+# Calls that change the graph's global state: recorded in the graph (replayed when it runs).
+GRAPH_STATE: dict[Any, Callable[..., Any]] = {
+    torch._C._set_grad_enabled: lambda tx, mode: tx.graph.set_grad_enabled(bool(mode.as_constant())) and None,
+}
 _SETTER = re.compile(r"^_?set_|^_?manual_seed|^seed$")
 
 # Constructors of trace-time constants: folded when every argument is a constant.
@@ -72,7 +77,7 @@ def is_torch_callable(value: Any) -> bool:
     if isinstance(value, types.FunctionType) and value.__code__ is _DISABLED_CODE:
         return True
     try:
-        if value in TRACE_TIME or value in NOT_TRACEABLE or value in CONSTANT_CONSTRUCTORS:
+        if value in TRACE_TIME or value in NOT_TRACEABLE or value in CONSTANT_CONSTRUCTORS or value in GRAPH_STATE:
             return True
     except TypeError:
         return False
@@ -108,6 +113,9 @@ class TorchVariable(VariableTracker):
                               + (" (it changes global state)" if fn in NOT_TRACEABLE else ""))
         if fn in TRACE_TIME:
             return tx.wrap_const(TRACE_TIME[fn](tx, *args, **kwargs))
+        if fn in GRAPH_STATE:
+            GRAPH_STATE[fn](tx, *args, **kwargs)
+            return tx.wrap_const(None)
         if fn in NOT_TRACEABLE or _SETTER.match(getattr(fn, "__name__", "")):
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() changes global state")
         if fn in CONSTANT_CONSTRUCTORS:

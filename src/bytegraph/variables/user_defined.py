@@ -26,6 +26,7 @@ from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
 
 MISSING = object()
+DELETED = VariableTracker()     # marks an attribute the trace deleted from a pre-existing object
 
 
 def is_torch_module_name(module: Any) -> bool:
@@ -251,6 +252,8 @@ class UserDefinedObjectVariable(VariableTracker):
         if cls_attr is not MISSING and _is_data_descriptor(cls_attr):
             return self._descriptor(tx, name, cls_attr)
         if name in self.pending:
+            if self.pending[name] is DELETED:
+                return self._missing(tx, name)
             return self.pending[name]
         found = self._instance_attr(tx, name)
         if found is not None:
@@ -331,11 +334,7 @@ class UserDefinedObjectVariable(VariableTracker):
         if name == "__setattr__" and type(self.value).__setattr__ is object.__setattr__:
             return self.generic_setattr(tx, args[0].as_constant(), args[1])
         if name == "__delattr__" and type(self.value).__delattr__ is object.__delattr__:
-            attr = args[0].as_constant()
-            if self.source is not None or attr not in self.pending:
-                tx.mutation(self, f"deleting attribute {attr!r}")
-            del self.pending[attr]
-            return tx.wrap_const(None)
+            return self.generic_delattr(tx, args[0].as_constant())
         return super().call_method(tx, name, args, kwargs)
 
     def generic_setattr(self, tx: Tx, name: str, value: VariableTracker) -> VariableTracker:
@@ -349,6 +348,33 @@ class UserDefinedObjectVariable(VariableTracker):
                               f"({type(attr).__name__})")
         self.pending[name] = value
         return tx.wrap_const(None)
+
+    def generic_delattr(self, tx: Tx, name: str) -> VariableTracker:
+        """``del obj.name``: on an object created while tracing, it simply forgets the attribute;
+        on a pre-existing one, the deletion is a side effect."""
+        if self.pending.get(name) is DELETED or (name not in self.pending and not self._has_instance_attr(name)):
+            raise UserCodeError(AttributeError(name))
+        if self.source is not None:
+            tx.mutation(self, f"deleting attribute {name!r}")
+            self.pending[name] = DELETED
+        else:
+            del self.pending[name]
+        return tx.wrap_const(None)
+
+    def _has_instance_attr(self, name: str) -> bool:
+        return name in getattr(self.value, "__dict__", {})
+
+    def replay(self, cg: Any) -> None:
+        """``setattr``/``delattr`` of each attribute the trace changed, through the real
+        ``__setattr__`` (so a module registers a new submodule or parameter as it would)."""
+        for name, vt in self.pending.items():
+            if vt is DELETED:
+                cg.load_source(self.source)
+                cg.emit("DELETE_ATTR", name)
+            else:
+                cg.reconstruct(vt)
+                cg.load_source(self.source)
+                cg.emit("STORE_ATTR", name)
 
     def reconstruct(self, cg: Any) -> None:
         if self.source is not None:

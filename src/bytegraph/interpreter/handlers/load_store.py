@@ -51,10 +51,16 @@ def load_global(tx: Tx, inst: Inst) -> None:
     tx.push(tx.load_global(name))
 
 
-@handles("STORE_GLOBAL", "DELETE_GLOBAL")
+@handles("STORE_GLOBAL")
 def store_global(tx: Tx, inst: Inst) -> None:
-    """(value -- )"""
-    raise Unsupported(breaks.SIDE_EFFECT, f"assignment to global '{inst.arg}'")
+    """(value -- ): recorded, and written to the module's globals after the graph runs"""
+    tx.store_global(inst.arg, tx.pop())
+
+
+@handles("DELETE_GLOBAL")
+def delete_global(tx: Tx, inst: Inst) -> None:
+    """( -- )"""
+    raise Unsupported(breaks.SIDE_EFFECT, f"deleting global '{inst.arg}'")
 
 
 @handles("MAKE_CELL")
