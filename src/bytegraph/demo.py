@@ -157,7 +157,7 @@ def _estimate_us(fn: Callable[..., Any], args: tuple) -> float:
 def graph_alone(compiled: Any, entry: Any, x: torch.Tensor) -> Call:
     """bytegraph's captured graph with its inputs read from their sources, to be called
     directly: what is left of a compiled call once guards and argument handling are gone."""
-    # A compiled module's frame is runtime.compiled._call_module(module, *args): bind it like a call does.
+    # A compiled module's frame is runtime.compiled.call_module(module, *args): bind it like a call does.
     frame_locals = bind_frame(compiled._bytegraph.fn, (compiled._bytegraph_orig, x), {})
     sources = entry.graph.meta["bytegraph_sources"]
     inputs = tuple(eval(s.guard_expr(), entry.guards.namespace, frame_locals) for s in sources)

@@ -25,6 +25,7 @@ class Unsupported(BytegraphError):
         self.kind = kind
         self.detail = detail
         self.stack: list[UserLocation] = []   # innermost last; filled by the translator
+        self.root_index: int | None = None    # the compiled frame's instruction it happened under
 
     def add_frame(self, where: UserLocation) -> None:
         self.stack.insert(0, where)

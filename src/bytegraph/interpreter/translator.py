@@ -78,6 +78,8 @@ class InstructionTranslator:
         self.is_generator = bool(code.co_flags & inspect.CO_GENERATOR)
         self.yielded: VariableTracker | None = None     # set by YIELD_VALUE: run() returns to the consumer
         self.current_exc: VariableTracker | None = None  # sys.exc_info() of this frame (PUSH_EXC_INFO/POP_EXCEPT)
+        self.stop_at: int | None = None         # root frame: stop before this instruction (a graph break)
+        self.stopped: Inst | None = None
         self.graph = capture.graph
         self._handlers = handlers_for_current()
 
@@ -87,6 +89,9 @@ class InstructionTranslator:
         insts = self.program.insts
         while self.return_value is None and self.yielded is None:
             inst = insts[self.ip]
+            if inst.index == self.stop_at:
+                self.stopped = inst
+                return None
             self.ip += 1
             self.current = inst
             self.capture.instructions += 1
@@ -98,6 +103,8 @@ class InstructionTranslator:
                     raise Unsupported(breaks.UNSUPPORTED_OPCODE, f"{inst.opname}")
                 handler(self, inst)
             except Unsupported as e:
+                if self.parent is None and e.root_index is None:
+                    e.root_index = inst.index
                 raise self._located(e)
             except UserCodeError as e:
                 if e.where is None:

@@ -24,6 +24,7 @@ class CacheEntry:
     guards: CompiledGuards
     graph: torch.fx.GraphModule | None     # None: the frame runs eagerly under these guards
     eager_reason: str | None = None
+    break_reason: str | None = None         # the graph ends at a graph break (a resume function follows)
     capture_seconds: float = 0.0
     watchers: list[weakref.ref] = dataclasses.field(default_factory=list)
     rules: list[tuple[str, str]] = dataclasses.field(default_factory=list)   # (source name, builder rule)

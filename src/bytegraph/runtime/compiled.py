@@ -19,6 +19,7 @@ import torch
 
 from ..config import config
 from ..diagnostics.logs import get_logger
+from ..codegen.resume import make_resume_code, make_resume_function, origin_of
 from ..graph.shapes import FrameState
 from .cache import CacheEntry
 from .convert import bind_frame, compile_call
@@ -33,9 +34,10 @@ class CompileStats:
 
     captures: int = 0           # cache misses that traced the frame
     graphs: int = 0             # entries that run a captured graph
-    eager: int = 0              # entries that run the frame eagerly (break / user error / internal error)
+    eager: int = 0              # entries that run the frame eagerly (unresumable break / user error / internal error)
     recompile_reasons: list[str] = dataclasses.field(default_factory=list)
     eager_reasons: list[str] = dataclasses.field(default_factory=list)
+    break_reasons: list[str] = dataclasses.field(default_factory=list)   # graph breaks that resume
 
     @property
     def recompiles(self) -> int:
@@ -53,6 +55,9 @@ class CompiledFunction:
         self.backend = backend
         self.fullgraph = fullgraph
         self.frame_state = FrameState(dynamic)
+        self.origin = origin_of(fn.__code__)
+        self.root_fn = fn                               # the user's function (globals, closure)
+        self.resumes: dict[Any, CompiledFunction] = {}   # shared by this function and its resume functions
         self.entries: tuple[CacheEntry, ...] = ()
         self.stats = CompileStats()
         self._lock = threading.RLock()
@@ -87,13 +92,15 @@ class CompiledFunction:
             reason = self._why_miss(args, kwargs)
             self.stats.recompile_reasons.append(reason)
             log_recompiles.info("recompiling %s: %s", self.fn.__qualname__, reason)
-        entry = compile_call(self.fn, args, kwargs, self.backend, self.fullgraph, self.stats.captures, self.frame_state)
+        entry = compile_call(self, args, kwargs)
         self.stats.captures += 1
         if entry.graph is not None:
             self.stats.graphs += 1
         if entry.eager_reason is not None:
             self.stats.eager += 1
             self.stats.eager_reasons.append(entry.eager_reason)
+        if entry.break_reason is not None:
+            self.stats.break_reasons.append(entry.break_reason)
         self._watch(entry)
         self.entries = (entry, *self.entries)
         return entry
@@ -117,6 +124,27 @@ class CompiledFunction:
             if obj is not None:
                 live.append(weakref.ref(obj, invalidate))
         entry.watchers = live
+
+    def resume_function(self, orig: types.CodeType, target: int, nulls: tuple[bool, ...], nouts: int,
+                        local_names: tuple[str, ...]) -> "CompiledFunction":
+        """The compiled resume function that continues ``orig`` at instruction ``target`` with this
+        stack layout and these live locals; shared with (and reused by) the resume functions
+        themselves, so a break inside a loop re-enters the same one."""
+        key = (orig, target, nulls, nouts, local_names)
+        resume = self.resumes.get(key)
+        if resume is None:
+            code = make_resume_code(orig, target, nulls, nouts, local_names)
+            root = self.root_fn
+            resume = CompiledFunction(make_resume_function(root, code), self.backend, False, self.frame_state.dynamic)
+            resume.resumes = self.resumes
+            resume.root_fn = root
+            self.resumes[key] = resume
+        return resume
+
+    @property
+    def stats_all(self) -> list["CompileStats"]:
+        """This function's stats, then each resume function's."""
+        return [self.stats, *(r.stats for r in self.resumes.values())]
 
     def reset(self) -> None:
         with self._lock:
@@ -145,7 +173,7 @@ class CompiledModule(torch.nn.Module):
 
     Like torch.compile's OptimizedModule, the original is registered as ``_orig_mod`` (so
     ``parameters()`` and ``state_dict()`` see it) and unknown attributes are forwarded to it.
-    The compiled frame is ``_call_module(mod, *args, **kwargs)``, whose one line calls the
+    The compiled frame is ``call_module(mod, *args, **kwargs)``, whose one line calls the
     module: so the root module is called exactly like a submodule (hooks guarded, or traced
     when present)."""
 
@@ -156,7 +184,7 @@ class CompiledModule(torch.nn.Module):
         super().__init__()
         self._orig_mod = mod
         object.__setattr__(self, "_bytegraph_orig", mod)
-        object.__setattr__(self, "_bytegraph", CompiledFunction(_call_module, backend, fullgraph, dynamic))
+        object.__setattr__(self, "_bytegraph", CompiledFunction(call_module, backend, fullgraph, dynamic))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # CompiledFunction.__call__ inlined with the module prepended: one argument
@@ -188,7 +216,7 @@ class CompiledModule(torch.nn.Module):
         self._bytegraph.reset()
 
 
-def _call_module(module, *args, **kwargs):  # type: ignore[no-untyped-def]
+def call_module(module, *args, **kwargs):  # type: ignore[no-untyped-def]
     """The root frame of a compiled module."""
     return module(*args, **kwargs)
 

@@ -1,13 +1,14 @@
 """Capture one call of a function into a cache entry (the miss path).
 
-    bind the real arguments -> trace the frame (InstructionTranslator) -> rebuild the
-    return value (PyCodegen) -> compile the graph (backend) -> emit the transformed function
-    -> compile the guards -> CacheEntry
+    bind the real arguments -> trace the frame (InstructionTranslator) -> write back side
+    effects and rebuild the return value (PyCodegen) -> compile the graph (backend) -> emit
+    the transformed function -> compile the guards -> CacheEntry
 
-A graph break, an error in the user's own code and an internal error all end in an
-entry that runs the original function under the guards collected so far (the first two
-with the reason recorded; an internal error also warns once). Only ``fullgraph=True``
-turns a break into an exception.
+A graph break retraces the frame up to the breaking instruction and ends the transformed
+code there with a resume function (``graph_break``). A break that cannot resume, an error
+in the user's own code and an internal error end in an entry that runs the original
+function under the guards collected so far (with the reason recorded; an internal error
+also warns once). Only ``fullgraph=True`` turns a break into an exception.
 """
 
 from __future__ import annotations
@@ -17,20 +18,20 @@ import logging
 import time
 import types
 import warnings
-from typing import Any, Callable
+from typing import Any
 
 from ..codegen.pycodegen import PyCodegen
 from ..codegen.transform import graph_call, make_function
 from ..diagnostics.errors import CompileError, Unsupported, UserCodeError
 from ..diagnostics.logs import get_logger
-from ..graph.shapes import FrameState
 from ..guards import Guard, GuardKind, IdRef, ShapeGuards
 from ..guards.codegen import compile_guards
 from ..guards.guard import GlobalStateSnapshot
 from ..interpreter.capture import CaptureState
+from ..interpreter.translator import InstructionTranslator, program_for, root_translator
 from ..sources import AttrSource, FunctionSource
-from ..interpreter.translator import program_for, root_translator
 from .cache import CacheEntry
+from .graph_break import emit_break, why_not_resumable
 
 log_graphs = get_logger("graphs")
 log_breaks = get_logger("breaks")
@@ -46,41 +47,74 @@ def bind_frame(fn: types.FunctionType, args: tuple, kwargs: dict[str, Any]) -> d
     return dict(bound.arguments)
 
 
-def compile_call(fn: types.FunctionType, args: tuple, kwargs: dict[str, Any], backend: Callable,
-                 fullgraph: bool, counter: int, frame_state: FrameState) -> CacheEntry:
+def compile_call(owner: Any, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
+    """Capture ``owner.fn(*args, **kwargs)`` (``owner`` is the CompiledFunction)."""
+    fn = owner.fn
     start = time.perf_counter()
     frame_locals = bind_frame(fn, args, kwargs)
-    capture = CaptureState(root_globals=fn.__globals__, frame_state=frame_state)
-    capture.guards.add(Guard(None, GuardKind.GLOBAL_STATE, GlobalStateSnapshot.capture(), "torch global state at capture"))
-    _guard_defaults(capture, fn)
+    capture = _new_capture(owner)
     try:
         tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__)
-        rv = tx.run()
-        entry = _finish(fn, capture, rv, backend, frame_locals, counter)
+        tx.run()
+        entry = _finish(owner, capture, tx, frame_locals)
     except Unsupported as e:
-        if fullgraph:
+        if owner.fullgraph:
             raise CompileError(f"bytegraph could not capture {fn.__qualname__} as one graph (fullgraph=True):\n"
                                f"{e.render()}") from None
         log_breaks.debug("%s", e.render())
-        entry = _eager_entry(fn, capture, frame_locals, e.render())
+        capture.release()
+        entry = _resume_after_break(owner, frame_locals, e) or _eager_entry(owner, capture, frame_locals, e.render())
     except UserCodeError as e:
         # The program itself raises here: run it eagerly so the exception reaches the user
         # exactly as it would without bytegraph (same type, message and traceback).
         where = f" at {e.where.short()}" if e.where else ""
-        entry = _eager_entry(fn, capture, frame_locals, f"the program raises {type(e.original).__name__}{where}")
+        entry = _eager_entry(owner, capture, frame_locals, f"the program raises {type(e.original).__name__}{where}")
     except CompileError:
         raise
     except Exception as e:   # noqa: BLE001 - a bytegraph bug must never break the user's program
-        if fullgraph:
+        if owner.fullgraph:
             raise
         warnings.warn(f"bytegraph: internal error while compiling {fn.__qualname__}, running it eagerly "
-                      f"({type(e).__name__}: {e})", RuntimeWarning, stacklevel=4)
+                      f"({type(e).__name__}: {e})", RuntimeWarning, stacklevel=5)
         log_fallbacks.debug("internal error", exc_info=True)
-        entry = _eager_entry(fn, capture, frame_locals, f"internal error: {type(e).__name__}: {e}")
+        entry = _eager_entry(owner, capture, frame_locals, f"internal error: {type(e).__name__}: {e}")
     finally:
         capture.release()
     entry.capture_seconds = time.perf_counter() - start
     return entry
+
+
+def _new_capture(owner: Any) -> CaptureState:
+    capture = CaptureState(root_globals=owner.fn.__globals__, frame_state=owner.frame_state)
+    capture.guards.add(Guard(None, GuardKind.GLOBAL_STATE, GlobalStateSnapshot.capture(), "torch global state at capture"))
+    _guard_defaults(capture, owner.fn)
+    return capture
+
+
+def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupported) -> CacheEntry | None:
+    """Retrace up to the instruction that broke and end the frame there with a resume
+    function; None when the break cannot resume (the caller then runs the frame eagerly)."""
+    if why.root_index is None:
+        return None
+    capture = _new_capture(owner)
+    try:
+        tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__)
+        tx.stop_at = why.root_index
+        tx.run()
+        if tx.stopped is None:
+            return None
+        reason = why_not_resumable(tx, tx.stopped)
+        if reason is not None:
+            log_fallbacks.debug("%s: break not resumable: %s", owner.fn.__qualname__, reason)
+            return None
+        entry = _finish(owner, capture, tx, frame_locals, why)
+        entry.break_reason = why.render()
+        return entry
+    except (Unsupported, UserCodeError) as e:
+        log_fallbacks.debug("%s: retracing up to the break failed: %s", owner.fn.__qualname__, e)
+        return None
+    finally:
+        capture.release()
 
 
 def _compiled_guards(fn: types.FunctionType, capture: CaptureState, frame_locals: dict[str, Any]) -> Any:
@@ -104,10 +138,10 @@ def _guard_defaults(capture: CaptureState, fn: types.FunctionType) -> None:
                                      "defaults are copied into the compiled entry"))
 
 
-def _eager_entry(fn: types.FunctionType, capture: CaptureState, frame_locals: dict[str, Any], reason: str) -> CacheEntry:
-    log_fallbacks.debug("%s runs eagerly: %s", fn.__qualname__, reason)
-    guards = _compiled_guards(fn, capture, frame_locals)
-    return CacheEntry(guards.check, fn, guards, None, reason, watchers=list(capture.guards.watched))
+def _eager_entry(owner: Any, capture: CaptureState, frame_locals: dict[str, Any], reason: str) -> CacheEntry:
+    log_fallbacks.debug("%s runs eagerly: %s", owner.fn.__qualname__, reason)
+    guards = _compiled_guards(owner.fn, capture, frame_locals)
+    return CacheEntry(guards.check, owner.fn, guards, None, reason, watchers=list(capture.guards.watched))
 
 
 def _install_aliasing_guard(capture: CaptureState) -> None:
@@ -132,26 +166,31 @@ def _install_shape_guards(capture: CaptureState) -> None:
                                  "symbolic shapes (torch's ShapeEnv)"))
 
 
-def _finish(fn: types.FunctionType, capture: CaptureState, rv: Any, backend: Callable,
-            frame_locals: dict[str, Any], counter: int) -> CacheEntry:
+def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_locals: dict[str, Any],
+            why: Unsupported | None = None) -> CacheEntry:
+    """Emit the transformed function: the graph call, then either side effects + the return
+    value, or (``why`` given: a break at ``tx.stopped``) the break and its resume call(s)."""
+    fn = owner.fn
     code = fn.__code__
-    program = program_for(code)
     out = PyCodegen(code)
-    capture.side_effects.codegen(out)
-    out.reconstruct(rv)
-    out.emit("RETURN_VALUE")
+    if why is None:
+        capture.side_effects.codegen(out)
+        out.reconstruct(tx.return_value)
+        out.emit("RETURN_VALUE")
+    else:
+        emit_break(out, tx, tx.stopped, why, owner)
     graph = capture.graph
     body = out.instrs
     gm = None
     if out.graph_outputs or graph.has_work():
         graph.set_outputs(out.graph_outputs)
-        gm = graph.make_module(f"GraphModule_{code.co_name}_{counter}")
+        gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
         if log_graphs.isEnabledFor(logging.DEBUG):
-            log_graphs.debug("graph %d of %s:\n%s", counter, fn.__qualname__, gm.code)
-        compiled = backend(gm, graph.example_inputs())
+            log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code)
+        compiled = owner.backend(gm, graph.example_inputs())
         graph.drop_examples()
         body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
-    transformed = make_function(fn, program.prologue, body)
+    transformed = make_function(fn, program_for(code).prologue, body)
     _install_aliasing_guard(capture)
     _install_shape_guards(capture)
     guards = _compiled_guards(fn, capture, frame_locals)

@@ -200,7 +200,7 @@ def _iter(tx: Tx, obj: VariableTracker) -> VariableTracker:
 @handles(next)
 def _next(tx: Tx, it: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
     if isinstance(it, IteratorVariable):
-        vt = it.next_item()
+        vt = it.advance(tx)
         if vt is not None:
             return vt
         if default is not None:

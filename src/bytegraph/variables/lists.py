@@ -329,6 +329,14 @@ class IteratorVariable(VariableTracker):
     def python_type(self) -> type:
         return self.py_type
 
+    def advance(self, tx: Tx) -> VariableTracker | None:
+        """The next item, or None when exhausted (``next()``, FOR_ITER). Advancing an iterator
+        from outside the frame is a side effect: the real one is advanced after the graph."""
+        if self.source is not None and not self.mutation_recorded:
+            tx.mutation(self, "advancing an iterator")
+            self.mutation_recorded = True
+        return self.next_item()
+
     def next_item(self) -> VariableTracker | None:
         if self.source is not None and not self.mutation_recorded:
             raise Unsupported(breaks.SIDE_EFFECT, f"advancing the iterator {self.source.name()} from outside the frame")
@@ -350,7 +358,7 @@ class IteratorVariable(VariableTracker):
 
     @pymethod("__next__")
     def _next(self, tx: Tx) -> VariableTracker:
-        vt = self.next_item()
+        vt = self.advance(tx)
         if vt is None:
             raise Unsupported(breaks.EXCEPTION_HANDLING, "StopIteration from next() on an exhausted iterator")
         return vt

@@ -38,7 +38,7 @@ class NNModuleVariable(UserDefinedObjectVariable):
         (one NO_MODULE_HOOKS check per module, one global check) and inline ``forward``. With
         hooks, or an overridden ``__call__``, the real ``__call__`` is inlined, hooks and all."""
         m = self.value
-        if type(m).__call__ is torch.nn.Module.__call__ and not _has_hooks(m):
+        if type(m).__call__ is torch.nn.Module.__call__ and not has_hooks(m):
             if self.source is not None:
                 tx.guard(self.source, GuardKind.NO_MODULE_HOOKS, None, "module call without hooks")
                 tx.guard(None, GuardKind.NO_GLOBAL_MODULE_HOOKS, None, "module call without hooks")
@@ -68,7 +68,8 @@ class NNModuleVariable(UserDefinedObjectVariable):
         return f"module {type(self.value).__qualname__}{where}"
 
 
-def _has_hooks(m: torch.nn.Module) -> bool:
+def has_hooks(m: torch.nn.Module) -> bool:
+    """Whether calling ``m`` runs anything besides ``forward`` (hooks, or a Module.compile() wrapper)."""
     from torch.nn.modules import module as mm
 
     return bool(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks

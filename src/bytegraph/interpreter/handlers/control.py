@@ -80,7 +80,7 @@ def for_iter(tx: Tx, inst: Inst) -> None:
     it = tx.stack[-1]
     if not isinstance(it, IteratorVariable):
         raise Unsupported(breaks.UNSUPPORTED_VALUE, f"iterating {it.describe()}")
-    item = it.next_item()
+    item = it.advance(tx)
     if item is None:
         tx.pop()
         tx.jump(inst)
@@ -190,7 +190,7 @@ def send(tx: Tx, inst: Inst) -> None:
     it = tx.stack[-1]
     if not isinstance(it, IteratorVariable):
         raise Unsupported(breaks.UNSUPPORTED_VALUE, f"yield from {it.describe()}")
-    item = it.next_item()
+    item = it.advance(tx)
     if item is None:
         tx.pop()
         tx.push(tx.wrap_const(None))

@@ -1,0 +1,175 @@
+"""Graph breaks that resume: compile the graph so far, run the one unsupported instruction
+natively, and continue in a resume function that bytegraph compiles in turn.
+
+The transformed code of a frame that breaks at instruction ``i``:
+
+    ___graph_out = <graph>(<inputs>)          # everything traced before i
+    <side effects written back>               # so the native instruction sees eager's state
+    <i's operands rebuilt on the stack>       # (a callee that broke inside: its bytegraph wrapper)
+    <instruction i, run by CPython>
+    ___out0 = ...                             # what i pushed
+    return <resume_at_i+1>(<stack below i's operands>, ___out0, <live locals>)
+
+A data-dependent branch (``if x.sum() > 0``) runs the jump natively and calls one of two
+resume functions, one per side. Resume functions are ``CompiledFunction``s over code built
+by ``codegen.resume`` from the *original* code; they are cached per compiled function and
+layout, so a break inside a loop re-enters the same resume function.
+
+Which instructions can be split this way is a table (``OPERANDS``): how many stack items an
+instruction consumes and produces. Anything else (returns, loops' FOR_ITER, instructions
+that push a NULL) is not resumable: the frame runs eagerly, with the reason recorded.
+"""
+
+from __future__ import annotations
+
+import types
+import weakref
+from typing import Any, Callable
+
+import torch
+from bytecode import Instr, Label
+
+from ..codegen.pycodegen import PyCodegen
+from ..codegen.resume import STACK_PREFIX
+from ..diagnostics.errors import Unsupported
+from ..interpreter.translator import InstructionTranslator
+from ..variables.base import NullVariable, VariableTracker
+from ..variables.functions import NestedFunctionVariable, UserFunctionVariable, UserMethodVariable
+from ..variables.nn_module import NNModuleVariable, has_hooks
+
+_CALLS = frozenset({"CALL", "CALL_FUNCTION_EX"})
+_COND_JUMPS = frozenset({f"POP_JUMP_{d}_IF_{c}" for d in ("FORWARD", "BACKWARD")
+                         for c in ("TRUE", "FALSE", "NONE", "NOT_NONE")})
+
+# opname -> (arg -> (stack items consumed, stack items produced)) for instructions a break can split
+OPERANDS: dict[str, Callable[[Any], tuple[int, int]]] = {
+    "CALL": lambda n: (n + 2, 1),
+    "CALL_FUNCTION_EX": lambda flags: (3 + (flags & 1), 1),
+    **{op: (lambda a: (2, 1)) for op in ("BINARY_OP", "BINARY_SUBSCR", "COMPARE_OP", "IS_OP", "CONTAINS_OP")},
+    **{op: (lambda a: (1, 1)) for op in ("UNARY_NEGATIVE", "UNARY_POSITIVE", "UNARY_INVERT", "UNARY_NOT",
+                                         "LOAD_ATTR", "GET_ITER")},
+    "STORE_ATTR": lambda a: (2, 0),
+    "DELETE_ATTR": lambda a: (1, 0),
+    "STORE_SUBSCR": lambda a: (3, 0),
+    "DELETE_SUBSCR": lambda a: (2, 0),
+    "STORE_GLOBAL": lambda a: (1, 0),
+    "FORMAT_VALUE": lambda flags: (1 + bool(flags & 0x04), 1),
+    "BUILD_STRING": lambda n: (n, 1),
+    "UNPACK_SEQUENCE": lambda n: (1, n),
+    **{op: (lambda n: (n, 1)) for op in ("BUILD_TUPLE", "BUILD_LIST", "BUILD_SET")},
+    "BUILD_MAP": lambda n: (2 * n, 1),
+    "BUILD_CONST_KEY_MAP": lambda n: (n + 1, 1),
+    "IMPORT_NAME": lambda a: (2, 1),
+    **{op: (lambda a: (1, 0)) for op in _COND_JUMPS},
+}
+
+
+def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
+    """None if a break at ``inst`` can resume; else the reason the frame runs eagerly."""
+    if inst.opname not in OPERANDS:
+        return f"a break at {inst.opname} cannot resume (only calls, operators and simple stores can)"
+    if tx.code.co_cellvars:
+        return "the function has variables captured by inner functions (cells); resuming after a break " \
+               "would split them"
+    if tx.current_exc is not None:
+        return "the break is inside an `except` block"
+    pops, _ = OPERANDS[inst.opname](inst.arg if not isinstance(inst.arg, Label) else 0)
+    if pops > len(tx.stack):
+        return "the stack is shallower than the instruction's operands"
+    return None
+
+
+# -- callees that broke inside: called through their own bytegraph wrapper -------------------
+_CALLEES: "weakref.WeakKeyDictionary[Any, dict[Any, Any]]" = weakref.WeakKeyDictionary()
+
+
+def compiled_callee(obj: Any, backend: Any, dynamic: Any) -> Any:
+    """The callable to call instead of ``obj`` (a function, method or module whose body broke):
+    the same call, captured by bytegraph as a frame of its own. Cached per object and settings."""
+    from .compiled import CompiledFunction
+
+    if isinstance(obj, types.MethodType):
+        return types.MethodType(compiled_callee(obj.__func__, backend, dynamic), obj.__self__)
+    if isinstance(obj, torch.nn.Module):
+        # The wrapper must be the function that was inlined when the break happened, so that
+        # capturing it makes progress: ``forward`` for a module without hooks, else ``__call__``.
+        call = type(obj).forward if not has_hooks(obj) and type(obj).__call__ is torch.nn.Module.__call__ \
+            else type(obj).__call__
+        return types.MethodType(compiled_callee(call, backend, dynamic), obj)
+    if not isinstance(obj, types.FunctionType):
+        return obj
+    per_settings = _CALLEES.setdefault(obj, {})
+    key = (id(backend), dynamic)
+    compiled = per_settings.get(key)
+    if compiled is None:
+        compiled = per_settings[key] = CompiledFunction(obj, backend, False, dynamic)
+    return compiled
+
+
+def _wrap_callee(cg: PyCodegen, vt: VariableTracker, backend: Any, dynamic: Any) -> None:
+    if isinstance(vt, (UserFunctionVariable, NestedFunctionVariable, UserMethodVariable, NNModuleVariable)):
+        cg.push_callable(compiled_callee)
+        cg.reconstruct(vt)
+        cg.load_const(backend)
+        cg.load_const(dynamic)
+        cg.call(3)
+    else:
+        cg.reconstruct(vt)
+
+
+def _callable_position(inst: Any, operands: list[VariableTracker]) -> int:
+    if inst.opname == "CALL":
+        return 1 if isinstance(operands[0], NullVariable) else 0
+    return 1        # CALL_FUNCTION_EX: NULL, callable, args[, kwargs]
+
+
+# -- the transformed code --------------------------------------------------------------------
+def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsupported, owner: Any) -> None:
+    """Emit everything after the graph call: side effects, the native instruction, and the
+    call(s) of the resume function(s)."""
+    tx.capture.side_effects.codegen(cg)
+    pops, pushes = OPERANDS[inst.opname](inst.arg if not isinstance(inst.arg, Label) else 0)
+    below, operands = tx.stack[:len(tx.stack) - pops], tx.stack[len(tx.stack) - pops:]
+    locals_ = {name: vt for name, vt in tx.locals.items() if not name.startswith(STACK_PREFIX)}
+    broke_inside = len(why.stack) > 1 and inst.opname in _CALLS
+    callee = _callable_position(inst, operands) if broke_inside else -1
+    for i, vt in enumerate(operands):
+        if i == callee:
+            _wrap_callee(cg, vt, owner.backend, owner.frame_state.dynamic)
+        else:
+            cg.reconstruct(vt)
+    origin = owner.origin
+    if inst.opname in _COND_JUMPS:
+        taken = Label()
+        cg.instrs.append(Instr(inst.opname, taken, lineno=cg.lineno))
+        _emit_resume(cg, owner, origin.code, inst.index + 1 - origin.prefix, below, [], locals_)
+        cg.instrs.append(taken)
+        _emit_resume(cg, owner, origin.code, inst.target - origin.prefix, below, [], locals_)
+        return
+    if inst.opname == "CALL" and tx.kw_names:
+        cg.emit("KW_NAMES", tuple(tx.kw_names))
+    if inst.opname == "CALL":
+        cg.emit("PRECALL", inst.arg)
+    cg.instrs.append(Instr(inst.opname, inst.instr.arg, lineno=cg.lineno) if inst.instr.require_arg()
+                     else Instr(inst.opname, lineno=cg.lineno))
+    outs = [f"___break_out{i}" for i in range(pushes)]
+    for name in reversed(outs):
+        cg.store_local(name)
+    _emit_resume(cg, owner, origin.code, inst.index + 1 - origin.prefix, below, outs, locals_)
+
+
+def _emit_resume(cg: PyCodegen, owner: Any, orig: types.CodeType, target: int, below: list[VariableTracker],
+                 outs: list[str], locals_: dict[str, VariableTracker]) -> None:
+    nulls = tuple(isinstance(vt, NullVariable) for vt in below)
+    names = tuple(sorted(locals_))
+    resume = owner.resume_function(orig, target, nulls, len(outs), names)
+    cg.push_callable(resume)
+    for vt in below:
+        if not isinstance(vt, NullVariable):
+            cg.reconstruct(vt)
+    for name in outs:
+        cg.emit("LOAD_FAST", name)
+    for name in names:
+        cg.reconstruct(locals_[name])
+    cg.call(sum(not n for n in nulls) + len(outs) + len(names))
+    cg.emit("RETURN_VALUE")
