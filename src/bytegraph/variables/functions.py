@@ -20,10 +20,16 @@ import types
 import weakref
 from typing import Any
 
-from ..diagnostics.errors import UserCodeError
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, ItemSource, Source
 from .base import Tx, VariableTracker
+
+
+# Functions of these modules write somewhere (log records, warnings): a graph break that runs
+# them natively, rather than tracing into their handlers and locks.
+IO_MODULES = frozenset({"logging", "warnings"})
 
 
 @dataclasses.dataclass
@@ -130,6 +136,8 @@ class UserFunctionVariable(VariableTracker):
         return self.fn   # functions compare and hash by identity: safe to fold `f is g`, dict keys
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        if self.fn.__module__ in IO_MODULES:
+            raise Unsupported(breaks.PRINT_OR_IO, f"{self.fn.__module__}.{self.fn.__qualname__}()")
         return tx.inline_call(self, args, kwargs)
 
     def inline_target(self, tx: Tx) -> InlineTarget:
