@@ -15,7 +15,7 @@ _DECORATOR = object()   # `@bytegraph.compile(backend=...)`: no model given yet
 
 
 def compile(model: Any = _DECORATOR, *, backend: str | Callable = "eager", fullgraph: bool = False,
-            dynamic: bool | None = None) -> Any:
+            dynamic: bool | None = None, mode: str | None = None, options: dict[str, Any] | None = None) -> Any:
     """Compile a function or an ``nn.Module``; usable as ``@bytegraph.compile`` or
     ``@bytegraph.compile(backend=...)``.
 
@@ -26,10 +26,12 @@ def compile(model: Any = _DECORATOR, *, backend: str | Callable = "eager", fullg
     * ``dynamic``: None (default) compiles static shapes first and makes what varies symbolic
       on the recompile; True makes every dimension and int argument symbolic from the start;
       False never does (every new size recompiles).
+    * ``mode``/``options``: passed to a backend given by name, as torch.compile does
+      (``mode="max-autotune"``, ``options={"epilogue_fusion": True}`` for Inductor).
     """
     if model is _DECORATOR:
-        return lambda m: compile(m, backend=backend, fullgraph=fullgraph, dynamic=dynamic)
-    compiler = lookup_backend(backend)
+        return lambda m: compile(m, backend=backend, fullgraph=fullgraph, dynamic=dynamic, mode=mode, options=options)
+    compiler = lookup_backend(backend, mode, options, dynamic)
     if isinstance(model, torch.nn.Module):
         return CompiledModule(model, compiler, fullgraph, dynamic)
     if isinstance(model, types.FunctionType):

@@ -1,9 +1,14 @@
 """Resolve ``backend=`` to a callable with torch.compile's protocol ``backend(gm, example_inputs)``.
 
 * ``"eager"`` — run the captured graph as Python (``gm.forward``): the reference backend.
-* any other string — a torch.compile backend by name (``"aot_eager"``, ``"inductor"``...),
-  looked up in torch's registry.
+* ``"inductor"`` — torch's Inductor, configured from ``mode``/``options`` exactly as
+  ``torch.compile(backend="inductor", mode=..., options=...)`` does (same wrapper class).
+* any other string — a torch.compile backend by name (``"aot_eager"``, ...), from torch's
+  registry.
 * a callable — used as is: anything written for torch.compile plugs in unchanged.
+
+Backends get the graph the way torch.compile gives it: real example inputs, inside a
+TracingContext whose fake mode shares the capture's ShapeEnv (``OutputGraph.compile_with``).
 """
 
 from __future__ import annotations
@@ -19,16 +24,25 @@ def eager(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., 
     return gm.forward
 
 
-def lookup_backend(backend: str | Backend) -> Backend:
+def lookup_backend(backend: str | Backend, mode: str | None = None, options: dict[str, Any] | None = None,
+                   dynamic: bool | None = None) -> Backend:
     if callable(backend):
+        if mode is not None or options:
+            raise ValueError("mode= and options= configure a backend given by name; a callable backend "
+                             "takes its own configuration")
         return backend
-    if backend == "eager":
+    if not isinstance(backend, str):
+        raise TypeError(f"backend must be a name or a callable backend(gm, example_inputs), not {type(backend).__name__}")
+    if backend == "eager" and mode is None and not options:
         return eager
-    if isinstance(backend, str):
-        from torch._dynamo.backends.registry import list_backends, lookup_backend as torch_lookup
+    if backend == "inductor":
+        return torch._TorchCompileInductorWrapper(mode, options, dynamic)
+    from torch._dynamo.backends.registry import list_backends, lookup_backend as torch_lookup
 
-        if backend not in list_backends(exclude_tags=()):
-            raise ValueError(f"unknown backend {backend!r}; use 'eager', one of {list_backends(exclude_tags=())}, "
-                             "or a callable backend(gm, example_inputs)")
-        return torch_lookup(backend)
-    raise TypeError(f"backend must be a name or a callable backend(gm, example_inputs), not {type(backend).__name__}")
+    known = list_backends(exclude_tags=())
+    if backend not in known and backend != "eager":
+        raise ValueError(f"unknown backend {backend!r}; use 'eager', one of {known}, "
+                         "or a callable backend(gm, example_inputs)")
+    if mode is not None or options:
+        return torch._TorchCompileWrapper(backend, mode, options, dynamic)
+    return torch_lookup(backend)

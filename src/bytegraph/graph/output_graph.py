@@ -13,6 +13,7 @@ the backend has compiled the graph.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import operator
 from typing import Any, Callable
@@ -29,8 +30,9 @@ from torch.fx.experimental.symbolic_shapes import (
     DimDynamic,
     GuardOnDataDependentSymNode,
     ShapeEnv,
-    StatelessSymbolicContext,
+    StatefulSymbolicContext,
 )
+from torch._guards import TracingContext
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
@@ -49,6 +51,7 @@ class GraphArg:
     example: Any              # the real value; dropped after compilation
     fake: Any
     node: torch.fx.Node
+    context: Any = None       # a tensor's StatefulSymbolicContext, so backends refakify it identically
 
 
 def _tree_map(fn: Callable[[Any], Any], value: Any) -> Any:
@@ -57,6 +60,10 @@ def _tree_map(fn: Callable[[Any], Any], value: Any) -> Any:
     if type(value) is dict:
         return {k: _tree_map(fn, v) for k, v in value.items()}
     return fn(value)
+
+
+# Graph nodes that only switch global state (no work of their own when balanced).
+_STATE_ONLY = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast})
 
 
 def _has_symbols(value: Any) -> bool:
@@ -90,6 +97,7 @@ class OutputGraph:
         self._last_placeholder: torch.fx.Node | None = None
         self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
         self.initial_grad_enabled = self.grad_enabled
+        self.autocast: list[tuple[Any, ...]] = []       # autocast blocks open at this point (innermost last)
 
     # -- global state --------------------------------------------------------------------
     def set_grad_enabled(self, mode: bool) -> bool:
@@ -101,16 +109,30 @@ class OutputGraph:
             self.grad_enabled = mode
         return previous
 
+    def enter_autocast(self, args: tuple[Any, ...]) -> torch.fx.Node:
+        """Open ``torch.autocast(*args)`` in the graph (``torch.amp._enter_autocast``, as
+        torch.compile records it); ops traced from here on are fake-run under it."""
+        self.autocast.append(args)
+        node = self.graph.call_function(torch.amp._enter_autocast, args)
+        node.meta["example_value"] = None
+        return node
+
+    def exit_autocast(self, enter_node: torch.fx.Node) -> None:
+        self.autocast.pop()
+        self.graph.call_function(torch.amp._exit_autocast, (enter_node,))
+
     # -- inputs --------------------------------------------------------------------------
     def add_tensor_input(self, source: Source, value: torch.Tensor, dynamic_dims: list[bool] | None = None) -> TensorVariable:
-        """A tensor graph input; ``dynamic_dims`` marks the dimensions that are symbolic."""
-        if dynamic_dims and any(dynamic_dims):
-            context = StatelessSymbolicContext(
-                dynamic_sizes=[DimDynamic.DYNAMIC if d else DimDynamic.STATIC for d in dynamic_dims])
-            fake = self.fake_mode.from_tensor(value, source=ShapeSource(source), symbolic_context=context)
-        else:
-            fake = self.fake_mode.from_tensor(value, static_shapes=True)
+        """A tensor graph input; ``dynamic_dims`` marks the dimensions that are symbolic. The
+        symbolic context is kept: a backend (AOTAutograd, Inductor) refakifies the real input
+        through it and gets the very same symbols, as with torch.compile."""
+        dims = dynamic_dims or [False] * value.dim()
+        context = StatefulSymbolicContext(
+            dynamic_sizes=[DimDynamic.DYNAMIC if d else DimDynamic.STATIC for d in dims],
+            tensor_source=ShapeSource(source), shape_env_to_source_to_symbol_cache={})
+        fake = self.fake_mode.from_tensor(value, source=ShapeSource(source), symbolic_context=context)
         node = self._placeholder(source, value, fake)
+        self.graph_args[-1].context = context
         return TensorVariable(node, fake, type(value), source)
 
     def add_number_input(self, source: Source, value: int | float) -> VariableTracker:
@@ -164,7 +186,11 @@ class OutputGraph:
     def run_fake(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
         what = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
         try:
-            with self.fake_mode, torch.set_grad_enabled(self.grad_enabled):
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(self.fake_mode)
+                stack.enter_context(torch.set_grad_enabled(self.grad_enabled))
+                for device_type, dtype, enabled, cache in self.autocast:
+                    stack.enter_context(torch.autocast(device_type, dtype, enabled, cache))
                 if kind == "call_method":
                     return getattr(args[0], target)(*args[1:], **kwargs)
                 return target(*args, **kwargs)
@@ -209,6 +235,17 @@ class OutputGraph:
     def example_inputs(self) -> list[Any]:
         return [a.example for a in self.graph_args]
 
+    def compile_with(self, backend: Callable, gm: torch.fx.GraphModule) -> Callable:
+        """``backend(gm, example_inputs)`` the way torch.compile calls it: real example inputs,
+        inside a TracingContext whose fake mode shares our ShapeEnv and knows each input's
+        symbolic context (so AOTAutograd and Inductor see the same symbols and guards)."""
+        tracing = TracingContext(FakeTensorMode(shape_env=self.shape_env))
+        for arg in self.graph_args:
+            if arg.context is not None:
+                tracing.tensor_to_context[arg.example] = arg.context
+        with torch._guards.tracing(tracing):
+            return backend(gm, self.example_inputs())
+
     def drop_examples(self) -> None:
         for a in self.graph_args:
             a.example = None
@@ -220,6 +257,6 @@ class OutputGraph:
         """Whether calling the graph does anything: an op, or leaving grad mode changed
         (switching it off and back on again alone is nothing)."""
         return self.grad_enabled != self.initial_grad_enabled or any(
-            n.op in ("call_function", "call_method", "call_module") and n.target is not torch._C._set_grad_enabled
+            n.op in ("call_function", "call_method", "call_module") and n.target not in _STATE_ONLY
             for n in self.graph.nodes)
 

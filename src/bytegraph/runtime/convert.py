@@ -187,7 +187,7 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code)
-        compiled = owner.backend(gm, graph.example_inputs())
+        compiled = graph.compile_with(owner.backend, gm)
         graph.drop_examples()
         body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
     transformed = make_function(fn, program_for(code).prologue, body)

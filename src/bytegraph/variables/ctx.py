@@ -70,6 +70,46 @@ class GradModeExit:
         return False
 
 
+class AutocastVariable(VariableTracker):
+    """``torch.autocast(device_type, dtype, enabled, cache_enabled)`` (also ``torch.amp.autocast``,
+    ``torch.cpu.amp.autocast``): entering records ``torch.amp._enter_autocast`` in the graph."""
+
+    def __init__(self, args: tuple[Any, ...], py_type: type) -> None:
+        super().__init__(None)
+        self.args = args
+        self.py_type = py_type
+        self._nodes: list[Any] = []
+
+    @classmethod
+    def create(cls, tx: Tx, py_type: type, device_type: VariableTracker | None = None,
+               dtype: VariableTracker | None = None, enabled: VariableTracker | None = None,
+               cache_enabled: VariableTracker | None = None) -> "AutocastVariable":
+        device = device_type.as_constant() if device_type is not None else "cpu"
+        if py_type is not torch.autocast and py_type is not torch.amp.autocast:
+            device = "cpu"                      # torch.cpu.amp.autocast(dtype=...)
+        def const(vt: VariableTracker | None, default: Any) -> Any:
+            return vt.as_constant() if vt is not None else default
+        args = (device, const(dtype, torch.get_autocast_dtype(device)), const(enabled, True),
+                const(cache_enabled, torch.is_autocast_cache_enabled()))
+        return cls(args, py_type)
+
+    def python_type(self) -> type:
+        return self.py_type
+
+    @pymethod("__enter__")
+    def _enter(self, tx: Tx) -> VariableTracker:
+        self._nodes.append(tx.graph.enter_autocast(self.args))
+        return self
+
+    @pymethod("__exit__")
+    def _exit(self, tx: Tx, *exc_info: VariableTracker) -> VariableTracker:
+        tx.graph.exit_autocast(self._nodes.pop())
+        return tx.wrap_const(False)
+
+    def describe(self) -> str:
+        return f"torch.autocast{self.args}"
+
+
 class ExceptionVariable(VariableTracker):
     def __init__(self, exc: BaseException) -> None:
         super().__init__(None)
@@ -95,7 +135,14 @@ class ExceptionVariable(VariableTracker):
         return f"{type(self.exc).__name__}({self.exc})"
 
 
+def _autocast(py_type: type) -> Any:
+    return lambda tx, *args, **kwargs: AutocastVariable.create(tx, py_type, *args, **kwargs)
+
+
 GRAD_MODE_CLASSES: dict[type, Any] = {
+    torch.autocast: _autocast(torch.autocast),
+    torch.amp.autocast: _autocast(torch.amp.autocast),
+    torch.cpu.amp.autocast: _autocast(torch.cpu.amp.autocast),
     torch.no_grad: lambda tx: GradModeVariable.create(tx, False, torch.no_grad),
     torch.enable_grad: lambda tx: GradModeVariable.create(tx, True, torch.enable_grad),
     torch.set_grad_enabled: lambda tx, mode: GradModeVariable.create(tx, bool(mode.as_constant()),
