@@ -36,7 +36,12 @@ from ..variables.functions import PartialVariable, UserFunctionVariable, UserMet
 from ..variables.lists import BaseListVariable, DequeVariable, IteratorVariable, ListVariable, TupleVariable
 from ..variables.nn_module import NNModuleVariable
 from ..variables.torch import TorchVariable, is_torch_callable
-from ..variables.user_defined import PythonModuleVariable, UserDefinedClassVariable, UserDefinedObjectVariable
+from ..variables.user_defined import (
+    PythonModuleVariable,
+    UserDefinedClassVariable,
+    UserDefinedObjectVariable,
+    container_base,
+)
 
 if TYPE_CHECKING:
     from .builder import VariableBuilder
@@ -319,10 +324,20 @@ def wrap_exception(b: "VariableBuilder", value: BaseException) -> VariableTracke
 
 
 def wrap_user_defined(b: "VariableBuilder", value: Any) -> VariableTracker:
-    """Any other object: type-guarded; attributes are read (and guarded) as used.
+    """Any other object: type-guarded; attributes are read (and guarded) as used. An instance
+    of a dict or list subclass also carries its items (lazily, like a dict's or a list's).
     The catch-all: it stays last."""
     b.guard(K.TYPE_MATCH, type(value))
-    return UserDefinedObjectVariable(value, b.source)
+    base = container_base(type(value))
+    contents = None
+    if base is dict:
+        if not all(is_literal(k) for k in dict.keys(value)):
+            raise Unsupported(breaks.UNSUPPORTED_VALUE, f"a {type(value).__qualname__} (dict subclass) with non-constant keys")
+        contents = DictVariable({k: b.child(v, k) for k, v in dict.items(value)}, dict, b.source, key_guards=b.key_guards())
+    elif base is list:
+        b.guard(K.SEQUENCE_LENGTH, len(value))
+        contents = ListVariable([b.child(v, i) for i, v in enumerate(list.__iter__(value))], b.source)
+    return UserDefinedObjectVariable(value, b.source, contents)
 
 
 def _always(value: Any) -> bool:

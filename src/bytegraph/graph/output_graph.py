@@ -158,6 +158,10 @@ class OutputGraph:
         self.graph_args.append(GraphArg(source, value, fake, node))
         return node
 
+    def example_of(self, source: Source) -> Any:
+        """The real value of a graph input, while tracing (None after compilation)."""
+        return next((a.example for a in self.graph_args if a.source == source), None)
+
     def shape_guards(self) -> list[str]:
         """The ShapeEnv's guards over every graph input, as Python over guard-function names."""
         inputs = [a for a in self.graph_args if isinstance(a.fake, torch.Tensor) or is_symbolic(a.fake)]

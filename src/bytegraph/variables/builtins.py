@@ -369,6 +369,15 @@ def _object_setattr(tx: Tx, obj: VariableTracker, name: VariableTracker, value: 
     return obj.generic_setattr(tx, name.as_constant(), value)
 
 
+@handles(object.__getattribute__)
+def _object_getattribute(tx: Tx, obj: VariableTracker, name: VariableTracker) -> VariableTracker:
+    from .user_defined import UserDefinedObjectVariable
+
+    if isinstance(obj, UserDefinedObjectVariable):
+        return obj.generic_getattr(tx, name.as_constant())
+    return obj.var_getattr(tx, name.as_constant())
+
+
 @handles(object.__init__)
 def _object_init(tx: Tx, obj: VariableTracker, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
     return tx.wrap_const(None)

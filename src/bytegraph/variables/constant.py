@@ -10,6 +10,7 @@ trackers that report ``as_constant()``.
 from __future__ import annotations
 
 import enum
+import inspect
 import re
 import types
 from typing import Any
@@ -32,7 +33,8 @@ def is_literal(value: Any) -> bool:
         return t is not slice or all(is_literal(v) for v in (value.start, value.stop, value.step))
     if t is frozenset:
         return all(is_literal(v) for v in value)
-    return isinstance(value, (enum.Enum, re.Pattern, re.Match))   # immutable singletons, regex objects
+    # immutable singletons, regex objects, signatures
+    return isinstance(value, (enum.Enum, re.Pattern, re.Match, inspect.Signature, inspect.Parameter))
 
 
 class ConstantVariable(VariableTracker):
@@ -57,6 +59,11 @@ class ConstantVariable(VariableTracker):
         return tx.wrap_const(attr)
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        from .stdlib import CONSTANT_METHODS
+
+        special = CONSTANT_METHODS.get((type(self.value), name))
+        if special is not None:
+            return special(tx, self.value, args, kwargs)
         try:
             cargs = [a.as_constant() for a in args]
             ckw = {k: v.as_constant() for k, v in kwargs.items()}

@@ -13,6 +13,7 @@ iterate in insertion order (CPython would use address order).
 
 from __future__ import annotations
 
+import collections
 import operator
 import types
 from typing import Any, Hashable
@@ -89,13 +90,15 @@ def hash_key(tx: Tx, vt: VariableTracker, present: Any = ()) -> Hashable:
 
 
 def replace_contents(target: Any, contents: Any) -> None:
-    """Run-time write-back of a dict, set or deque: same object, new contents. The new contents
-    are built (reading the old ones if need be) before the object is cleared."""
-    target.clear()
-    if hasattr(target, "update"):
-        target.update(contents)
+    """Run-time write-back of a dict, set, list or deque (or a subclass: through the builtin's own
+    methods, not the subclass's overrides): same object, new contents. The new contents are
+    built (reading the old ones if need be) before the object is cleared."""
+    base = next(b for b in (dict, set, list, collections.deque) if isinstance(target, b))
+    base.clear(target)
+    if base in (dict, set):
+        base.update(target, contents)
     else:
-        target.extend(contents)
+        base.extend(target, contents)
 
 
 def _clear_and_update(cg: Any, source: Any, build_contents: Any) -> None:
@@ -313,6 +316,13 @@ class DictVariable(VariableTracker):
                 self._items[hash_key(tx, k, self._items)] = v
         self._items.update(kwargs)
         return tx.wrap_const(None)
+
+    @pymethod("__init__")
+    def _init(self, tx: Tx, other: VariableTracker | None = None, **kwargs: VariableTracker) -> VariableTracker:
+        """``dict.__init__(d, ...)`` (a dict subclass's ``super().__init__``)."""
+        if self._items:
+            self._mutate(tx, "__init__")
+        return self._update(tx, other, **kwargs)
 
     @pymethod("copy")
     def _copy(self, tx: Tx) -> VariableTracker:

@@ -136,6 +136,11 @@ class UserFunctionVariable(VariableTracker):
         return self.fn   # functions compare and hash by identity: safe to fold `f is g`, dict keys
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        from .stdlib import PY_FUNCTION_HANDLERS
+
+        handler = PY_FUNCTION_HANDLERS.get(self.fn)
+        if handler is not None:
+            return handler(tx, *args, **kwargs)
         if self.fn.__module__ in IO_MODULES:
             raise Unsupported(breaks.PRINT_OR_IO, f"{self.fn.__module__}.{self.fn.__qualname__}()")
         return tx.inline_call(self, args, kwargs)

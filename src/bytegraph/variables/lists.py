@@ -206,21 +206,32 @@ class ListVariable(BaseListVariable):
         self._items.append(value)
         return tx.wrap_const(None)
 
-    def replay(self, cg: Any) -> None:
-        """``src[:] = [items]``: same list object, new contents."""
-        cg.begin_build(list)
-        for vt in self.realized():
-            cg.reconstruct(vt)
-        cg.build(list, len(self._items))
-        cg.load_source(self.source)
-        cg.load_const(slice(None))
-        cg.emit("STORE_SUBSCR")
-
     @pymethod("extend")
     @_mutator
     def _extend(self, tx: Tx, values: VariableTracker) -> VariableTracker:
         self._items.extend(values.unpack(tx))
         return tx.wrap_const(None)
+
+    @pymethod("__init__")
+    def _init(self, tx: Tx, values: VariableTracker | None = None) -> VariableTracker:
+        """``list.__init__(lst, iterable)`` (a list subclass's ``super().__init__``)."""
+        self._clear(tx)
+        if values is not None:
+            self._extend(tx, values)
+        return tx.wrap_const(None)
+
+    def replay(self, cg: Any) -> None:
+        """The list's new contents, through ``list``'s own methods (a subclass's overrides not run)."""
+        from .dicts import replace_contents
+
+        cg.push_callable(replace_contents)
+        cg.load_source(self.source)
+        cg.begin_build(list)
+        for vt in self.realized():
+            cg.reconstruct(vt)
+        cg.build(list, len(self._items))
+        cg.call(2)
+        cg.emit("POP_TOP")
 
     @pymethod("__iadd__")
     def _iadd(self, tx: Tx, values: VariableTracker) -> VariableTracker:

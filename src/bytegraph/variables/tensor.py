@@ -15,6 +15,7 @@ import torch
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
+from ..sources import InstanceAttrSource
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 
 # Attributes read from the fake tensor as constants.
@@ -60,7 +61,13 @@ class TensorVariable(VariableTracker):
             return tx.graph.call_function(getattr, [self, tx.wrap_const(name)], {})
         if callable(getattr(torch.Tensor, name, None)):
             return BoundMethodVariable(self, name)
-        raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"tensor attribute .{name}")
+        if hasattr(torch.Tensor, name):
+            raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"tensor attribute .{name}")
+        # Not a Tensor attribute: a Python attribute someone set on an input tensor, or missing.
+        real = tx.graph.example_of(self.source) if self.source is not None else None
+        if real is not None and name in getattr(real, "__dict__", {}):
+            return tx.wrap(real.__dict__[name], InstanceAttrSource.of_object(self.source, name))
+        raise UserCodeError(AttributeError(f"'Tensor' object has no attribute '{name}'"))
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         if name in BREAKING_METHODS:

@@ -21,7 +21,7 @@ import torch
 
 from ..guards import GuardKind
 from ..sources import AttrSource, InstanceAttrSource, Source, TypeSource
-from .base import Tx, VariableTracker
+from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
 
@@ -36,6 +36,21 @@ def is_torch_module_name(module: Any) -> bool:
 def is_torch_owned(obj: Any) -> bool:
     """Classes, functions and modules that belong to torch (trusted: never guarded by identity)."""
     return is_torch_module_name(obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None))
+
+
+CONTAINER_BASES = (dict, list)
+
+
+def container_base(cls: type) -> type | None:
+    """The builtin container a user class derives from (its instances carry contents), if any."""
+    for base in CONTAINER_BASES:
+        if issubclass(cls, base) and cls is not base:
+            return base
+    return None
+
+
+def _is_builtin_member(owner: type | None) -> bool:
+    return owner is not None and owner.__module__ == "builtins" or owner is collections.OrderedDict
 
 
 def lookup_class_attr(cls: type, name: str) -> tuple[type | None, Any]:
@@ -126,15 +141,19 @@ class UserDefinedClassVariable(VariableTracker):
         if is_namedtuple_class(cls):
             return _construct_namedtuple(tx, cls, args, kwargs)
         _, new = lookup_class_attr(cls, "__new__")
-        if new is not object.__new__ or issubclass(cls, torch.nn.Module) or type(cls).__call__ is not type.__call__:
+        base = container_base(cls)
+        if (new is not object.__new__ and not (base is not None and new is base.__new__)) \
+                or issubclass(cls, torch.nn.Module) or type(cls).__call__ is not type.__call__:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
                               f"(custom __new__, metaclass or nn.Module)")
-        obj = UserDefinedObjectVariable(object.__new__(cls))
+        obj = UserDefinedObjectVariable(new(cls), contents=empty_contents(base))
         owner, init = lookup_class_attr(cls, "__init__")
         if isinstance(init, types.FunctionType):
             tx.call(UserMethodVariable(wrap_child(tx, init, AttrSource(self.source, "__init__")
                                                   if self.source is not None and not is_torch_owned(owner) else None),
                                        obj), args, kwargs)
+        elif base is not None and init is base.__init__:
+            obj.contents.call_method(tx, "__init__", args, kwargs)
         elif init is object.__init__ and (args or kwargs):
             raise UserCodeError(TypeError(f"{cls.__name__}() takes no arguments"))
         elif init is not object.__init__:
@@ -224,9 +243,22 @@ def _construct_exception(tx: Tx, cls: type, args: list[VariableTracker], kwargs:
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"{cls.__name__}(...) of values unknown at trace time") from None
 
 
-def rebuild_object(cls: type, attrs: dict[str, Any]) -> Any:
-    """Run-time constructor of an object created while tracing that escapes the frame."""
-    obj = object.__new__(cls)
+def empty_contents(base: type | None) -> VariableTracker | None:
+    from .dicts import DictVariable
+    from .lists import ListVariable
+
+    return {dict: lambda: DictVariable({}), list: lambda: ListVariable([])}.get(base, lambda: None)()
+
+
+def rebuild_object(cls: type, attrs: dict[str, Any], contents: Any = None) -> Any:
+    """Run-time constructor of an object created while tracing that escapes the frame (the
+    builtin base's contents are filled through the base, bypassing the class's overrides)."""
+    base = container_base(cls)
+    obj = object.__new__(cls) if base is None else base.__new__(cls)
+    if base is dict:
+        dict.update(obj, contents)
+    elif base is list:
+        list.extend(obj, contents)
     for name, value in attrs.items():
         object.__setattr__(obj, name, value)
     return obj
@@ -237,16 +269,28 @@ class UserDefinedObjectVariable(VariableTracker):
     are kept here (``pending``); on a pre-existing object they are side effects."""
     identity_matters = True
 
-    def __init__(self, value: Any, source: Source | None = None) -> None:
+    def __init__(self, value: Any, source: Source | None = None, contents: VariableTracker | None = None) -> None:
         super().__init__(source)
         self.value = value
         self.pending: dict[str, VariableTracker] = {}
+        # For instances of dict/list subclasses: the builtin part's items, as a Dict/ListVariable
+        # (with the same source). Builtin methods of the base act on it.
+        self.contents = contents
 
     def python_type(self) -> type:
         return type(self.value)
 
     # -- attribute protocol --------------------------------------------------------------
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        owner, getattribute = lookup_class_attr(type(self.value), "__getattribute__")
+        if isinstance(getattribute, types.FunctionType):      # the class overrides attribute access
+            fn = wrap_child(tx, getattribute, self._member_source(owner, "__getattribute__"))
+            return tx.call(fn, [self, tx.wrap_const(name)], {})
+        return self.generic_getattr(tx, name)
+
+    def generic_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        """``object.__getattribute__(obj, name)``, then ``__getattr__`` if that fails
+        (CPython: Objects/object.c PyObject_GenericGetAttr)."""
         cls = type(self.value)
         owner, cls_attr = lookup_class_attr(cls, name)
         if cls_attr is not MISSING and _is_data_descriptor(cls_attr):
@@ -286,6 +330,10 @@ class UserDefinedObjectVariable(VariableTracker):
         return AttrSource(TypeSource(self.source), name)
 
     def _descriptor(self, tx: Tx, name: str, attr: Any) -> VariableTracker:
+        if name == "__dict__" and hasattr(self.value, "__dict__"):
+            return ObjectDictVariable(self)
+        if isinstance(attr, types.MemberDescriptorType) and name in self.pending:   # a __slots__ member written
+            return self._missing(tx, name) if self.pending[name] is DELETED else self.pending[name]
         if isinstance(attr, property) and attr.fget is not None:
             owner, _ = lookup_class_attr(type(self.value), name)
             src = self._member_source(owner, name)
@@ -293,6 +341,11 @@ class UserDefinedObjectVariable(VariableTracker):
             return tx.call(fget, [self], {})
         if self.source is not None:   # __slots__ members, C getset descriptors: read the real value
             return tx.wrap(getattr(self.value, name), AttrSource(self.source, name))
+        if isinstance(attr, types.MemberDescriptorType):
+            try:
+                return tx.wrap_const(getattr(self.value, name))
+            except AttributeError as e:
+                raise UserCodeError(e) from e
         raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"{type(self.value).__qualname__}.{name} ({type(attr).__name__})")
 
     def _class_attr(self, tx: Tx, name: str, attr: Any) -> VariableTracker:
@@ -304,6 +357,8 @@ class UserDefinedObjectVariable(VariableTracker):
                      "class attribute read through the instance")
         if isinstance(attr, types.FunctionType):
             return UserMethodVariable(wrap_child(tx, attr, src), self)
+        if self.contents is not None and _is_builtin_member(owner) and callable(attr):
+            return BoundMethodVariable(self.contents, name)       # dict.get, list.append... on the contents
         if isinstance(attr, staticmethod):
             return wrap_child(tx, attr.__func__, src)          # type(obj).name is the plain function
         if isinstance(attr, classmethod):
@@ -321,6 +376,8 @@ class UserDefinedObjectVariable(VariableTracker):
         """Call a special method found on the class (CPython looks these up on the type only)."""
         owner, fn = lookup_class_attr(type(self.value), name)
         if not isinstance(fn, types.FunctionType):
+            if self.contents is not None and _is_builtin_member(owner):
+                return self.contents.call_method(tx, name, args, kwargs or {})
             return NotImplemented
         return tx.call(wrap_child(tx, fn, self._member_source(owner, name)), [self, *args], kwargs or {})
 
@@ -387,7 +444,9 @@ class UserDefinedObjectVariable(VariableTracker):
             cg.load_const(name)
             cg.reconstruct(vt)
         cg.build(dict, len(self.pending))
-        cg.call(2)
+        if self.contents is not None:
+            self.contents.reconstruct(cg)
+        cg.call(3 if self.contents is not None else 2)
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
         name = f"__r{op}__" if reflected and op not in ("eq", "ne", "lt", "le", "gt", "ge") else f"__{op}__"
@@ -410,6 +469,9 @@ class UserDefinedObjectVariable(VariableTracker):
         return True
 
     def unpack(self, tx: Tx) -> list[VariableTracker]:
+        owner, fn = lookup_class_attr(type(self.value), "__iter__")
+        if self.contents is not None and not isinstance(fn, types.FunctionType):
+            return self.contents.unpack(tx)
         it = self._dunder(tx, "__iter__", [])
         if it is NotImplemented:
             return super().unpack(tx)
@@ -418,6 +480,94 @@ class UserDefinedObjectVariable(VariableTracker):
     def describe(self) -> str:
         where = f" {self.source.name()}" if self.source is not None else ""
         return f"{type(self.value).__qualname__} object{where}"
+
+
+class ObjectDictVariable(VariableTracker):
+    """``obj.__dict__``: a live view of an object's instance attributes, as the trace sees them
+    (attributes written while tracing first, then the real object's). Writes are attribute
+    writes."""
+
+    def __init__(self, obj: UserDefinedObjectVariable) -> None:
+        super().__init__(None)
+        self.obj = obj
+
+    def python_type(self) -> type:
+        return dict
+
+    def _names(self, tx: Tx) -> list[str]:
+        real = list(getattr(self.obj.value, "__dict__", {}))
+        if self.obj.source is not None and real:
+            tx.guard(AttrSource(self.obj.source, "__dict__"), GuardKind.DICT_KEYS, tuple(real), "obj.__dict__ keys used")
+        names = [n for n in real if self.obj.pending.get(n) is not DELETED]
+        return names + [n for n, vt in self.obj.pending.items() if vt is not DELETED and n not in names]
+
+    def _has(self, tx: Tx, name: str) -> bool:
+        if name in self.obj.pending:
+            return self.obj.pending[name] is not DELETED
+        present = name in getattr(self.obj.value, "__dict__", {})
+        if self.obj.source is not None:
+            kind = GuardKind.DICT_CONTAINS if present else GuardKind.DICT_NOT_CONTAINS
+            tx.guard(AttrSource(self.obj.source, "__dict__"), kind, name, "membership in obj.__dict__")
+        return present
+
+    def _get(self, tx: Tx, name: str) -> VariableTracker:
+        if name in self.obj.pending:
+            return self.obj.pending[name]
+        return self.obj._instance_attr(tx, name)
+
+    @pymethod("__getitem__")
+    def _getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        name = key.as_constant()
+        if not self._has(tx, name):
+            raise UserCodeError(KeyError(name))
+        return self._get(tx, name)
+
+    def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        return self._getitem(tx, key)
+
+    @pymethod("get")
+    def _getdefault(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
+        name = key.as_constant()
+        if self._has(tx, name):
+            return self._get(tx, name)
+        return default if default is not None else tx.wrap_const(None)
+
+    @pymethod("__contains__")
+    def _contains(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        return tx.wrap_const(self._has(tx, key.as_constant()))
+
+    @pymethod("__setitem__")
+    def _setitem(self, tx: Tx, key: VariableTracker, value: VariableTracker) -> VariableTracker:
+        return self.obj.generic_setattr(tx, key.as_constant(), value)
+
+    @pymethod("__delitem__")
+    def _delitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        return self.obj.generic_delattr(tx, key.as_constant())
+
+    @pymethod("__len__")
+    def _len(self, tx: Tx) -> VariableTracker:
+        return tx.wrap_const(len(self._names(tx)))
+
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        return [tx.wrap_const(n) for n in self._names(tx)]
+
+    @pymethod("keys")
+    def _keys(self, tx: Tx) -> VariableTracker:
+        from .lists import ListVariable
+
+        return ListVariable(self.unpack(tx))
+
+    @pymethod("values")
+    def _values(self, tx: Tx) -> VariableTracker:
+        from .lists import ListVariable
+
+        return ListVariable([self._get(tx, n) for n in self._names(tx)])
+
+    @pymethod("items")
+    def _items(self, tx: Tx) -> VariableTracker:
+        from .lists import ListVariable, TupleVariable
+
+        return ListVariable([TupleVariable([tx.wrap_const(n), self._get(tx, n)]) for n in self._names(tx)])
 
 
 class SuperVariable(VariableTracker):
@@ -445,6 +595,9 @@ class SuperVariable(VariableTracker):
                     return tx.wrap_const(attr.__func__)
                 if not hasattr(type(attr), "__get__"):
                     return tx.wrap_const(attr)
+                contents = getattr(self.obj, "contents", None)
+                if contents is not None and _is_builtin_member(klass) and klass is not object and callable(attr):
+                    return BoundMethodVariable(contents, name)     # super().__setitem__ on a dict subclass
                 if isinstance(attr, types.WrapperDescriptorType):    # object.__init__, object.__setattr__...
                     return UserMethodVariable(tx.wrap_const(attr), self.obj)
                 raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"super().{name} ({type(attr).__name__})")

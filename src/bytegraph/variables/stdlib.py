@@ -1,0 +1,112 @@
+"""Standard-library functions modelled instead of inlined (their Python code is correct but
+slow to trace, or needs object identities that only exist at trace time).
+
+``PY_FUNCTION_HANDLERS`` is keyed by the function object; ``UserFunctionVariable`` looks here
+before inlining. ``CONSTANT_METHODS`` models methods of constant objects that take traced
+arguments (``Signature.bind``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from typing import Any, Callable
+
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported, UserCodeError
+from .base import NotConstant, Tx, VariableTracker, fold
+
+
+def _real_callable(vt: VariableTracker) -> Any:
+    """A real object with the same signature as the traced callable ``vt``."""
+    from .functions import NestedFunctionVariable, UserFunctionVariable, UserMethodVariable
+
+    if isinstance(vt, UserMethodVariable):
+        return types.MethodType(_real_callable(vt.fn), object())
+    if isinstance(vt, UserFunctionVariable):
+        return vt.fn
+    if isinstance(vt, NestedFunctionVariable):
+        try:
+            defaults = tuple(d.as_constant() for d in vt.defaults) or None
+            kwdefaults = {k: v.as_constant() for k, v in vt.kwdefaults.items()} or None
+        except NotConstant:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, "inspect.signature of a closure with non-constant defaults") from None
+        fn = types.FunctionType(vt.code, vt.fn_globals, vt.code.co_name, defaults)
+        fn.__kwdefaults__ = kwdefaults
+        return fn
+    try:
+        return vt.as_constant()
+    except NotConstant:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"inspect.signature of {vt.describe()}") from None
+
+
+def _signature(tx: Tx, fn: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+    """``inspect.signature(f)``: computed at trace time from the function itself (its code and
+    defaults are what the function's guards already pin down); a Signature is immutable."""
+    return fold(tx, inspect.signature, _real_callable(fn), **{k: v.as_constant() for k, v in kwargs.items()})
+
+
+PY_FUNCTION_HANDLERS: dict[Any, Callable[..., VariableTracker]] = {
+    inspect.signature: _signature,
+}
+
+
+class _Slot:
+    """A stand-in argument for binding traced values with a real Signature."""
+
+    __slots__ = ("vt",)
+
+    def __init__(self, vt: VariableTracker) -> None:
+        self.vt = vt
+
+
+class BoundArgumentsVariable(VariableTracker):
+    """``signature.bind(...)`` of traced arguments: a real BoundArguments over stand-ins, so
+    CPython's own rules (and errors) decide the binding."""
+
+    def __init__(self, bound: inspect.BoundArguments) -> None:
+        super().__init__(None)
+        self.bound = bound
+
+    def python_type(self) -> type:
+        return inspect.BoundArguments
+
+    def _vt(self, tx: Tx, value: Any) -> VariableTracker:
+        if isinstance(value, _Slot):
+            return value.vt
+        if isinstance(value, tuple):
+            from .lists import TupleVariable
+            return TupleVariable([self._vt(tx, v) for v in value])
+        if isinstance(value, dict):
+            from .dicts import DictVariable
+            return DictVariable({k: self._vt(tx, v) for k, v in value.items()})
+        return tx.wrap_const(value)
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name in ("arguments", "args", "kwargs"):
+            return self._vt(tx, dict(self.bound.arguments) if name == "arguments" else getattr(self.bound, name))
+        if name == "signature":
+            return tx.wrap_const(self.bound.signature)
+        return super().var_getattr(tx, name)
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        if name == "apply_defaults":
+            self.bound.apply_defaults()
+            return tx.wrap_const(None)
+        return super().call_method(tx, name, args, kwargs)
+
+
+def _bind(tx: Tx, sig: inspect.Signature, partial: bool, args: list[VariableTracker],
+          kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    method = sig.bind_partial if partial else sig.bind
+    try:
+        bound = method(*[_Slot(a) for a in args], **{k: _Slot(v) for k, v in kwargs.items()})
+    except TypeError as e:
+        raise UserCodeError(e) from e
+    return BoundArgumentsVariable(bound)
+
+
+CONSTANT_METHODS: dict[tuple[type, str], Callable[..., VariableTracker]] = {
+    (inspect.Signature, "bind"): lambda tx, sig, args, kwargs: _bind(tx, sig, False, args, kwargs),
+    (inspect.Signature, "bind_partial"): lambda tx, sig, args, kwargs: _bind(tx, sig, True, args, kwargs),
+}
