@@ -12,6 +12,8 @@ import pytest
 import torch
 
 from bytegraph.guards import Guard, GuardKind, GuardSet, IdRef, ShapeGuards, TensorSpec
+from torch._C._dynamo.guards import dict_version
+
 from bytegraph.guards.codegen import compile_guards
 from bytegraph.guards.guard import GlobalStateSnapshot
 from bytegraph.sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, LocalSource, ModuleGlobalsSource
@@ -153,6 +155,7 @@ def _other_function():
 
 
 _SAME = Obj()
+_VERSIONED = {"k": 1}
 _LIN = torch.nn.Linear(2, 2)
 _T = torch.ones(2, 3)
 
@@ -184,6 +187,8 @@ CASES = [
      [({"b": 2, "a": 1},), ({"a": 1},), ({"a": 1, "b": 2, "c": 3},)]),
     ("DICT_KEYS empty", [Guard(A, K.DICT_KEYS, ())], one, {}, ({},), [({"a": 1},)]),
     ("DICT_CONTAINS", [Guard(A, K.DICT_CONTAINS, "a")], one, {}, ({"a": 1, "b": 2},), [({"b": 2},), ({},)]),
+    ("DICT_VERSION", [Guard(A, K.DICT_VERSION, dict_version(_VERSIONED))], one, {}, (_VERSIONED,),
+     [(dict(_VERSIONED),), ({},)]),
     ("HASATTR", [Guard(A, K.HASATTR, "w")], one, {}, (obj(w=1),), [(obj(),)]),
     ("NOT_HASATTR", [Guard(A, K.NOT_HASATTR, "w")], one, {}, (obj(),), [(obj(w=1),)]),
     ("DICT_NOT_CONTAINS", [Guard(AttrSource(A, "__dict__"), K.DICT_NOT_CONTAINS, "w")], one, {}, (obj(v=1),),

@@ -45,7 +45,9 @@ class VariableBuilder:
         vt = self.rule.wrap(self, value)
         if vt.source is None:
             vt.source = source
-        if self.rule.tracks_identity and source is not None:
+        if self.rule.tracks_identity:
+            # also for values reached without a source (a module-level sentinel read through a
+            # trusted path): ``x is SENTINEL`` must see one object, however it was reached
             state.identity[id(value)] = vt
             state.keepalive.append(value)
         if source is not None:

@@ -32,7 +32,13 @@ from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
 from ..variables.ctx import ExceptionVariable
 from ..variables.dicts import DictVariable, SetVariable, hash_key
-from ..variables.functions import PartialVariable, UserFunctionVariable, UserMethodVariable, WeakRefVariable
+from ..variables.functions import (
+    LruCacheVariable,
+    PartialVariable,
+    UserFunctionVariable,
+    UserMethodVariable,
+    WeakRefVariable,
+)
 from ..variables.lists import BaseListVariable, DequeVariable, IteratorVariable, ListVariable, TupleVariable
 from ..variables.nn_module import NNModuleVariable
 from ..variables.torch import TorchVariable, is_torch_callable
@@ -317,6 +323,18 @@ def wrap_class(b: "VariableBuilder", value: type) -> VariableTracker:
     return UserDefinedClassVariable(value, b.source)
 
 
+def is_lru_cache(value: Any) -> bool:
+    return type(value) is type(functools.lru_cache(lambda: None)) and hasattr(value, "__wrapped__")
+
+
+def wrap_lru_cache(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """A ``functools.lru_cache`` function. Called with constants, it is called for real at
+    trace time (a cached function is pure by contract: its result is what every call sees);
+    otherwise the function it caches is traced. Before "user object"."""
+    b.guard(K.TYPE_MATCH, type(value))
+    return LruCacheVariable(value, b.child(value.__wrapped__, "__wrapped__", attr=True), b.source)
+
+
 def wrap_exception(b: "VariableBuilder", value: BaseException) -> VariableTracker:
     """Exception objects (raised or caught while tracing, or passed in): type-guarded."""
     b.guard(K.TYPE_MATCH, type(value))
@@ -330,10 +348,10 @@ def wrap_user_defined(b: "VariableBuilder", value: Any) -> VariableTracker:
     b.guard(K.TYPE_MATCH, type(value))
     base = container_base(type(value))
     contents = None
-    if base is dict:
-        if not all(is_literal(k) for k in dict.keys(value)):
+    if base in (dict, collections.OrderedDict):
+        if not all(is_literal(k) for k in base.keys(value)):
             raise Unsupported(breaks.UNSUPPORTED_VALUE, f"a {type(value).__qualname__} (dict subclass) with non-constant keys")
-        contents = DictVariable({k: b.child(v, k) for k, v in dict.items(value)}, dict, b.source, key_guards=b.key_guards())
+        contents = DictVariable({k: b.child(v, k) for k, v in base.items(value)}, base, b.source, key_guards=b.key_guards())
     elif base is list:
         b.guard(K.SEQUENCE_LENGTH, len(value))
         contents = ListVariable([b.child(v, i) for i, v in enumerate(list.__iter__(value))], b.source)
@@ -371,6 +389,7 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("builtin", is_builtin, wrap_builtin, (K.ID_MATCH,)),
     WrapRule("python module", lambda v: isinstance(v, types.ModuleType), wrap_python_module, (K.ID_MATCH,)),
     WrapRule("class", lambda v: isinstance(v, type), wrap_class, (K.ID_MATCH,)),
+    WrapRule("lru_cache wrapper", is_lru_cache, wrap_lru_cache, (K.TYPE_MATCH,)),
     WrapRule("exception", lambda v: isinstance(v, BaseException), wrap_exception, (K.TYPE_MATCH,)),
     WrapRule("user object", _always, wrap_user_defined, (K.TYPE_MATCH,), tracks_identity=True),
 ]

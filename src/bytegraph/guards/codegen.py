@@ -32,7 +32,7 @@ import types
 from typing import Any, Callable
 
 import torch
-from torch._C._dynamo.guards import TensorGuards
+from torch._C._dynamo.guards import TensorGuards, dict_version
 
 from ..sources import DerivedSource, LocalSource, Source
 from .guard import Guard, GuardKind, GuardSet, payload_text
@@ -98,6 +98,7 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.SEQUENCE_LENGTH: lambda g, e, x, ns: f"len({e}) == {g.payload}",
     _K.DICT_KEYS: lambda g, e, x, ns: (f"not {e}" if not g.payload
                                       else f"list({e}) == {ns.name(list(g.payload), 'keys')}"),
+    _K.DICT_VERSION: lambda g, e, x, ns: f"{ns.name(dict_version, 'dict_version')}({e}) == {g.payload}",
     _K.HASATTR: lambda g, e, x, ns: f"hasattr({e}, {g.payload!r})",
     _K.NOT_HASATTR: lambda g, e, x, ns: f"not hasattr({e}, {g.payload!r})",
     _K.DICT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} in {e}",

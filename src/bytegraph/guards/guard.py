@@ -29,6 +29,7 @@ class GuardKind(enum.Enum):
     EQUALS_MATCH = "EQUALS_MATCH"            # type(x) is type(v) and x == v         (payload: v)
     SEQUENCE_LENGTH = "SEQUENCE_LENGTH"      # len(x) == n                           (payload: n)
     DICT_KEYS = "DICT_KEYS"                  # list(x) == keys, in order             (payload: tuple of keys)
+    DICT_VERSION = "DICT_VERSION"            # dict x not modified since capture     (payload: version tag)
     HASATTR = "HASATTR"                      # hasattr(x, name)                      (payload: name)
     NOT_HASATTR = "NOT_HASATTR"              # not hasattr(x, name)                  (payload: name)
     DICT_CONTAINS = "DICT_CONTAINS"          # key in x                              (payload: key)
@@ -54,8 +55,11 @@ class IdRef:
 
 
 def _describe(obj: object) -> str:
-    name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
-    return f"{type(obj).__name__} {name}" if name else f"{type(obj).__name__} object"
+    try:      # some objects compute attributes on demand and raise anything (torch.classes)
+        name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
+    except Exception:   # noqa: BLE001
+        name = None
+    return f"{type(obj).__name__} {name}" if isinstance(name, str) else f"{type(obj).__name__} object"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

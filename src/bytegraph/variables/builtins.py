@@ -187,6 +187,12 @@ def _setattr(tx: Tx, obj: VariableTracker, name: VariableTracker, value: Variabl
     return tx.wrap_const(None)
 
 
+@handles(delattr)
+def _delattr(tx: Tx, obj: VariableTracker, name: VariableTracker) -> VariableTracker:
+    obj.call_method(tx, "__delattr__", [name], {})
+    return tx.wrap_const(None)
+
+
 # -- iteration ----------------------------------------------------------------------------
 @handles(iter)
 def _iter(tx: Tx, obj: VariableTracker) -> VariableTracker:

@@ -93,12 +93,15 @@ def replace_contents(target: Any, contents: Any) -> None:
     """Run-time write-back of a dict, set, list or deque (or a subclass: through the builtin's own
     methods, not the subclass's overrides): same object, new contents. The new contents are
     built (reading the old ones if need be) before the object is cleared."""
-    base = next(b for b in (dict, set, list, collections.deque) if isinstance(target, b))
+    base = next(b for b in (collections.OrderedDict, dict, set, list, collections.deque) if isinstance(target, b))
     base.clear(target)
-    if base in (dict, set):
-        base.update(target, contents)
-    else:
+    if base is set:
+        set.update(target, contents)
+    elif base in (list, collections.deque):
         base.extend(target, contents)
+    else:
+        for k, v in contents.items():
+            base.__setitem__(target, k, v)
 
 
 def _clear_and_update(cg: Any, source: Any, build_contents: Any) -> None:

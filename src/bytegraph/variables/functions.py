@@ -320,6 +320,32 @@ class PartialVariable(VariableTracker):
         return f"functools.partial of {self.func.describe()}"
 
 
+class LruCacheVariable(VariableTracker):
+    """A ``functools.lru_cache`` wrapper (see the builder rule "lru_cache wrapper")."""
+
+    def __init__(self, fn: Any, wrapped: VariableTracker, source: Source | None = None) -> None:
+        super().__init__(source)
+        self.fn = fn
+        self.wrapped = wrapped
+
+    def python_type(self) -> type:
+        return type(self.fn)
+
+    def as_constant(self) -> Any:
+        return self.fn
+
+    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        from .base import NotConstant, fold
+
+        try:
+            cargs = [a.as_constant() for a in args]
+            ckwargs = {k: v.as_constant() for k, v in kwargs.items()}
+            hash((tuple(cargs), tuple(ckwargs.items())))
+        except (NotConstant, TypeError):
+            return tx.call(self.wrapped, args, kwargs)
+        return fold(tx, self.fn, *cargs, **ckwargs)
+
+
 class WeakRefVariable(VariableTracker):
     """A weak reference; calling it gives the referent, read through ``ref()``."""
 

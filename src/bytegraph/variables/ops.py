@@ -47,7 +47,7 @@ def _in_graph(*vts: VariableTracker) -> bool:
 
 def binary(tx: Tx, op: str, a: VariableTracker, b: VariableTracker) -> VariableTracker:
     if op in INPLACE:
-        if a.is_tensor or b.is_tensor:
+        if a.is_tensor:             # only a tensor on the left is updated in place (0 += t is 0 + t)
             return tx.graph.call_function(INPLACE[op], [a, b], {})
         result = a.binary_op(tx, op, b, False)
         if result is not NotImplemented:

@@ -8,12 +8,17 @@ arguments (``Signature.bind``).
 
 from __future__ import annotations
 
+import copy
 import inspect
 import types
 from typing import Any, Callable
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
+from torch._C._dynamo.guards import dict_version
+
+from ..guards import GuardKind
+from ..sources import AttrSource
 from .base import NotConstant, Tx, VariableTracker, fold
 
 
@@ -46,8 +51,27 @@ def _signature(tx: Tx, fn: VariableTracker, **kwargs: VariableTracker) -> Variab
     return fold(tx, inspect.signature, _real_callable(fn), **{k: v.as_constant() for k, v in kwargs.items()})
 
 
+def _deepcopy(tx: Tx, obj: VariableTracker, memo: VariableTracker | None = None) -> VariableTracker:
+    """``copy.deepcopy(x)``: constants fold; an object from a source (a config, say) is copied
+    for real at trace time, guarded by its ``__dict__``'s version tag (any attribute change
+    misses), and the copy is a trace-local object (its writes are the trace's own)."""
+    from .user_defined import ObjectDictVariable, UserDefinedObjectVariable
+
+    if obj.is_constant():
+        return fold(tx, copy.deepcopy, obj.as_constant())
+    if isinstance(obj, ObjectDictVariable):            # copy.deepcopy(self.__dict__)
+        return fold(tx, copy.deepcopy, {n: obj._get(tx, n).as_constant() for n in obj._names(tx)})
+    if isinstance(obj, UserDefinedObjectVariable) and obj.source is not None and not obj.pending \
+            and obj.contents is None and hasattr(obj.value, "__dict__"):
+        tx.guard(AttrSource(obj.source, "__dict__"), GuardKind.DICT_VERSION, dict_version(obj.value.__dict__),
+                 "copy.deepcopy of the object")
+        return UserDefinedObjectVariable(copy.deepcopy(obj.value), snapshot=True)
+    raise Unsupported(breaks.UNSUPPORTED_CALL, f"copy.deepcopy of {obj.describe()}")
+
+
 PY_FUNCTION_HANDLERS: dict[Any, Callable[..., VariableTracker]] = {
     inspect.signature: _signature,
+    copy.deepcopy: _deepcopy,
 }
 
 

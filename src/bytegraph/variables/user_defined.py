@@ -11,6 +11,7 @@ monkey-patching a method recompiles. Classes defined by torch are trusted not to
 from __future__ import annotations
 
 import collections
+import copy
 import functools
 import types
 from typing import Any
@@ -38,7 +39,7 @@ def is_torch_owned(obj: Any) -> bool:
     return is_torch_module_name(obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None))
 
 
-CONTAINER_BASES = (dict, list)
+CONTAINER_BASES = (collections.OrderedDict, dict, list)      # most specific first
 
 
 def container_base(cls: type) -> type | None:
@@ -243,22 +244,38 @@ def _construct_exception(tx: Tx, cls: type, args: list[VariableTracker], kwargs:
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"{cls.__name__}(...) of values unknown at trace time") from None
 
 
+def fill_container(obj: Any, base: type, contents: Any) -> None:
+    """Put ``contents`` in a dict/OrderedDict/list subclass instance through the builtin's own
+    methods (an OrderedDict keeps its order in its own structure, so ``dict.update`` won't do)."""
+    if base is list:
+        list.extend(obj, contents)
+    else:
+        for k, v in contents.items():
+            base.__setitem__(obj, k, v)
+
+
 def empty_contents(base: type | None) -> VariableTracker | None:
     from .dicts import DictVariable
     from .lists import ListVariable
 
-    return {dict: lambda: DictVariable({}), list: lambda: ListVariable([])}.get(base, lambda: None)()
+    return {dict: lambda: DictVariable({}), collections.OrderedDict: lambda: DictVariable({}, collections.OrderedDict),
+            list: lambda: ListVariable([])}.get(base, lambda: None)()
 
 
-def rebuild_object(cls: type, attrs: dict[str, Any], contents: Any = None) -> Any:
+def rebuild_object(cls: type, attrs: dict[str, Any], contents: Any = None, deleted: tuple[str, ...] = ()) -> Any:
     """Run-time constructor of an object created while tracing that escapes the frame (the
     builtin base's contents are filled through the base, bypassing the class's overrides)."""
+    if not isinstance(cls, type):       # a snapshot object: start from a fresh copy of it
+        obj = copy.copy(cls)
+        for name in deleted:
+            object.__delattr__(obj, name)
+        for name, value in attrs.items():
+            object.__setattr__(obj, name, value)
+        return obj
     base = container_base(cls)
     obj = object.__new__(cls) if base is None else base.__new__(cls)
-    if base is dict:
-        dict.update(obj, contents)
-    elif base is list:
-        list.extend(obj, contents)
+    if base is not None:
+        fill_container(obj, base, contents)
     for name, value in attrs.items():
         object.__setattr__(obj, name, value)
     return obj
@@ -269,10 +286,14 @@ class UserDefinedObjectVariable(VariableTracker):
     are kept here (``pending``); on a pre-existing object they are side effects."""
     identity_matters = True
 
-    def __init__(self, value: Any, source: Source | None = None, contents: VariableTracker | None = None) -> None:
+    def __init__(self, value: Any, source: Source | None = None, contents: VariableTracker | None = None,
+                 snapshot: bool = False) -> None:
         super().__init__(source)
         self.value = value
         self.pending: dict[str, VariableTracker] = {}
+        # A real object made at trace time with state of its own (a deepcopy): rebuilt as a copy
+        # of it plus the trace's writes, not from the writes alone.
+        self.snapshot = snapshot
         # For instances of dict/list subclasses: the builtin part's items, as a Dict/ListVariable
         # (with the same source). Builtin methods of the base act on it.
         self.contents = contents
@@ -332,6 +353,8 @@ class UserDefinedObjectVariable(VariableTracker):
     def _descriptor(self, tx: Tx, name: str, attr: Any) -> VariableTracker:
         if name == "__dict__" and hasattr(self.value, "__dict__"):
             return ObjectDictVariable(self)
+        if name == "__class__":             # (the type is guarded when the object has a source)
+            return tx.wrap_const(type(self.value))
         if isinstance(attr, types.MemberDescriptorType) and name in self.pending:   # a __slots__ member written
             return self._missing(tx, name) if self.pending[name] is DELETED else self.pending[name]
         if isinstance(attr, property) and attr.fget is not None:
@@ -413,7 +436,8 @@ class UserDefinedObjectVariable(VariableTracker):
             raise UserCodeError(AttributeError(name))
         if self.source is not None:
             tx.mutation(self, f"deleting attribute {name!r}")
-            self.pending[name] = DELETED
+        if self._has_instance_attr(name):
+            self.pending[name] = DELETED       # the real object has it: remember the deletion
         else:
             del self.pending[name]
         return tx.wrap_const(None)
@@ -437,16 +461,20 @@ class UserDefinedObjectVariable(VariableTracker):
         if self.source is not None:
             self.source.reconstruct(cg)
             return
+        written = {name: vt for name, vt in self.pending.items() if vt is not DELETED}
         cg.push_callable(rebuild_object)
-        cg.load_const(type(self.value))
+        cg.load_const(copy.copy(self.value) if self.snapshot else type(self.value))
         cg.begin_build(dict)
-        for name, vt in self.pending.items():
+        for name, vt in written.items():
             cg.load_const(name)
             cg.reconstruct(vt)
-        cg.build(dict, len(self.pending))
+        cg.build(dict, len(written))
         if self.contents is not None:
             self.contents.reconstruct(cg)
-        cg.call(3 if self.contents is not None else 2)
+        else:
+            cg.load_const(None)
+        cg.load_const(tuple(name for name, vt in self.pending.items() if vt is DELETED))
+        cg.call(4)
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
         name = f"__r{op}__" if reflected and op not in ("eq", "ne", "lt", "le", "gt", "ge") else f"__{op}__"
