@@ -32,6 +32,7 @@ from torch.fx.experimental.symbolic_shapes import (
     ShapeEnv,
     StatefulSymbolicContext,
 )
+from torch._dispatch.python import enable_python_dispatcher
 from torch._guards import TracingContext
 
 from ..diagnostics import breaks
@@ -165,7 +166,7 @@ class OutputGraph:
     def shape_guards(self) -> list[str]:
         """The ShapeEnv's guards over every graph input, as Python over guard-function names."""
         inputs = [a for a in self.graph_args if isinstance(a.fake, torch.Tensor) or is_symbolic(a.fake)]
-        if not any(_has_symbols(a.fake) for a in inputs):
+        if not self.shape_env.var_to_val:       # no symbol was ever made: nothing to guard
             return []
         return self.shape_env.produce_guards([a.fake for a in inputs], [ShapeSource(a.source) for a in inputs])
 
@@ -192,6 +193,7 @@ class OutputGraph:
         try:
             with contextlib.ExitStack() as stack:
                 stack.enter_context(self.fake_mode)
+                stack.enter_context(enable_python_dispatcher())     # symbolic-shape meta kernels, as Dynamo
                 stack.enter_context(torch.set_grad_enabled(self.grad_enabled))
                 for device_type, dtype, enabled, cache in self.autocast:
                     stack.enter_context(torch.autocast(device_type, dtype, enabled, cache))

@@ -79,7 +79,8 @@ class TensorSpec:
         ref = fake if fake is not None else t
 
         def concrete(values: Any) -> tuple[int | None, ...]:
-            return tuple(v if isinstance(v, int) else None for v in values)
+            # a symbol the trace specialized (x.size(1) == 12) is a constant again: check it here
+            return tuple(v if isinstance(v, int) else v.node.maybe_as_int() for v in values)
         return cls(type(t), t.dtype, t.device, t.requires_grad, concrete(ref.size()), concrete(ref.stride()))
 
     def __str__(self) -> str:
@@ -173,6 +174,10 @@ class GuardSet:
 
     def __iter__(self) -> Iterator[Guard]:
         return iter(self._guards)
+
+    def replace(self, old: Guard, new: Guard) -> None:
+        del self._guards[old]
+        self._guards[new] = new
 
     def __len__(self) -> int:
         return len(self._guards)

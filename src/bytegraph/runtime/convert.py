@@ -24,7 +24,9 @@ from ..codegen.pycodegen import PyCodegen
 from ..codegen.transform import graph_call, make_function
 from ..diagnostics.errors import CompileError, Unsupported, UserCodeError
 from ..diagnostics.logs import get_logger
-from ..guards import Guard, GuardKind, IdRef, ShapeGuards
+import torch
+
+from ..guards import Guard, GuardKind, IdRef, ShapeGuards, TensorSpec
 from ..guards.codegen import compile_guards
 from ..guards.guard import GlobalStateSnapshot
 from ..interpreter.capture import CaptureState
@@ -152,6 +154,16 @@ def _install_aliasing_guard(capture: CaptureState) -> None:
         capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
 
 
+def _refresh_tensor_specs(capture: CaptureState) -> None:
+    """TENSOR_MATCH checks the sizes each input has *after* tracing: a dimension that started
+    symbolic but was specialized along the way (``x.size(1) == 12``) is checked as a constant."""
+    fakes = {a.source: a.fake for a in capture.graph.graph_args if isinstance(a.fake, torch.Tensor)}
+    for g in [g for g in capture.guards if g.kind is GuardKind.TENSOR_MATCH and g.source in fakes]:
+        spec = TensorSpec.of(capture.graph.example_of(g.source), fakes[g.source])
+        if spec != g.payload:
+            capture.guards.replace(g, Guard(g.source, g.kind, spec, g.reason))
+
+
 def _install_shape_guards(capture: CaptureState) -> None:
     code = capture.graph.shape_guards()
     if code:
@@ -188,11 +200,12 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code)
         compiled = graph.compile_with(owner.backend, gm)
-        graph.drop_examples()
         body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
     transformed = make_function(fn, program_for(code).prologue, body)
+    _refresh_tensor_specs(capture)
     _install_aliasing_guard(capture)
     _install_shape_guards(capture)
     guards = _compiled_guards(fn, capture, frame_locals)
+    graph.drop_examples()
     return CacheEntry(guards.check, transformed, guards, gm, None, watchers=list(capture.guards.watched),
                       rules=[(s.name(), r) for s, r in capture.wrapped])

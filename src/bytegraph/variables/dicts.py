@@ -165,6 +165,10 @@ class DictVariable(VariableTracker):
     def python_type(self) -> type:
         return self.py_type
 
+    def is_constant(self) -> bool:
+        return not any(isinstance(k, IdentityKey) for k in self._items) and \
+            all(self.value(k).is_constant() for k in self.keys())
+
     def as_constant(self) -> Any:
         if any(isinstance(k, IdentityKey) for k in self._items):
             raise NotConstant("dict with object keys")
@@ -361,6 +365,9 @@ class DictViewVariable(VariableTracker):
             return [self.d.value(k) for k in keys]
         return [TupleVariable([key_tracker(tx, k), self.d.value(k)]) for k in keys]
 
+    def is_constant(self) -> bool:
+        return self.d.is_constant()
+
     def as_constant(self) -> Any:
         return getattr(self.d.as_constant(), self.kind)()
 
@@ -413,6 +420,9 @@ class SetVariable(VariableTracker):
         if all(not isinstance(k, IdentityKey) for k in keys):
             return list(self.py_type(keys))     # the iteration order of a real set of these values
         return keys
+
+    def is_constant(self) -> bool:
+        return not any(isinstance(k, IdentityKey) for k in self._items)
 
     def as_constant(self) -> Any:
         if any(isinstance(k, IdentityKey) for k in self._items):

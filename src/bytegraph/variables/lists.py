@@ -52,6 +52,9 @@ class BaseListVariable(VariableTracker):
     def python_type(self) -> type:
         return self.py_type
 
+    def is_constant(self) -> bool:
+        return all(vt.is_constant() for vt in self.realized())      # never specializes a symbolic item
+
     def as_constant(self) -> Any:
         return self.py_type(vt.as_constant() for vt in self.realized())
 
@@ -63,7 +66,8 @@ class BaseListVariable(VariableTracker):
 
     def as_graph_arg(self) -> tuple[Any, Any]:
         pairs = [vt.as_graph_arg() for vt in self.realized()]
-        return self.py_type(p[0] for p in pairs), self.py_type(p[1] for p in pairs)
+        node_type = self.py_type if self.py_type in (list, tuple) else tuple    # torch.Size of nodes: a tuple
+        return node_type(p[0] for p in pairs), self.py_type(p[1] for p in pairs)
 
     def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
         try:
