@@ -166,7 +166,7 @@ class OutputGraph:
     def shape_guards(self) -> list[str]:
         """The ShapeEnv's guards over every graph input, as Python over guard-function names."""
         inputs = [a for a in self.graph_args if isinstance(a.fake, torch.Tensor) or is_symbolic(a.fake)]
-        if not self.shape_env.var_to_val:       # no symbol was ever made: nothing to guard
+        if not self.shape_env.backed_var_to_val:    # no symbol was ever made: nothing to guard
             return []
         return self.shape_env.produce_guards([a.fake for a in inputs], [ShapeSource(a.source) for a in inputs])
 
