@@ -15,6 +15,7 @@ import collections
 import dataclasses
 import functools
 import types
+import warnings
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -33,6 +34,7 @@ from ..variables.constant import ConstantVariable, is_literal
 from ..variables.ctx import ExceptionVariable
 from ..variables.dicts import DictVariable, SetVariable, hash_key
 from ..variables.functions import (
+    DeferredCallVariable,
     LruCacheVariable,
     PartialVariable,
     UserFunctionVariable,
@@ -323,6 +325,13 @@ def wrap_class(b: "VariableBuilder", value: type) -> VariableTracker:
     return UserDefinedClassVariable(value, b.source)
 
 
+def wrap_deferred_io(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """``warnings.warn`` and ``print``-free log functions: recorded and called after the graph
+    (see DeferredCallVariable), so a warning does not split the graph."""
+    b.guard_id(value)
+    return DeferredCallVariable(BuiltinVariable(value, b.source))
+
+
 def is_lru_cache(value: Any) -> bool:
     return type(value) is type(functools.lru_cache(lambda: None)) and hasattr(value, "__wrapped__")
 
@@ -383,6 +392,7 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("hook handle", lambda v: isinstance(v, RemovableHandle), wrap_removable_handle, ()),
     WrapRule("compiled by bytegraph", is_bytegraph_compiled, wrap_bytegraph_compiled, (K.TYPE_MATCH,)),
     WrapRule("nn.Module", is_module, wrap_module, (K.TYPE_MATCH,), tracks_identity=True),
+    WrapRule("warning", lambda v: v is warnings.warn, wrap_deferred_io, (K.ID_MATCH,)),
     WrapRule("torch callable", is_torch_callable, wrap_torch_callable, (K.ID_MATCH,)),
     WrapRule("python function", lambda v: isinstance(v, types.FunctionType), wrap_function, (K.CLOSURE_MATCH,)),
     WrapRule("bound method", lambda v: isinstance(v, types.MethodType), wrap_bound_method, ()),

@@ -212,6 +212,10 @@ class InstructionTranslator:
             raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}, which cannot be re-read at run time")
         self.capture.side_effects.record(vt)
 
+    def defer_call(self, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> None:
+        """Make this call after the graph runs (a log record: see DeferredCallVariable)."""
+        self.capture.side_effects.record_call(fn, args, kwargs)
+
     def frame_super_args(self) -> tuple[VariableTracker, VariableTracker]:
         cell = self.cells.get("__class__")
         if cell is None or not self.code.co_argcount:

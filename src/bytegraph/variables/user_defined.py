@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import copy
 import functools
+import logging
 import types
 from typing import Any
 
@@ -27,6 +28,8 @@ from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
 
 MISSING = object()
+LOGGER_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log",
+                            "warning_once", "info_once", "warning_advice"})
 DELETED = VariableTracker()     # marks an attribute the trace deleted from a pre-existing object
 
 
@@ -141,6 +144,8 @@ class UserDefinedClassVariable(VariableTracker):
             return _construct_exception(tx, cls, args, kwargs)
         if is_namedtuple_class(cls):
             return _construct_namedtuple(tx, cls, args, kwargs)
+        if issubclass(cls, torch.nn.Module) and is_torch_owned(cls):
+            return _construct_torch_module(tx, cls, args, kwargs)
         _, new = lookup_class_attr(cls, "__new__")
         base = container_base(cls)
         if (new is not object.__new__ and not (base is not None and new is base.__new__)) \
@@ -233,6 +238,24 @@ def _construct_namedtuple(tx: Tx, cls: type, args: list[VariableTracker], kwargs
     if len(args) > len(fields) or len(values) != len(fields):
         raise UserCodeError(TypeError(f"{cls.__name__}.__new__() takes {len(fields)} arguments"))
     return TupleVariable([values[f] for f in fields], py_type=cls)
+
+
+def _construct_torch_module(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    """``nn.CrossEntropyLoss()``, ``nn.ReLU()`` in a forward: a module of torch's own, built from
+    constants, with no parameters or buffers (so nothing it holds needs a source), is built
+    for real at trace time and traced as a trace-local object."""
+    from .base import NotConstant
+    from .nn_module import NNModuleVariable
+
+    try:
+        module = cls(*[a.as_constant() for a in args], **{k: v.as_constant() for k, v in kwargs.items()})
+    except NotConstant:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating {cls.__qualname__} from values unknown at trace time") from None
+    except Exception as e:   # noqa: BLE001 - the constructor's own error
+        raise UserCodeError(e) from e
+    if any(True for _ in module.parameters()) or any(t is not None for t in module.buffers()):
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating {cls.__qualname__} (it has parameters or buffers) while tracing")
+    return NNModuleVariable(module, None, snapshot=True)
 
 
 def _construct_exception(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
@@ -374,6 +397,10 @@ class UserDefinedObjectVariable(VariableTracker):
     def _class_attr(self, tx: Tx, name: str, attr: Any) -> VariableTracker:
         owner, _ = lookup_class_attr(type(self.value), name)
         src = self._member_source(owner, name)
+        if isinstance(self.value, logging.Logger) and callable(attr) and name in LOGGER_METHODS:
+            from .functions import DeferredCallVariable
+            # logger.info(...) and friends: made after the graph, not traced (see DeferredCallVariable)
+            return DeferredCallVariable(BoundMethodVariable(self, name))
         if self.source is not None and hasattr(self.value, "__dict__"):
             # an instance attribute of the same name would hide the class's (obj.method = ...)
             tx.guard(AttrSource(self.source, "__dict__"), GuardKind.DICT_NOT_CONTAINS, name,
