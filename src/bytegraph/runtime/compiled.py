@@ -21,6 +21,7 @@ from ..config import config
 from ..diagnostics.logs import get_logger
 from ..codegen.resume import make_resume_code, make_resume_function, origin_of
 from ..graph.shapes import FrameState
+from . import events
 from .cache import CacheEntry
 from .convert import bind_frame, compile_call
 
@@ -88,6 +89,7 @@ class CompiledFunction:
                               f"({config.recompile_limit} entries); further new inputs run eagerly. "
                               f"Last reason: {self._why_miss(args, kwargs)}", RuntimeWarning, stacklevel=4)
             return _EagerFallback(self.fn)
+        reason = None
         if self.entries:
             reason = self._why_miss(args, kwargs)
             self.stats.recompile_reasons.append(reason)
@@ -103,6 +105,7 @@ class CompiledFunction:
             self.stats.break_reasons.append(entry.break_reason)
         self._watch(entry)
         self.entries = (entry, *self.entries)
+        events.LOG.record(self, entry, reason)
         return entry
 
     def _why_miss(self, args: tuple, kwargs: dict[str, Any]) -> str:
