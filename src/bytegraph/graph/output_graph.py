@@ -63,6 +63,9 @@ def _tree_map(fn: Callable[[Any], Any], value: Any) -> Any:
     return fn(value)
 
 
+_INPLACE_NAMES = frozenset({"iadd", "isub", "imul", "itruediv", "ifloordiv", "imod", "ipow", "imatmul", "iand",
+                            "ior", "ixor", "ilshift", "irshift", "setitem", "__setitem__"})
+
 # Graph nodes that only switch global state (no work of their own when balanced).
 _STATE_ONLY = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast})
 
@@ -99,6 +102,9 @@ class OutputGraph:
         self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
         self.initial_grad_enabled = self.grad_enabled
         self.autocast: list[tuple[Any, ...]] = []       # autocast blocks open at this point (innermost last)
+        # Set by the capture: is the op being recorded inside a try/with block of the program?
+        self.handler_probe: Callable[[], bool] | None = None
+        self.ops_under_handler = False
 
     # -- global state --------------------------------------------------------------------
     def set_grad_enabled(self, mode: bool) -> bool:
@@ -186,6 +192,8 @@ class OutputGraph:
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
+        if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
+            self.ops_under_handler = True
         return self.wrap_fx_proxy(node, out)
 
     def run_fake(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -255,6 +263,15 @@ class OutputGraph:
     def drop_examples(self) -> None:
         for a in self.graph_args:
             a.example = None
+
+    def mutates(self) -> bool:
+        """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``)."""
+        for n in self.graph.nodes:
+            name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
+            if n.op in ("call_function", "call_method") and (name.endswith("_") and not name.startswith("_")
+                                                             or name in _INPLACE_NAMES):
+                return True
+        return False
 
     def op_count(self) -> int:
         return sum(1 for n in self.graph.nodes if n.op in ("call_function", "call_method", "call_module"))

@@ -31,6 +31,11 @@ class CaptureState:
     wrapped: list[tuple[Source, str]] = dataclasses.field(default_factory=list)
     instructions: int = 0
     tx: Any = None            # the root translator; every lazy value is built through it
+    frames: list[Any] = dataclasses.field(default_factory=list)   # translators running now, innermost last
+
+    def under_handler(self) -> bool:
+        """Whether the code being traced right now sits in a try/with block of the program."""
+        return any(t.current is not None and t.current.handler is not None for t in self.frames)
 
     def build(self, value: Any, source: Source) -> VariableTracker:
         """Build a lazily wrapped value (``LazyVariableTracker.realize``)."""
@@ -43,6 +48,8 @@ class CaptureState:
         breaks the translator <-> tracker cycles, so a model is freed by reference counting
         as soon as the user drops it."""
         self.tx = None
+        self.frames.clear()
+        self.graph.handler_probe = None
         self.identity.clear()
         self.by_source.clear()
         self.keepalive.clear()

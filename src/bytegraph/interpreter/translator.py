@@ -86,6 +86,13 @@ class InstructionTranslator:
     # -- the run loop ----------------------------------------------------------------------
     def run(self) -> VariableTracker:
         """Interpret until the frame returns (or, in a generator, until the next ``yield``)."""
+        self.capture.frames.append(self)
+        try:
+            return self._run()
+        finally:
+            self.capture.frames.pop()
+
+    def _run(self) -> VariableTracker:
         insts = self.program.insts
         while self.return_value is None and self.yielded is None:
             inst = insts[self.ip]
@@ -273,6 +280,7 @@ def root_translator(capture: CaptureState, code: types.CodeType, bound: dict[str
                                          for name, cell in zip(code.co_freevars, closure or ())}
     tx = InstructionTranslator(capture, code, f_locals, cells, capture.root_globals, None)
     capture.tx = tx
+    capture.graph.handler_probe = capture.under_handler
     return tx
 
 

@@ -154,6 +154,38 @@ def _install_aliasing_guard(capture: CaptureState) -> None:
         capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
 
 
+class GraphRaised(Exception):
+    """The graph itself raised at run time (see ``rerun_eagerly_if_graph_raises``)."""
+
+
+class GraphCall:
+    """The compiled graph of a frame whose ops sit inside the program's own try/with blocks:
+    an exception from the graph is signalled as GraphRaised, before anything else ran."""
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self.compiled(*args)
+        except Exception as e:   # noqa: BLE001 - re-raised by the eager rerun, as the program raises it
+            raise GraphRaised() from e
+
+
+def rerun_eagerly_if_graph_raises(transformed: types.FunctionType, original: types.FunctionType) -> Any:
+    """An op raised at run time, in a place where the program catches or cleans up (fake tensors
+    could not see it coming: an index out of range, say). The graph mutates no input, and
+    nothing ran before it, so running the frame eagerly from the start is exactly what the
+    program would have done: the exception goes through its own except/finally/__exit__."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return transformed(*args, **kwargs)
+        except GraphRaised:
+            return original(*args, **kwargs)
+    call.__wrapped__ = transformed
+    return call
+
+
 def _refresh_tensor_specs(capture: CaptureState) -> None:
     """TENSOR_MATCH checks the sizes each input has *after* tracing: a dimension that started
     symbolic but was specialized along the way (``x.size(1) == 12``) is checked as a constant."""
@@ -200,8 +232,13 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code)
         compiled = graph.compile_with(owner.backend, gm)
+        rerun = graph.ops_under_handler and not graph.mutates()
+        if rerun:
+            compiled = GraphCall(compiled)
         body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
     transformed = make_function(fn, program_for(code).prologue, body)
+    if gm is not None and rerun:
+        transformed = rerun_eagerly_if_graph_raises(transformed, fn)
     _refresh_tensor_specs(capture)
     _install_aliasing_guard(capture)
     _install_shape_guards(capture)
