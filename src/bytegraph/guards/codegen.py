@@ -34,7 +34,7 @@ from typing import Any, Callable
 import torch
 from torch._C._dynamo.guards import TensorGuards, dict_version
 
-from ..sources import DerivedSource, LocalSource, Source
+from ..sources import DerivedSource, LocalSource, ModuleGlobalsSource, Source
 from .guard import Guard, GuardKind, GuardSet, payload_text
 
 _K = GuardKind
@@ -108,7 +108,8 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.GLOBAL_STATE: lambda g, e, x, ns: f"{ns.name(g.payload.guard.check, 'global_state')}()",
     _K.SHAPE_ENV: lambda g, e, x, ns: " and ".join(f"({c})" for c in g.payload.code),
     _K.NO_MODULE_HOOKS: lambda g, e, x, ns: (f"not ({e}._forward_hooks or {e}._forward_pre_hooks or {e}._backward_hooks "
-                                             f"or {e}._backward_pre_hooks) and {e}._compiled_call_impl is None"),
+                                             f"or {e}._backward_pre_hooks) and '_compiled_call_impl' not in (___d := {e}.__dict__)"
+                                             f" and 'forward' not in ___d"),
     _K.NO_GLOBAL_MODULE_HOOKS: lambda g, e, x, ns: "not (" + " or ".join(
         ns.name(d, "module_hooks") for d in _global_module_hook_dicts()) + ")",
 }
@@ -260,6 +261,8 @@ def compile_guards(
     def expr(s: Source) -> str:
         if s in temps:
             return temps[s]
+        if isinstance(s, ModuleGlobalsSource):          # a module's globals dict: bound once, here
+            return ns.name(sys.modules[s.module].__dict__, "module_globals")
         return s.wrap(expr(s.of)) if isinstance(s, DerivedSource) else s.guard_expr()
 
     def materialize(srcs: list[Source]) -> None:

@@ -15,7 +15,7 @@ import torch
 from ..guards import GuardKind
 from ..sources import AttrSource, ItemSource
 from .base import Tx, VariableTracker, pymethod
-from .user_defined import UserDefinedObjectVariable, wrap_child
+from .user_defined import UserDefinedObjectVariable, lookup_class_attr, wrap_child
 
 STATE_DICTS = ("_parameters", "_buffers", "_modules")
 
@@ -38,11 +38,12 @@ class NNModuleVariable(UserDefinedObjectVariable):
         (one NO_MODULE_HOOKS check per module, one global check) and inline ``forward``. With
         hooks, or an overridden ``__call__``, the real ``__call__`` is inlined, hooks and all."""
         m = self.value
-        if type(m).__call__ is torch.nn.Module.__call__ and not has_hooks(m):
-            if self.source is not None:
+        if type(m).__call__ is torch.nn.Module.__call__ and not has_hooks(m) and "forward" not in m.__dict__:
+            if self.source is not None:   # one check: no hooks, not m.compile()d, forward not set on the instance
                 tx.guard(self.source, GuardKind.NO_MODULE_HOOKS, None, "module call without hooks")
                 tx.guard(None, GuardKind.NO_GLOBAL_MODULE_HOOKS, None, "module call without hooks")
-            return tx.call(self.var_getattr(tx, "forward"), args, kwargs)
+            owner, forward = lookup_class_attr(type(m), "forward")
+            return tx.call(self._class_attr(tx, "forward", forward, instance_checked=True), args, kwargs)
         return super().call_function(tx, args, kwargs)
 
     def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:

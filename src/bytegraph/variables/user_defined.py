@@ -394,14 +394,14 @@ class UserDefinedObjectVariable(VariableTracker):
                 raise UserCodeError(e) from e
         raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"{type(self.value).__qualname__}.{name} ({type(attr).__name__})")
 
-    def _class_attr(self, tx: Tx, name: str, attr: Any) -> VariableTracker:
+    def _class_attr(self, tx: Tx, name: str, attr: Any, instance_checked: bool = False) -> VariableTracker:
         owner, _ = lookup_class_attr(type(self.value), name)
         src = self._member_source(owner, name)
         if isinstance(self.value, logging.Logger) and callable(attr) and name in LOGGER_METHODS:
             from .functions import DeferredCallVariable
             # logger.info(...) and friends: made after the graph, not traced (see DeferredCallVariable)
             return DeferredCallVariable(BoundMethodVariable(self, name))
-        if self.source is not None and hasattr(self.value, "__dict__"):
+        if self.source is not None and hasattr(self.value, "__dict__") and not instance_checked:
             # an instance attribute of the same name would hide the class's (obj.method = ...)
             tx.guard(AttrSource(self.source, "__dict__"), GuardKind.DICT_NOT_CONTAINS, name,
                      "class attribute read through the instance")
