@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow bench docs clean
+.PHONY: demo test test-slow bench docs clean chromium
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,8 +19,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/python -m bytegraph demo
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -x -m "not slow" tests
+
+# tests/golden/test_report_browser.py opens the HTML report in headless Chromium. Installed here
+# when missing and possible (root with apt-get); otherwise that test skips and says why. Never fails.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  echo "installing chromium (for the browser test of the HTML report)..." && \
+	  apt-get update -qq >/dev/null 2>&1 && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null 2>&1; } || \
+	  echo "chromium not installed: the browser test of the HTML report will be skipped"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests

@@ -19,6 +19,8 @@ import dataclasses
 import re
 from typing import Any, Protocol
 
+import torch
+
 
 class SourceCodegen(Protocol):
     """The part of ``codegen.PyCodegen`` that sources use."""
@@ -315,3 +317,24 @@ class ModuleGlobalsSource(Source):
         cg.load_const(self.module)
         cg.binary_subscr()
         cg.load_attr("__dict__")
+
+
+def ndarray_as_tensor(a: Any) -> torch.Tensor:
+    """``torch.from_numpy(a)``, on a copy when ``a`` is read-only (torch has no read-only
+    tensors). The builder, the graph call and the guard function (as ``___from_numpy``) all
+    convert through it, so they see the same layout. Negative strides raise (ValueError)."""
+    return torch.from_numpy(a if a.flags.writeable else a.copy())
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NumpyTensorSource(DerivedSource):
+    """The tensor a numpy ndarray (``of``) is in the graph: ``torch.from_numpy(of)``, through
+    ``ndarray_as_tensor``. TENSOR_MATCH on it guards the array's dtype, shape and strides."""
+
+    def wrap(self, base: str) -> str:
+        return f"___from_numpy({base})"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(ndarray_as_tensor)
+        cg.load_source(self.of)
+        cg.call(1)

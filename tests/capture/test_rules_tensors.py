@@ -3,7 +3,6 @@ test per case: (a) the value is used and the answer is eager's, (b) changing wha
 TENSOR_MATCH or the alias guards protect recompiles, naming the source, (c) changing what
 they do not protect (tensor values, unread tensors) does not."""
 
-import pytest
 import torch
 from torch import nn
 
@@ -121,7 +120,7 @@ def test_non_leaf_input_gradient_reaches_its_leaf(counter):
 
     cf = bytegraph.compile(fn, backend=counter)
     for _ in range(3):
-        a, b = torch.randn(4, requires_grad=True), None
+        a = torch.randn(4, requires_grad=True)
         cf(a * 3).backward()
         b = a.grad.clone()
         a.grad = None
@@ -186,6 +185,19 @@ def test_view_with_storage_offset_then_fresh_tensor(counter):
 
 
 # -- one tensor reached by two sources ---------------------------------------------------------------
+def test_same_tensor_twice_after_two_tensors_recompiles(counter):
+    def fn(x, y):
+        return x * 2 + y
+
+    cf = bytegraph.compile(fn, backend=counter)
+    a, b = torch.randn(3), torch.randn(3)
+    for x, y in ((a, b), (b, a), (a, a), (b, b)):
+        assert same(cf(x, y), fn(x, y))
+    _assert_counts(counter, cf, 2, 1)
+    assert cf.stats.recompile_reasons[0].startswith("NO_TENSOR_ALIASING: aliasing between inputs changed")
+    assert "L['x']" in cf.stats.recompile_reasons[0] and "L['y']" in cf.stats.recompile_reasons[0]
+
+
 def test_same_tensor_in_two_list_slots_after_distinct_recompiles(counter):
     def fn(xs):
         xs[0].add_(1)

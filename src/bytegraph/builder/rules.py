@@ -28,6 +28,7 @@ from ..guards import GuardKind, TensorSpec
 from torch.utils.hooks import RemovableHandle
 
 from ..sources import DictKeySource, DictValueSource, InstanceAttrSource, IteratorStateSource, WeakRefCallSource
+from ..sources import AttrSource, NumpyTensorSource, ndarray_as_tensor
 from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
@@ -43,6 +44,7 @@ from ..variables.functions import (
 )
 from ..variables.lists import BaseListVariable, DequeVariable, IteratorVariable, ListVariable, TupleVariable
 from ..variables.nn_module import NNModuleVariable
+from ..variables.numpy import NumpyNdarrayVariable, is_ndarray
 from ..variables.torch import TorchVariable, is_torch_callable
 from ..variables.user_defined import (
     PythonModuleVariable,
@@ -96,6 +98,28 @@ def wrap_tensor_subclass(b: "VariableBuilder", value: torch.Tensor) -> VariableT
     """Tensor subclasses other than Parameter (``__torch_function__`` overrides, wrapper
     subclasses) are not traced yet: a graph break with the reason, never a wrong answer."""
     raise Unsupported(breaks.UNSUPPORTED_VALUE, f"tensor subclass {type(value).__qualname__} is not supported yet")
+
+
+def wrap_ndarray(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """numpy ndarrays are graph inputs as tensors (``torch.from_numpy``, on a copy when read-only),
+    guarded by type and by TENSOR_MATCH on that tensor (dtype, shape, strides: every new shape
+    recompiles); numpy calls on them are recorded through torch._numpy (variables/numpy.py).
+    Next to the tensor rules, its kin: no rule in between matches an ndarray, and "user object"
+    would trace it as an opaque object. Arrays torch cannot view (negative strides, object or
+    string dtypes) break, guarded on dtype and strides so that only such arrays run eagerly."""
+    if b.source is None:
+        raise Unsupported(breaks.UNSUPPORTED_VALUE, "a real numpy array created outside the graph while tracing")
+    b.guard(K.TYPE_MATCH, type(value))
+    try:
+        tensor = ndarray_as_tensor(value)
+    except (TypeError, ValueError) as e:
+        for attr in ("dtype", "strides"):
+            b.tx.guard(AttrSource(b.source, attr), K.EQUALS_MATCH, getattr(value, attr), f"builder rule '{b.rule.name}'")
+        raise Unsupported(breaks.UNSUPPORTED_VALUE, f"a numpy array torch cannot view: {e}") from None
+    source = NumpyTensorSource(b.source)
+    vt = b.tx.graph.add_tensor_input(source, tensor)
+    b.tx.guard(source, K.TENSOR_MATCH, TensorSpec.of(tensor, vt.fake), f"builder rule '{b.rule.name}'")
+    return NumpyNdarrayVariable(vt, inputs=frozenset({(b.source, bool(value.flags.writeable))}))
 
 
 def wrap_slice(b: "VariableBuilder", value: slice) -> VariableTracker:
@@ -374,6 +398,7 @@ def _always(value: Any) -> bool:
 RULES: list[WrapRule] = [                   # first match wins; read top to bottom
     WrapRule("tensor", is_plain_tensor, wrap_tensor, (K.TENSOR_MATCH,), tracks_identity=True),
     WrapRule("tensor subclass", is_tensor_subclass, wrap_tensor_subclass, ()),
+    WrapRule("numpy ndarray", is_ndarray, wrap_ndarray, (K.TYPE_MATCH, K.TENSOR_MATCH), tracks_identity=True),
     WrapRule("slice", lambda v: type(v) is slice and is_literal(v), wrap_slice, (K.TYPE_MATCH,)),
     WrapRule("literal", is_literal, wrap_literal, (K.EQUALS_MATCH,)),
     WrapRule("namedtuple", is_namedtuple, wrap_namedtuple, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),

@@ -34,7 +34,7 @@ from typing import Any, Callable
 import torch
 from torch._C._dynamo.guards import TensorGuards, dict_version
 
-from ..sources import DerivedSource, LocalSource, ModuleGlobalsSource, Source
+from ..sources import DerivedSource, LocalSource, ModuleGlobalsSource, Source, ndarray_as_tensor
 from .guard import Guard, GuardKind, GuardSet, payload_text
 
 _K = GuardKind
@@ -245,6 +245,7 @@ def compile_guards(
     """Generate the check function. ``frame_locals`` (this call's arguments by name) are read
     only to build the C++ tensor checks; nothing read is kept."""
     ns = _Namespace({"___G": fn_globals, "___modules": sys.modules, "___fn": function, "math": math, "torch": torch,
+                     "___from_numpy": ndarray_as_tensor,
                      **{f"___cell_{n}": c for n, c in cells.items()}})
     ordered = sorted(guards, key=_order)
     tensors = [g for g in ordered if g.kind is _K.TENSOR_MATCH]

@@ -13,6 +13,7 @@ also warns once). Only ``fullgraph=True`` turns a break into an exception.
 
 from __future__ import annotations
 
+import dis
 import inspect
 import logging
 import time
@@ -39,6 +40,7 @@ log_graphs = get_logger("graphs")
 log_breaks = get_logger("breaks")
 log_guards = get_logger("guards")
 log_fallbacks = get_logger("fallbacks")
+log_bytecode = get_logger("bytecode")
 
 
 def bind_frame(fn: types.FunctionType, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -237,6 +239,8 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
             compiled = GraphCall(compiled)
         body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
     transformed = make_function(fn, program_for(code).prologue, body)
+    if log_bytecode.isEnabledFor(logging.DEBUG):
+        log_bytecode.debug("transformed bytecode of %s:\n%s", fn.__qualname__, dis.Bytecode(transformed).dis())
     if gm is not None and rerun:
         transformed = rerun_eagerly_if_graph_raises(transformed, fn)
     _refresh_tensor_specs(capture)

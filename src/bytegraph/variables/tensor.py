@@ -17,6 +17,7 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..sources import InstanceAttrSource
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
+from .numpy import tensor_numpy
 
 # Attributes read from the fake tensor as constants.
 META_ATTRS = frozenset({
@@ -27,7 +28,7 @@ META_ATTRS = frozenset({
 GRAPH_ATTRS = frozenset({"T", "mT", "H", "mH", "real", "imag"})
 # Methods that need the data, or act outside the program: a graph break with its catalog kind.
 BREAKING_METHODS: dict[str, breaks.BreakKind] = {
-    "item": breaks.DATA_DEPENDENT_OP, "tolist": breaks.DATA_DEPENDENT_OP, "numpy": breaks.DATA_DEPENDENT_OP,
+    "item": breaks.DATA_DEPENDENT_OP, "tolist": breaks.DATA_DEPENDENT_OP,
     "__bool__": breaks.DATA_DEPENDENT_BRANCH, "__int__": breaks.DATA_DEPENDENT_OP,
     "__float__": breaks.DATA_DEPENDENT_OP, "__index__": breaks.DATA_DEPENDENT_OP,
     "backward": breaks.UNSUPPORTED_CALL, "register_hook": breaks.UNSUPPORTED_CALL,
@@ -91,6 +92,11 @@ class TensorVariable(VariableTracker):
     @pymethod("__setitem__")
     def _setitem(self, tx: Tx, key: VariableTracker, value: VariableTracker) -> VariableTracker:
         return tx.graph.call_function(operator.setitem, [self, key, value], {})
+
+    @pymethod("numpy")
+    def _numpy(self, tx: Tx, force: VariableTracker | None = None) -> VariableTracker:
+        """The ndarray sharing this tensor's memory: the same node, seen as numpy (variables/numpy.py)."""
+        return tensor_numpy(tx, self, force)
 
     def reconstruct(self, cg: Any) -> None:
         """Inputs are re-read from their source; computed tensors come out of the graph."""

@@ -26,6 +26,7 @@ from ..sources import AttrSource, InstanceAttrSource, Source, TypeSource
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
+from .numpy import numpy_module_attr
 
 MISSING = object()
 LOGGER_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log",
@@ -89,6 +90,9 @@ class PythonModuleVariable(VariableTracker):
             value = getattr(self.module, name)
         except AttributeError as e:
             raise UserCodeError(e) from e
+        modelled = numpy_module_attr(self.module, name, value)      # numpy's callables, torch.from_numpy
+        if modelled is not None:
+            return modelled
         trusted = is_torch_owned(self.module) or self.source is None
         return tx.wrap_const(value) if trusted else tx.wrap(value, AttrSource(self.source, name))
 
