@@ -6,8 +6,8 @@ A callable backend is handed what torch.compile hands it: the fx graph, real exa
 ShapeEnv of the placeholders' fake tensors, and symbolic sizes once a dimension varied.
 ``mode=``/``options=`` reach Inductor exactly as torch.compile passes them.
 
-Inductor compiles take seconds each (about 2 minutes for all Inductor cases of the three
-files on 2 cores with a cold cache): its cases are few and small.
+Inductor compiles take seconds each (the Inductor cases of test_backends, test_training and
+test_grad_modes take about a minute on 2 cores with a cold cache): they are few and small.
 """
 
 import pytest
@@ -226,8 +226,8 @@ def test_unknown_mode_or_option_fails_at_compile_like_torch_compile():
 
 
 @pytest.mark.xfail(strict=True, reason="torch.compile raises RuntimeError('Either mode or options can be "
-                   "specified, but both can't be specified at the same time.'); backends/registry.py "
-                   "lookup_backend passes both to _TorchCompileInductorWrapper without that check")
+                   "specified, but both can't be specified at the same time.'); backends/registry.py:38-39 "
+                   "(lookup_backend) passes both to _TorchCompileInductorWrapper without that check")
 def test_mode_together_with_options_rejected_like_torch_compile():
     with pytest.raises(RuntimeError, match="Either mode or options"):
         torch.compile(_fn, backend="inductor", mode="default", options={"epilogue_fusion": False})

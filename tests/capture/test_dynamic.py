@@ -786,10 +786,6 @@ def test_reassigned_root_default_becomes_symbolic():
         scale_with_default.__defaults__ = (2,)
 
 
-@_xfail("convert.py:154 (_install_aliasing_guard): the NO_TENSOR_ALIASING guard takes every graph "
-        "input, symbolic ints and floats included (len({id(x), id(n), id(m)}) == 3); equal small ints are "
-        "one cached object, so every call with n == m misses and recompiles, and each new entry installs "
-        "the same guard; torch's aliasing guard covers tensors only")
 def test_equal_symbolic_int_arguments_do_not_recompile():
     def fn(x, n, m):
         return x * n + m

@@ -140,7 +140,7 @@ class WithLoss(nn.Module):
         return F.mse_loss(self.model(x), target)
 
 
-def _train(make_model, shape, optimizer, steps, backend=None):
+def _train(make_model, shapes, optimizer, steps, backend=None):
     torch.manual_seed(0)
     model = make_model()
     step_fn = WithLoss(model)
@@ -150,8 +150,7 @@ def _train(make_model, shape, optimizer, steps, backend=None):
     data = torch.Generator().manual_seed(1)
     losses = []
     for _ in range(steps):
-        x, target = torch.randn(*shape, generator=data), torch.randn(*shape[:-1], 8 if make_model is MLP else 64,
-                                                                     generator=data)
+        x, target = (torch.randn(*shape, generator=data) for shape in shapes)
         opt.zero_grad()
         loss = step_fn(x, target)
         loss.backward()
@@ -160,9 +159,11 @@ def _train(make_model, shape, optimizer, steps, backend=None):
     return losses, model, step_fn
 
 
-def _check_training(backend, make_model, shape, optimizer, steps=25):
-    ref_losses, ref_model, _ = _train(make_model, shape, optimizer, steps)
-    losses, model, compiled = _train(make_model, shape, optimizer, steps, backend.arg)
+def _check_training(backend, make_model, shapes, optimizer, steps=25):
+    """``steps`` steps from the same initial weights and data, eagerly and compiled; ``shapes``
+    are the input's and the target's."""
+    ref_losses, ref_model, _ = _train(make_model, shapes, optimizer, steps)
+    losses, model, compiled = _train(make_model, shapes, optimizer, steps, backend.arg)
     assert len(losses) == steps
     if backend.exact:
         assert all(torch.equal(a, b) for a, b in zip(losses, ref_losses))
@@ -174,8 +175,8 @@ def _check_training(backend, make_model, shape, optimizer, steps=25):
 
 
 def test_training_loop_mlp_sgd(backend):
-    _check_training(backend, MLP, (8, 16), lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9))
+    _check_training(backend, MLP, [(8, 16), (8, 8)], lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9))
 
 
 def test_training_loop_gpt_block_adam(backend):
-    _check_training(backend, GPTBlock, (2, 8, 64), lambda p: torch.optim.Adam(p, lr=1e-3), steps=20)
+    _check_training(backend, GPTBlock, [(2, 8, 64), (2, 8, 64)], lambda p: torch.optim.Adam(p, lr=1e-3), steps=20)

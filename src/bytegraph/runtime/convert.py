@@ -32,7 +32,7 @@ from ..guards.codegen import compile_guards
 from ..guards.guard import GlobalStateSnapshot
 from ..interpreter.capture import CaptureState
 from ..interpreter.translator import InstructionTranslator, program_for, root_translator
-from ..sources import AttrSource, FunctionSource
+from ..sources import AttrSource, FunctionSource, NumpyTensorSource
 from .cache import CacheEntry
 from .graph_break import emit_break, why_not_resumable
 
@@ -150,8 +150,12 @@ def _eager_entry(owner: Any, capture: CaptureState, frame_locals: dict[str, Any]
 
 def _install_aliasing_guard(capture: CaptureState) -> None:
     """The graph assumes its tensor inputs are distinct objects (parameters and buffers are
-    exempt, as in torch.compile: they are distinct by construction)."""
-    sources = tuple(a.source for a in capture.graph.graph_args if not a.source.is_module_state())
+    exempt, as in torch.compile: they are distinct by construction). Numbers are not tensors
+    (equal small ints are one object); an ndarray's tensor is new on every call, so the
+    ndarray itself is compared."""
+    sources = tuple(a.source.of if isinstance(a.source, NumpyTensorSource) else a.source
+                    for a in capture.graph.graph_args
+                    if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state())
     if len(sources) >= 2:
         capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
 

@@ -242,6 +242,20 @@ class ListVariable(BaseListVariable):
         self._extend(tx, values)
         return self
 
+    @pymethod("__imul__")
+    @_mutator
+    def _imul(self, tx: Tx, count: VariableTracker) -> VariableTracker:
+        self._items *= count.as_constant()      # a symbolic count specializes
+        return self
+
+    def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
+        """``lst += it`` and ``lst *= n`` change the list itself (``list.__iadd__``/``__imul__``)."""
+        if op == "iadd" and not reflected:
+            return self._iadd(tx, other)
+        if op == "imul" and not reflected and other.python_type() is int:
+            return self._imul(tx, other)
+        return super().binary_op(tx, op, other, reflected)
+
     @pymethod("insert")
     @_mutator
     def _insert(self, tx: Tx, index: VariableTracker, value: VariableTracker) -> VariableTracker:
