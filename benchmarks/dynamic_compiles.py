@@ -260,28 +260,22 @@ def scenarios() -> list[Scenario]:
                  rows(4, 5, 6, 7, cols=1), torch_config={"capture_dynamic_output_shape_ops": True}),
         Scenario("boolean mask `x[x > 0]`, sizes 4..7", masked_sum, rows(4, 5, 6, 7, cols=1)),
         Scenario("`.item()` (graph break), sizes 4..7", scale_by_item, rows(4, 5, 6, 7, cols=1)),
-        # known gaps (tests/capture/test_dynamic.py, xfail)
-        Scenario("`math.sqrt(x.shape[0])`, sizes 2..6", sqrt_scale, rows(2, 3, 4, 5, 6),
-                 note="`math.*` on a symbolic int is folded (specializes); torch records `torch._sym_sqrt`"),
-        Scenario("`max(x.shape[0], 4)`, sizes 2..6", at_least_four, rows(2, 3, 4, 5, 6),
-                 note="`max()`/`min()` specialize; torch records `torch.sym_max` / `sym_min`"),
-        Scenario("`x[x.shape[0] - 1]`, sizes 2..6", last_row, rows(2, 3, 4, 5, 6),
-                 note="a SymInt tensor index specializes through `__index__`; torch records `torch.select`"),
+        # builtins and indexing on symbolic sizes: graph ops (torch._sym_sqrt, sym_max, select)
+        Scenario("`math.sqrt(x.shape[0])`, sizes 2..6", sqrt_scale, rows(2, 3, 4, 5, 6)),
+        Scenario("`max(x.shape[0], 4)`, sizes 2..6", at_least_four, rows(2, 3, 4, 5, 6)),
+        Scenario("`x[x.shape[0] - 1]`, sizes 2..6", last_row, rows(2, 3, 4, 5, 6)),
+        # numbers from other places
         Scenario("int attribute of an argument object 2..5", attr_scale,
-                 with_args(*[(x3, types.SimpleNamespace(n=n)) for n in (2, 3, 4, 5)]),
-                 note="only `L[...]` and items of it may become symbolic; torch also takes attributes of locals"),
+                 with_args(*[(x3, types.SimpleNamespace(n=n)) for n in (2, 3, 4, 5)])),
         Scenario("`torch.Size` argument `(n, 12 // n)`", reshape_to,
-                 with_args(*[(torch.randn(12), torch.Size((n, 12 // n))) for n in (2, 3, 4, 6)]),
-                 note="`torch.Size` is a literal guarded by value; torch makes its items symbolic"),
+                 with_args(*[(torch.randn(12), torch.Size((n, 12 // n))) for n in (2, 3, 4, 6)])),
         Scenario("global float changes 0.5, 1.5, 2.5, 3.5", gain_by_global,
-                 setting(_set_global("GAIN"), (0.5, 1.5, 2.5, 3.5), lambda: (x3,)),
-                 note="floats become symbolic only when local; torch makes any changed float an input"),
+                 setting(_set_global("GAIN"), (0.5, 1.5, 2.5, 3.5), lambda: (x3,))),
         Scenario("nn.Module float attribute changes 0.5..3.5", module_float,
-                 setting(lambda v: setattr(module_float, "k", v), (0.5, 1.5, 2.5, 3.5), lambda: (x3,)),
-                 note="as above: a module's float attribute stays static"),
+                 setting(lambda v: setattr(module_float, "k", v), (0.5, 1.5, 2.5, 3.5), lambda: (x3,))),
         Scenario("two int arguments, equal from the third call on", add_two,
-                 with_args(*[(x3, n, m) for n, m in ((2, 3), (3, 4), (5, 5), (6, 6), (7, 7), (8, 9))]),
-                 note="the tensor-aliasing guard also covers SymInt inputs: equal small ints are one object"),
+                 with_args(*[(x3, n, m) for n, m in ((2, 3), (3, 4), (5, 5), (6, 6), (7, 7), (8, 9))])),
+        # known gaps (tests/capture/test_dynamic.py, xfail)
         Scenario("root function's `__defaults__` reassigned 2..5", scale_with_default,
                  setting(lambda v: setattr(scale_with_default, "__defaults__", (v,)), (2, 3, 4, 5), lambda: (x3,)),
                  note="the entry copies `__defaults__` and guards it by identity; torch binds defaults as locals"),
@@ -352,9 +346,13 @@ The policy, as in torch.compile:
   needs a Python int (`range(x.shape[0])`, `if n > 3`) the value is specialized under a guard.
   The ShapeEnv's guards are part of the generated guard function, as Python over the inputs
   (`2 <= L['x'].size()[0]`), and a miss names the guard that failed.
-* **Ints from globals, module attributes and defaults stay static**; local ints (arguments and
-  items of arguments) become symbolic after they change; floats become graph inputs after they change
-  (today only local floats: see the rows marked NO).
+* **Ints from globals, nn.Module attributes and defaults stay static**; local ints (arguments,
+  and items and attributes reached from them, `torch.Size` arguments included) become symbolic
+  after they change. Floats from any source become graph inputs after they change (torch's
+  default `specialize_float=False`); nan and inf stay constants.
+* **Builtins on symbolic numbers are graph ops**, as torch.compile records them: `math.sqrt`
+  (and the other `torch._sym_*` functions), `math.floor`/`ceil`/`trunc`, `int()`, `float()`,
+  `max()`/`min()` of ints (or of floats), and a tensor indexed by a symbolic int (`torch.select`).
 * **Data-dependent values**: `nonzero()` and boolean masks produce unbacked sizes inside the
   graph; `.item()` is a graph break (GB003) with its reason.
 

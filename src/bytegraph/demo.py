@@ -29,6 +29,7 @@ from torch import nn
 
 import bytegraph
 from bytegraph.runtime.convert import bind_frame
+from bytegraph.sources import guard_locals
 
 CALLS_CHECKED = 3      # calls compared with eager, each with fresh inputs of the same shape
 
@@ -160,7 +161,7 @@ def graph_alone(compiled: Any, entry: Any, x: torch.Tensor) -> Call:
     # A compiled module's frame is runtime.compiled.call_module(module, *args): bind it like a call does.
     frame_locals = bind_frame(compiled._bytegraph.fn, (compiled._bytegraph_orig, x), {})
     sources = entry.graph.meta["bytegraph_sources"]
-    inputs = tuple(eval(s.guard_expr(), entry.guards.namespace, frame_locals) for s in sources)
+    inputs = tuple(eval(s.guard_expr(), entry.guards.namespace, guard_locals(frame_locals)) for s in sources)
     return entry.graph.forward, inputs
 
 

@@ -16,10 +16,29 @@ Sources never hold the value they describe. Values built during tracing have no 
 from __future__ import annotations
 
 import dataclasses
+import enum
+import keyword
+import math
 import re
+import sys
 from typing import Any, Protocol
 
 import torch
+
+
+def guard_name(local: str) -> str:
+    """A frame local's name as a parameter of a generated guard function. CPython's own
+    hidden locals are not identifiers (a comprehension's ``.0``, pytest's ``@py_assert1``)."""
+    if local.isidentifier() and not keyword.iskeyword(local):
+        return local
+    return "___local_" + "".join(c if c.isalnum() or c == "_" else f"x{ord(c):x}" for c in local)
+
+
+def guard_locals(frame_locals: dict[str, Any]) -> dict[str, Any]:
+    """Frame locals keyed by ``guard_name``, to evaluate ``guard_expr()`` texts over them."""
+    if all(k.isidentifier() and not keyword.iskeyword(k) for k in frame_locals):
+        return frame_locals
+    return {guard_name(k): v for k, v in frame_locals.items()}
 
 
 class SourceCodegen(Protocol):
@@ -110,7 +129,7 @@ class LocalSource(Source):
         return f"L[{self.local!r}]"
 
     def guard_expr(self) -> str:
-        return self.local
+        return guard_name(self.local)
 
     def reconstruct(self, cg: SourceCodegen) -> None:
         cg.load_local(self.local)
@@ -176,14 +195,46 @@ class AttrSource(DerivedSource):
         cg.load_attr(self.attr)
 
 
+def is_source_key(key: Any) -> bool:
+    """Can ``key`` be spelled inside a source (``L['d'][key]``, evaluated in guards)? str, int,
+    bool, None, bytes, finite floats and dtypes by ``repr`` (``torch`` is in the guard's
+    namespace), enum members of a class reachable from its module, and tuples of these."""
+    t = type(key)
+    if t is tuple:
+        return all(is_source_key(k) for k in key)
+    if isinstance(key, enum.Enum):
+        cls, found = type(key), sys.modules.get(type(key).__module__)
+        for part in cls.__qualname__.split("."):
+            found = getattr(found, part, None)
+        return found is cls and key.name.isidentifier() and getattr(cls, key.name, None) is key
+    return t in (str, int, bool, type(None), bytes, torch.dtype) or (t is float and math.isfinite(key))
+
+
+def key_text(key: Any, shown: bool = False) -> str:
+    """A key as Python source: ``repr``, except enum members, spelled ``Color.RED`` for people
+    (``shown``) and read through ``___modules[<module>]`` in guards (``is_source_key`` says
+    which keys can be spelled at all)."""
+    if type(key) is tuple:
+        parts = [key_text(k, shown) for k in key]
+        return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+    if isinstance(key, enum.Enum):
+        cls = type(key)
+        path = f"{cls.__qualname__}.{key.name}"
+        return path if shown else f"___modules[{cls.__module__!r}].{path}"
+    return repr(key)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ItemSource(DerivedSource):
     """``base[key]`` for a constant key: list/tuple index, dict key, or a module's state dict entry."""
 
     key: Any
 
+    def name(self) -> str:
+        return f"{self.of.name()}[{key_text(self.key, shown=True)}]"
+
     def wrap(self, base: str) -> str:
-        return f"{base}[{self.key!r}]"
+        return f"{base}[{key_text(self.key)}]"
 
     def reconstruct(self, cg: SourceCodegen) -> None:
         cg.load_source(self.of)

@@ -225,9 +225,6 @@ def test_unknown_mode_or_option_fails_at_compile_like_torch_compile():
         bytegraph.compile(_fn, backend="inductor", options={"no_such_option": 1})
 
 
-@pytest.mark.xfail(strict=True, reason="torch.compile raises RuntimeError('Either mode or options can be "
-                   "specified, but both can't be specified at the same time.'); backends/registry.py:38-39 "
-                   "(lookup_backend) passes both to _TorchCompileInductorWrapper without that check")
 def test_mode_together_with_options_rejected_like_torch_compile():
     with pytest.raises(RuntimeError, match="Either mode or options"):
         torch.compile(_fn, backend="inductor", mode="default", options={"epilogue_fusion": False})

@@ -652,37 +652,56 @@ def _xfail(reason):
     return pytest.mark.xfail(strict=True, reason=reason)
 
 
+# A reason marks a row as a known gap (xfail, strict); None: fixed, the row must pass.
 SPECIALIZING_PROGRAMS = {
-    "math.sqrt(size)": (lambda x: x / math.sqrt(x.shape[0]),
-                        "builtins.py:65 (BuiltinVariable.call_function, PURE fold): math.* on a SymNodeVariable "
-                        "folds through as_constant(), which "
-                        "specializes; torch records torch._sym_sqrt(s0)"),
-    "max(size, 4)": (lambda x: x * max(x.shape[0], 4),
-                     "builtins.py:321 (_extreme): as_constant() specializes the SymInt instead of raising "
-                     "NotConstant; torch records torch.sym_max(s0, 4)"),
-    "x[:min(size, 3)]": (lambda x: x[: min(x.shape[0], 3)],
-                         "builtins.py:321 (_extreme): min() specializes; torch records torch.sym_min(s0, 3)"),
-    "int(size / 2)": (lambda x: x * int(x.shape[0] / 2),
-                      "builtins.py:65 (PURE fold) int() of a SymFloat specializes via as_constant(); "
-                      "torch records torch.sym_int(s0 / 2)"),
-    "x[size - 1]": (lambda x: x[x.shape[0] - 1],
-                    "tensor.py:90 (TensorVariable.getitem) with a SymInt index runs operator.getitem on the "
-                    "fake tensor, "
-                    "whose __index__ specializes s0; torch rewrites it as torch.select(x, 0, s0 - 1)"),
+    "math.sqrt(size)": (lambda x: x / math.sqrt(x.shape[0]), None),     # torch._sym_sqrt(s0)
+    "max(size, 4)": (lambda x: x * max(x.shape[0], 4), None),            # torch.sym_max(s0, 4)
+    "x[:min(size, 3)]": (lambda x: x[: min(x.shape[0], 3)], None),       # torch.sym_min(s0, 3)
+    "int(size / 2)": (lambda x: x * int(x.shape[0] / 2), None),          # torch.sym_int(s0 / 2)
+    "x[size - 1]": (lambda x: x[x.shape[0] - 1], None),                  # torch.select(x, 0, s0 - 1)
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(k, marks=_xfail(v[1])) for k, v in SPECIALIZING_PROGRAMS.items()])
+def _targets(gm):
+    return {n.target for n in gm.graph.nodes if n.op == "call_function"}
+
+
+def test_builtins_on_symbolic_numbers_are_graph_ops():
+    def fn(x, n):
+        return x * math.sqrt(n) + float(n) + math.floor(n / 3) + max(n, 4) + min([n, 9, 7]), x[n - 3]
+
+    x = torch.randn(8, 2)
+    calls = [(x, n) for n in (5, 6, 7, 3)]
+    counter, cf = _bytegraph_graphs(fn, calls)
+    _no_breaks(cf)
+    assert counter.frame_count == 2
+    targets = _targets(counter.graphs[1])
+    assert {torch._sym_sqrt, torch.sym_float, math.floor, torch.sym_max, torch.sym_min, torch.select} <= targets
+
+
+def test_max_of_mixed_int_and_float_keeps_the_python_result_type():
+    def fn(x, n):
+        return x * max(n, 4.5)      # an int tensor stays int64 when n wins: no sym_max (a SymFloat)
+
+    x = torch.arange(3)
+    calls = [(x, n) for n in (2, 3, 7)]
+    counter, cf = _bytegraph_graphs(fn, calls)
+    _no_breaks(cf)
+    assert counter.frame_count == 3                 # compared instead: the ShapeEnv specializes n
+    assert [cf(x, n).dtype for n in (3, 7)] == [torch.float32, torch.int64]
+
+
+@pytest.mark.parametrize("name", [pytest.param(k, marks=_xfail(v[1]) if v[1] else ())
+                                  for k, v in SPECIALIZING_PROGRAMS.items()])
 def test_symbolic_size_through_builtins_stays_symbolic(name):
     fn = SPECIALIZING_PROGRAMS[name][0]
     calls = _rows(2, 3, 4, 5, 6)
     counter, cf = _bytegraph_graphs(fn, calls)
+    _no_breaks(cf)
+    assert counter.frame_count == 2                 # static, then one symbolic graph
     assert counter.frame_count <= _torch_graphs(fn, calls)
 
 
-@_xfail("shapes.py:103 (is_local_number_source): only LocalSource + ItemSource chains may become "
-        "symbolic; torch treats an attribute of a local object (L['cfg'].n, guard source LOCAL) as "
-        "local and makes it dynamic (utils.is_int_specialization_case)")
 def test_int_attribute_of_an_argument_object_becomes_symbolic():
     def fn(x, cfg):
         return x * cfg.n
@@ -690,20 +709,56 @@ def test_int_attribute_of_an_argument_object_becomes_symbolic():
     x = torch.randn(3)
     calls = [(x, types.SimpleNamespace(n=n)) for n in (2, 3, 4, 5)]
     counter, cf = _bytegraph_graphs(fn, calls)
+    assert counter.frame_count == 2                 # L['cfg'].n is local (torch: guard source LOCAL)
     assert counter.frame_count <= _torch_graphs(fn, calls)
 
 
-@_xfail("rules.py:139 (wrap_literal) + constant.py:32 (is_literal): torch.Size is a literal guarded "
-        "by EQUALS_MATCH, so a changing "
-        "shape argument recompiles per value; torch wraps it as a SizeVariable whose items are ints "
-        "from L['shape'][i] and become symbolic after they change")
+class Holder(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+        self.cfg = types.SimpleNamespace(n=n)
+
+    def forward(self, x):
+        return x * self.n + self.cfg.n
+
+
+def test_int_reached_through_a_module_stays_static():
+    """An int under an nn.Module (its attribute, an attribute of an object it holds, a module an
+    argument holds) is configuration: each value recompiles, as in torch.compile."""
+    def fn(x, cfg):
+        return cfg.model(x)
+
+    x = torch.randn(3)
+    calls = [(x, types.SimpleNamespace(model=Holder(n))) for n in (2, 3, 4, 5)]
+    counter, cf = _bytegraph_graphs(fn, calls)
+    assert counter.frame_count == 4
+    assert counter.frame_count <= _torch_graphs(fn, calls)
+
+
 def test_torch_size_argument_becomes_symbolic():
     def fn(x, shape):
         return x.reshape(shape)
 
     calls = [(torch.randn(12), torch.Size((n, 12 // n))) for n in (2, 3, 4, 6)]
     counter, cf = _bytegraph_graphs(fn, calls)
+    _no_breaks(cf)
+    assert counter.frame_count == 2                 # a constant Size; then a tuple of L['shape'][i]
+    values = _placeholder_values(counter.graphs[1])
+    assert _is_sym(values["l_shape_0_"]) and _is_sym(values["l_shape_1_"])
     assert counter.frame_count <= _torch_graphs(fn, calls)
+
+
+def test_torch_size_argument_with_one_item_varying():
+    def fn(x, shape):
+        return x.new_zeros(shape) + len(shape) + shape.numel()
+
+    calls = [(torch.randn(2), torch.Size((n, 3))) for n in (2, 3, 4, 5)]
+    counter, cf = _bytegraph_graphs(fn, calls)
+    _no_breaks(cf)
+    assert counter.frame_count == 2
+    values = _placeholder_values(counter.graphs[1])
+    assert _is_sym(values["l_shape_0_"]) and "l_shape_1_" not in values    # the item that stayed is a constant
 
 
 GAIN = 0.5
@@ -744,10 +799,9 @@ def _float_source_case(where):
 
 
 @pytest.mark.parametrize("where", ["global", "module attribute", "default"])
-@_xfail("shapes.py:107 (number_is_dynamic) applies is_local_number_source to floats too; torch makes "
-        "every float that changed dynamic whatever its source (builder.wrap_symfloat: only constant "
-        "sources, nan and inf specialize), and the issue asks for floats to become graph inputs")
 def test_float_from_any_source_becomes_a_graph_input(where):
+    """torch.compile (specialize_float=False, its default) makes every float that changed a graph
+    input whatever its source; only constant sources, nan and inf specialize."""
     fn, setter = _float_source_case(where)
 
     def call(v):
@@ -759,9 +813,23 @@ def test_float_from_any_source_becomes_a_graph_input(where):
     calls = [call(v) for v in (0.5, 1.5, 2.5, 3.5)]
     try:
         counter, cf = _bytegraph_graphs(fn, calls)
+        assert counter.frame_count == 2
         assert counter.frame_count <= _torch_graphs(fn, calls)
     finally:
         setter(0.5)
+
+
+@pytest.mark.parametrize("special", [math.nan, math.inf])
+def test_non_finite_float_stays_a_constant(special):
+    def fn(x, f):
+        return x * f
+
+    x = torch.randn(3)
+    calls = [(x, f) for f in (special, 0.5, 1.5)]
+    counter, cf = _bytegraph_graphs(fn, calls, dynamic=True)
+    assert counter.frame_count == 2                 # nan/inf: a constant; then one symbolic graph
+    assert list(_placeholder_values(counter.graphs[0])) == ["l_x_"]
+    assert isinstance(_placeholder_values(counter.graphs[1])["l_f_"], torch.SymFloat)
 
 
 def scale_with_default(x, k=2):

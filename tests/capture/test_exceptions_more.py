@@ -178,11 +178,6 @@ def test_zero_division_on_symbolic_int_at_run_time(counter):
     assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
 
 
-@pytest.mark.xfail(strict=True, reason="WRONG RESULT: traced with the divisor symbolic but 0 (x.size(0) == 3, "
-                   "mark_dynamic), `12 // n` raises ZeroDivisionError on the hint inside "
-                   "OutputGraph.run_fake, which turns it into the program's own error (graph/output_graph.py:215) "
-                   "without guarding `n == 0`; the except branch (k = -1) is baked into a graph that is then "
-                   "reused for every size: n = 4 returns -1 instead of 12")
 def test_zero_division_on_symbolic_int_while_tracing(counter):
     def fn(x):
         n = x.size(0) - 3
@@ -222,11 +217,6 @@ def _matmul(a, b):
     return a @ b
 
 
-@pytest.mark.xfail(strict=True, reason="WRONG RESULT: the exception delivered to the user's except while tracing "
-                   "is the fake-tensor meta kernel's ('a and b must have same reduction dim, but got [2, 3] X [2, "
-                   "3].'), not the eager kernel's ('mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)'): "
-                   "OutputGraph.run_fake (graph/output_graph.py:215) hands the fake-mode exception to the program "
-                   "as its own; the type matches, the message does not")
 def test_shape_error_in_callee_caught_by_caller_with_eager_message(counter):
     def fn(x, y):
         try:
@@ -270,11 +260,6 @@ def test_failed_assert_caught_with_its_message(counter):
 
 
 
-@pytest.mark.xfail(strict=True, reason="CRASH: a failing assert in a pytest-rewritten function breaks (pytest's "
-                   "formatting helpers) and the resume function's parameters are the live locals, here "
-                   "'@py_assert1' (codegen/resume.py:68); bind_frame's inspect.signature rejects the name with "
-                   "ValueError (runtime/convert.py:48), raised outside compile_call's try (convert.py:58), so the "
-                   "internal error reaches the user instead of the AssertionError being caught")
 def test_failed_assert_in_a_pytest_rewritten_function(counter):
     def fn(x):
         try:
@@ -375,10 +360,6 @@ def test_exception_in_resume_function_caught_by_try_opened_before_the_break(coun
     assert _shape(cf) == [(1, 1, 0), (3, 3, 0)]         # the resume function: per dict contents
 
 
-@pytest.mark.xfail(strict=True, reason="WRONG RESULT: the native instruction of a graph break runs in the "
-                   "transformed code, which has no exception-table entry for the user's try block "
-                   "(runtime/graph_break.py:153 emit_break, codegen/transform.py make_function); an exception it "
-                   "raises escapes the compiled function instead of reaching the user's `except`")
 def test_exception_raised_by_the_native_instruction_of_a_break_is_caught(counter):
     def fn(x):
         y = x + 1
@@ -393,9 +374,6 @@ def test_exception_raised_by_the_native_instruction_of_a_break_is_caught(counter
     assert _shape(cf) == [(1, 1, 0), (1, 1, 0)] and counter.frame_count == 2
 
 
-@pytest.mark.xfail(strict=True, reason="WRONG RESULT: `loss.backward()` that raises inside the user's try "
-                   "(no tensor requires grad) escapes the compiled function: the break's native call is not "
-                   "covered by the user's handler in the transformed code (runtime/graph_break.py:153)")
 def test_backward_error_caught_by_user(counter):
     def fn(x, w):
         loss = (x @ w).sum()
@@ -416,9 +394,6 @@ def _print_then_raise(t):
     raise ValueError(f"from callee {t.dim()}")
 
 
-@pytest.mark.xfail(strict=True, reason="WRONG RESULT: a callee that broke is called natively by the caller's "
-                   "transformed code; the exception its resume function raises propagates out of the caller "
-                   "without running the caller's own `except` (runtime/graph_break.py:153 emit_break)")
 def test_exception_from_callee_that_broke_is_caught_by_caller(counter):
     def fn(x):
         try:
@@ -431,10 +406,6 @@ def test_exception_from_callee_that_broke_is_caught_by_caller(counter):
     assert cf.stats.eager == 0 and counter.frame_count == 2
 
 
-@pytest.mark.xfail(strict=True, reason="STATE LEAK: when the native instruction of a break inside `with "
-                   "torch.no_grad()` raises, the block's __exit__ never runs (the transformed code has no handler "
-                   "for it, runtime/graph_break.py:153), so the graph's _set_grad_enabled(False) stays in effect: "
-                   "grad mode is left disabled after the call (eager restores it)")
 def test_grad_mode_restored_when_native_instruction_raises_in_no_grad(counter):
     w = torch.randn(3, 3, requires_grad=True)
 
@@ -567,10 +538,6 @@ def test_run_time_error_in_a_mutating_graph_reaches_user_except(counter):
     assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
 
 
-@pytest.mark.xfail(strict=True, reason="WRONG RESULT + STATE LEAK: an op raising at run time inside `with "
-                   "torch.no_grad()` leaves the graph's _set_grad_enabled(False) in effect; GraphCall "
-                   "(runtime/convert.py:163) reruns the frame eagerly without restoring grad mode, so the rerun's "
-                   "no_grad 'restores' False: the handler sees grad disabled and grad mode stays off after the call")
 def test_run_time_error_under_no_grad_restores_grad_mode(counter):
     def fn(x, idx):
         try:
@@ -588,10 +555,6 @@ def test_run_time_error_under_no_grad_restores_grad_mode(counter):
     assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
 
 
-@pytest.mark.xfail(strict=True, reason="STATE LEAK: an op raising at run time inside `with torch.autocast(...)` "
-                   "leaves the graph's torch.amp._enter_autocast in effect (GraphCall, runtime/convert.py:163, "
-                   "does not unwind it): autocast stays enabled after the call and the next call recompiles on "
-                   "the changed global state")
 def test_run_time_error_under_autocast_restores_autocast(counter):
     def fn(x, idx):
         try:

@@ -641,12 +641,6 @@ def test_break_inside_submodule_forward(counter):
     assert all(st.recompiles == 0 for st in cm._bytegraph.stats_all)
 
 
-@pytest.mark.xfail(strict=True, reason="WRONG RESULT (crash): a break inside a list comprehension calls the "
-                   "comprehension's function through its own wrapper; its parameter `.0` is bound as "
-                   "'implicit0' by inspect.signature (runtime/convert.py:48 bind_frame), LOAD_FAST .0 raises "
-                   "UnboundLocalError while tracing, and building the eager entry's guard `def ___guard(.0):` "
-                   "raises SyntaxError (guards/codegen.py:298) inside the `except UserCodeError` handler "
-                   "(runtime/convert.py:75), escaping to the user's program")
 def test_break_inside_list_comprehension(counter):
     def fn(x):
         y = x + 1
@@ -878,12 +872,9 @@ def test_generator_live_across_a_break_runs_eagerly(counter):
     assert _shape(cf) == [(1, 0, 1)]
 
 
-@pytest.mark.xfail(strict=True, reason="the reason recorded for a break that cannot resume is only the break itself "
-                   "('GB009 print', runtime/convert.py:70 records e.render()); why it could not resume (here: a "
-                   "generator live across the break, GB011) is only logged at debug level (runtime/convert.py:112 "
-                   "and :118), never recorded in eager_reasons")
 def test_generator_live_across_a_break_records_why(counter):
     cf = _run(counter, _live_generator, lambda: (torch.randn(2),))
     assert _shape(cf) == [(1, 0, 1)] and counter.frame_count == 0
     (reason,) = cf.stats.eager_reasons
-    assert "GB011" in reason
+    # the break itself, then why it cannot resume (`x` is a cell: the generator expression reads it)
+    assert "GB009" in reason and "not resumable: the function has variables captured by inner functions" in reason

@@ -81,8 +81,6 @@ def test_new_ordered_dict_and_defaultdict(counter):
     _returns(counter, fn, check)
 
 
-@pytest.mark.xfail(strict=True, reason="OrderedDict.move_to_end on an OrderedDict built while tracing is GB006 "
-                                       "'attribute bytegraph cannot read' (no model of the method)")
 def test_new_ordered_dict_move_to_end(counter):
     def fn(x):
         od = collections.OrderedDict(b=x, a=x * 2)
@@ -92,9 +90,6 @@ def test_new_ordered_dict_move_to_end(counter):
     _returns(counter, fn, same)
 
 
-@pytest.mark.xfail(strict=True, reason="defaultdict(factory, a=...) built while tracing: internal error "
-                                       "\"TypeError: _defaultdict() got an unexpected keyword argument 'a'\" "
-                                       "(the constructor model takes no keyword items) -> the frame runs eagerly")
 def test_new_defaultdict_with_keyword_items(counter):
     def fn(x):
         return collections.defaultdict(list, a=x * 2)
@@ -256,8 +251,6 @@ _ITERATORS = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="an escaping zip/map/enumerate/reversed/range iterator is rebuilt as a "
-                                       "list_iterator: same items, wrong type (iterator reconstruction)")
 @pytest.mark.parametrize("kind", sorted(_ITERATORS))
 def test_new_builtin_iterator_keeps_its_type(counter, kind):
     _returns(counter, _ITERATORS[kind], _as_list, graphs=0 if kind == "range_iterator" else 1)

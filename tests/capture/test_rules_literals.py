@@ -248,8 +248,6 @@ def test_keyword_only_literal_change_recompiles(counter):
     assert "L['mode']" in cf.stats.recompile_reasons[0]
 
 
-@pytest.mark.xfail(strict=True, reason="payload_text (guards/guard.py) renders a None payload as '': the recompile "
-                                       "reason reads 'expected EQUALS_MATCH , got 1'")
 def test_none_to_int_reason_names_none(counter):
     def fn(x, k):
         return x + 1 if k is None else x * k

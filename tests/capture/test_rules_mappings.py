@@ -72,9 +72,6 @@ def test_get_guards_one_key(counter):
     assert cf.stats.recompile_reasons[0].startswith("L['d']: expected DICT_NOT_CONTAINS 'b'")
 
 
-@pytest.mark.xfail(strict=True, reason="`k in d` tries the constant fold first (variables/ops.py contains -> "
-                                       "DictVariable.is_constant() -> keys()), which guards DICT_KEYS and realizes "
-                                       "every value: an added key or a changed unread value recompiles")
 def test_membership_guards_one_key(counter):
     def fn(x, d):
         return x * d["k"] if "k" in d else x - 1
@@ -110,9 +107,6 @@ def test_int_and_str_keys_of_equal_text_are_distinct(counter):
     assert cf.stats.recompile_reasons[0].startswith("L['d'][1]: expected EQUALS_MATCH 2, got 5")
 
 
-@pytest.mark.xfail(strict=True, reason="dict with enum keys: the item source renders the key with repr "
-                                       "(`weights[<Color.RED: 1>]`), the guard fails to compile (SyntaxError), "
-                                       "internal error -> the frame runs eagerly")
 def test_enum_keys(counter):
     def fn(x, weights):
         return x * weights[Color.RED]
@@ -126,7 +120,7 @@ def test_enum_keys(counter):
     assert "dtype mismatch" in cf.stats.recompile_reasons[0] and "Color.RED" in cf.stats.recompile_reasons[0]
 
 
-def test_tuple_keys_use_the_object_key_rule(counter):
+def test_tuple_keys_are_guarded_one_by_one(counter):
     def fn(x, table):
         return x * table[(0, 1)]
 
@@ -137,6 +131,40 @@ def test_tuple_keys_use_the_object_key_rule(counter):
     _run(cf, fn, (x, {(0, 1): 4, (1, 0): 3}), (x, {(0, 1): 4, (1, 0): 3}))
     _assert_counts(counter, cf, 2, 1)
     assert "L['table']" in cf.stats.recompile_reasons[0]
+
+
+class _Key:
+    """Hashed by identity."""
+
+
+def test_object_key_lookup_that_missed_guards_the_key_is_another_object(counter):
+    """Traced with a key not in the dict: `k in d` was decided by identity, so a later call
+    whose key *is* one of the dict's keys must miss the cache (DISTINCT_OBJECTS)."""
+    k1, k2, k3 = _Key(), _Key(), _Key()
+
+    def fn(x, d, k):
+        return (x * d[k], True) if k in d else (x, False)
+
+    cf = bytegraph.compile(fn, backend=counter)
+    x = torch.randn(2)
+    for k in (k3, k3, k2, k1, k3):
+        d = {k1: 1.5, k2: 2.5}
+        assert same(cf(x, d, k), fn(x, d, k))
+    assert cf.stats.captures == 3
+    assert cf.stats.recompile_reasons[0].startswith("DISTINCT_OBJECTS: aliasing between inputs changed")
+
+
+def test_object_identity_comparison_guards_distinctness(counter):
+    a, b = _Key(), _Key()
+
+    def fn(x, p, q):
+        return x + 1 if p is q else x - 1
+
+    cf = bytegraph.compile(fn, backend=counter)
+    x = torch.randn(2)
+    for p, q in ((a, b), (a, b), (a, a), (b, b)):
+        assert same(cf(x, p, q), fn(x, p, q))
+    assert cf.stats.captures == 2 and counter.frame_count == 2
 
 
 def test_star_star_kwargs_values(counter):

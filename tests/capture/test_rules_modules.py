@@ -127,8 +127,6 @@ def test_module_list_negative_index_and_slices_sequential_slice(counter):
     assert cm.stats.recompile_reasons[0].startswith("L['module']._modules['layers']._modules['2']")
 
 
-@pytest.mark.xfail(strict=True, reason="Sequential[int] goes through Sequential._get_item_by_idx, whose "
-                                       "itertools.islice(...) is GB004 'creating a islice object while tracing'")
 def test_sequential_integer_and_negative_index(counter):
     class Model(nn.Module):
         def __init__(self):

@@ -208,8 +208,6 @@ def test_custom_eq_hash_keys_look_up_like_eager(counter, cls):
     assert cf.stats.recompile_reasons[0].startswith("L['key'].name: expected EQUALS_MATCH 'A', got 'b'")
 
 
-@pytest.mark.xfail(strict=True, reason="a set of user objects has no rule (falls to 'user object'): `key in allowed` "
-                                       "is GB006 'set.__contains__ (method_descriptor)'; the answer is right")
 def test_custom_eq_keys_in_a_set_and_with_equality(counter):
     def fn(x, allowed, key, other):
         return x * 2 if key in allowed and key == other else x - 1

@@ -245,8 +245,6 @@ def test_deque_maxlen_decides_what_append_drops(counter):
     assert "L['q'].maxlen" in cf.stats.recompile_reasons[0]
 
 
-@pytest.mark.xfail(strict=True, reason="reading deque.maxlen is GB006 'attribute bytegraph cannot read' "
-                                       "(DequeVariable has no maxlen attribute; the rule guards it but cannot read it)")
 def test_deque_maxlen_read_in_code(counter):
     def fn(x, q):
         return x * (q.maxlen or len(q))

@@ -135,7 +135,8 @@ def test_program_error_runs_eagerly(program):
 
 
 def test_unresumable_break_runs_eagerly(program):
-    """A break in a function with cells cannot resume: the frame runs eagerly, with the break as the reason."""
+    """A break in a function with cells cannot resume: the frame runs eagerly, with the break and
+    why it could not resume as the reason."""
     fn = bytegraph.compile(program(PROGRAM)["with_cell"])
     fn(torch.ones(3))
     assert fn.stats.eager_reasons == [expected("""
@@ -145,6 +146,7 @@ def test_unresumable_break_runs_eagerly(program):
               print("cell")
           why: the call has effects outside the program (it writes somewhere) and cannot be part of a graph
           fix: remove it from the compiled function, or accept the graph break
+          not resumable: the function has variables captured by inner functions (cells); resuming after a break would split them
     """)]
 
 

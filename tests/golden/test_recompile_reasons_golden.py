@@ -105,7 +105,7 @@ def test_grad_mode(ns):
     with torch.no_grad():
         fn(X)
     assert fn.stats.recompile_reasons == [
-        "global state changed: grad_mode  differs from capture (guard from torch global state at capture)"]
+        "global state changed: grad mode: expected enabled, got disabled (guard from torch global state at capture)"]
 
 
 def test_module_training_flag():

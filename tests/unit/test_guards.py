@@ -200,6 +200,7 @@ CASES = [
     ("NO_TENSOR_ALIASING 2", [Guard(None, K.NO_TENSOR_ALIASING, (A, B))], two, {}, (_T, _T.clone()), [(_T, _T)]),
     ("NO_TENSOR_ALIASING 3", [Guard(None, K.NO_TENSOR_ALIASING, (A, B, C))], three, {},
      (_T, _T.clone(), _T.clone()), [(_T, _T.clone(), _T), (_T, _T, _T.clone())]),
+    ("DISTINCT_OBJECTS", [Guard(None, K.DISTINCT_OBJECTS, (A, B))], two, {}, (_SAME, Obj()), [(_SAME, _SAME)]),
     ("NO_MODULE_HOOKS", [Guard(A, K.NO_MODULE_HOOKS)], one, {}, (_LIN,), "hooked_module"),
     ("NO_GLOBAL_MODULE_HOOKS", [Guard(None, K.NO_GLOBAL_MODULE_HOOKS)], one, {}, (1,), "global_hook"),
     ("GLOBAL_STATE", "snapshot", one, {}, (1,), "no_grad"),

@@ -83,3 +83,27 @@ def test_report_command(script, tmp_path, capsys):
     assert main(["report", "-o", str(out), str(script), "2"]) == 0
     assert "report written to" in capsys.readouterr().err
     assert "recompiled because L[&#x27;n&#x27;]: expected EQUALS_MATCH 1, got 2" in out.read_text()
+
+
+def test_capture_outcomes_say_whether_there_was_a_graph():
+    """A break before any tensor op is a "break" (no graph), not "graph + break"."""
+    import torch
+
+    import bytegraph
+    from bytegraph.runtime import events
+
+    def fn(x):
+        print(end="")
+        return x + 1
+
+    def quiet(x):
+        return x
+
+    cf, cq = bytegraph.compile(fn), bytegraph.compile(quiet)
+    with events.recording() as captured:
+        cf(torch.ones(2))
+        cq(torch.ones(2))
+    assert [(c.function, c.outcome) for c in captured] == [
+        ("test_capture_outcomes_say_whether_there_was_a_graph.<locals>.fn", "break"),
+        ("test_capture_outcomes_say_whether_there_was_a_graph.<locals>.fn_resume_at_6", "graph"),
+        ("test_capture_outcomes_say_whether_there_was_a_graph.<locals>.quiet", "no graph")]

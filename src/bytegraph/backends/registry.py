@@ -33,6 +33,8 @@ def lookup_backend(backend: str | Backend, mode: str | None = None, options: dic
         return backend
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a name or a callable backend(gm, example_inputs), not {type(backend).__name__}")
+    if mode is not None and options is not None:     # torch.compile's own rule and message
+        raise RuntimeError("Either mode or options can be specified, but both can't be specified at the same time.")
     if backend == "eager" and mode is None and not options:
         return eager
     if backend == "inductor":

@@ -28,7 +28,7 @@ from ..guards import GuardKind, TensorSpec
 from torch.utils.hooks import RemovableHandle
 
 from ..sources import DictKeySource, DictValueSource, InstanceAttrSource, IteratorStateSource, WeakRefCallSource
-from ..sources import AttrSource, NumpyTensorSource, ndarray_as_tensor
+from ..sources import AttrSource, NumpyTensorSource, is_source_key, ndarray_as_tensor
 from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
@@ -134,15 +134,29 @@ def wrap_slice(b: "VariableBuilder", value: slice) -> VariableTracker:
 def wrap_literal(b: "VariableBuilder", value: Any) -> VariableTracker:
     """Immutable values known at trace time (int, float, bool, str, None, dtype, device,
     torch.Size, enum members, regex patterns...) are folded into the graph and guarded by
-    type and value. An int or float argument that has varied between captures becomes a
-    symbolic graph input instead, guarded by type (and by the ShapeEnv)."""
-    if b.source is not None and number_is_dynamic(b.tx.capture.frame_state, b.source, value):
+    type and value. An int reached from an argument (not through an nn.Module) or a float
+    that has varied between captures becomes a symbolic graph input instead, guarded by type
+    (and by the ShapeEnv); a torch.Size argument with such an item becomes a tuple of its
+    items, guarded by type and length."""
+    if b.source is not None and number_is_dynamic(b.tx.capture.frame_state, b.source, value, _is_module_source(b)):
         vt = b.tx.graph.add_number_input(b.source, value)
         if not vt.is_constant():
             b.guard(K.TYPE_MATCH, type(value))
             return vt
+    if b.source is not None and type(value) is torch.Size:
+        items = [b.child(v, i) for i, v in enumerate(value)]
+        state, is_module = b.tx.capture.frame_state, _is_module_source(b)
+        if any([number_is_dynamic(state, vt.source, v, is_module) for vt, v in zip(items, value)]):  # records each
+            b.guard(K.TYPE_MATCH, torch.Size)
+            b.guard(K.SEQUENCE_LENGTH, len(value))
+            return TupleVariable(items, py_type=torch.Size)
     b.guard(K.EQUALS_MATCH, value)
     return ConstantVariable(value)
+
+
+def _is_module_source(b: "VariableBuilder") -> Callable[[Any], bool]:
+    """Does a source name an nn.Module (its ints are configuration: they stay static)?"""
+    return lambda source: isinstance(b.tx.capture.by_source.get(source), NNModuleVariable)
 
 
 def is_namedtuple(value: Any) -> bool:
@@ -172,11 +186,12 @@ def wrap_listlike(b: "VariableBuilder", value: list | tuple) -> VariableTracker:
 
 
 def is_literal_key_dict(value: Any) -> bool:
-    return type(value) in (dict, collections.OrderedDict) and all(is_literal(k) for k in value)
+    return type(value) in (dict, collections.OrderedDict) and all(is_source_key(k) for k in value)
 
 
 def wrap_dict(b: "VariableBuilder", value: dict) -> VariableTracker:
-    """Dicts and OrderedDicts whose keys are constants: type guarded; values wrapped lazily
+    """Dicts and OrderedDicts whose keys can be spelled in a source (``is_source_key``: str, int,
+    float, tuples, enum members...): type guarded; values wrapped lazily
     under ``d[key]``; keys guarded as the code uses them (one key's presence for ``in``, the
     ordered key list, DICT_KEYS, once the whole set matters: len, iteration, ==)."""
     b.guard(K.TYPE_MATCH, type(value))
@@ -189,7 +204,7 @@ def is_object_key_dict(value: Any) -> bool:
 
 
 def wrap_object_key_dict(b: "VariableBuilder", value: dict) -> VariableTracker:
-    """Dicts with keys that are not constants (modules, tensors, objects): type and size are
+    """Dicts with other keys (modules, tensors, objects, members of a local enum...): type and size are
     guarded, each key is wrapped (and guarded by its own rule) as ``list(d)[i]`` and each value
     lazily as ``list(d.values())[i]``, so the key order is part of the guard. After "dict"."""
     b.guard(K.TYPE_MATCH, type(value))
@@ -230,7 +245,7 @@ def wrap_deque(b: "VariableBuilder", value: collections.deque) -> VariableTracke
 
 
 def is_special_dict(value: Any) -> bool:
-    return type(value) in (collections.defaultdict, types.MappingProxyType) and all(is_literal(k) for k in value)
+    return type(value) in (collections.defaultdict, types.MappingProxyType) and all(is_source_key(k) for k in value)
 
 
 def wrap_special_dict(b: "VariableBuilder", value: Any) -> VariableTracker:
@@ -277,6 +292,27 @@ def wrap_literal_set(b: "VariableBuilder", value: set) -> VariableTracker:
     b.guard(K.TYPE_MATCH, set)
     b.guard(K.EQUALS_MATCH, frozenset(value))
     return SetVariable({v: ConstantVariable(v) for v in value}, set)
+
+
+def is_object_set(value: Any) -> bool:
+    return type(value) is set and all(is_literal(v) or isinstance(type(v).__hash__, types.FunctionType) for v in value)
+
+
+def wrap_object_set(b: "VariableBuilder", value: set) -> VariableTracker:
+    """Sets of objects whose class defines ``__hash__`` in Python (constants may be mixed in):
+    type and size are guarded and each element is wrapped (and guarded by its own rule) as
+    ``list(s)[i]``, the set's iteration order; all at once, since membership needs every
+    element's hash. ``__hash__``/``__eq__`` are traced, so equal new objects hit the cache.
+    Sets of objects hashed by identity are not taken (a miss, ``k in s`` False, would need a
+    guard that ``k`` is none of the elements, which the identity map does not give): they
+    stay with "user object". After "set of literals"."""
+    b.guard(K.TYPE_MATCH, set)
+    b.guard(K.SEQUENCE_LENGTH, len(value))
+    s = SetVariable({}, set, b.source)
+    for i, v in enumerate(value):
+        vt = b.tx.wrap(v, DictKeySource(b.source, i)) if b.source is not None else b.tx.wrap_const(v)
+        s._items.setdefault(hash_key(b.tx, vt, s._items), vt)
+    return s
 
 
 def is_bytegraph_compiled(value: Any) -> bool:
@@ -382,7 +418,7 @@ def wrap_user_defined(b: "VariableBuilder", value: Any) -> VariableTracker:
     base = container_base(type(value))
     contents = None
     if base in (dict, collections.OrderedDict):
-        if not all(is_literal(k) for k in base.keys(value)):
+        if not all(is_source_key(k) for k in base.keys(value)):
             raise Unsupported(breaks.UNSUPPORTED_VALUE, f"a {type(value).__qualname__} (dict subclass) with non-constant keys")
         contents = DictVariable({k: b.child(v, k) for k, v in base.items(value)}, base, b.source, key_guards=b.key_guards())
     elif base is list:
@@ -408,6 +444,7 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
              tracks_identity=True),
     WrapRule("range, tuple or list iterator", lambda v: type(v) in ITERATOR_TYPES, wrap_iterator, (K.TYPE_MATCH,)),
     WrapRule("set of literals", is_literal_set, wrap_literal_set, (K.TYPE_MATCH, K.EQUALS_MATCH), tracks_identity=True),
+    WrapRule("set of objects", is_object_set, wrap_object_set, (K.TYPE_MATCH, K.SEQUENCE_LENGTH), tracks_identity=True),
     WrapRule("deque", lambda v: type(v) is collections.deque, wrap_deque, (K.TYPE_MATCH, K.SEQUENCE_LENGTH),
              tracks_identity=True),
     WrapRule("defaultdict or mappingproxy", is_special_dict, wrap_special_dict, (K.TYPE_MATCH,),

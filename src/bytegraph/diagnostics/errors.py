@@ -35,7 +35,8 @@ class Unsupported(BytegraphError):
         if self.stack:
             lines.append(self.stack[-1].render())
             for outer in reversed(self.stack[:-1]):
-                lines.append(f"  called from {outer.short()}")
+                if not outer.internal:
+                    lines.append(f"  called from {outer.short()}")
         lines.append(f"  why: {self.kind.why}")
         lines.append(f"  fix: {self.kind.fix}")
         return "\n".join(lines)

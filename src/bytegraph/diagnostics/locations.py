@@ -12,6 +12,9 @@ import os
 import types
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class UserLocation:
     filename: str
@@ -24,6 +27,11 @@ class UserLocation:
         line = lineno if lineno is not None else code.co_firstlineno
         text = linecache.getline(code.co_filename, line).strip()
         return cls(code.co_filename, line, code.co_qualname, text)
+
+    @property
+    def internal(self) -> bool:
+        """bytegraph's own frame (a compiled module's ``call_module``): not shown to users."""
+        return self.filename.startswith(_PACKAGE_DIR)
 
     def short(self) -> str:
         return f"{os.path.basename(self.filename)}:{self.lineno} in {self.funcname}"

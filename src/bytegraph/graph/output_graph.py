@@ -23,6 +23,7 @@ import torch.fx
 from torch._subclasses.fake_tensor import (
     DataDependentOutputException,
     DynamicOutputShapeException,
+    FakeTensor,
     FakeTensorMode,
     UnsupportedOperatorException,
 )
@@ -31,6 +32,7 @@ from torch.fx.experimental.symbolic_shapes import (
     GuardOnDataDependentSymNode,
     ShapeEnv,
     StatefulSymbolicContext,
+    guard_scalar,
 )
 from torch._dispatch.python import enable_python_dispatcher
 from torch._guards import TracingContext
@@ -67,7 +69,62 @@ _INPLACE_NAMES = frozenset({"iadd", "isub", "imul", "itruediv", "ifloordiv", "im
                             "ior", "ixor", "ilshift", "irshift", "setitem", "__setitem__"})
 
 # Graph nodes that only switch global state (no work of their own when balanced).
-_STATE_ONLY = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast})
+_STATE_ONLY = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast,
+                         torch.autograd.grad_mode._enter_inference_mode,
+                         torch.autograd.grad_mode._exit_inference_mode})
+
+
+def _specialize(value: Any) -> Any:
+    """A symbolic number as the value it has now, a fake tensor with its sizes fixed: guards
+    are installed, so the graph holds only where the value (or size) is what it is now."""
+    if is_symbolic(value):
+        return guard_scalar(value)
+    if isinstance(value, torch.Tensor):
+        for d in (*value.shape, *value.stride()):
+            if is_symbolic(d):
+                guard_scalar(d)
+    return value
+
+
+def _real_zeros(value: Any) -> Any:
+    if isinstance(value, FakeTensor):
+        if value.device.type != "cpu" or value.numel() > _ZEROS_LIMIT:
+            raise _NoRealRun
+        size, stride = [int(d) for d in value.shape], [int(d) for d in value.stride()]
+        return torch.empty_strided(size, stride, dtype=value.dtype).zero_()
+    return value
+
+
+class _NoRealRun(Exception):
+    pass
+
+
+_ZEROS_LIMIT = 1 << 16
+
+
+def _as_eager_raises(error: Exception, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Exception:
+    """The exception the program sees for an op that raised on fake values. Symbolic inputs
+    are specialized first (guarded: another size may not raise). Then the op is rerun on
+    small real tensors of zeros with the same metadata: eager's kernel words the error as
+    the program would see it (a meta kernel says "a and b must have same reduction dim"
+    where eager says "mat1 and mat2 shapes cannot be multiplied"). When the rerun does not
+    raise the same type (the error depended on data), the fake error stands."""
+    args, kwargs = _tree_map(_specialize, (args, kwargs))
+    try:
+        real_args, real_kwargs = _tree_map(_real_zeros, (args, kwargs))
+    except _NoRealRun:
+        return error
+    try:
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            if kind == "call_method":
+                getattr(real_args[0], target)(*real_args[1:], **real_kwargs)
+            else:
+                target(*real_args, **real_kwargs)
+    except type(error) as real_error:
+        return real_error
+    except Exception:   # noqa: BLE001 - no eager counterpart; the fake error is the program's
+        pass
+    return error
 
 
 def _has_symbols(value: Any) -> bool:
@@ -102,6 +159,7 @@ class OutputGraph:
         self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
         self.initial_grad_enabled = self.grad_enabled
         self.autocast: list[tuple[Any, ...]] = []       # autocast blocks open at this point (innermost last)
+        self.inference_mode: list[bool] = []            # inference_mode blocks open at this point
         # Set by the capture: is the op being recorded inside a try/with block of the program?
         self.handler_probe: Callable[[], bool] | None = None
         self.ops_under_handler = False
@@ -127,6 +185,17 @@ class OutputGraph:
     def exit_autocast(self, enter_node: torch.fx.Node) -> None:
         self.autocast.pop()
         self.graph.call_function(torch.amp._exit_autocast, (enter_node,))
+
+    def enter_inference_mode(self, mode: bool) -> torch.fx.Node:
+        """Open ``torch.inference_mode(mode)`` in the graph, recorded as torch.compile records it."""
+        self.inference_mode.append(mode)
+        node = self.graph.call_function(torch.autograd.grad_mode._enter_inference_mode, (mode,))
+        node.meta["example_value"] = None
+        return node
+
+    def exit_inference_mode(self, enter_node: torch.fx.Node) -> None:
+        self.inference_mode.pop()
+        self.graph.call_function(torch.autograd.grad_mode._exit_inference_mode, (enter_node,))
 
     # -- inputs --------------------------------------------------------------------------
     def add_tensor_input(self, source: Source, value: torch.Tensor, dynamic_dims: list[bool] | None = None) -> TensorVariable:
@@ -205,6 +274,8 @@ class OutputGraph:
                 stack.enter_context(torch.set_grad_enabled(self.grad_enabled))
                 for device_type, dtype, enabled, cache in self.autocast:
                     stack.enter_context(torch.autocast(device_type, dtype, enabled, cache))
+                for mode in self.inference_mode:
+                    stack.enter_context(torch.inference_mode(mode))
                 if kind == "call_method":
                     return getattr(args[0], target)(*args[1:], **kwargs)
                 return target(*args, **kwargs)
@@ -213,7 +284,7 @@ class OutputGraph:
         except UnsupportedOperatorException as e:
             raise Unsupported(breaks.UNSUPPORTED_TENSOR_OP, f"{what}: no fake implementation ({e})") from e
         except Exception as e:   # noqa: BLE001 - the program's own error (shape mismatch, bad dtype...)
-            raise UserCodeError(e) from e
+            raise UserCodeError(_as_eager_raises(e, kind, target, args, kwargs)) from e
 
     def wrap_fx_proxy(self, node: torch.fx.Node, value: Any) -> VariableTracker:
         """The tracker for an op's result: a tensor, a (named) tuple of results, or None."""

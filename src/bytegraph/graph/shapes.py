@@ -5,8 +5,8 @@
   guards ``ShapeEnv.produce_guards`` returns run unchanged inside the generated guard
   function (``2 <= x.size()[0]``).
 * ``FrameState`` is automatic dynamic, remembered per compiled function: the first capture
-  is static; on a recompile, every tensor dimension, local int or local float whose value
-  differs from what an earlier capture saw becomes symbolic, for good ("sticky").
+  is static; on a recompile, every tensor dimension, local int (``number_is_dynamic``) or
+  float whose value differs from what an earlier capture saw becomes symbolic, for good ("sticky").
 * ``dims_policy`` combines that with the user's markers (``mark_dynamic``, ``mark_static``,
   ``maybe_mark_dynamic``, torch._dynamo's identical attributes) and ``compile(dynamic=...)``.
 """
@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
+import math
+from typing import Any, Callable
 
 import torch
 from torch._guards import GuardSource
 from torch._guards import Source as TorchSource
 
-from ..sources import ItemSource, LocalSource, Source
+from ..sources import AttrSource, DictValueSource, FunctionSource, ItemSource, LocalSource, Source
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,16 +96,43 @@ def dims_policy(state: FrameState, source: Source, t: torch.Tensor, module_state
     return [(d or i in forced) and i not in static for i, d in enumerate(dims)]
 
 
-def is_local_number_source(source: Source) -> bool:
-    """Numbers that may become symbolic: arguments of the call, and items of containers passed
-    as arguments. Numbers read from globals, module or object attributes, or defaults stay
-    static (they are configuration, not data), as in torch.compile."""
+_DEFAULTS = ("__defaults__", "__kwdefaults__")
+
+
+def _plain_step(s: Source) -> bool:
+    """An item or attribute read, which the transformed code can repeat to load the number."""
+    return isinstance(s, (ItemSource, AttrSource, DictValueSource))
+
+
+def is_local_number_source(source: Source, is_module: Callable[[Source], bool] = lambda s: False) -> bool:
+    """Ints that may become symbolic: arguments of the call and what is reached from them by
+    items and attributes (torch.compile's LOCAL guard source). Ints read from globals, from
+    defaults, or through an nn.Module (``is_module``: a prefix of the source is one) stay
+    static: they are configuration, not data, as in torch.compile."""
     chain = source.chain()
-    return isinstance(chain[0], LocalSource) and all(type(s) is ItemSource for s in chain[1:])
+    return (isinstance(chain[0], LocalSource)
+            and all(_plain_step(s) and getattr(s, "attr", None) not in _DEFAULTS for s in chain[1:])
+            and not any(is_module(s) for s in chain[:-1]))
 
 
-def number_is_dynamic(state: FrameState, source: Source, value: Any) -> bool:
-    if state.dynamic is False or type(value) not in (int, float) or not is_local_number_source(source):
+def is_float_input_source(source: Source) -> bool:
+    """Floats that may become symbolic: from any source but the compiled function's own defaults
+    (copied into the entry), as torch.compile's default ``specialize_float=False`` does."""
+    chain = source.chain()
+    return not isinstance(chain[0], FunctionSource) and all(_plain_step(s) for s in chain[1:])
+
+
+def number_is_dynamic(state: FrameState, source: Source, value: Any,
+                      is_module: Callable[[Source], bool] = lambda s: False) -> bool:
+    """Is the int or float read from ``source`` symbolic in this capture? Records ``value``.
+    nan and inf stay constants (the ShapeEnv cannot reason about them), as in torch.compile."""
+    if state.dynamic is False:
+        return False
+    if type(value) is int:
+        allowed = is_local_number_source(source, is_module)
+    else:
+        allowed = type(value) is float and math.isfinite(value) and is_float_input_source(source)
+    if not allowed:
         return False
     if state.dynamic is True:
         return True

@@ -34,7 +34,8 @@ from typing import Any, Callable
 import torch
 from torch._C._dynamo.guards import TensorGuards, dict_version
 
-from ..sources import DerivedSource, LocalSource, ModuleGlobalsSource, Source, ndarray_as_tensor
+from ..sources import (DerivedSource, LocalSource, ModuleGlobalsSource, Source, guard_locals, guard_name,
+                       ndarray_as_tensor)
 from .guard import Guard, GuardKind, GuardSet, payload_text
 
 _K = GuardKind
@@ -105,6 +106,7 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.DICT_NOT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} not in {e}",
     _K.DUPLICATE_INPUT: lambda g, e, x, ns: f"{e} is {x(g.payload)}",
     _K.NO_TENSOR_ALIASING: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
+    _K.DISTINCT_OBJECTS: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
     _K.GLOBAL_STATE: lambda g, e, x, ns: f"{ns.name(g.payload.guard.check, 'global_state')}()",
     _K.SHAPE_ENV: lambda g, e, x, ns: " and ".join(f"({c})" for c in g.payload.code),
     _K.NO_MODULE_HOOKS: lambda g, e, x, ns: (f"not ({e}._forward_hooks or {e}._forward_pre_hooks or {e}._backward_hooks "
@@ -134,7 +136,7 @@ _ACTUAL: dict[GuardKind, Callable[[Any], str]] = {
 
 def _order(g: Guard) -> tuple[int, int]:
     rank = {_K.GLOBAL_STATE: 0, _K.NO_GLOBAL_MODULE_HOOKS: 0, _K.DUPLICATE_INPUT: 2,
-            _K.NO_TENSOR_ALIASING: 2, _K.SHAPE_ENV: 3}.get(g.kind, 1)
+            _K.NO_TENSOR_ALIASING: 2, _K.DISTINCT_OBJECTS: 2, _K.SHAPE_ENV: 3}.get(g.kind, 1)
     return rank, len(g.source.chain()) if g.source is not None else 0
 
 
@@ -142,14 +144,14 @@ def _referenced(g: Guard) -> list[Source]:
     out = [g.source] if g.source is not None else []
     if g.kind is _K.DUPLICATE_INPUT:
         out.append(g.payload)
-    elif g.kind is _K.NO_TENSOR_ALIASING:
+    elif g.kind in (_K.NO_TENSOR_ALIASING, _K.DISTINCT_OBJECTS):
         out.extend(g.payload)
     return out
 
 
 def signature_source(code: types.CodeType) -> str:
     """The parameter list of ``code`` as source text (names and kinds; defaults are set after)."""
-    names = code.co_varnames
+    names = [guard_name(v) for v in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount + 2]]
     n, k, po = code.co_argcount, code.co_kwonlyargcount, code.co_posonlyargcount
     parts = list(names[:n])
     if po:
@@ -177,6 +179,7 @@ class CompiledGuards:
 
     def failure(self, frame_locals: dict[str, Any]) -> str | None:
         """The first guard that fails for these frame locals, as 'source: expected ..., got ...'."""
+        frame_locals = guard_locals(frame_locals)
         for g, cond in self._conditions:
             try:
                 ok = eval(cond, self.namespace, frame_locals)
@@ -189,6 +192,23 @@ class CompiledGuards:
         return None
 
 
+def _global_state_change(captured: Any) -> str:
+    """Which of torch's global flags differ from capture; grad mode and the default dtype with
+    both values, the others (autocast, deterministic algorithms...) by torch's own names."""
+    changes = []
+    if torch.is_grad_enabled() != captured.grad_enabled:
+        changes.append(f"grad mode: expected {_on_off(captured.grad_enabled)}, got {_on_off(torch.is_grad_enabled())}")
+    if torch.get_default_dtype() != captured.default_dtype:
+        changes.append(f"default dtype: expected {captured.default_dtype}, got {torch.get_default_dtype()}")
+    changes += [f"{flag} differs" for flag in (captured.guard.reason() or "").split()
+                if flag not in ("grad_mode", "default_dtype")]
+    return "; ".join(changes) or "flags differ from capture"
+
+
+def _on_off(enabled: bool) -> str:
+    return "enabled" if enabled else "disabled"
+
+
 def _who(g: Guard) -> str:
     return g.source.name() if g.source is not None else "global state"
 
@@ -196,13 +216,13 @@ def _who(g: Guard) -> str:
 def _explain(g: Guard, ns: dict[str, Any], frame_locals: dict[str, Any]) -> str:
     why = f" (guard from {g.reason})" if g.reason else ""
     if g.kind is _K.GLOBAL_STATE:
-        return f"global state changed: {g.payload.guard.reason() or 'flags'} differs from capture{why}"
+        return f"global state changed: {_global_state_change(g.payload)}{why}"
     if g.kind is _K.NO_GLOBAL_MODULE_HOOKS:
         return f"a global nn.Module hook was registered (guard from {g.reason})"
     if g.kind is _K.SHAPE_ENV:
         failed = [shown for code, shown in zip(g.payload.code, g.payload.shown) if not eval(code, ns, frame_locals)]
         return f"symbolic shape guard failed: {' and '.join(failed) or str(g.payload)}"
-    if g.kind in (_K.DUPLICATE_INPUT, _K.NO_TENSOR_ALIASING):
+    if g.kind in (_K.DUPLICATE_INPUT, _K.NO_TENSOR_ALIASING, _K.DISTINCT_OBJECTS):
         return f"{g.kind.value}: aliasing between inputs changed ({payload_text(g)}){why}"
     value = eval(g.source.guard_expr(), ns, frame_locals)
     actual = _ACTUAL.get(g.kind, repr)(value)
@@ -244,6 +264,7 @@ def compile_guards(
 ) -> CompiledGuards:
     """Generate the check function. ``frame_locals`` (this call's arguments by name) are read
     only to build the C++ tensor checks; nothing read is kept."""
+    frame_locals = guard_locals(frame_locals)
     ns = _Namespace({"___G": fn_globals, "___modules": sys.modules, "___fn": function, "math": math, "torch": torch,
                      "___from_numpy": ndarray_as_tensor,
                      **{f"___cell_{n}": c for n, c in cells.items()}})

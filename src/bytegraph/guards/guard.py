@@ -37,6 +37,7 @@ class GuardKind(enum.Enum):
     TENSOR_MATCH = "TENSOR_MATCH"            # type, dtype, device, requires_grad, sizes, strides, dispatch keys
     DUPLICATE_INPUT = "DUPLICATE_INPUT"      # x is y: two sources reached one object (payload: y's source)
     NO_TENSOR_ALIASING = "NO_TENSOR_ALIASING"  # tensor inputs are distinct objects  (payload: their sources)
+    DISTINCT_OBJECTS = "DISTINCT_OBJECTS"    # objects the trace told apart (`is`, dict keys) still are (payload: sources)
     SHAPE_ENV = "SHAPE_ENV"                  # torch ShapeEnv's guards over symbolic sizes (payload: ShapeGuards)
     NO_MODULE_HOOKS = "NO_MODULE_HOOKS"      # module x has no hooks and was not m.compile()d
     NO_GLOBAL_MODULE_HOOKS = "NO_GLOBAL_MODULE_HOOKS"  # torch.nn.modules.module's global hook dicts are empty
@@ -134,6 +135,11 @@ class Guard:
         return f"{self.kind.value}({where}, {payload})" if payload else f"{self.kind.value}({where})"
 
 
+# kinds that check a fixed property and carry no payload; for any other kind a None payload is
+# the value None (EQUALS_MATCH None), shown as such
+_NO_PAYLOAD = frozenset({GuardKind.NO_MODULE_HOOKS, GuardKind.NO_GLOBAL_MODULE_HOOKS})
+
+
 def payload_text(g: Guard) -> str:
     p = g.payload
     if g.kind is GuardKind.TYPE_MATCH:
@@ -146,9 +152,9 @@ def payload_text(g: Guard) -> str:
         return f"code {p.co_qualname} at {p.co_filename}:{p.co_firstlineno}"
     if g.kind is GuardKind.DUPLICATE_INPUT:
         return p.name()
-    if g.kind is GuardKind.NO_TENSOR_ALIASING:
+    if g.kind in (GuardKind.NO_TENSOR_ALIASING, GuardKind.DISTINCT_OBJECTS):
         return ", ".join(s.name() for s in p)
-    if p is None:
+    if g.kind in _NO_PAYLOAD:
         return ""
     return str(p) if g.kind in (GuardKind.TENSOR_MATCH, GuardKind.GLOBAL_STATE) else repr(p)
 

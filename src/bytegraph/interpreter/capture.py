@@ -32,6 +32,13 @@ class CaptureState:
     instructions: int = 0
     tx: Any = None            # the root translator; every lazy value is built through it
     frames: list[Any] = dataclasses.field(default_factory=list)   # translators running now, innermost last
+    # Sources of objects the trace told apart by identity (`a is b` False, a dict key lookup
+    # that missed): they must still be distinct objects for the graph to hold.
+    distinct: dict[Source, None] = dataclasses.field(default_factory=dict)
+
+    def assume_distinct(self, *vts: VariableTracker) -> None:
+        if all(vt.source is not None for vt in vts):
+            self.distinct.update(dict.fromkeys(vt.source for vt in vts))
 
     def under_handler(self) -> bool:
         """Whether the code being traced right now sits in a try/with block of the program."""

@@ -24,7 +24,7 @@ import inspect
 import sys
 import types
 import weakref
-from typing import Any
+from typing import Any, Callable
 
 from ..builder import SourcelessBuilder, VariableBuilder
 from ..codegen.instructions import Inst, Program, load_program
@@ -292,10 +292,13 @@ def star_parameters(code: types.CodeType) -> tuple[str | None, str | None]:
     return varargs, varkw
 
 
-def bind_arguments(code: types.CodeType, defaults: list[VariableTracker], kwdefaults: dict[str, VariableTracker],
-                   args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> dict[str, VariableTracker]:
+def bind_arguments(code: types.CodeType, defaults: list[Any], kwdefaults: dict[str, Any],
+                   args: list[Any], kwargs: dict[str, Any], *,
+                   make_tuple: Callable[[list[Any]], Any] = TupleVariable,
+                   make_dict: Callable[[dict[str, Any]], Any] = DictVariable) -> dict[str, Any]:
     """Bind call arguments to parameters in the order CPython does, raising its TypeError with
-    its message on a mismatch (CPython: Python/ceval.c initialize_locals)."""
+    its message on a mismatch (CPython: Python/ceval.c initialize_locals). Trackers by default;
+    real values with ``make_tuple=tuple, make_dict=dict`` (a compiled frame's own call)."""
     names = code.co_varnames
     n, po, k = code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount
     params, kwonly = names[:n], names[n:n + k]
@@ -329,9 +332,9 @@ def bind_arguments(code: types.CodeType, defaults: list[VariableTracker], kwdefa
             bound[name] = kwdefaults[name]
     _check_missing(fname, [p for p in kwonly if p not in bound], "keyword-only")
     if varargs is not None:
-        bound[varargs] = TupleVariable(list(args[n:]))
+        bound[varargs] = make_tuple(list(args[n:]))
     if varkw is not None:
-        bound[varkw] = DictVariable(extra)
+        bound[varkw] = make_dict(extra)
     return bound
 
 

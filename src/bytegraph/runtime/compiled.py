@@ -150,8 +150,9 @@ class CompiledFunction:
 
     @property
     def stats_all(self) -> list["CompileStats"]:
-        """This function's stats, then each resume function's."""
-        return [self.stats, *(r.stats for r in self.resumes.values())]
+        """This function's stats, then each resume function's that has run (a handler's resume
+        function exists from the break on, but runs only if the native instruction raises)."""
+        return [self.stats, *(r.stats for r in self.resumes.values() if r.stats.captures)]
 
     def reset(self) -> None:
         with self._lock:

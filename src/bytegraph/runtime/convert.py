@@ -31,7 +31,7 @@ from ..guards import Guard, GuardKind, IdRef, ShapeGuards, TensorSpec
 from ..guards.codegen import compile_guards
 from ..guards.guard import GlobalStateSnapshot
 from ..interpreter.capture import CaptureState
-from ..interpreter.translator import InstructionTranslator, program_for, root_translator
+from ..interpreter.translator import InstructionTranslator, bind_arguments, program_for, root_translator
 from ..sources import AttrSource, FunctionSource, NumpyTensorSource
 from .cache import CacheEntry
 from .graph_break import emit_break, why_not_resumable
@@ -44,11 +44,16 @@ log_bytecode = get_logger("bytecode")
 
 
 def bind_frame(fn: types.FunctionType, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The frame's initial locals for this call, by parameter name (as CPython binds them)."""
-    sig = inspect.signature(fn, follow_wrapped=False)
-    bound = sig.bind(*args, **kwargs)
-    bound.apply_defaults()
-    return dict(bound.arguments)
+    """The frame's initial locals for this call, by the code's own parameter names (a
+    comprehension's ``.0`` included, which ``inspect.signature`` renames), bound as CPython
+    binds them; a bad call raises CPython's own TypeError."""
+    code = fn.__code__
+    try:
+        bound = bind_arguments(code, list(fn.__defaults__ or ()), fn.__kwdefaults__ or {}, list(args), kwargs,
+                               make_tuple=tuple, make_dict=dict)
+    except UserCodeError as e:
+        raise e.original from None
+    return {name: bound[name] for name in code.co_varnames if name in bound}      # parameter order
 
 
 def compile_call(owner: Any, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
@@ -67,7 +72,9 @@ def compile_call(owner: Any, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
                                f"{e.render()}") from None
         log_breaks.debug("%s", e.render())
         capture.release()
-        entry = _resume_after_break(owner, frame_locals, e) or _eager_entry(owner, capture, frame_locals, e.render())
+        resumed = _resume_after_break(owner, frame_locals, e)
+        entry = resumed if isinstance(resumed, CacheEntry) else \
+            _eager_entry(owner, capture, frame_locals, f"{e.render()}\n  not resumable: {resumed}")
     except UserCodeError as e:
         # The program itself raises here: run it eagerly so the exception reaches the user
         # exactly as it would without bytegraph (same type, message and traceback).
@@ -95,28 +102,30 @@ def _new_capture(owner: Any) -> CaptureState:
     return capture
 
 
-def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupported) -> CacheEntry | None:
+def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupported) -> CacheEntry | str:
     """Retrace up to the instruction that broke and end the frame there with a resume
-    function; None when the break cannot resume (the caller then runs the frame eagerly)."""
+    function; when the break cannot resume, why not (the caller then runs the frame eagerly
+    and records it)."""
     if why.root_index is None:
-        return None
+        return "the break happened outside the frame's own instructions"
     capture = _new_capture(owner)
     try:
         tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__)
         tx.stop_at = why.root_index
         tx.run()
         if tx.stopped is None:
-            return None
+            return "retracing up to the break did not reach it"
         reason = why_not_resumable(tx, tx.stopped)
         if reason is not None:
             log_fallbacks.debug("%s: break not resumable: %s", owner.fn.__qualname__, reason)
-            return None
+            return reason
         entry = _finish(owner, capture, tx, frame_locals, why)
         entry.break_reason = why.render()
         return entry
     except (Unsupported, UserCodeError) as e:
         log_fallbacks.debug("%s: retracing up to the break failed: %s", owner.fn.__qualname__, e)
-        return None
+        first = e.render().splitlines()[0] if isinstance(e, Unsupported) else f"the program raises {type(e.original).__name__}"
+        return f"retracing up to the break failed: {first}"
     finally:
         capture.release()
 
@@ -158,6 +167,9 @@ def _install_aliasing_guard(capture: CaptureState) -> None:
                     if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state())
     if len(sources) >= 2:
         capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
+    if len(capture.distinct) >= 2:
+        capture.guards.add(Guard(None, GuardKind.DISTINCT_OBJECTS, tuple(capture.distinct),
+                                 "the trace told these objects apart by identity"))
 
 
 class GraphRaised(Exception):
@@ -172,10 +184,38 @@ class GraphCall:
         self.compiled = compiled
 
     def __call__(self, *args: Any) -> Any:
+        state = _ModeState()
         try:
             return self.compiled(*args)
         except Exception as e:   # noqa: BLE001 - re-raised by the eager rerun, as the program raises it
+            state.restore()      # the graph's own no_grad/autocast switches were not unwound
             raise GraphRaised() from e
+
+
+class _ModeState:
+    """Grad mode and autocast as a call found them, to put back after a graph that raised
+    midway (its ``_set_grad_enabled``/``_enter_autocast`` nodes ran, their undoing did not)."""
+
+    DEVICES = ("cpu", "cuda")
+
+    def __init__(self) -> None:
+        self.grad = torch.is_grad_enabled()
+        self.autocast = [(d, torch.is_autocast_enabled(d), torch.get_autocast_dtype(d)) for d in self.DEVICES]
+        self.cache = torch.is_autocast_cache_enabled()
+        self.nesting = torch.autocast_increment_nesting() - 1
+        torch.autocast_decrement_nesting()
+
+    def restore(self) -> None:
+        torch._C._set_grad_enabled(self.grad)
+        for device, enabled, dtype in self.autocast:
+            torch.set_autocast_enabled(device, enabled)
+            torch.set_autocast_dtype(device, dtype)
+        torch.set_autocast_cache_enabled(self.cache)
+        nesting = torch.autocast_increment_nesting() - 1
+        torch.autocast_decrement_nesting()
+        for _ in range(nesting - self.nesting):
+            if torch.autocast_decrement_nesting() == 0:
+                torch.clear_autocast_cache()
 
 
 def rerun_eagerly_if_graph_raises(transformed: types.FunctionType, original: types.FunctionType) -> Any:
@@ -236,7 +276,7 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         graph.set_outputs(out.graph_outputs)
         gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
         if log_graphs.isEnabledFor(logging.DEBUG):
-            log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code)
+            log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())
         compiled = graph.compile_with(owner.backend, gm)
         rerun = graph.ops_under_handler and not graph.mutates()
         if rerun:

@@ -20,7 +20,7 @@ class CaptureEvent:
     index: int                      # 0 for the first capture of that function, then recompiles
     started: float                  # seconds since recording began
     seconds: float                  # time to capture and compile
-    outcome: str                    # "graph", "graph + break", "eager"
+    outcome: str                    # "graph", "graph + break", "break", "no graph", "eager"
     recompile_reason: str | None
     break_reason: str | None
     eager_reason: str | None
@@ -28,6 +28,16 @@ class CaptureEvent:
     op_count: int
     guards: list[tuple[str, str]]   # (guard, why it exists)
     guard_source: str
+
+
+# (runs eagerly, has a graph, ends at a break) -> what the capture produced
+_OUTCOMES = {
+    (True, False, False): "eager", (True, False, True): "eager", (True, True, False): "eager",
+    (True, True, True): "eager",
+    (False, True, False): "graph", (False, True, True): "graph + break",
+    (False, False, True): "break",              # nothing to put in a graph before the break
+    (False, False, False): "no graph",          # a frame with nothing to capture
+}
 
 
 class _Log:
@@ -41,7 +51,7 @@ class _Log:
         fn = compiled.fn
         code = fn.__code__
         gm = entry.graph
-        outcome = "eager" if entry.eager_reason else ("graph + break" if entry.break_reason else "graph")
+        outcome = _OUTCOMES[(bool(entry.eager_reason), gm is not None, bool(entry.break_reason))]
         self.active.append(CaptureEvent(
             function=fn.__qualname__, location=f"{code.co_filename}:{code.co_firstlineno}",
             index=compiled.stats.captures - 1, started=time.perf_counter() - self.t0 - entry.capture_seconds,

@@ -22,12 +22,13 @@ that push a NULL) is not resumable: the frame runs eagerly, with the reason reco
 
 from __future__ import annotations
 
+import inspect
 import types
 import weakref
 from typing import Any, Callable
 
 import torch
-from bytecode import Instr, Label
+from bytecode import Instr, Label, TryBegin, TryEnd
 
 from ..codegen.pycodegen import PyCodegen
 from ..codegen.resume import STACK_PREFIX
@@ -83,6 +84,15 @@ def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
 _CALLEES: "weakref.WeakKeyDictionary[Any, dict[Any, Any]]" = weakref.WeakKeyDictionary()
 
 
+_NOT_A_FRAME_OF_ITS_OWN = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+def _capturable_frame(code: types.CodeType) -> bool:
+    """A comprehension's hidden function (``<listcomp>``) runs natively, as part of the
+    caller's break; a generator function's call only makes a generator."""
+    return not code.co_name.startswith("<") and not code.co_flags & _NOT_A_FRAME_OF_ITS_OWN
+
+
 def compiled_callee(obj: Any, backend: Any, dynamic: Any) -> Any:
     """The callable to call instead of ``obj`` (a function, method or module whose body broke):
     the same call, captured by bytegraph as a frame of its own. Cached per object and settings."""
@@ -96,7 +106,7 @@ def compiled_callee(obj: Any, backend: Any, dynamic: Any) -> Any:
         call = type(obj).forward if not has_hooks(obj) and type(obj).__call__ is torch.nn.Module.__call__ \
             else type(obj).__call__
         return types.MethodType(compiled_callee(call, backend, dynamic), obj)
-    if not isinstance(obj, types.FunctionType):
+    if not isinstance(obj, types.FunctionType) or not _capturable_frame(obj.__code__):
         return obj
     per_settings = _CALLEES.setdefault(obj, {})
     key = (id(backend), dynamic)
@@ -133,12 +143,13 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     locals_ = {name: vt for name, vt in tx.locals.items() if not name.startswith(STACK_PREFIX)}
     broke_inside = len(why.stack) > 1 and inst.opname in _CALLS
     callee = _callable_position(inst, operands) if broke_inside else -1
+    origin = owner.origin
+    guarded = _open_user_handler(cg, inst, below)
     for i, vt in enumerate(operands):
         if i == callee:
             _wrap_callee(cg, vt, owner.backend, owner.frame_state.dynamic)
         else:
             cg.reconstruct(vt)
-    origin = owner.origin
     if inst.opname in _COND_JUMPS:
         taken = Label()
         cg.instrs.append(Instr(inst.opname, taken, lineno=cg.lineno))
@@ -155,7 +166,40 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     outs = [f"___break_out{i}" for i in range(pushes)]
     for name in reversed(outs):
         cg.store_local(name)
+    if guarded is None:
+        _emit_resume(cg, owner, origin.code, inst.index + 1 - origin.prefix, below, outs, locals_)
+        return
+    cg.instrs.append(TryEnd(guarded))
     _emit_resume(cg, owner, origin.code, inst.index + 1 - origin.prefix, below, outs, locals_)
+    _emit_user_handler(cg, owner, inst, guarded, below, locals_)
+
+
+def _open_user_handler(cg: PyCodegen, inst: Any, below: list[VariableTracker]) -> TryBegin | None:
+    """The native instruction of a break inside the program's own try/with block must raise
+    into that block's handler, as it would in the original code: it runs under a handler of
+    the transformed code that resumes at the original handler (``_emit_user_handler``)."""
+    handler = inst.handler
+    if handler is None or handler.stack_depth > len(below) or inst.opname in _COND_JUMPS:
+        return None
+    begin = TryBegin(Label(), push_lasti=False, stack_depth=0)
+    cg.instrs.append(begin)
+    return begin
+
+
+def _emit_user_handler(cg: PyCodegen, owner: Any, inst: Any, begin: TryBegin, below: list[VariableTracker],
+                       locals_: dict[str, VariableTracker]) -> None:
+    """The transformed code's handler: the exception, with the stack the original handler
+    expects (its depth, then lasti where asked, then the exception), handed to the resume
+    function that starts at the original handler."""
+    handler, origin = inst.handler, owner.origin
+    cg.instrs.append(begin.target)
+    cg.store_local("___break_exc")
+    outs = ["___break_exc"]
+    if handler.push_lasti:
+        cg.load_const(inst.index)
+        cg.store_local("___break_lasti")
+        outs.insert(0, "___break_lasti")
+    _emit_resume(cg, owner, origin.code, handler.target - origin.prefix, below[:handler.stack_depth], outs, locals_)
 
 
 def _emit_resume(cg: PyCodegen, owner: Any, orig: types.CodeType, target: int, below: list[VariableTracker],

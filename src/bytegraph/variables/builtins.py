@@ -1,8 +1,9 @@
 """BuiltinVariable: Python builtins (functions and builtin types) and ``operator``/``math`` functions.
 
 Calls dispatch through ``HANDLERS``, a table keyed by the builtin object itself; a
-builtin without a handler is folded at trace time when it is pure and every argument is
-a constant, and is a graph break otherwise.
+builtin without a handler is recorded as its ``SYMBOLIC`` counterpart on a symbolic number
+(``math.sqrt(n)`` -> ``torch._sym_sqrt``), folded at trace time when it is pure and every
+argument is a constant, and is a graph break otherwise.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import builtins
 import math
 import operator
 from typing import Any, Callable
+
+import torch
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
@@ -31,6 +34,19 @@ PURE: frozenset[Any] = frozenset({
     *[getattr(operator, n) for n in dir(operator) if not n.startswith("_") and callable(getattr(operator, n))],
     *[getattr(math, n) for n in dir(math) if callable(getattr(math, n))],
 }) - {operator.setitem, operator.delitem, operator.iadd, operator.iconcat}
+
+# One-argument builtins with a symbolic counterpart: on a symbolic int or float they are a graph
+# op with a symbolic result (the ops torch.compile records), where folding would specialize.
+SYMBOLIC: dict[Any, Callable] = {
+    int: torch.sym_int, float: torch.sym_float, math.floor: math.floor, math.ceil: math.ceil,
+    math.trunc: math.trunc,     # SymFloat/SymInt implement __floor__, __ceil__, __trunc__
+    **{getattr(math, n): getattr(torch, f"_sym_{n}")
+       for n in ("sqrt", "cos", "cosh", "sin", "sinh", "tan", "tanh", "asin", "acos", "atan", "log2")},
+}
+
+
+def _symbolic_number(vt: VariableTracker) -> bool:
+    return vt.is_symbolic and vt.python_type() in (int, float)
 
 
 def handles(*fns: Any) -> Callable[[Handler], Handler]:
@@ -60,6 +76,8 @@ class BuiltinVariable(VariableTracker):
         handler = HANDLERS.get(self.fn)
         if handler is not None:
             return handler(tx, *args, **kwargs)
+        if self.fn in SYMBOLIC and len(args) == 1 and not kwargs and _symbolic_number(args[0]):
+            return tx.graph.call_function(SYMBOLIC[self.fn], args, {})
         if self.fn in PURE or isinstance(self.fn, type) and issubclass(self.fn, BaseException):
             try:
                 cargs, ckwargs = _consts(args, kwargs)
@@ -200,7 +218,18 @@ def _iter(tx: Tx, obj: VariableTracker) -> VariableTracker:
         return obj
     if "__iter__" in type(obj)._methods:
         return obj.call_method(tx, "__iter__", [], {})
-    return IteratorVariable(obj.unpack(tx))
+    return IteratorVariable(obj.unpack(tx), _ITERATOR_TYPES.get(_type_or_none(obj), type(iter([]))))
+
+
+# the type of ``iter(seq)`` for the builtin sequences, whose trackers have no ``__iter__`` of their own
+_ITERATOR_TYPES: dict[type, type] = {tuple: type(iter(())), range: type(iter(range(0))), list: type(iter([]))}
+
+
+def _type_or_none(vt: VariableTracker) -> type | None:
+    try:
+        return vt.python_type()
+    except Unsupported:
+        return None
 
 
 @handles(next)
@@ -237,7 +266,11 @@ def _enumerate(tx: Tx, iterable: VariableTracker, start: VariableTracker | None 
 
 @handles(reversed)
 def _reversed(tx: Tx, seq: VariableTracker) -> VariableTracker:
-    return IteratorVariable(seq.unpack(tx)[::-1], type(reversed([])))
+    return IteratorVariable(seq.unpack(tx)[::-1], _REVERSED_TYPES.get(_type_or_none(seq), reversed))
+
+
+# the type of ``reversed(seq)``: lists and ranges have their own reverse iterators (``__reversed__``)
+_REVERSED_TYPES: dict[type, type] = {list: type(reversed([])), range: type(iter(range(0)))}
 
 
 @handles(map)
@@ -314,9 +347,17 @@ def _sum(tx: Tx, iterable: VariableTracker, start: VariableTracker | None = None
     return total
 
 
-def _extreme(pick: Callable, op: str) -> Handler:
+def _extreme(pick: Callable, op: str, sym_pick: Callable) -> Handler:
+    """``min``/``max``: folded over constants; over ints (or floats) some of them symbolic, a chain
+    of ``torch.sym_min``/``sym_max`` graph ops (no specialization; mixed int and float would change
+    the result's type, so they compare, which specializes); otherwise compared pairwise."""
     def handler(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
         items = args[0].unpack(tx) if len(args) == 1 else list(args)
+        if not kwargs and any(vt.is_symbolic for vt in items) and _same_number_type(items):
+            best = items[0]
+            for vt in items[1:]:
+                best = tx.graph.call_function(sym_pick, [best, vt], {})
+            return best
         try:
             return fold(tx, pick, *([a.as_constant() for a in items],) , **{k: v.as_constant() for k, v in kwargs.items()})
         except NotConstant:
@@ -331,8 +372,16 @@ def _extreme(pick: Callable, op: str) -> Handler:
     return handler
 
 
-HANDLERS[min] = _extreme(min, "lt")
-HANDLERS[max] = _extreme(max, "gt")
+def _same_number_type(items: list[VariableTracker]) -> bool:
+    """All ints or all floats (bool excluded), each symbolic or a constant."""
+    if not all(vt.is_symbolic or vt.is_constant() for vt in items):
+        return False
+    kinds = {vt.python_type() for vt in items}
+    return len(kinds) == 1 and kinds <= {int, float}
+
+
+HANDLERS[min] = _extreme(min, "lt", torch.sym_min)
+HANDLERS[max] = _extreme(max, "gt", torch.sym_max)
 
 
 @handles(all)

@@ -3,6 +3,8 @@
 * GradModeVariable — ``torch.no_grad()``, ``torch.enable_grad()``, ``torch.set_grad_enabled(b)``:
   entering and leaving change the graph's grad mode (``OutputGraph.set_grad_enabled``
   records the switch as a node, so the graph replays it, and fake propagation follows it).
+* AutocastVariable, InferenceModeVariable — ``torch.autocast(...)``, ``torch.inference_mode()``:
+  recorded as enter/exit nodes, as torch.compile records them.
 * ExceptionVariable — an exception object raised or caught while tracing (a real,
   trace-time instance: exceptions are made from constants).
 """
@@ -110,6 +112,36 @@ class AutocastVariable(VariableTracker):
         return f"torch.autocast{self.args}"
 
 
+class InferenceModeVariable(VariableTracker):
+    """``torch.inference_mode(mode)``: entering records ``_enter_inference_mode`` in the graph,
+    and ops traced inside are fake-run under it (their results are inference tensors)."""
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__(None)
+        self.mode = mode
+        self._nodes: list[Any] = []
+
+    @classmethod
+    def create(cls, tx: Tx, mode: VariableTracker | None = None) -> "InferenceModeVariable":
+        return cls(True if mode is None else bool(mode.as_constant()))
+
+    def python_type(self) -> type:
+        return torch.inference_mode
+
+    @pymethod("__enter__")
+    def _enter(self, tx: Tx) -> VariableTracker:
+        self._nodes.append(tx.graph.enter_inference_mode(self.mode))
+        return tx.wrap_const(None)
+
+    @pymethod("__exit__")
+    def _exit(self, tx: Tx, *exc_info: VariableTracker) -> VariableTracker:
+        tx.graph.exit_inference_mode(self._nodes.pop())
+        return tx.wrap_const(False)
+
+    def describe(self) -> str:
+        return f"torch.inference_mode({self.mode})"
+
+
 class ExceptionVariable(VariableTracker):
     def __init__(self, exc: BaseException) -> None:
         super().__init__(None)
@@ -143,6 +175,7 @@ GRAD_MODE_CLASSES: dict[type, Any] = {
     torch.autocast: _autocast(torch.autocast),
     torch.amp.autocast: _autocast(torch.amp.autocast),
     torch.cpu.amp.autocast: _autocast(torch.cpu.amp.autocast),
+    torch.inference_mode: InferenceModeVariable.create,
     torch.no_grad: lambda tx: GradModeVariable.create(tx, False, torch.no_grad),
     torch.enable_grad: lambda tx: GradModeVariable.create(tx, True, torch.enable_grad),
     torch.set_grad_enabled: lambda tx, mode: GradModeVariable.create(tx, bool(mode.as_constant()),

@@ -79,7 +79,12 @@ def hash_key(tx: Tx, vt: VariableTracker, present: Any = ()) -> Hashable:
     if getattr(t, "__hash__", None) is None:
         raise UserCodeError(TypeError(f"unhashable type: '{t.__name__}'"))
     if t.__hash__ in _IDENTITY_HASHES:
-        return IdentityKey(vt)
+        key = IdentityKey(vt)
+        if key not in present:     # a miss: vt must stay another object than every key
+            for k in present:
+                if type(k) is IdentityKey:
+                    tx.capture.assume_distinct(k.vt, vt)
+        return key
     h = vt.call_method(tx, "__hash__", [], {}).as_constant()
     from .ops import compare
 
@@ -312,7 +317,7 @@ class DictVariable(VariableTracker):
         return self.value(k)
 
     @pymethod("update")
-    def _update(self, tx: Tx, other: VariableTracker | None = None, **kwargs: VariableTracker) -> VariableTracker:
+    def _update(self, tx: Tx, other: VariableTracker | None = None, /, **kwargs: VariableTracker) -> VariableTracker:
         self._mutate(tx, "update")
         if isinstance(other, DictVariable):
             for k in other.keys():
@@ -325,7 +330,7 @@ class DictVariable(VariableTracker):
         return tx.wrap_const(None)
 
     @pymethod("__init__")
-    def _init(self, tx: Tx, other: VariableTracker | None = None, **kwargs: VariableTracker) -> VariableTracker:
+    def _init(self, tx: Tx, other: VariableTracker | None = None, /, **kwargs: VariableTracker) -> VariableTracker:
         """``dict.__init__(d, ...)`` (a dict subclass's ``super().__init__``)."""
         if self._items:
             self._mutate(tx, "__init__")
@@ -336,14 +341,40 @@ class DictVariable(VariableTracker):
         py_type = dict if self.py_type is types.MappingProxyType else self.py_type
         return DictVariable({k: self._items[k] for k in self.keys()}, py_type, default_factory=self.default_factory)
 
+    @pymethod("move_to_end")
+    def _move_to_end(self, tx: Tx, key: VariableTracker, last: VariableTracker | None = None) -> VariableTracker:
+        """``OrderedDict.move_to_end(key, last=True)``: a mutation; the new order depends on every
+        key, so a dict from a source guards its key set."""
+        self._check_ordered("move_to_end")
+        k = hash_key(tx, key, self._items)
+        if k not in self.keys():
+            raise UserCodeError(KeyError(key.as_constant() if key.is_constant() else k))
+        self._mutate(tx, "move_to_end")
+        vt = self._items.pop(k)
+        if last is None or last.truth(tx):
+            self._items[k] = vt
+        else:
+            self._items = {k: vt, **self._items}
+        return tx.wrap_const(None)
+
+    def _check_ordered(self, name: str) -> None:
+        """Methods only OrderedDict has (CPython: Objects/odictobject.c)."""
+        if not issubclass(self.py_type, collections.OrderedDict):
+            raise UserCodeError(AttributeError(f"'{self.py_type.__name__}' object has no attribute '{name}'"))
+
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
         if name == "default_factory" and self.default_factory is not None:
             return self.default_factory
+        if name in _ORDERED_ONLY:
+            self._check_ordered(name)
         return super().var_getattr(tx, name)
 
     def describe(self) -> str:
         where = f" from {self.source.name()}" if self.source is not None else ""
         return f"a {self.py_type.__name__} with keys {list(self._items)!r}{where}"
+
+
+_ORDERED_ONLY = frozenset({"move_to_end"})
 
 
 class DictViewVariable(VariableTracker):

@@ -16,9 +16,11 @@ import operator
 import types
 from typing import Any, Callable
 
+import torch
+
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
-from .base import NotConstant, Tx, VariableTracker, fold, pymethod
+from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, fold, pymethod
 
 
 def _user_error(exc: Exception) -> UserCodeError:
@@ -162,6 +164,8 @@ class TupleVariable(BaseListVariable):
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
         if name in self.fields():
             return self.item(self.fields().index(name))
+        if name == "numel" and self.py_type is torch.Size:     # a Size with symbolic items
+            return BoundMethodVariable(self, name)
         if self.py_type is not tuple and hasattr(self.py_type, name):
             # named tuple class members: _fields, _asdict, _replace, user methods (the type is guarded)
             from .functions import UserMethodVariable
@@ -175,6 +179,17 @@ class TupleVariable(BaseListVariable):
             if not callable(attr):
                 return tx.wrap_const(attr)
         return super().var_getattr(tx, name)
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker],
+                    kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        if name == "numel" and self.py_type is torch.Size and not args and not kwargs:
+            from .ops import binary
+
+            total = tx.wrap_const(1)
+            for vt in self.realized():      # symbolic items multiply in the graph
+                total = binary(tx, "mul", total, vt)
+            return total
+        return super().call_method(tx, name, args, kwargs)
 
     def as_constant(self) -> Any:
         values = [vt.as_constant() for vt in self.realized()]
@@ -326,6 +341,45 @@ def advance_iterator(it: Any, n: int) -> None:
         next(it)
 
 
+# -- escaping iterators, rebuilt at run time from the items they still have to produce ----------------
+def _range_iterator(items: list[int]) -> Any:
+    """The remaining items of a range iterator are an arithmetic progression."""
+    start, step = (items[0], items[1] - items[0] if len(items) > 1 else 1) if items else (0, 1)
+    return iter(range(start, start + step * len(items), step))
+
+
+def _zip(rows: list[tuple]) -> Any:
+    return zip(*zip(*rows))                        # rows -> columns -> zip of the columns
+
+
+def _enumerate(rows: list[tuple]) -> Any:
+    return enumerate([v for _, v in rows], rows[0][0] if rows else 0)
+
+
+def _identity(item: Any) -> Any:
+    return item
+
+
+def _keep(item: Any) -> bool:
+    return True
+
+
+# iterator type -> run-time constructor from the remaining items (a list), through the builtin that
+# makes that type, so an escaping iterator keeps it; any other kind becomes ``iter(list)``
+REBUILD: dict[type, Callable[[list], Any]] = {
+    type(iter([])): iter,
+    type(iter(())): lambda items: iter(tuple(items)),
+    type(iter(range(0))): _range_iterator,
+    type(reversed([])): lambda items: reversed(items[::-1]),
+    reversed: lambda items: reversed(tuple(items[::-1])),
+    zip: _zip,
+    enumerate: _enumerate,
+    map: lambda items: map(_identity, items),
+    filter: lambda items: filter(_keep, items),
+    type(iter({})): lambda items: iter(dict.fromkeys(items)),
+}
+
+
 def sort_trackers(tx: Tx, items: list[VariableTracker], key: VariableTracker | None,
                   reverse: VariableTracker | None) -> list[VariableTracker]:
     """``sorted(items, key=key, reverse=reverse)``: the sort keys must be known at trace time
@@ -405,11 +459,12 @@ class IteratorVariable(VariableTracker):
         cg.emit("POP_TOP")
 
     def reconstruct(self, cg: Any) -> None:
-        """An iterator that escapes becomes ``iter([remaining items])``."""
+        """An iterator that escapes is rebuilt from its remaining items by the builtin that made
+        it (``REBUILD``: ``zip(*columns)``, ``enumerate(values, start)``...), keeping its type."""
         if self.source is not None:
             self.source.reconstruct(cg)
             return
-        cg.push_callable(iter)
+        cg.push_callable(REBUILD.get(self.py_type, iter))
         rest = [vt.realize() for vt in self.items[self.index:]]
         for vt in rest:
             cg.reconstruct(vt)
@@ -436,6 +491,12 @@ class DequeVariable(ListVariable):
 
     def as_constant(self) -> Any:
         return collections.deque((vt.as_constant() for vt in self.realized()), self.maxlen)
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        """``q.maxlen``: known at trace time (the "deque" rule guards it on a deque from a source)."""
+        if name == "maxlen":
+            return tx.wrap_const(self.maxlen)
+        return super().var_getattr(tx, name)
 
     @pymethod("append")
     @_mutator

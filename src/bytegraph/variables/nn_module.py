@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import torch
 
+from ..diagnostics.errors import UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, ItemSource
 from .base import Tx, VariableTracker, pymethod
 from .user_defined import UserDefinedObjectVariable, lookup_class_attr, wrap_child
 
 STATE_DICTS = ("_parameters", "_buffers", "_modules")
+_POSITIONAL_GETITEM = (torch.nn.ModuleList.__getitem__, torch.nn.Sequential.__getitem__)
 
 
 class NNModuleVariable(UserDefinedObjectVariable):
@@ -47,13 +49,27 @@ class NNModuleVariable(UserDefinedObjectVariable):
         return super().call_function(tx, args, kwargs)
 
     def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
-        """``seq[1:]`` on a ModuleList/Sequential builds a new container in CPython; here it is
-        a ModuleSequenceVariable over the same (sourced) submodule trackers."""
-        if isinstance(self.value, (torch.nn.ModuleList, torch.nn.Sequential)) and key.is_constant() \
-                and isinstance(key.as_constant(), slice):
-            items = [self.var_getattr(tx, name) for name in self.value._modules]
-            return ModuleSequenceVariable(items[key.as_constant()], type(self.value))
+        """``seq[i]``, ``seq[-1]``, ``seq[1:]`` on a ModuleList/Sequential whose ``__getitem__`` is
+        torch's: the entry at that position of ``_modules`` (sourced ``..._modules['3']``), the
+        key set guarded since a position depends on all of it. A slice, a new container in
+        CPython, is a ModuleSequenceVariable over the same trackers. (Sequential's own
+        ``__getitem__`` goes through ``itertools.islice``, which is not traced.)"""
+        k = key.as_constant() if key.is_constant() else None
+        if type(self.value).__getitem__ in _POSITIONAL_GETITEM and isinstance(k, (int, slice)):
+            items = self._submodules(tx)
+            if isinstance(k, slice):
+                return ModuleSequenceVariable(items[k], type(self.value))
+            if not -len(items) <= k < len(items):
+                raise UserCodeError(IndexError(f"index {k} is out of range"))
+            return items[k]
         return super().getitem(tx, key)
+
+    def _submodules(self, tx: Tx) -> list[VariableTracker]:
+        """The values of ``_modules`` in order; from a source, its key set is guarded (DICT_KEYS)."""
+        if self.source is None:
+            return [tx.wrap_const(m) for m in self.value._modules.values()]
+        d = tx.wrap(self.value._modules, AttrSource(self.source, "_modules"))
+        return [d.value(k) for k in d.keys()]
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         """``m.name = value``: kept on the tracker and replayed through ``Module.__setattr__``

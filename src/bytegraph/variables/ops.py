@@ -20,6 +20,7 @@ from typing import Any, Callable
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
 from .base import Tx, VariableTracker, fold
+from .constant import ConstantVariable
 
 BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
@@ -63,7 +64,7 @@ def binary(tx: Tx, op: str, a: VariableTracker, b: VariableTracker) -> VariableT
     if result is not NotImplemented:
         return result
     if op in ("eq", "ne"):      # object.__eq__: identity
-        return tx.wrap_const((a is b) == (op == "eq"))
+        return tx.wrap_const(is_(tx, a, b) == (op == "eq"))
     raise Unsupported(breaks.UNSUPPORTED_VALUE, f"{a.describe()} {SYMBOL.get(op, op)} {b.describe()}")
 
 
@@ -91,13 +92,19 @@ def is_(tx: Tx, a: VariableTracker, b: VariableTracker) -> bool:
         return True
     if a.is_constant() and b.is_constant():
         return a.as_constant() is b.as_constant()
+    tx.capture.assume_distinct(a, b)
     return False
 
 
 def contains(tx: Tx, item: VariableTracker, container: VariableTracker) -> bool:
+    """``item in container``. Folded only for a container made in the frame or a literal (already
+    guarded by value): asking a container from a source ``is_constant()`` would guard all of it
+    (a dict's whole key set and every value), where its ``__contains__`` guards what the test
+    needs (DictVariable: that one key's presence)."""
     if container.is_tensor:
         raise Unsupported(breaks.DATA_DEPENDENT_OP, f"`in` on {container.describe()}")
-    if container.is_constant() and item.is_constant():
+    if (container.source is None or isinstance(container, ConstantVariable)) \
+            and container.is_constant() and item.is_constant():
         return fold(tx, operator.contains, container.as_constant(), item.as_constant()).as_constant()
     return container.call_method(tx, "__contains__", [item], {}).truth(tx)
 

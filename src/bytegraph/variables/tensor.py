@@ -87,6 +87,9 @@ class TensorVariable(VariableTracker):
         return [self.getitem(tx, tx.wrap_const(i)) for i in range(int(self.fake.shape[0]))]   # specializes
 
     def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
+        if key.is_symbolic and key.python_type() is int and self.fake.dim() > 0:
+            # x[n] would specialize n through __index__; torch.select keeps it symbolic (as torch.compile)
+            return tx.graph.call_function(torch.select, [self, tx.wrap_const(0), key], {})
         return tx.graph.call_function(operator.getitem, [self, key], {})
 
     @pymethod("__setitem__")

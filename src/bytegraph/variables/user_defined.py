@@ -174,7 +174,7 @@ class UserDefinedClassVariable(VariableTracker):
         return f"class {self.cls.__qualname__}"
 
 
-def _ordered_dict(tx: Tx, arg: VariableTracker | None = None, **kwargs: VariableTracker) -> VariableTracker:
+def _ordered_dict(tx: Tx, arg: VariableTracker | None = None, /, **kwargs: VariableTracker) -> VariableTracker:
     from .dicts import DictVariable
 
     d = DictVariable({}, collections.OrderedDict)
@@ -182,11 +182,14 @@ def _ordered_dict(tx: Tx, arg: VariableTracker | None = None, **kwargs: Variable
     return d
 
 
-def _defaultdict(tx: Tx, factory: VariableTracker | None = None, arg: VariableTracker | None = None) -> VariableTracker:
+def _defaultdict(tx: Tx, factory: VariableTracker | None = None, arg: VariableTracker | None = None, /,
+                 **kwargs: VariableTracker) -> VariableTracker:
+    """``defaultdict(factory, mapping_or_pairs, **items)``: positional-only, as in C, so an item
+    may be named ``factory`` or ``arg``."""
     from .dicts import DictVariable
 
     d = DictVariable({}, collections.defaultdict, default_factory=factory or tx.wrap_const(None))
-    d._update(tx, arg)
+    d._update(tx, arg, **kwargs)
     return d
 
 
