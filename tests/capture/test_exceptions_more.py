@@ -516,10 +516,25 @@ def test_run_time_error_inside_user_with_reaches_exit_once(counter):
     assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
 
 
-@pytest.mark.xfail(strict=True, reason="WRONG RESULT: a graph that mutates an input (buf.add_) is not rerun "
-                   "eagerly when it raises (runtime/convert.py:237 `rerun = graph.ops_under_handler and not "
-                   "graph.mutates()`), so the run-time IndexError/RuntimeError escapes instead of reaching the "
-                   "user's except")
+def test_run_time_error_after_writing_through_a_view_restores_the_input(counter):
+    def fn(x, idx, buf):
+        try:
+            buf[1:].mul_(3)
+            buf[0] = 7
+            y = torch.gather(x, 0, idx)
+        except RuntimeError:
+            y = x * -1
+        return y
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for idx in ([0, 1], [5, 0], [1, 1]):
+        x, i = torch.randn(3), torch.tensor(idx)
+        mine, theirs = torch.ones(3), torch.ones(3)
+        assert same(_outcome(cf, x, i, mine), _outcome(fn, x, i, theirs))
+        assert same(mine, theirs)
+    assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
+
+
 def test_run_time_error_in_a_mutating_graph_reaches_user_except(counter):
     def fn(x, idx, buf):
         try:

@@ -74,6 +74,12 @@ _STATE_ONLY = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, 
                          torch.autograd.grad_mode._exit_inference_mode})
 
 
+def _writes_in_place(n: torch.fx.Node) -> bool:
+    name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
+    return n.op in ("call_function", "call_method") and (name.endswith("_") and not name.startswith("_")
+                                                         or name in _INPLACE_NAMES)
+
+
 def _specialize(value: Any) -> Any:
     """A symbolic number as the value it has now, a fake tensor with its sizes fixed: guards
     are installed, so the graph holds only where the value (or size) is what it is now."""
@@ -337,12 +343,22 @@ class OutputGraph:
 
     def mutates(self) -> bool:
         """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``)."""
+        return any(_writes_in_place(n) for n in self.graph.nodes)
+
+    def mutated_inputs(self) -> list[int]:
+        """Positions of the graph inputs an in-place op may write into: the first argument of
+        each in-place op followed back through first arguments (views, or not: erring on the
+        side of more) to a placeholder."""
+        placeholders = [n for n in self.graph.nodes if n.op == "placeholder"]
+        hit: set[torch.fx.Node] = set()
         for n in self.graph.nodes:
-            name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
-            if n.op in ("call_function", "call_method") and (name.endswith("_") and not name.startswith("_")
-                                                             or name in _INPLACE_NAMES):
-                return True
-        return False
+            if _writes_in_place(n) and n.args:
+                node = n.args[0]
+                while isinstance(node, torch.fx.Node) and node.op != "placeholder" and node.args:
+                    node = node.args[0]
+                if isinstance(node, torch.fx.Node) and node.op == "placeholder":
+                    hit.add(node)
+        return [i for i, p in enumerate(placeholders) if p in hit]
 
     def op_count(self) -> int:
         return sum(1 for n in self.graph.nodes if n.op in ("call_function", "call_method", "call_module"))

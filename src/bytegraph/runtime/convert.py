@@ -178,17 +178,25 @@ class GraphRaised(Exception):
 
 class GraphCall:
     """The compiled graph of a frame whose ops sit inside the program's own try/with blocks:
-    an exception from the graph is signalled as GraphRaised, before anything else ran."""
+    an exception from the graph is signalled as GraphRaised, before anything else ran. Inputs
+    the graph writes into are copied first and put back if it raises, so the eager rerun
+    starts from the state the call found (the price of a copy, paid by such graphs only)."""
 
-    def __init__(self, compiled: Any) -> None:
+    def __init__(self, compiled: Any, mutated: list[int]) -> None:
         self.compiled = compiled
+        self.mutated = mutated
 
     def __call__(self, *args: Any) -> Any:
         state = _ModeState()
+        with torch.no_grad():
+            saved = [(args[i], args[i].clone()) for i in self.mutated if isinstance(args[i], torch.Tensor)]
         try:
             return self.compiled(*args)
         except Exception as e:   # noqa: BLE001 - re-raised by the eager rerun, as the program raises it
             state.restore()      # the graph's own no_grad/autocast switches were not unwound
+            with torch.no_grad():
+                for tensor, before in saved:
+                    tensor.copy_(before)
             raise GraphRaised() from e
 
 
@@ -220,9 +228,10 @@ class _ModeState:
 
 def rerun_eagerly_if_graph_raises(transformed: types.FunctionType, original: types.FunctionType) -> Any:
     """An op raised at run time, in a place where the program catches or cleans up (fake tensors
-    could not see it coming: an index out of range, say). The graph mutates no input, and
-    nothing ran before it, so running the frame eagerly from the start is exactly what the
-    program would have done: the exception goes through its own except/finally/__exit__."""
+    could not see it coming: an index out of range, say). Nothing ran before the graph, and
+    GraphCall has put back the inputs it wrote into and the grad/autocast modes, so running
+    the frame eagerly from the start is exactly what the program would have done: the
+    exception goes through its own except/finally/__exit__."""
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return transformed(*args, **kwargs)
@@ -278,9 +287,9 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())
         compiled = graph.compile_with(owner.backend, gm)
-        rerun = graph.ops_under_handler and not graph.mutates()
+        rerun = graph.ops_under_handler
         if rerun:
-            compiled = GraphCall(compiled)
+            compiled = GraphCall(compiled, graph.mutated_inputs())
         body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
     transformed = make_function(fn, program_for(code).prologue, body)
     if log_bytecode.isEnabledFor(logging.DEBUG):
