@@ -275,10 +275,8 @@ def scenarios() -> list[Scenario]:
                  setting(lambda v: setattr(module_float, "k", v), (0.5, 1.5, 2.5, 3.5), lambda: (x3,))),
         Scenario("two int arguments, equal from the third call on", add_two,
                  with_args(*[(x3, n, m) for n, m in ((2, 3), (3, 4), (5, 5), (6, 6), (7, 7), (8, 9))])),
-        # known gaps (tests/capture/test_dynamic.py, xfail)
         Scenario("root function's `__defaults__` reassigned 2..5", scale_with_default,
-                 setting(lambda v: setattr(scale_with_default, "__defaults__", (v,)), (2, 3, 4, 5), lambda: (x3,)),
-                 note="the entry copies `__defaults__` and guards it by identity; torch binds defaults as locals"),
+                 setting(lambda v: setattr(scale_with_default, "__defaults__", (v,)), (2, 3, 4, 5), lambda: (x3,))),
     ]
 
 
@@ -346,9 +344,9 @@ The policy, as in torch.compile:
   needs a Python int (`range(x.shape[0])`, `if n > 3`) the value is specialized under a guard.
   The ShapeEnv's guards are part of the generated guard function, as Python over the inputs
   (`2 <= L['x'].size()[0]`), and a miss names the guard that failed.
-* **Ints from globals, nn.Module attributes and defaults stay static**; local ints (arguments,
-  and items and attributes reached from them, `torch.Size` arguments included) become symbolic
-  after they change. Floats from any source become graph inputs after they change (torch's
+* **Ints from globals, nn.Module attributes and inlined functions' defaults stay static**;
+  local ints (arguments, the compiled function's own defaults, and items and attributes
+  reached from them, `torch.Size` arguments included) become symbolic after they change. Floats from any source become graph inputs after they change (torch's
   default `specialize_float=False`); nan and inf stay constants.
 * **Builtins on symbolic numbers are graph ops**, as torch.compile records them: `math.sqrt`
   (and the other `torch._sym_*` functions), `math.floor`/`ceil`/`trunc`, `int()`, `float()`,

@@ -836,9 +836,6 @@ def scale_with_default(x, k=2):
     return x * k
 
 
-@_xfail("convert.py:141 (_guard_defaults): the entry copies the root function's __defaults__ and "
-        "guards them by identity (ID_MATCH), so each reassignment recompiles even after L['k'] is "
-        "symbolic; torch binds root defaults into the frame's locals and needs no such guard")
 def test_reassigned_root_default_becomes_symbolic():
     def set_default(v):
         def call():

@@ -64,6 +64,7 @@ class CompiledFunction:
         self.stats = CompileStats()
         self._lock = threading.RLock()
         self._limit_warned = False
+        self._defaults, self._kwdefaults = fn.__defaults__, fn.__kwdefaults__     # as the entries have them
         functools.update_wrapper(self, fn)
         _ALL.add(self)
         arity = _plain_arity(fn)
@@ -71,10 +72,24 @@ class CompiledFunction:
             self.__class__ = _positional_dispatcher(arity)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fn = self.fn
+        if fn.__defaults__ is not self._defaults or fn.__kwdefaults__ is not self._kwdefaults:
+            self._adopt_defaults()
         for entry in self.entries:
             if entry.check(*args, **kwargs):
                 return entry.fn(*args, **kwargs)
         return self._miss(args, kwargs)
+
+    def _adopt_defaults(self) -> None:
+        """The program reassigned ``fn.__defaults__``: the guard functions and transformed
+        functions, which bind the call as ``fn`` does, take the new defaults, so the values are
+        guarded (and may become symbolic) like passed arguments, as torch.compile treats them."""
+        with self._lock:
+            self._defaults, self._kwdefaults = self.fn.__defaults__, self.fn.__kwdefaults__
+            for entry in self.entries:
+                for f in (entry.check, getattr(entry.fn, "__wrapped__", entry.fn)):
+                    if isinstance(f, types.FunctionType) and f is not self.fn:
+                        f.__defaults__, f.__kwdefaults__ = self._defaults, self._kwdefaults
 
     def _miss(self, args: tuple, kwargs: dict[str, Any]) -> Any:
         with self._lock:

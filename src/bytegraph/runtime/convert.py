@@ -27,12 +27,12 @@ from ..diagnostics.errors import CompileError, Unsupported, UserCodeError
 from ..diagnostics.logs import get_logger
 import torch
 
-from ..guards import Guard, GuardKind, IdRef, ShapeGuards, TensorSpec
+from ..guards import Guard, GuardKind, ShapeGuards, TensorSpec
 from ..guards.codegen import compile_guards
 from ..guards.guard import GlobalStateSnapshot
 from ..interpreter.capture import CaptureState
 from ..interpreter.translator import InstructionTranslator, bind_arguments, program_for, root_translator
-from ..sources import AttrSource, FunctionSource, NumpyTensorSource
+from ..sources import NumpyTensorSource
 from .cache import CacheEntry
 from .graph_break import emit_break, why_not_resumable
 
@@ -98,7 +98,6 @@ def compile_call(owner: Any, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
 def _new_capture(owner: Any) -> CaptureState:
     capture = CaptureState(root_globals=owner.fn.__globals__, frame_state=owner.frame_state)
     capture.guards.add(Guard(None, GuardKind.GLOBAL_STATE, GlobalStateSnapshot.capture(), "torch global state at capture"))
-    _guard_defaults(capture, owner.fn)
     return capture
 
 
@@ -139,16 +138,6 @@ def _compiled_guards(fn: types.FunctionType, capture: CaptureState, frame_locals
         log_guards.debug("guards of %s:\n%s", fn.__qualname__, guards.source_code)
     return guards
 
-
-def _guard_defaults(capture: CaptureState, fn: types.FunctionType) -> None:
-    """The guard and the transformed function carry copies of the defaults: reassigning
-    ``fn.__defaults__`` (or ``__kwdefaults__``) must miss. The copies keep the old objects
-    alive, so their ids cannot be reused."""
-    for attr in ("__defaults__", "__kwdefaults__"):
-        value = getattr(fn, attr)
-        if value is not None:
-            capture.guards.add(Guard(AttrSource(FunctionSource(), attr), GuardKind.ID_MATCH, IdRef.of(value),
-                                     "defaults are copied into the compiled entry"))
 
 
 def _eager_entry(owner: Any, capture: CaptureState, frame_locals: dict[str, Any], reason: str) -> CacheEntry:
