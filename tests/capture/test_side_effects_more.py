@@ -242,6 +242,34 @@ def test_nonlocal_stores(counter):
     assert cf.stats.eager == 0
 
 
+def test_nonlocal_writes_of_a_closure_called_twice_are_seen_by_the_second_call(counter):
+    """Each inlined call of ``step`` reaches the same real cell: one tracker per cell, so the
+    second call reads what the first wrote (before, it re-read the real cell: a stale value)."""
+    def make_counter():
+        n = 0
+
+        def step():
+            nonlocal n
+            n += 1
+            return n
+
+        return step
+
+    mine, theirs = make_counter(), make_counter()
+
+    def fn(x, step):
+        a = step()
+        b = step()
+        return x * a * b, step.__closure__[0].cell_contents
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for i in range(3):
+        x = torch.randn(2)
+        assert same(cf(x, mine), fn(x, theirs))
+        assert mine.__closure__[0].cell_contents == theirs.__closure__[0].cell_contents == 2 * (i + 1)
+    assert cf.stats.eager == 0 and counter.frame_count == cf.stats.captures
+
+
 def test_dict_subclass_override_runs_once(counter):
     class LoggedDict(dict):
         def __setitem__(self, k, v):

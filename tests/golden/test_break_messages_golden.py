@@ -45,12 +45,15 @@ PROGRAM = """
         y = x + 1
         return helper(y)
 
-    def with_cell(x):
-        k = 2
-        def inner():
-            return k
-        print("cell")
-        return x * inner()
+    def nested_except(x):
+        try:
+            raise KeyError("a")
+        except KeyError:
+            try:
+                raise ValueError("b")
+            except ValueError:
+                print("inner")
+        return x + 1
 """
 
 
@@ -135,18 +138,18 @@ def test_program_error_runs_eagerly(program):
 
 
 def test_unresumable_break_runs_eagerly(program):
-    """A break in a function with cells cannot resume: the frame runs eagerly, with the break and
-    why it could not resume as the reason."""
-    fn = bytegraph.compile(program(PROGRAM)["with_cell"])
+    """A break in an `except` block inside another one cannot resume: the frame runs eagerly,
+    with the break and why it could not resume as the reason."""
+    fn = bytegraph.compile(program(PROGRAM)["nested_except"])
     fn(torch.ones(3))
     assert fn.stats.eager_reasons == [expected("""
         graph break GB009: print, logging or I/O
           what: print()
-          at prog.py:33 in with_cell
-              print("cell")
+          at prog.py:36 in nested_except
+              print("inner")
           why: the call has effects outside the program (it writes somewhere) and cannot be part of a graph
           fix: remove it from the compiled function, or accept the graph break
-          not resumable: the function has variables captured by inner functions (cells); resuming after a break would split them
+          not resumable: the break is inside an `except` block inside another one
     """)]
 
 

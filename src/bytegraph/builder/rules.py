@@ -28,7 +28,8 @@ from ..guards import GuardKind, TensorSpec
 from torch.utils.hooks import RemovableHandle
 
 from ..sources import DictKeySource, DictValueSource, InstanceAttrSource, IteratorStateSource, WeakRefCallSource
-from ..sources import AttrSource, NumpyTensorSource, is_source_key, ndarray_as_tensor
+from ..codegen.resume import CELL_PREFIX
+from ..sources import AttrSource, LocalSource, NumpyTensorSource, is_source_key, ndarray_as_tensor
 from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
@@ -36,6 +37,7 @@ from ..variables.ctx import ExceptionVariable
 from ..variables.dicts import DictVariable, SetVariable, hash_key
 from ..variables.functions import (
     DeferredCallVariable,
+    existing_cell,
     LruCacheVariable,
     PartialVariable,
     UserFunctionVariable,
@@ -404,6 +406,15 @@ def wrap_lru_cache(b: "VariableBuilder", value: Any) -> VariableTracker:
     return LruCacheVariable(value, b.child(value.__wrapped__, "__wrapped__", attr=True), b.source)
 
 
+def wrap_cell(b: "VariableBuilder", value: types.CellType) -> VariableTracker:
+    """A closure cell passed to a resume function (the original frame's cell, shared with
+    the closures made before the break): its contents are read and guarded at
+    ``<cell>.cell_contents``; writes are side effects on the real cell."""
+    b.guard(K.TYPE_MATCH, types.CellType)
+    name = b.source.local.removeprefix(CELL_PREFIX) if isinstance(b.source, LocalSource) else "cell"
+    return existing_cell(b.tx.capture, value, AttrSource(b.source, "cell_contents") if b.source else None, name)
+
+
 def wrap_exception(b: "VariableBuilder", value: BaseException) -> VariableTracker:
     """Exception objects (raised or caught while tracing, or passed in): type-guarded."""
     b.guard(K.TYPE_MATCH, type(value))
@@ -463,6 +474,7 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("class", lambda v: isinstance(v, type), wrap_class, (K.ID_MATCH,)),
     WrapRule("lru_cache wrapper", is_lru_cache, wrap_lru_cache, (K.TYPE_MATCH,)),
     WrapRule("exception", lambda v: isinstance(v, BaseException), wrap_exception, (K.TYPE_MATCH,)),
+    WrapRule("closure cell", lambda v: type(v) is types.CellType, wrap_cell, (K.TYPE_MATCH,)),
     WrapRule("user object", _always, wrap_user_defined, (K.TYPE_MATCH,), tracks_identity=True),
 ]
 

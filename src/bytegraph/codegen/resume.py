@@ -5,7 +5,7 @@ live stack values and locals as arguments, pushes the stack back, and jumps to i
 ``target`` of the *original* code, whose instructions follow unchanged (so every jump and
 exception-table entry keeps its meaning):
 
-    def <name>_resume_at_<target>(___stack0, ..., local_a, local_b):
+    def <name>_resume_at_<target>(___stack0, ..., ___cell_k, ..., local_a, local_b):
         COPY_FREE_VARS, RESUME 0
         LOAD_FAST ___stack0 ...           # the stack as it was after the break
         JUMP_FORWARD <target>
@@ -13,6 +13,12 @@ exception-table entry keeps its meaning):
 
 A break inside a resume function is mapped back to the original code (``origin``), so
 resume functions are always built from the original and never nest.
+
+Cells: the original frame's cells (variables its inner functions capture) are passed as the
+cell objects themselves (``___cell_<name>``), so the closures made before the break and the
+code after it share them, as in the original frame. The resume code reads and writes them
+through ``cell_contents`` (``LOAD_DEREF k`` becomes ``LOAD_FAST ___cell_k; LOAD_ATTR
+cell_contents``); ``ResumeOrigin.index_map`` maps its instructions back to the original's.
 """
 
 from __future__ import annotations
@@ -28,10 +34,19 @@ from bytecode import Instr, Label
 STACK_PREFIX = "___stack"
 
 
+CELL_PREFIX = "___cell_"
+EXC_ARG = "___exc"
+
+
 @dataclasses.dataclass(frozen=True)
 class ResumeOrigin:
     code: types.CodeType          # the original (user) code object
-    prefix: int                   # instructions before the original's first one
+    # for each instruction of the resume code, the original instruction it stands for (None:
+    # the resume prefix, or the second instruction of a rewritten cell access); None: itself
+    index_map: tuple[int | None, ...] | None = None
+
+    def original(self, index: int) -> int | None:
+        return index if self.index_map is None else self.index_map[index]
 
 
 _ORIGINS: "weakref.WeakKeyDictionary[types.CodeType, ResumeOrigin]" = weakref.WeakKeyDictionary()
@@ -39,33 +54,68 @@ _ORIGINS: "weakref.WeakKeyDictionary[types.CodeType, ResumeOrigin]" = weakref.We
 
 def origin_of(code: types.CodeType) -> ResumeOrigin:
     """Where a code object's instructions come from: itself, or the original of a resume code."""
-    return _ORIGINS.get(code) or ResumeOrigin(code, 0)
+    return _ORIGINS.get(code) or ResumeOrigin(code)
+
+
+def _cell_access(instr: Instr) -> list[Instr] | None:
+    """The instructions that stand for a cell access of the original code in a resume
+    function (where the cell is the argument ``___cell_<name>``); None if not one."""
+    if not isinstance(instr.arg, bytecode.CellVar):
+        return None
+    cell = f"{CELL_PREFIX}{instr.arg.name}"
+    loc = instr.location
+    rewrite = {"MAKE_CELL": [Instr("NOP", location=loc)],
+               "LOAD_CLOSURE": [Instr("LOAD_FAST", cell, location=loc)],
+               "LOAD_DEREF": [Instr("LOAD_FAST", cell, location=loc), Instr("LOAD_ATTR", "cell_contents", location=loc)],
+               "STORE_DEREF": [Instr("LOAD_FAST", cell, location=loc), Instr("STORE_ATTR", "cell_contents", location=loc)],
+               "DELETE_DEREF": [Instr("LOAD_FAST", cell, location=loc),
+                                Instr("DELETE_ATTR", "cell_contents", location=loc)]}
+    return rewrite[instr.name]
 
 
 def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...], nouts: int,
-                     local_names: tuple[str, ...]) -> types.CodeType:
+                     local_names: tuple[str, ...], exc_slot: int | None = None) -> types.CodeType:
     """``nulls`` describes the stack below the break's outputs (True: a NULL, pushed by the
-    prefix itself; False: an argument); ``nouts`` values the broken instruction produced follow."""
+    prefix itself; False: an argument); ``nouts`` values the broken instruction produced follow.
+
+    ``exc_slot``: the target is inside an ``except`` block, and that stack item is the
+    exception PUSH_EXC_INFO saved. The prefix makes the argument ``___exc`` the frame's
+    current exception again (``sys.exc_info()``) with PUSH_EXC_INFO, which saves the caller's
+    exception in that slot, as entering the handler did in the original frame."""
     bc = bytecode.Bytecode.from_code(orig, conserve_exception_block_stackdepth=True)
-    body = list(bc)
-    real = [i for i, item in enumerate(body) if isinstance(item, Instr)]
     label = Label()
-    body.insert(real[target], label)
+    body: list = []
+    index_map: list[int | None] = []
+    n = 0
+    for item in bc:
+        if not isinstance(item, Instr):
+            body.append(item)
+            continue
+        if n == target:
+            body.append(label)
+        rewritten = _cell_access(item) or [item]
+        body.extend(rewritten)
+        index_map += [n] + [None] * (len(rewritten) - 1)
+        n += 1
     lineno = orig.co_firstlineno
     prefix: list = []
     if orig.co_freevars:
         prefix.append(Instr("COPY_FREE_VARS", len(orig.co_freevars), lineno=lineno))
     prefix.append(Instr("RESUME", 0, lineno=lineno))
     nstack = 0
-    for is_null in (*nulls, *([False] * nouts)):
-        if is_null:
+    for i, is_null in enumerate((*nulls, *([False] * nouts))):
+        if i == exc_slot:
+            prefix += [Instr("LOAD_FAST", EXC_ARG, lineno=lineno), Instr("PUSH_EXC_INFO", lineno=lineno),
+                       Instr("POP_TOP", lineno=lineno)]
+        elif is_null:
             prefix.append(Instr("PUSH_NULL", lineno=lineno))
         else:
             prefix.append(Instr("LOAD_FAST", f"{STACK_PREFIX}{nstack}", lineno=lineno))
             nstack += 1
     prefix.append(Instr("JUMP_FORWARD", label, lineno=lineno))
     new = bytecode.Bytecode(prefix + body)
-    new.argnames = [f"{STACK_PREFIX}{i}" for i in range(nstack)] + list(local_names)
+    new.argnames = [f"{STACK_PREFIX}{i}" for i in range(nstack)] + ([EXC_ARG] if exc_slot is not None else []) \
+        + [f"{CELL_PREFIX}{c}" for c in orig.co_cellvars] + list(local_names)
     new.argcount = len(new.argnames)
     new.posonlyargcount = 0
     new.kwonlyargcount = 0
@@ -75,9 +125,9 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
     new.filename = orig.co_filename
     new.first_lineno = orig.co_firstlineno
     new.freevars = list(orig.co_freevars)
-    new.cellvars = list(orig.co_cellvars)
+    new.cellvars = []
     code = new.to_code(compute_exception_stack_depths=False)
-    _ORIGINS[code] = ResumeOrigin(orig, len(prefix))
+    _ORIGINS[code] = ResumeOrigin(orig, tuple([None] * len(prefix) + index_map))
     return code
 
 
@@ -85,4 +135,4 @@ def make_resume_function(fn: types.FunctionType, code: types.CodeType) -> types.
     return types.FunctionType(code, fn.__globals__, code.co_name, None, fn.__closure__)
 
 
-__all__ = ["ResumeOrigin", "STACK_PREFIX", "make_resume_code", "make_resume_function", "origin_of"]
+__all__ = ["CELL_PREFIX", "EXC_ARG", "ResumeOrigin", "STACK_PREFIX", "make_resume_code", "make_resume_function", "origin_of"]

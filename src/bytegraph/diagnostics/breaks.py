@@ -98,3 +98,8 @@ DYNAMIC_CONTROL = _kind(
     "GB016", "control flow on an unknown Python value",
     "the condition is a value bytegraph only knows symbolically",
     "make the value a constant, or move the branch outside the compiled function")
+CLASS_STATEMENT = _kind(
+    "GB017", "class statement inside compiled code",
+    "the class body runs natively (CPython's __build_class__); each call makes a new class, so "
+    "the code after the statement is guarded on that class and captured again on every call",
+    "define the class at module level (or once, outside the compiled function)")

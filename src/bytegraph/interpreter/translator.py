@@ -36,7 +36,7 @@ from ..guards import Guard, GuardKind
 from ..sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, LocalSource, ModuleGlobalsSource, Source
 from ..variables.base import NULL, LazyVariableTracker, VariableTracker
 from ..variables.dicts import DictVariable
-from ..variables.functions import ExistingCellVariable
+from ..variables.functions import existing_cell
 from ..variables.iterators import GeneratorVariable
 from ..variables.lists import TupleVariable
 from ..variables.user_defined import is_torch_module_name
@@ -78,6 +78,7 @@ class InstructionTranslator:
         self.is_generator = bool(code.co_flags & inspect.CO_GENERATOR)
         self.yielded: VariableTracker | None = None     # set by YIELD_VALUE: run() returns to the consumer
         self.current_exc: VariableTracker | None = None  # sys.exc_info() of this frame (PUSH_EXC_INFO/POP_EXCEPT)
+        self.exc_slots: list[int] = []    # stack indices of the previous exceptions PUSH_EXC_INFO saved
         self.stop_at: int | None = None         # root frame: stop before this instruction (a graph break)
         self.stopped: Inst | None = None
         self.graph = capture.graph
@@ -127,6 +128,7 @@ class InstructionTranslator:
         the exception, jump (CPython: Python/ceval.c exception_unwind)."""
         handler = inst.handler
         del self.stack[handler.stack_depth:]
+        self.exc_slots = [i for i in self.exc_slots if i < handler.stack_depth]
         if handler.push_lasti:
             self.stack.append(self.wrap_const(inst.index))
         self.stack.append(self.wrap_const(exc))
@@ -276,7 +278,7 @@ def root_translator(capture: CaptureState, code: types.CodeType, bound: dict[str
                                                 for k, v in value.items()}, dict, src)
         else:
             f_locals[name] = LazyVariableTracker(value, src, build)
-    cells: dict[str, VariableTracker] = {name: ExistingCellVariable(cell, FreeVarSource(name), name)
+    cells: dict[str, VariableTracker] = {name: existing_cell(capture, cell, FreeVarSource(name), name)
                                          for name, cell in zip(code.co_freevars, closure or ())}
     tx = InstructionTranslator(capture, code, f_locals, cells, capture.root_globals, None)
     capture.tx = tx

@@ -31,10 +31,11 @@ import torch
 from bytecode import Instr, Label, TryBegin, TryEnd
 
 from ..codegen.pycodegen import PyCodegen
-from ..codegen.resume import STACK_PREFIX
+from ..codegen.resume import CELL_PREFIX, STACK_PREFIX, origin_of
 from ..diagnostics.errors import Unsupported
 from ..interpreter.translator import InstructionTranslator
 from ..variables.base import NullVariable, VariableTracker
+from ..variables.ctx import ExceptionVariable
 from ..variables.functions import NestedFunctionVariable, UserFunctionVariable, UserMethodVariable
 from ..variables.nn_module import NNModuleVariable, has_hooks
 
@@ -69,14 +70,18 @@ def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
     """None if a break at ``inst`` can resume; else the reason the frame runs eagerly."""
     if inst.opname not in OPERANDS:
         return f"a break at {inst.opname} cannot resume (only calls, operators and simple stores can)"
-    if tx.code.co_cellvars:
-        return "the function has variables captured by inner functions (cells); resuming after a break " \
-               "would split them"
-    if tx.current_exc is not None:
-        return "the break is inside an `except` block"
+    if origin_of(tx.code).original(inst.index) is None:
+        return "the break is inside a resume function's access to a closure cell"
     pops, _ = OPERANDS[inst.opname](inst.arg if not isinstance(inst.arg, Label) else 0)
     if pops > len(tx.stack):
         return "the stack is shallower than the instruction's operands"
+    if tx.current_exc is not None:
+        if len(tx.exc_slots) != 1 or not isinstance(tx.current_exc, ExceptionVariable):
+            return "the break is inside an `except` block inside another one"
+        if tx.exc_slots[0] >= len(tx.stack) - pops:
+            return "the break's operands include the exception being handled"
+        if inst.opname not in _COND_JUMPS and (inst.handler is None or inst.handler.stack_depth <= tx.exc_slots[0]):
+            return "the break is inside an `except` block that has no cleanup handler"
     return None
 
 
@@ -140,11 +145,19 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     tx.capture.side_effects.codegen(cg)
     pops, pushes = OPERANDS[inst.opname](inst.arg if not isinstance(inst.arg, Label) else 0)
     below, operands = tx.stack[:len(tx.stack) - pops], tx.stack[len(tx.stack) - pops:]
-    locals_ = {name: vt for name, vt in tx.locals.items() if not name.startswith(STACK_PREFIX)}
+    locals_ = {name: vt for name, vt in tx.locals.items() if not name.startswith((STACK_PREFIX, CELL_PREFIX))}
     broke_inside = len(why.stack) > 1 and inst.opname in _CALLS
     callee = _callable_position(inst, operands) if broke_inside else -1
     origin = owner.origin
-    guarded = _open_user_handler(cg, inst, below)
+    at = origin.original(inst.index)
+    handling = tx.current_exc is not None      # inside an `except` block (why_not_resumable checked it)
+    if handling:
+        # the native instruction sees the exception being handled (sys.exc_info(), a bare
+        # `raise` in a callee), as in the original frame: stack [caller's exception]
+        cg.reconstruct(tx.current_exc)
+        cg.emit("PUSH_EXC_INFO")
+        cg.emit("POP_TOP")
+    guarded = _open_user_handler(cg, inst, below, depth=int(handling))
     for i, vt in enumerate(operands):
         if i == callee:
             _wrap_callee(cg, vt, owner.backend, owner.frame_state.dynamic)
@@ -153,9 +166,13 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     if inst.opname in _COND_JUMPS:
         taken = Label()
         cg.instrs.append(Instr(inst.opname, taken, lineno=cg.lineno))
-        _emit_resume(cg, owner, origin.code, inst.index + 1 - origin.prefix, below, [], locals_)
-        cg.instrs.append(taken)
-        _emit_resume(cg, owner, origin.code, inst.target - origin.prefix, below, [], locals_)
+        for target in (at + 1, None):
+            if target is None:
+                cg.instrs.append(taken)
+                target = origin.original(inst.target)
+            if handling:
+                cg.emit("POP_EXCEPT")
+            _emit_resume(cg, tx, owner, target, below, [], locals_)
         return
     if inst.opname == "CALL" and tx.kw_names:
         cg.emit("KW_NAMES", tuple(tx.kw_names))
@@ -167,53 +184,69 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     for name in reversed(outs):
         cg.store_local(name)
     if guarded is None:
-        _emit_resume(cg, owner, origin.code, inst.index + 1 - origin.prefix, below, outs, locals_)
+        _emit_resume(cg, tx, owner, at + 1, below, outs, locals_)
         return
     cg.instrs.append(TryEnd(guarded))
-    _emit_resume(cg, owner, origin.code, inst.index + 1 - origin.prefix, below, outs, locals_)
-    _emit_user_handler(cg, owner, inst, guarded, below, locals_)
+    if handling:
+        cg.emit("POP_EXCEPT")
+    _emit_resume(cg, tx, owner, at + 1, below, outs, locals_)
+    _emit_user_handler(cg, tx, owner, inst, guarded, below, locals_, handling)
 
 
-def _open_user_handler(cg: PyCodegen, inst: Any, below: list[VariableTracker]) -> TryBegin | None:
+def _open_user_handler(cg: PyCodegen, inst: Any, below: list[VariableTracker], depth: int) -> TryBegin | None:
     """The native instruction of a break inside the program's own try/with block must raise
     into that block's handler, as it would in the original code: it runs under a handler of
-    the transformed code that resumes at the original handler (``_emit_user_handler``)."""
+    the transformed code that resumes at the original handler (``_emit_user_handler``).
+    ``depth``: stack items of the transformed code under the instruction's operands."""
     handler = inst.handler
     if handler is None or handler.stack_depth > len(below) or inst.opname in _COND_JUMPS:
         return None
-    begin = TryBegin(Label(), push_lasti=False, stack_depth=0)
+    begin = TryBegin(Label(), push_lasti=False, stack_depth=depth)
     cg.instrs.append(begin)
     return begin
 
 
-def _emit_user_handler(cg: PyCodegen, owner: Any, inst: Any, begin: TryBegin, below: list[VariableTracker],
-                       locals_: dict[str, VariableTracker]) -> None:
+def _emit_user_handler(cg: PyCodegen, tx: InstructionTranslator, owner: Any, inst: Any, begin: TryBegin,
+                       below: list[VariableTracker], locals_: dict[str, VariableTracker], handling: bool) -> None:
     """The transformed code's handler: the exception, with the stack the original handler
     expects (its depth, then lasti where asked, then the exception), handed to the resume
     function that starts at the original handler."""
-    handler, origin = inst.handler, owner.origin
+    handler = inst.handler
     cg.instrs.append(begin.target)
     cg.store_local("___break_exc")
+    if handling:
+        cg.emit("POP_EXCEPT")         # the caller's exception is current again
     outs = ["___break_exc"]
     if handler.push_lasti:
         cg.load_const(inst.index)
         cg.store_local("___break_lasti")
         outs.insert(0, "___break_lasti")
-    _emit_resume(cg, owner, origin.code, handler.target - origin.prefix, below[:handler.stack_depth], outs, locals_)
+    _emit_resume(cg, tx, owner, owner.origin.original(handler.target), below[:handler.stack_depth], outs,
+                 locals_)
 
 
-def _emit_resume(cg: PyCodegen, owner: Any, orig: types.CodeType, target: int, below: list[VariableTracker],
+def _emit_resume(cg: PyCodegen, tx: InstructionTranslator, owner: Any, target: int, below: list[VariableTracker],
                  outs: list[str], locals_: dict[str, VariableTracker]) -> None:
+    orig = owner.origin.code
     nulls = tuple(isinstance(vt, NullVariable) for vt in below)
     names = tuple(sorted(locals_))
-    resume = owner.resume_function(orig, target, nulls, len(outs), names)
+    # inside an `except` block: the resume function makes the exception current again, and
+    # the slot where the previous one was saved is filled by that (codegen/resume.py)
+    exc_slot = next((i for i in tx.exc_slots if i < len(below)), None) if tx.current_exc is not None else None
+    resume = owner.resume_function(orig, target, nulls, len(outs), names, exc_slot)
     cg.push_callable(resume)
-    for vt in below:
-        if not isinstance(vt, NullVariable):
+    nargs = 0
+    for i, vt in enumerate(below):
+        if not isinstance(vt, NullVariable) and i != exc_slot:
             cg.reconstruct(vt)
+            nargs += 1
     for name in outs:
         cg.emit("LOAD_FAST", name)
+    if exc_slot is not None:
+        cg.reconstruct(tx.current_exc)
+    for name in orig.co_cellvars:     # the frame's cells themselves (see codegen/resume.py)
+        cg.reconstruct(tx.cells[name] if name in tx.cells else tx.locals[f"{CELL_PREFIX}{name}"])
     for name in names:
         cg.reconstruct(locals_[name])
-    cg.call(sum(not n for n in nulls) + len(outs) + len(names))
+    cg.call(nargs + len(outs) + (exc_slot is not None) + len(orig.co_cellvars) + len(names))
     cg.emit("RETURN_VALUE")

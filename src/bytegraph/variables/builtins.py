@@ -18,6 +18,7 @@ import torch
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
+from ..sources import TypeSource
 from . import ops
 from .base import NotConstant, Tx, VariableTracker, fold
 from .dicts import DictVariable, SetVariable
@@ -158,7 +159,13 @@ def _isinstance(tx: Tx, obj: VariableTracker, classes: VariableTracker) -> Varia
 def _type(tx: Tx, *args: VariableTracker) -> VariableTracker:
     if len(args) != 1:
         raise Unsupported(breaks.UNSUPPORTED_CALL, "type() with three arguments (creating a class)")
-    return tx.wrap_const(args[0].python_type())
+    from .user_defined import UserDefinedClassVariable, UserDefinedObjectVariable
+
+    obj = args[0]
+    if isinstance(obj, UserDefinedObjectVariable) and obj.source is not None:
+        # the object's type is guarded (TYPE_MATCH); reads on its class are guarded at type(obj).name
+        return UserDefinedClassVariable(obj.python_type(), TypeSource(obj.source))
+    return tx.wrap_const(obj.python_type())
 
 
 @handles(callable)
@@ -397,6 +404,12 @@ def _any(tx: Tx, iterable: VariableTracker) -> VariableTracker:
 @handles(print)
 def _print(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
     raise Unsupported(breaks.PRINT_OR_IO, "print()")
+
+
+@handles(builtins.__build_class__)
+def _build_class(tx: Tx, body: VariableTracker, name: VariableTracker, *rest: VariableTracker,
+                 **kwargs: VariableTracker) -> VariableTracker:
+    raise Unsupported(breaks.CLASS_STATEMENT, f"class {name.as_constant()}")
 
 
 @handles(id)

@@ -143,6 +143,8 @@ class InferenceModeVariable(VariableTracker):
 
 
 class ExceptionVariable(VariableTracker):
+    identity_matters = True       # `except E as e`: e is sys.exc_info()[1], one object
+
     def __init__(self, exc: BaseException) -> None:
         super().__init__(None)
         self.exc = exc

@@ -95,6 +95,24 @@ class ExistingCellVariable(VariableTracker):
         tx.mutation(self, f"assignment to closure variable '{self.name}'")
         self._contents = value
 
+    def python_type(self) -> type:
+        return types.CellType
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        """``cell.cell_contents``: how a resume function reads a cell of the original frame."""
+        if name != "cell_contents":
+            return super().var_getattr(tx, name)
+        try:
+            return self.load(tx)
+        except UserCodeError:
+            raise UserCodeError(ValueError("Cell is empty")) from None
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        if name in ("__setattr__", "__delattr__") and args[0].as_constant() == "cell_contents":
+            self.store(tx, args[1] if name == "__setattr__" else None)
+            return tx.wrap_const(None)
+        return super().call_method(tx, name, args, kwargs)
+
     def replayable(self) -> bool:
         return self.contents_source is not None
 
@@ -120,6 +138,21 @@ class ExistingCellVariable(VariableTracker):
             cg.load_source(src.of)
         else:
             super().reconstruct(cg)
+
+
+def existing_cell(capture: Any, cell: Any, contents_source: Source | None, name: str) -> ExistingCellVariable:
+    """The one tracker of a real cell in this capture, however it is reached (the compiled
+    function's closure, an inlined function's ``__closure__``, a resume function's cell
+    argument): a write through one path is seen by a read through another."""
+    known = capture.identity.get(id(cell))
+    if isinstance(known, ExistingCellVariable):
+        if known.contents_source is None:
+            known.contents_source = contents_source
+        return known
+    vt = ExistingCellVariable(cell, contents_source, name)
+    capture.identity[id(cell)] = vt
+    capture.keepalive.append(cell)
+    return vt
 
 
 class UserFunctionVariable(VariableTracker):
@@ -155,8 +188,8 @@ class UserFunctionVariable(VariableTracker):
                     for i, v in enumerate(fn.__defaults__ or ())]
         kwdefaults = {k: wrap(v, ItemSource(AttrSource(src, "__kwdefaults__"), k) if src else None)
                       for k, v in (fn.__kwdefaults__ or {}).items()}
-        closure = [ExistingCellVariable(cell, AttrSource(ItemSource(AttrSource(src, "__closure__"), i), "cell_contents")
-                                        if src else None, fn.__code__.co_freevars[i])
+        closure = [existing_cell(tx.capture, cell, AttrSource(ItemSource(AttrSource(src, "__closure__"), i),
+                                                             "cell_contents") if src else None, fn.__code__.co_freevars[i])
                    for i, cell in enumerate(fn.__closure__ or ())]
         return InlineTarget(fn.__code__, fn.__globals__, src, defaults, kwdefaults, closure, fn.__module__)
 

@@ -117,6 +117,8 @@ class UserDefinedClassVariable(VariableTracker):
             try:
                 return tx.wrap_const(getattr(self.cls, name))   # metaclass attributes: __name__, __mro__...
             except AttributeError as e:
+                if self.source is not None:
+                    tx.guard(self.source, GuardKind.NOT_HASATTR, name, "attribute read found none")
                 raise UserCodeError(e) from e
         source = AttrSource(self.source, name) if self.source is not None and not is_torch_owned(self.cls) else None
         if name == "apply" and issubclass(self.cls, torch.autograd.Function):
@@ -371,6 +373,8 @@ class UserDefinedObjectVariable(VariableTracker):
         if isinstance(getattr_fn, types.FunctionType) and not is_torch_owned(owner):
             fn = wrap_child(tx, getattr_fn, self._member_source(owner, "__getattr__"))
             return tx.call(fn, [self, tx.wrap_const(name)], {})
+        if self.source is not None:     # caught (hasattr, try/except, a class pattern): it may appear later
+            tx.guard(self.source, GuardKind.NOT_HASATTR, name, "attribute read found none")
         raise UserCodeError(AttributeError(f"'{type(self.value).__name__}' object has no attribute '{name}'"))
 
     def _member_source(self, owner: type | None, name: str) -> Source | None:

@@ -128,6 +128,7 @@ def reraise(tx: Tx, inst: Inst) -> None:
 def push_exc_info(tx: Tx, inst: Inst) -> None:
     """(exc -- previous_exc, exc): the exception becomes the frame's current one (sys.exc_info)"""
     exc = tx.pop()
+    tx.exc_slots.append(len(tx.stack))
     tx.stack.append(tx.current_exc if tx.current_exc is not None else tx.wrap_const(None))
     tx.stack.append(exc)
     tx.current_exc = exc
@@ -137,6 +138,8 @@ def push_exc_info(tx: Tx, inst: Inst) -> None:
 def pop_except(tx: Tx, inst: Inst) -> None:
     """(previous_exc -- ): leaving an except block restores the previous current exception"""
     prev = tx.pop()
+    if tx.exc_slots:
+        tx.exc_slots.pop()
     tx.current_exc = None if prev.is_constant() and prev.as_constant() is None else prev
 
 

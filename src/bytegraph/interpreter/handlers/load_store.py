@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 import sys
 
 from ...codegen.instructions import Inst
 from ...diagnostics import breaks
 from ...diagnostics.errors import Unsupported, UserCodeError
 from ...variables.base import NULL
+from ...variables.builtins import BuiltinVariable
 from ...variables.functions import CellVariable
 from ...variables.user_defined import PythonModuleVariable
 from ..registry import handles
@@ -166,3 +168,10 @@ def import_from(tx: Tx, inst: Inst) -> None:
 def load_assertion_error(tx: Tx, inst: Inst) -> None:
     """( -- AssertionError)"""
     tx.push(tx.wrap_const(AssertionError))
+
+
+@handles("LOAD_BUILD_CLASS")
+def load_build_class(tx: Tx, inst: Inst) -> None:
+    """( -- __build_class__): a ``class`` statement; calling it runs the class body natively
+    (a graph break at the call, which resumes after it)"""
+    tx.push(BuiltinVariable(builtins.__build_class__))

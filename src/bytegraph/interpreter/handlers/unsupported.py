@@ -9,8 +9,6 @@ unsupported("async context managers are not traced", "BEFORE_ASYNC_WITH")
 unsupported("coroutines and async generators are not traced",
             "GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "END_ASYNC_FOR", "ASYNC_GEN_WRAP")
 unsupported("class bodies and module-level code are never compiled frames",
-            "LOAD_BUILD_CLASS", "SETUP_ANNOTATIONS", "LOAD_NAME", "STORE_NAME", "DELETE_NAME", "IMPORT_STAR",
+            "SETUP_ANNOTATIONS", "LOAD_NAME", "STORE_NAME", "DELETE_NAME", "IMPORT_STAR",
             "LOAD_CLASSDEREF")
-unsupported("structural pattern matching (`match`) is not traced yet",
-            "MATCH_CLASS", "MATCH_KEYS", "MATCH_MAPPING", "MATCH_SEQUENCE", "GET_LEN")
 unsupported("printing an expression at the interactive prompt", "PRINT_EXPR")
