@@ -21,6 +21,7 @@ import logging
 import random
 import sys
 import time
+import types
 
 import pytest
 import torch
@@ -425,10 +426,6 @@ def test_data_dependent_branch_in_no_grad_block_keeps_the_mode_on_both_sides(cou
     assert counter.frame_count == 3
 
 
-@pytest.mark.xfail(strict=True, reason="a break inside `with torch.autocast(...)` is not resumable: the open "
-                   "block's __exit__ must be rebuilt for the resume function, but AutocastVariable "
-                   "(variables/ctx.py:73) has no reconstruct_method, so emit_break raises GB015 'torch.autocast(...) "
-                   "created during tracing' and the frame runs eagerly (0 graphs)")
 def test_autocast_block_split_by_break(counter):
     w = torch.randn(3, 3)
 
@@ -444,6 +441,74 @@ def test_autocast_block_split_by_break(counter):
     assert SEEN == [(True, True)] * 6          # compiled and eager calls alike
     assert _shape(cf) == [(1, 1, 0), (1, 1, 0)]
     assert counter.frame_count == 2
+    # each graph enters and leaves the block itself (as torch.compile's do)
+    for gm in counter.graphs:
+        ops = [n.target for n in gm.graph.nodes if n.op == "call_function"]
+        assert ops.count(torch.amp._enter_autocast) == ops.count(torch.amp._exit_autocast) == 1
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+def test_nested_autocast_blocks_split_by_break_under_real_backends(backend):
+    w = torch.randn(4, 4)
+
+    def fn(x, w):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            a = x @ w
+            with torch.autocast("cpu", enabled=False):
+                b = x @ w
+                functools.reduce(_probe, (0, 0))
+                c = b @ w
+            d = a @ w
+        return a, b, c, d
+
+    cf = bytegraph.compile(fn, backend=backend)
+    for _ in range(2):
+        x = torch.randn(2, 4)
+        mine, theirs = cf(x, w), fn(x, w)
+        assert [t.dtype for t in mine] == [t.dtype for t in theirs] == [torch.bfloat16, torch.float32,
+                                                                         torch.float32, torch.bfloat16]
+        assert same(mine, theirs, rtol=1e-2, atol=1e-2)
+    assert SEEN == [(True, False)] * 4
+    assert not torch.is_autocast_enabled("cpu")
+    assert [st.graphs for st in cf.stats_all] == [1, 1]
+
+
+def test_error_in_the_native_part_of_an_autocast_block_leaves_autocast(counter):
+    def fn(x, w):
+        try:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                y = x @ w
+                functools.reduce(max, [])            # raises TypeError natively
+        except TypeError as e:
+            return y.float() + 1, str(e), torch.is_autocast_enabled("cpu")
+        return y, "", True
+
+    w = torch.randn(3, 3)
+    cf = _run(counter, fn, lambda: (torch.randn(2, 3), w))
+    assert not torch.is_autocast_enabled("cpu")
+    assert cf.stats.eager == 0 and counter.frame_count == 2
+
+
+def _inference_probe(_a, _b):
+    SEEN.append(torch.is_inference_mode_enabled())
+    return 0
+
+
+def test_inference_mode_block_split_by_break(counter):
+    def fn(x):
+        with torch.inference_mode():
+            y = x * 2
+            functools.reduce(_inference_probe, (0, 0))
+            z = y + 1
+        return z, z.is_inference(), torch.is_inference_mode_enabled()
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(3):
+        x = torch.randn(3)
+        mine, theirs = cf(x), fn(x)
+        assert same(mine[0], theirs[0]) and mine[1:] == theirs[1:] == (True, False)
+    assert SEEN == [True] * 6
+    assert _shape(cf) == [(1, 1, 0), (1, 1, 0)]
 
 
 class Recorder:
@@ -515,10 +580,6 @@ def _tagged(log):
         log.append("exit")
 
 
-@pytest.mark.xfail(strict=True, reason="a break inside a @contextlib.contextmanager block is not resumable: the "
-                   "generator behind the manager would have to cross into the resume function, the retrace "
-                   "raises GB011 'a generator created while tracing escapes' (logged at runtime/convert.py:118) "
-                   "and the frame runs eagerly (0 graphs)")
 def test_contextlib_contextmanager_split_by_break(counter):
     def fn(x, log):
         with _tagged(log) as k:
@@ -533,8 +594,36 @@ def test_contextlib_contextmanager_split_by_break(counter):
         mine, theirs = [], []
         assert same(cf(x, mine), fn(x, theirs))
         assert mine == theirs == ["enter", "exit"]
-    assert _shape(cf) == [(1, 1, 0), (1, 1, 0)]
+    # The generator behind the manager is rebuilt, paused at its yield, for the resume function;
+    # its __exit__ advances that real generator natively (a second break, with nothing after it).
+    assert _shape(cf) == [(1, 1, 0), (1, 1, 0), (1, 0, 0)]
     assert counter.frame_count == 2
+    assert "a generator made outside the trace" in cf.stats_all[1].break_reasons[0]
+
+
+def test_contextmanager_block_split_by_break_delivers_errors_to_the_generator(counter):
+    """An exception in the block's second half is thrown into the rebuilt generator at its
+    yield, inside its try/finally, as eager does."""
+    def fn(x, log, bad):
+        with _tagged(log):
+            y = x * 2
+            print(end="")
+            y = y[bad]
+        return y
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for bad in (0, 5, 1):
+        x = torch.randn(3)
+        mine, theirs = [], []
+        if bad < 3:
+            assert same(cf(x, mine, bad), fn(x, theirs, bad))
+        else:
+            with pytest.raises(IndexError) as e_mine:
+                cf(x, mine, bad)
+            with pytest.raises(IndexError) as e_theirs:
+                fn(x, theirs, bad)
+            assert str(e_mine.value) == str(e_theirs.value)
+        assert mine == theirs == ["enter", "exit"]
 
 
 # -- data-dependent branches ---------------------------------------------------------------------
@@ -942,15 +1031,11 @@ def test_class_statement_breaks_and_resumes(counter):
     assert cf.stats.break_reasons[0].startswith("graph break GB017: class statement")
 
 
-# -- frames that must run eagerly ---------------------------------------------------------------
-def _assert_eager_for_generator(cf, counter):
-    assert counter.frame_count == 0
-    assert _shape(cf)[0] == (1, 0, 1) and len(cf.stats_all) == 1
-    (reason,) = cf.stats.eager_reasons
-    assert reason.startswith("graph break GB011") and "generator" in reason
-
-
-def test_returned_generator_expression_runs_eagerly(counter):
+# -- generators that outlive the trace ----------------------------------------------------------
+# A generator made while tracing that escapes (returned, stored in an input, live across a
+# break) is rebuilt as a real generator in the same state: not started, paused at a yield
+# (advanced natively to that same yield, inside its try blocks), or exhausted.
+def test_returned_generator_expression_is_rebuilt(counter):
     def fn(x):
         y = x + 1
         return (y * i for i in range(3))
@@ -958,11 +1043,13 @@ def test_returned_generator_expression_runs_eagerly(counter):
     cf = bytegraph.compile(fn, backend=counter)
     for _ in range(3):
         x = torch.randn(2)
-        assert same(list(cf(x)), list(fn(x)))
-    _assert_eager_for_generator(cf, counter)
+        mine = cf(x)
+        assert type(mine) is types.GeneratorType and mine.__name__ == "<genexpr>"
+        assert same(list(mine), list(fn(x)))
+    assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
 
 
-def test_generator_stored_in_an_input_runs_eagerly(counter):
+def test_generator_stored_in_an_input_is_rebuilt(counter):
     def fn(x, out):
         y = x + 1
         out.append(y * i for i in range(2))
@@ -974,7 +1061,78 @@ def test_generator_stored_in_an_input_runs_eagerly(counter):
         mine, theirs = [], []
         assert same(cf(x, mine), fn(x, theirs))
         assert len(mine) == 1 and same(list(mine[0]), list(theirs[0]))
-    _assert_eager_for_generator(cf, counter)
+    assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
+
+
+def _steps(x, log):
+    log.append("start")
+    try:
+        for i in range(1, 4):
+            got = yield x * i
+            log.append(("got", got))
+    finally:
+        log.append("closed")
+
+
+def test_started_generator_returned_continues_where_the_trace_left_it(counter):
+    def fn(x, log):
+        g = _steps(x + 1, log)
+        first = next(g)
+        return first, g
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for how in ("iterate", "send", "close"):
+        x = torch.randn(2)
+        mine_log, their_log = [], []
+        (a, mine), (b, theirs) = cf(x, mine_log), fn(x, their_log)
+        assert same(a, b) and mine_log == their_log == ["start"]
+        if how == "iterate":
+            assert same(list(mine), list(theirs))
+        elif how == "send":
+            assert same(mine.send("v"), theirs.send("v"))      # the paused yield evaluates to "v"
+        else:
+            mine.close(), theirs.close()                          # GeneratorExit at the paused yield: finally runs
+        assert mine_log == their_log
+    assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
+
+
+def test_exhausted_generator_returned(counter):
+    def fn(x):
+        g = (t + 1 for t in [x])
+        total = sum(g)
+        return total, g
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(3):
+        x = torch.randn(2)
+        (a, mine), (b, theirs) = cf(x), fn(x)
+        assert same(a, b) and list(mine) == list(theirs) == []
+    assert counter.frame_count == 1
+
+
+def _live_generator(x):
+    g = (x * i for i in range(3))
+    a = next(g)
+    print(end="")
+    b = next(g)
+    return a + b, list(g)
+
+
+def test_generator_live_across_a_break(counter):
+    cf = _run(counter, _live_generator, lambda: (torch.randn(2),))
+    # the graph before the print; the rest advances the (real, rebuilt) generator natively
+    assert cf.stats.eager == 0 and cf.stats.graphs == 1
+    assert all(st.eager == 0 for st in cf.stats_all)
+    reasons = [r for st in cf.stats_all[1:] for r in st.break_reasons]
+    assert reasons and all("generator made outside the trace" in r for r in reasons)
+
+
+# -- frames that must run eagerly ---------------------------------------------------------------
+def _assert_eager_for_generator(cf, counter):
+    assert counter.frame_count == 0
+    assert _shape(cf)[0] == (1, 0, 1) and len(cf.stats_all) == 1
+    (reason,) = cf.stats.eager_reasons
+    assert reason.startswith("graph break GB011") and "generator" in reason
 
 
 def test_compiled_generator_function_runs_eagerly(counter):
@@ -987,25 +1145,3 @@ def test_compiled_generator_function_runs_eagerly(counter):
         x = torch.randn(2)
         assert same(list(cf(x)), list(fn(x)))
     _assert_eager_for_generator(cf, counter)
-
-
-def _live_generator(x):
-    g = (x * i for i in range(3))
-    a = next(g)
-    print(end="")
-    b = next(g)
-    return a + b
-
-
-def test_generator_live_across_a_break_runs_eagerly(counter):
-    cf = _run(counter, _live_generator, lambda: (torch.randn(2),))
-    assert counter.frame_count == 0
-    assert _shape(cf) == [(1, 0, 1)]
-
-
-def test_generator_live_across_a_break_records_why(counter):
-    cf = _run(counter, _live_generator, lambda: (torch.randn(2),))
-    assert _shape(cf) == [(1, 0, 1)] and counter.frame_count == 0
-    (reason,) = cf.stats.eager_reasons
-    # the break itself, then why it cannot resume (the live generator would cross into the resume function)
-    assert "GB009" in reason and "not resumable: retracing up to the break failed: graph break GB011" in reason

@@ -256,8 +256,6 @@ def test_new_builtin_iterator_keeps_its_type(counter, kind):
     _returns(counter, _ITERATORS[kind], _as_list, graphs=0 if kind == "range_iterator" else 1)
 
 
-@pytest.mark.xfail(strict=True, reason="a generator expression that escapes the frame is GB011 'a generator "
-                                       "created while tracing escapes the compiled function' (answer right, eager)")
 def test_new_generator_expression_returned(counter):
     def fn(x):
         return (t * 2 for t in [x, x + 1])

@@ -493,11 +493,15 @@ def test_frame_that_falls_back_applies_its_mutations_once(counter):
     def fn(x, lst, d):
         lst.append("before")
         d["k"] = x
-        g = (x * i for i in range(3))
-        a = next(g)
-        print(end="")                    # a generator is live here: the frame cannot resume
+        try:
+            raise KeyError
+        except KeyError:
+            try:
+                raise ValueError
+            except ValueError:
+                print(end="")            # inside two `except` blocks: the frame cannot resume
         lst.append("after")
-        return a + next(g)
+        return x * 1
 
     cf = bytegraph.compile(fn, backend=counter)
     for _ in range(3):

@@ -33,7 +33,7 @@ from ..sources import AttrSource, LocalSource, NumpyTensorSource, is_source_key,
 from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
-from ..variables.ctx import ExceptionVariable
+from ..variables.ctx import AutocastVariable, ExceptionVariable, InferenceModeVariable
 from ..variables.dicts import DictVariable, SetVariable, hash_key
 from ..variables.functions import (
     DeferredCallVariable,
@@ -45,6 +45,7 @@ from ..variables.functions import (
     WeakRefVariable,
 )
 from ..variables.lists import BaseListVariable, DequeVariable, IteratorVariable, ListVariable, TupleVariable
+from ..variables.iterators import ExternalGeneratorVariable
 from ..variables.nn_module import NNModuleVariable
 from ..variables.numpy import NumpyNdarrayVariable, is_ndarray
 from ..variables.torch import TorchVariable, is_torch_callable
@@ -415,6 +416,37 @@ def wrap_cell(b: "VariableBuilder", value: types.CellType) -> VariableTracker:
     return existing_cell(b.tx.capture, value, AttrSource(b.source, "cell_contents") if b.source else None, name)
 
 
+# torch's context managers the graph records, by the attributes that say what they do
+_CONTEXT_MANAGER_STATE = {
+    torch.amp.autocast: ("device", "fast_dtype", "_enabled", "_cache_enabled"),
+    torch.inference_mode: ("mode",),
+}
+
+
+def is_graph_context_manager(value: Any) -> bool:
+    return type(value) in _CONTEXT_MANAGER_STATE
+
+
+def wrap_graph_context_manager(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """A ``torch.autocast`` / ``torch.inference_mode`` object made outside the trace (the one a
+    resume function re-enters after a break split its block): the same tracker as one made
+    while tracing, guarded on its arguments."""
+    b.guard(K.TYPE_MATCH, type(value))
+    state = tuple(getattr(value, attr) for attr in _CONTEXT_MANAGER_STATE[type(value)])
+    if b.source is not None:
+        for attr, v in zip(_CONTEXT_MANAGER_STATE[type(value)], state):
+            b.tx.guard(AttrSource(b.source, attr), K.EQUALS_MATCH, v, f"builder rule '{b.rule.name}'")
+    if type(value) is torch.inference_mode:
+        return InferenceModeVariable(*state)
+    return AutocastVariable(state, type(value))
+
+
+def wrap_external_generator(b: "VariableBuilder", value: types.GeneratorType) -> VariableTracker:
+    """A generator object from outside the trace: advancing it breaks (its code runs natively)."""
+    b.guard(K.TYPE_MATCH, types.GeneratorType)
+    return ExternalGeneratorVariable(b.source)
+
+
 def wrap_exception(b: "VariableBuilder", value: BaseException) -> VariableTracker:
     """Exception objects (raised or caught while tracing, or passed in): type-guarded."""
     b.guard(K.TYPE_MATCH, type(value))
@@ -466,6 +498,8 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("compiled by bytegraph", is_bytegraph_compiled, wrap_bytegraph_compiled, (K.TYPE_MATCH,)),
     WrapRule("nn.Module", is_module, wrap_module, (K.TYPE_MATCH,), tracks_identity=True),
     WrapRule("warning", lambda v: v is warnings.warn, wrap_deferred_io, (K.ID_MATCH,)),
+    WrapRule("torch autocast or inference_mode", is_graph_context_manager, wrap_graph_context_manager,
+             (K.TYPE_MATCH, K.EQUALS_MATCH)),
     WrapRule("torch callable", is_torch_callable, wrap_torch_callable, (K.ID_MATCH,)),
     WrapRule("python function", lambda v: isinstance(v, types.FunctionType), wrap_function, (K.CLOSURE_MATCH,)),
     WrapRule("bound method", lambda v: isinstance(v, types.MethodType), wrap_bound_method, ()),
@@ -473,6 +507,7 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("python module", lambda v: isinstance(v, types.ModuleType), wrap_python_module, (K.ID_MATCH,)),
     WrapRule("class", lambda v: isinstance(v, type), wrap_class, (K.ID_MATCH,)),
     WrapRule("lru_cache wrapper", is_lru_cache, wrap_lru_cache, (K.TYPE_MATCH,)),
+    WrapRule("generator object", lambda v: type(v) is types.GeneratorType, wrap_external_generator, (K.TYPE_MATCH,)),
     WrapRule("exception", lambda v: isinstance(v, BaseException), wrap_exception, (K.TYPE_MATCH,)),
     WrapRule("closure cell", lambda v: type(v) is types.CellType, wrap_cell, (K.TYPE_MATCH,)),
     WrapRule("user object", _always, wrap_user_defined, (K.TYPE_MATCH,), tracks_identity=True),

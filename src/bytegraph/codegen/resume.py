@@ -27,6 +27,7 @@ import dataclasses
 import inspect
 import types
 import weakref
+from typing import Any
 
 import bytecode
 from bytecode import Instr, Label
@@ -74,14 +75,23 @@ def _cell_access(instr: Instr) -> list[Instr] | None:
 
 
 def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...], nouts: int,
-                     local_names: tuple[str, ...], exc_slot: int | None = None) -> types.CodeType:
+                     local_names: tuple[str, ...], exc_slot: int | None = None,
+                     reenter: tuple[int, ...] = (), generator: bool = False) -> types.CodeType:
     """``nulls`` describes the stack below the break's outputs (True: a NULL, pushed by the
     prefix itself; False: an argument); ``nouts`` values the broken instruction produced follow.
 
     ``exc_slot``: the target is inside an ``except`` block, and that stack item is the
     exception PUSH_EXC_INFO saved. The prefix makes the argument ``___exc`` the frame's
     current exception again (``sys.exc_info()``) with PUSH_EXC_INFO, which saves the caller's
-    exception in that slot, as entering the handler did in the original frame."""
+    exception in that slot, as entering the handler did in the original frame.
+
+    ``reenter``: stack items that are a ``with`` block's ``__exit__`` in the original frame
+    and arrive as the block's context manager (torch.autocast...): the prefix enters it with
+    BEFORE_WITH, which leaves its ``__exit__`` in that slot.
+
+    ``generator``: the code of a generator function (``orig``) that continues a generator
+    from the state a trace left it in (``start_generator``): calling it makes a generator,
+    and its first ``next()`` runs the prefix and jumps to ``target``."""
     bc = bytecode.Bytecode.from_code(orig, conserve_exception_block_stackdepth=True)
     label = Label()
     body: list = []
@@ -101,6 +111,8 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
     prefix: list = []
     if orig.co_freevars:
         prefix.append(Instr("COPY_FREE_VARS", len(orig.co_freevars), lineno=lineno))
+    if generator:
+        prefix += [Instr("RETURN_GENERATOR", lineno=lineno), Instr("POP_TOP", lineno=lineno)]
     prefix.append(Instr("RESUME", 0, lineno=lineno))
     nstack = 0
     for i, is_null in enumerate((*nulls, *([False] * nouts))):
@@ -112,6 +124,8 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
         else:
             prefix.append(Instr("LOAD_FAST", f"{STACK_PREFIX}{nstack}", lineno=lineno))
             nstack += 1
+            if i in reenter:
+                prefix += [Instr("BEFORE_WITH", lineno=lineno), Instr("POP_TOP", lineno=lineno)]
     prefix.append(Instr("JUMP_FORWARD", label, lineno=lineno))
     new = bytecode.Bytecode(prefix + body)
     new.argnames = [f"{STACK_PREFIX}{i}" for i in range(nstack)] + ([EXC_ARG] if exc_slot is not None else []) \
@@ -120,19 +134,50 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
     new.posonlyargcount = 0
     new.kwonlyargcount = 0
     new.flags = orig.co_flags & ~(inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)
-    new.name = f"{orig.co_name}_resume_at_{target}"
-    new.qualname = f"{orig.co_qualname}_resume_at_{target}"
+    # a generator keeps its name (gen.__name__ is the program's); a resume function says where it starts
+    new.name = orig.co_name if generator else f"{orig.co_name}_resume_at_{target}"
+    new.qualname = orig.co_qualname if generator else f"{orig.co_qualname}_resume_at_{target}"
     new.filename = orig.co_filename
     new.first_lineno = orig.co_firstlineno
     new.freevars = list(orig.co_freevars)
     new.cellvars = []
-    code = new.to_code(compute_exception_stack_depths=False)
+    # The stack size is the original's, not an analysis of the new code: the jump lands inside
+    # the original's blocks, so a handler whose try block began before the target is never
+    # reached from the new entry (its depth would not be counted, and the frame would overflow
+    # when the handler runs). The prefix pushes the stack the original has at the target, and
+    # it and the rewritten cell accesses need at most two more items at once.
+    code = new.to_code(stacksize=orig.co_stacksize + 2, compute_exception_stack_depths=False)
     _ORIGINS[code] = ResumeOrigin(orig, tuple([None] * len(prefix) + index_map))
     return code
+
+
+def start_generator(code: types.CodeType, fn_globals: dict[str, Any], closure: tuple[Any, ...], started: bool,
+                    *args: Any) -> types.GeneratorType:
+    """A real generator that continues where a traced one stood: ``code`` is a generator resume
+    code (``make_resume_code(..., generator=True)``). A started one is advanced to the
+    ``yield`` it was paused at (running only the prefix), so it is suspended there: a later
+    ``next()``, ``send()`` or ``throw()`` acts at that ``yield``, inside its try blocks."""
+    gen = types.FunctionType(code, fn_globals, code.co_name, None, closure or None)(*args)
+    if started:
+        next(gen)
+    return gen
+
+
+def _nothing() -> Any:
+    return
+    yield       # noqa: unreachable - makes this a generator function
+
+
+def exhausted_generator() -> types.GeneratorType:
+    """A generator that has returned (a traced generator that ran to its end)."""
+    gen = _nothing()
+    next(gen, None)
+    return gen
 
 
 def make_resume_function(fn: types.FunctionType, code: types.CodeType) -> types.FunctionType:
     return types.FunctionType(code, fn.__globals__, code.co_name, None, fn.__closure__)
 
 
-__all__ = ["CELL_PREFIX", "EXC_ARG", "ResumeOrigin", "STACK_PREFIX", "make_resume_code", "make_resume_function", "origin_of"]
+__all__ = ["CELL_PREFIX", "EXC_ARG", "ResumeOrigin", "STACK_PREFIX", "exhausted_generator", "make_resume_code",
+           "make_resume_function", "origin_of", "start_generator"]

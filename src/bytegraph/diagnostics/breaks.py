@@ -74,8 +74,10 @@ INLINE_FAILED = _kind(
     "call it outside the compiled function, or simplify it")
 GENERATOR = _kind(
     "GB011", "generator or coroutine",
-    "bytegraph does not trace generators, coroutines or async code yet",
-    "build a list instead of a generator, or move this code outside the compiled function")
+    "a generator made while tracing is traced, but one made outside the trace (an argument, or a "
+    "generator rebuilt at an earlier graph break) runs its own code when advanced, natively; "
+    "coroutines, async code and generator functions compiled themselves are not traced",
+    "build a list instead of a generator, or create the generator inside the compiled function")
 EXCEPTION_HANDLING = _kind(
     "GB012", "exception handling while tracing",
     "the traced code raises or catches an exception; bytegraph runs such frames eagerly for now",

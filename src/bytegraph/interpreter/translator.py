@@ -34,7 +34,7 @@ from ..diagnostics.errors import Unsupported, UserCodeError
 from ..diagnostics.locations import UserLocation
 from ..guards import Guard, GuardKind
 from ..sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, LocalSource, ModuleGlobalsSource, Source
-from ..variables.base import NULL, LazyVariableTracker, VariableTracker
+from ..variables.base import NULL, LazyVariableTracker, NullVariable, VariableTracker
 from ..variables.dicts import DictVariable
 from ..variables.functions import existing_cell
 from ..variables.iterators import GeneratorVariable
@@ -144,6 +144,53 @@ class InstructionTranslator:
             self.push(self.wrap_const(None))
         self.run()
         return self.yielded
+
+    def reconstruct_generator(self, cg: Any) -> None:
+        """Push a real generator in this (generator) frame's state, for a generator that
+        outlives the trace (returned, stored, or live across a graph break): not started,
+        suspended at a ``yield`` (its locals, stack and cells handed to a resume function of
+        the generator's code, which is advanced to that same ``yield``), or exhausted."""
+        from ..codegen.resume import exhausted_generator, make_resume_code, start_generator
+        from ..variables.functions import CellVariable
+
+        if self in self.capture.frames or self.current_exc is not None:
+            raise Unsupported(breaks.GENERATOR, "a generator that is running, or paused inside an `except` "
+                              "block, escapes the compiled function")
+        if self.return_value is not None:
+            cg.push_callable(exhausted_generator)
+            cg.call(0)
+            return
+        started = self.yielded is not None
+        insts = self.program.insts
+        if started:
+            target, stack, nouts = self.ip - 1, self.stack, 1        # the YIELD_VALUE, once more
+            cells = [self.cells[name] for name in self.code.co_cellvars]
+            locals_ = self.locals
+        else:
+            target = next(i.index for i in insts if i.opname == "RESUME") + 1
+            stack, nouts = [], 0
+            locals_ = dict(self.locals)
+            cells = [CellVariable(locals_.pop(name, None), name) for name in self.code.co_cellvars]
+        nulls = tuple(isinstance(vt, NullVariable) for vt in stack)
+        names = tuple(sorted(locals_))
+        code = make_resume_code(self.code, target, nulls, nouts, names, generator=True)
+        cg.push_callable(start_generator)
+        cg.load_const(code)
+        cg.load_const(self.fn_globals)
+        for name in self.code.co_freevars:
+            cg.reconstruct(self.cells[name])
+        cg.emit("BUILD_TUPLE", len(self.code.co_freevars))
+        cg.load_const(started)
+        for vt in stack:
+            if not isinstance(vt, NullVariable):
+                cg.reconstruct(vt)
+        if started:
+            cg.load_const(None)                 # what the yield yields again (discarded)
+        for cell in cells:
+            cg.reconstruct(cell)
+        for name in names:
+            cg.reconstruct(locals_[name])
+        cg.call(4 + sum(not n for n in nulls) + nouts + len(cells) + len(names))
 
     def _located(self, e: Unsupported) -> Unsupported:
         e.add_frame(self.location())

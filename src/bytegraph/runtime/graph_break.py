@@ -34,8 +34,8 @@ from ..codegen.pycodegen import PyCodegen
 from ..codegen.resume import CELL_PREFIX, STACK_PREFIX, origin_of
 from ..diagnostics.errors import Unsupported
 from ..interpreter.translator import InstructionTranslator
-from ..variables.base import NullVariable, VariableTracker
-from ..variables.ctx import ExceptionVariable
+from ..variables.base import BoundMethodVariable, NullVariable, VariableTracker
+from ..variables.ctx import ExceptionVariable, GraphContextVariable
 from ..variables.functions import NestedFunctionVariable, UserFunctionVariable, UserMethodVariable
 from ..variables.nn_module import NNModuleVariable, has_hooks
 
@@ -75,6 +75,10 @@ def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
     pops, _ = OPERANDS[inst.opname](inst.arg if not isinstance(inst.arg, Label) else 0)
     if pops > len(tx.stack):
         return "the stack is shallower than the instruction's operands"
+    below = tx.stack[:len(tx.stack) - pops]
+    if _reentered(below) and inst.opname not in _COND_JUMPS \
+            and (inst.handler is None or inst.handler.stack_depth > len(below)):
+        return "the break is inside a torch.autocast or inference_mode block it cannot close on an error"
     if tx.current_exc is not None:
         if len(tx.exc_slots) != 1 or not isinstance(tx.current_exc, ExceptionVariable):
             return "the break is inside an `except` block inside another one"
@@ -138,6 +142,14 @@ def _callable_position(inst: Any, operands: list[VariableTracker]) -> int:
     return 1        # CALL_FUNCTION_EX: NULL, callable, args[, kwargs]
 
 
+def _reentered(below: list[VariableTracker]) -> tuple[int, ...]:
+    """Stack items that are the ``__exit__`` of a torch.autocast / inference_mode block open in
+    the frame: the resume function gets the manager and enters it again (codegen/resume.py)."""
+    return tuple(i for i, vt in enumerate(below)
+                 if isinstance(vt, BoundMethodVariable) and vt.name == "__exit__"
+                 and isinstance(vt.obj, GraphContextVariable))
+
+
 # -- the transformed code --------------------------------------------------------------------
 def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsupported, owner: Any) -> None:
     """Emit everything after the graph call: side effects, the native instruction, and the
@@ -151,12 +163,25 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     origin = owner.origin
     at = origin.original(inst.index)
     handling = tx.current_exc is not None      # inside an `except` block (why_not_resumable checked it)
+    # torch.autocast / inference_mode blocks open here: the graph leaves them at its end, the
+    # native instruction runs inside them, and the resume function enters them again
+    contexts = [below[i].obj for i in _reentered(below)]
+    for ctx in reversed(contexts):
+        ctx.close_in_graph(tx)
     if handling:
         # the native instruction sees the exception being handled (sys.exc_info(), a bare
         # `raise` in a callee), as in the original frame: stack [caller's exception]
         cg.reconstruct(tx.current_exc)
         cg.emit("PUSH_EXC_INFO")
         cg.emit("POP_TOP")
+    if inst.opname in _COND_JUMPS:
+        contexts = []                          # a jump runs no code that autocast could change
+    for i, ctx in enumerate(contexts):
+        cg.push_callable(ctx.enter_fn)
+        for arg in ctx.native_args:
+            cg.load_const(arg)
+        cg.call(len(ctx.native_args))
+        cg.store_local(f"___ctx{i}")
     guarded = _open_user_handler(cg, inst, below, depth=int(handling))
     for i, vt in enumerate(operands):
         if i == callee:
@@ -187,10 +212,19 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
         _emit_resume(cg, tx, owner, at + 1, below, outs, locals_)
         return
     cg.instrs.append(TryEnd(guarded))
+    _exit_contexts(cg, contexts)
     if handling:
         cg.emit("POP_EXCEPT")
     _emit_resume(cg, tx, owner, at + 1, below, outs, locals_)
-    _emit_user_handler(cg, tx, owner, inst, guarded, below, locals_, handling)
+    _emit_user_handler(cg, tx, owner, inst, guarded, below, locals_, handling, contexts)
+
+
+def _exit_contexts(cg: PyCodegen, contexts: list[Any]) -> None:
+    for i in reversed(range(len(contexts))):
+        cg.push_callable(contexts[i].exit_fn)
+        cg.emit("LOAD_FAST", f"___ctx{i}")
+        cg.call(1)
+        cg.emit("POP_TOP")
 
 
 def _open_user_handler(cg: PyCodegen, inst: Any, below: list[VariableTracker], depth: int) -> TryBegin | None:
@@ -207,13 +241,15 @@ def _open_user_handler(cg: PyCodegen, inst: Any, below: list[VariableTracker], d
 
 
 def _emit_user_handler(cg: PyCodegen, tx: InstructionTranslator, owner: Any, inst: Any, begin: TryBegin,
-                       below: list[VariableTracker], locals_: dict[str, VariableTracker], handling: bool) -> None:
+                       below: list[VariableTracker], locals_: dict[str, VariableTracker], handling: bool,
+                       contexts: list[Any]) -> None:
     """The transformed code's handler: the exception, with the stack the original handler
     expects (its depth, then lasti where asked, then the exception), handed to the resume
     function that starts at the original handler."""
     handler = inst.handler
     cg.instrs.append(begin.target)
     cg.store_local("___break_exc")
+    _exit_contexts(cg, contexts)
     if handling:
         cg.emit("POP_EXCEPT")         # the caller's exception is current again
     outs = ["___break_exc"]
@@ -233,11 +269,15 @@ def _emit_resume(cg: PyCodegen, tx: InstructionTranslator, owner: Any, target: i
     # inside an `except` block: the resume function makes the exception current again, and
     # the slot where the previous one was saved is filled by that (codegen/resume.py)
     exc_slot = next((i for i in tx.exc_slots if i < len(below)), None) if tx.current_exc is not None else None
-    resume = owner.resume_function(orig, target, nulls, len(outs), names, exc_slot)
+    reenter = _reentered(below)
+    resume = owner.resume_function(orig, target, nulls, len(outs), names, exc_slot, reenter)
     cg.push_callable(resume)
     nargs = 0
     for i, vt in enumerate(below):
-        if not isinstance(vt, NullVariable) and i != exc_slot:
+        if i in reenter:
+            vt.obj.reconstruct_manager(cg)
+            nargs += 1
+        elif not isinstance(vt, NullVariable) and i != exc_slot:
             cg.reconstruct(vt)
             nargs += 1
     for name in outs:

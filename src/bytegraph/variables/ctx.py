@@ -72,15 +72,78 @@ class GradModeExit:
         return False
 
 
-class AutocastVariable(VariableTracker):
+class GraphContextVariable(VariableTracker):
+    """A context manager recorded in the graph as enter/exit nodes (``torch.autocast``,
+    ``torch.inference_mode``), as torch.compile records them.
+
+    A graph break inside the block splits it in three, each balanced: the graph closes the
+    block at its end (``close_in_graph``); the transformed code enters and exits it natively
+    around the break's instruction (``enter_fn``/``exit_fn`` on ``native_args``); and the
+    resume function gets a fresh manager object (``reconstruct_manager``) that its prefix
+    enters with BEFORE_WITH, so the rest of the block is traced inside it and its ``__exit__``
+    is where the original's was on the stack."""
+
+    enter_fn: Any           # (*native_args) -> a handle; the torch function the graph records
+    exit_fn: Any            # (handle) -> None
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self._nodes: list[Any] = []
+
+    @property
+    def native_args(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def _graph_enter(self, tx: Tx) -> Any:
+        raise NotImplementedError
+
+    def _graph_exit(self, tx: Tx, node: Any) -> None:
+        raise NotImplementedError
+
+    def reconstruct_manager(self, cg: Any) -> None:
+        """Push a new, not yet entered manager object with this block's arguments."""
+        cg.push_callable(self.python_type())
+        for arg in self.native_args:
+            cg.load_const(arg)
+        cg.call(len(self.native_args))
+
+    def reconstruct(self, cg: Any) -> None:
+        """``with torch.autocast(...) as ac``: ``ac`` after a break is a manager with the same
+        arguments (torch's managers keep no state a program reads)."""
+        self.reconstruct_manager(cg)
+
+    def is_open(self) -> bool:
+        return bool(self._nodes)
+
+    def close_in_graph(self, tx: Tx) -> None:
+        """The graph ends at a break inside the block: leave it at the graph's end."""
+        self._graph_exit(tx, self._nodes.pop())
+
+    @pymethod("__enter__")
+    def _enter(self, tx: Tx) -> VariableTracker:
+        self._nodes.append(self._graph_enter(tx))
+        return self._entered_value(tx)
+
+    def _entered_value(self, tx: Tx) -> VariableTracker:
+        return self
+
+    @pymethod("__exit__")
+    def _exit(self, tx: Tx, *exc_info: VariableTracker) -> VariableTracker:
+        self._graph_exit(tx, self._nodes.pop())
+        return tx.wrap_const(False)
+
+
+class AutocastVariable(GraphContextVariable):
     """``torch.autocast(device_type, dtype, enabled, cache_enabled)`` (also ``torch.amp.autocast``,
     ``torch.cpu.amp.autocast``): entering records ``torch.amp._enter_autocast`` in the graph."""
 
+    enter_fn = staticmethod(torch.amp._enter_autocast)
+    exit_fn = staticmethod(torch.amp._exit_autocast)
+
     def __init__(self, args: tuple[Any, ...], py_type: type) -> None:
-        super().__init__(None)
+        super().__init__()
         self.args = args
         self.py_type = py_type
-        self._nodes: list[Any] = []
 
     @classmethod
     def create(cls, tx: Tx, py_type: type, device_type: VariableTracker | None = None,
@@ -98,28 +161,36 @@ class AutocastVariable(VariableTracker):
     def python_type(self) -> type:
         return self.py_type
 
-    @pymethod("__enter__")
-    def _enter(self, tx: Tx) -> VariableTracker:
-        self._nodes.append(tx.graph.enter_autocast(self.args))
-        return self
+    @property
+    def native_args(self) -> tuple[Any, ...]:
+        return self.args
 
-    @pymethod("__exit__")
-    def _exit(self, tx: Tx, *exc_info: VariableTracker) -> VariableTracker:
-        tx.graph.exit_autocast(self._nodes.pop())
-        return tx.wrap_const(False)
+    def reconstruct_manager(self, cg: Any) -> None:
+        cg.push_callable(torch.amp.autocast)     # (torch.cpu.amp.autocast takes no device)
+        for arg in self.args:
+            cg.load_const(arg)
+        cg.call(len(self.args))
+
+    def _graph_enter(self, tx: Tx) -> Any:
+        return tx.graph.enter_autocast(self.args)
+
+    def _graph_exit(self, tx: Tx, node: Any) -> None:
+        tx.graph.exit_autocast(node)
 
     def describe(self) -> str:
         return f"torch.autocast{self.args}"
 
 
-class InferenceModeVariable(VariableTracker):
+class InferenceModeVariable(GraphContextVariable):
     """``torch.inference_mode(mode)``: entering records ``_enter_inference_mode`` in the graph,
     and ops traced inside are fake-run under it (their results are inference tensors)."""
 
+    enter_fn = staticmethod(torch.autograd.grad_mode._enter_inference_mode)
+    exit_fn = staticmethod(torch.autograd.grad_mode._exit_inference_mode)
+
     def __init__(self, mode: bool) -> None:
-        super().__init__(None)
+        super().__init__()
         self.mode = mode
-        self._nodes: list[Any] = []
 
     @classmethod
     def create(cls, tx: Tx, mode: VariableTracker | None = None) -> "InferenceModeVariable":
@@ -128,15 +199,18 @@ class InferenceModeVariable(VariableTracker):
     def python_type(self) -> type:
         return torch.inference_mode
 
-    @pymethod("__enter__")
-    def _enter(self, tx: Tx) -> VariableTracker:
-        self._nodes.append(tx.graph.enter_inference_mode(self.mode))
-        return tx.wrap_const(None)
+    @property
+    def native_args(self) -> tuple[Any, ...]:
+        return (self.mode,)
 
-    @pymethod("__exit__")
-    def _exit(self, tx: Tx, *exc_info: VariableTracker) -> VariableTracker:
-        tx.graph.exit_inference_mode(self._nodes.pop())
-        return tx.wrap_const(False)
+    def _graph_enter(self, tx: Tx) -> Any:
+        return tx.graph.enter_inference_mode(self.mode)
+
+    def _graph_exit(self, tx: Tx, node: Any) -> None:
+        tx.graph.exit_inference_mode(node)
+
+    def _entered_value(self, tx: Tx) -> VariableTracker:
+        return tx.wrap_const(None)
 
     def describe(self) -> str:
         return f"torch.inference_mode({self.mode})"

@@ -20,11 +20,16 @@ class SuspendedFrame(Protocol):
 
     def resume(self) -> VariableTracker | None: ...
 
+    def reconstruct_generator(self, cg: Any) -> None: ...
+
 
 class GeneratorVariable(IteratorVariable):
+    identity_matters = True       # one generator object however often it is reached
+
     def __init__(self, frame: SuspendedFrame) -> None:
         super().__init__([], types.GeneratorType)
         self.frame: SuspendedFrame | None = frame
+        self._origin = frame          # kept once exhausted: it rebuilds an exhausted generator
 
     def next_item(self) -> VariableTracker | None:
         if self.frame is None:
@@ -48,7 +53,32 @@ class GeneratorVariable(IteratorVariable):
         return "a generator created while tracing"
 
     def reconstruct(self, cg: Any) -> None:
+        """A generator that escapes (returned, stored, or live across a graph break): a real
+        generator in the same state (InstructionTranslator.reconstruct_generator)."""
+        self._origin.reconstruct_generator(cg)
+
+
+class ExternalGeneratorVariable(VariableTracker):
+    """A generator object made outside the trace (an argument, or one a graph break rebuilt):
+    its frame is not ours to follow, so advancing it is a graph break (its code runs natively)."""
+
+    def python_type(self) -> type:
+        return types.GeneratorType
+
+    def _native(self, what: str) -> VariableTracker:
         from ..diagnostics import breaks
         from ..diagnostics.errors import Unsupported
 
-        raise Unsupported(breaks.GENERATOR, "a generator created while tracing escapes the compiled function")
+        raise Unsupported(breaks.GENERATOR, f"{what} {self.describe()}, a generator made outside the trace")
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        return self._native(f"reading .{name} of")
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        return self._native(f"calling {name}() on")
+
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        return self._native("iterating over")
+
+    def describe(self) -> str:
+        return f"generator {self.source.name()}" if self.source is not None else "a generator"
