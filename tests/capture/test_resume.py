@@ -87,11 +87,43 @@ def test_print_in_for_loop_reenters_one_resume_function(counter, capsys):
 
     cf = _run(counter, fn, lambda: (torch.randn(4),))
     assert capsys.readouterr().out == "step 0\nstep 1\nstep 2\n" * 6
-    # one resume function (after the print, inside the loop); the range iterator it receives is
-    # guarded, so it is captured once per iteration on the first call, then only hits
-    assert _shape(cf) == [(1, 1, 0), (3, 3, 0)]
+    # The function up to the first print; after the print, the rest of the body up to the loop's
+    # next step, which runs natively (GB018: the iterator crossed the break); the body from the
+    # item up to the print (i is a constant, then symbolic once it changed); after the loop.
+    # However many iterations, these are the resume functions and captures.
+    assert _shape(cf) == [(1, 1, 0), (1, 0, 0), (2, 2, 0), (1, 1, 0)]
     assert counter.frame_count == 4
-    assert len(cf.stats.break_reasons) == 1 and len(cf.stats_all[1].break_reasons) == 2
+    assert cf.stats_all[1].break_reasons[0].startswith("graph break GB018")
+
+
+def test_long_loop_with_a_break_runs_in_constant_stack_depth_and_captures(counter):
+    """Each resume call is a tail call made by the dispatcher (no nesting), and the loop's
+    iterator is stepped natively, so 3000 iterations neither overflow the stack nor recompile."""
+    def fn(x, n):
+        for i in range(n):
+            x = x + i
+            print(end="")
+        return x
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for n in (3000, 3000):
+        assert same(cf(torch.zeros(2), n), torch.full((2,), float(n * (n - 1) // 2)))
+    assert all(st.eager == 0 for st in cf.stats_all)
+    assert _shape(cf) == [(1, 1, 0), (1, 0, 0), (2, 2, 0), (1, 0, 0)] and counter.frame_count == 3
+
+
+def test_data_dependent_while_loop_of_many_iterations(counter):
+    def fn(x):
+        while x.sum() < 1500:
+            x = x + 1
+        return x * 2
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(2):
+        assert same(cf(torch.zeros(1)), torch.full((1,), 3000.0))
+    # the condition breaks natively (GB002); the body and the code after the loop resume
+    assert _shape(cf) == [(1, 1, 0), (1, 1, 0), (1, 1, 0)]
+    assert counter.frame_count == 3
 
 
 def test_break_in_loop_over_list_of_tensors(counter):
@@ -103,7 +135,8 @@ def test_break_in_loop_over_list_of_tensors(counter):
         return acc * 2
 
     cf = _run(counter, fn, lambda: (torch.randn(3), [torch.randn(3), torch.randn(3)]))
-    assert _shape(cf) == [(1, 1, 0), (2, 2, 0)]
+    # first item to the print; the loop's next step (native); the body from the item; the end
+    assert _shape(cf) == [(1, 1, 0), (1, 0, 0), (1, 1, 0), (1, 1, 0)]
     assert counter.frame_count == 3
 
 
@@ -132,10 +165,10 @@ def test_data_dependent_branch_inside_loop(counter):
         return x
 
     cf = _run(counter, fn, lambda: (torch.ones(2),))
-    # x: 1 -> -1 -> 0 -> 1: "then", "else", "else"; the else side is entered twice with a
-    # different iterator position, hence its second capture
-    assert _shape(cf) == [(1, 1, 0), (1, 1, 0), (2, 2, 0)]
-    assert counter.frame_count == 4
+    # x: 1 -> -1 -> 0 -> 1: "then", "else", "else". Each side runs to the loop's next step
+    # (native, GB018); the body from the item then breaks at the branch again
+    assert _shape(cf) == [(1, 1, 0), (1, 1, 0), (1, 1, 0), (2, 2, 0), (1, 0, 0)]
+    assert counter.frame_count == 5
 
 
 def test_break_in_while_true_with_break_statement(counter):

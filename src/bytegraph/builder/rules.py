@@ -232,10 +232,17 @@ def wrap_iterator(b: "VariableBuilder", value: Any) -> VariableTracker:
     _, (seq,), position = value.__reduce__()
     if b.source is None:
         return IteratorVariable([b.tx.wrap_const(v) for v in list(seq)[position:]], type(value))
-    seq_vt = b.tx.wrap(seq, IteratorStateSource(b.source, 0))
-    pos = b.tx.wrap(position, IteratorStateSource(b.source, 1)).as_constant()
-    items = seq_vt._items if isinstance(seq_vt, BaseListVariable) else seq_vt.unpack(b.tx)   # stay lazy
-    return IteratorVariable(list(items[pos:]), type(value), source=b.source)
+    tx, source = b.tx, b.source
+
+    def read() -> list[VariableTracker]:          # when first advanced (not when only passed on)
+        seq_vt = tx.wrap(seq, IteratorStateSource(source, 0))
+        pos = tx.wrap(position, IteratorStateSource(source, 1)).as_constant()
+        items = seq_vt._items if isinstance(seq_vt, BaseListVariable) else seq_vt.unpack(tx)   # stay lazy
+        return list(items[pos:])
+
+    it = IteratorVariable([], type(value), source=source)
+    it._pending = read
+    return it
 
 
 def wrap_deque(b: "VariableBuilder", value: collections.deque) -> VariableTracker:

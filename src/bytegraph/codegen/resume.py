@@ -151,6 +151,15 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
     return code
 
 
+class Continue(tuple):
+    """``(resume_function, args)``: what the transformed code of a frame that broke returns
+    instead of calling its resume function. The call was its last act (a tail call), so the
+    compiled function's dispatcher makes it (``CompiledFunction._trampoline``): a break inside
+    a loop of any length runs in constant stack depth, as the original frame does."""
+
+    __slots__ = ()
+
+
 def start_generator(code: types.CodeType, fn_globals: dict[str, Any], closure: tuple[Any, ...], started: bool,
                     *args: Any) -> types.GeneratorType:
     """A real generator that continues where a traced one stood: ``code`` is a generator resume
@@ -179,5 +188,5 @@ def make_resume_function(fn: types.FunctionType, code: types.CodeType) -> types.
     return types.FunctionType(code, fn.__globals__, code.co_name, None, fn.__closure__)
 
 
-__all__ = ["CELL_PREFIX", "EXC_ARG", "ResumeOrigin", "STACK_PREFIX", "exhausted_generator", "make_resume_code",
+__all__ = ["CELL_PREFIX", "Continue", "EXC_ARG", "ResumeOrigin", "STACK_PREFIX", "exhausted_generator", "make_resume_code",
            "make_resume_function", "origin_of", "start_generator"]

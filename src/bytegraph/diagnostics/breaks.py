@@ -100,6 +100,12 @@ DYNAMIC_CONTROL = _kind(
     "GB016", "control flow on an unknown Python value",
     "the condition is a value bytegraph only knows symbolically",
     "make the value a constant, or move the branch outside the compiled function")
+LOOP_AFTER_BREAK = _kind(
+    "GB018", "next iteration of a loop that a graph break split",
+    "the loop's iterator crossed a graph break into a resume function; its next step (FOR_ITER) "
+    "runs natively, so that every iteration reuses the same resume functions instead of "
+    "unrolling (and recompiling for) each one",
+    "move the graph break (print, .item(), ...) out of the loop to capture the loop whole")
 CLASS_STATEMENT = _kind(
     "GB017", "class statement inside compiled code",
     "the class body runs natively (CPython's __build_class__); each call makes a new class, so "

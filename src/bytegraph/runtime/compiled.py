@@ -20,7 +20,7 @@ import torch
 
 from ..config import config
 from ..diagnostics.logs import get_logger
-from ..codegen.resume import make_resume_code, make_resume_function, origin_of
+from ..codegen.resume import Continue, make_resume_code, make_resume_function, origin_of
 from ..graph.shapes import FrameState
 from . import events
 from .cache import CacheEntry
@@ -77,8 +77,17 @@ class CompiledFunction:
             self._adopt_defaults()
         for entry in self.entries:
             if entry.check(*args, **kwargs):
-                return entry.fn(*args, **kwargs)
-        return self._miss(args, kwargs)
+                result = entry.fn(*args, **kwargs)
+                return result if type(result) is not Continue else _trampoline(result)
+        return _trampoline(self._miss(args, kwargs))
+
+    def _step(self, *args: Any) -> Any:
+        """One hop of a broken frame: this resume function's entry, whose result may be the
+        next hop (``Continue``); resume functions take positional arguments only."""
+        for entry in self.entries:
+            if entry.check(*args):
+                return entry.fn(*args)
+        return self._miss(args, {})
 
     def _adopt_defaults(self) -> None:
         """The program reassigned ``fn.__defaults__``: the guard functions and transformed
@@ -185,6 +194,15 @@ class CompiledFunction:
         return f"<bytegraph compiled {self.fn.__qualname__}: {len(self.entries)} cache entries>"
 
 
+def _trampoline(result: Any) -> Any:
+    """Make the resume calls a frame that broke returned instead of making them (see
+    ``Continue``), one after the other, in this one Python frame."""
+    while type(result) is Continue:
+        resume, args = result
+        result = resume._step(*args)
+    return result
+
+
 def _plain_arity(fn: types.FunctionType) -> int | None:
     """The number of parameters if they are all positional, without defaults, * or **."""
     code = fn.__code__
@@ -202,9 +220,10 @@ def _positional_dispatcher(arity: int) -> type:
     src = (f"def __call__(self, {names}):\n"
            f"    for entry in self.entries:\n"
            f"        if entry.check({names}):\n"
-           f"            return entry.fn({names})\n"
-           f"    return self._miss(({names}{',' if arity == 1 else ''}), {{}})\n")
-    namespace: dict[str, Any] = {}
+           f"            result = entry.fn({names})\n"
+           f"            return result if type(result) is not Continue else trampoline(result)\n"
+           f"    return trampoline(self._miss(({names}{',' if arity == 1 else ''}), {{}}))\n")
+    namespace: dict[str, Any] = {"Continue": Continue, "trampoline": _trampoline}
     exec(compile(src, f"<bytegraph dispatch/{arity}>", "exec"), namespace)
     return type(f"CompiledFunction{arity}", (CompiledFunction,), {"__call__": namespace["__call__"]})
 
@@ -240,8 +259,9 @@ class CompiledModule(torch.nn.Module):
         mod = self._bytegraph_orig
         for entry in self._bytegraph.entries:
             if entry.check(mod, *args, **kwargs):
-                return entry.fn(mod, *args, **kwargs)
-        return self._bytegraph._miss((mod, *args), kwargs)
+                result = entry.fn(mod, *args, **kwargs)
+                return result if type(result) is not Continue else _trampoline(result)
+        return _trampoline(self._bytegraph._miss((mod, *args), kwargs))
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self._bytegraph(self._bytegraph_orig, *args, **kwargs)

@@ -125,6 +125,11 @@ def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupport
         log_fallbacks.debug("%s: retracing up to the break failed: %s", owner.fn.__qualname__, e)
         first = e.render().splitlines()[0] if isinstance(e, Unsupported) else f"the program raises {type(e.original).__name__}"
         return f"retracing up to the break failed: {first}"
+    except Exception as e:   # noqa: BLE001 - a bytegraph bug must never break the user's program
+        warnings.warn(f"bytegraph: internal error while resuming after a graph break in {owner.fn.__qualname__}, "
+                      f"running it eagerly ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=6)
+        log_fallbacks.debug("internal error", exc_info=True)
+        return f"internal error: {type(e).__name__}: {e}"
     finally:
         capture.release()
 

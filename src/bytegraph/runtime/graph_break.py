@@ -8,7 +8,10 @@ The transformed code of a frame that breaks at instruction ``i``:
     <i's operands rebuilt on the stack>       # (a callee that broke inside: its bytegraph wrapper)
     <instruction i, run by CPython>
     ___out0 = ...                             # what i pushed
-    return <resume_at_i+1>(<stack below i's operands>, ___out0, <live locals>)
+    return Continue((<resume_at_i+1>, (<stack below i's operands>, ___out0, <live locals>)))
+
+The resume call is a tail call: the transformed code returns it (``Continue``) and the
+compiled function's dispatcher makes it, so a break inside a loop does not nest frames.
 
 A data-dependent branch (``if x.sum() > 0``) runs the jump natively and calls one of two
 resume functions, one per side. Resume functions are ``CompiledFunction``s over code built
@@ -31,7 +34,7 @@ import torch
 from bytecode import Instr, Label, TryBegin, TryEnd
 
 from ..codegen.pycodegen import PyCodegen
-from ..codegen.resume import CELL_PREFIX, STACK_PREFIX, origin_of
+from ..codegen.resume import CELL_PREFIX, STACK_PREFIX, Continue, origin_of
 from ..diagnostics.errors import Unsupported
 from ..interpreter.translator import InstructionTranslator
 from ..variables.base import BoundMethodVariable, NullVariable, VariableTracker
@@ -62,6 +65,7 @@ OPERANDS: dict[str, Callable[[Any], tuple[int, int]]] = {
     "BUILD_MAP": lambda n: (2 * n, 1),
     "BUILD_CONST_KEY_MAP": lambda n: (n + 1, 1),
     "IMPORT_NAME": lambda a: (2, 1),
+    "FOR_ITER": lambda a: (1, 2),          # when it produces an item; exhausted, it jumps with none
     **{op: (lambda a: (1, 0)) for op in _COND_JUMPS},
 }
 
@@ -189,8 +193,8 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
         else:
             cg.reconstruct(vt)
     if inst.opname in _COND_JUMPS:
-        taken = Label()
-        cg.instrs.append(Instr(inst.opname, taken, lineno=cg.lineno))
+        taken = Label()           # after the not-taken side's resume call: always a forward jump
+        cg.instrs.append(Instr(inst.opname.replace("BACKWARD", "FORWARD"), taken, lineno=cg.lineno))
         for target in (at + 1, None):
             if target is None:
                 cg.instrs.append(taken)
@@ -203,20 +207,32 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
         cg.emit("KW_NAMES", tuple(tx.kw_names))
     if inst.opname == "CALL":
         cg.emit("PRECALL", inst.arg)
-    cg.instrs.append(Instr(inst.opname, inst.instr.arg, lineno=cg.lineno) if inst.instr.require_arg()
-                     else Instr(inst.opname, lineno=cg.lineno))
+    exhausted = Label() if inst.opname == "FOR_ITER" else None
+    if exhausted is not None:
+        cg.instrs.append(Instr("FOR_ITER", exhausted, lineno=cg.lineno))
+    else:
+        cg.instrs.append(Instr(inst.opname, inst.instr.arg, lineno=cg.lineno) if inst.instr.require_arg()
+                         else Instr(inst.opname, lineno=cg.lineno))
     outs = [f"___break_out{i}" for i in range(pushes)]
     for name in reversed(outs):
         cg.store_local(name)
-    if guarded is None:
-        _emit_resume(cg, tx, owner, at + 1, below, outs, locals_)
-        return
-    cg.instrs.append(TryEnd(guarded))
+    if guarded is not None:
+        cg.instrs.append(TryEnd(guarded))
+    _leave(cg, contexts, handling)
+    _emit_resume(cg, tx, owner, at + 1, below, outs, locals_)
+    if exhausted is not None:         # the loop is over: continue after it, the iterator popped
+        cg.instrs.append(exhausted)
+        _leave(cg, contexts, handling)
+        _emit_resume(cg, tx, owner, origin.original(inst.target), below, [], locals_)
+    if guarded is not None:
+        _emit_user_handler(cg, tx, owner, inst, guarded, below, locals_, handling, contexts)
+
+
+def _leave(cg: PyCodegen, contexts: list[Any], handling: bool) -> None:
+    """After the native instruction: leave the contexts entered for it, and the handled exception."""
     _exit_contexts(cg, contexts)
     if handling:
         cg.emit("POP_EXCEPT")
-    _emit_resume(cg, tx, owner, at + 1, below, outs, locals_)
-    _emit_user_handler(cg, tx, owner, inst, guarded, below, locals_, handling, contexts)
 
 
 def _exit_contexts(cg: PyCodegen, contexts: list[Any]) -> None:
@@ -271,7 +287,9 @@ def _emit_resume(cg: PyCodegen, tx: InstructionTranslator, owner: Any, target: i
     exc_slot = next((i for i in tx.exc_slots if i < len(below)), None) if tx.current_exc is not None else None
     reenter = _reentered(below)
     resume = owner.resume_function(orig, target, nulls, len(outs), names, exc_slot, reenter)
-    cg.push_callable(resume)
+    # return Continue((resume, (args...))): the dispatcher makes the tail call (no nesting)
+    cg.push_callable(Continue)
+    cg.load_const(resume)
     nargs = 0
     for i, vt in enumerate(below):
         if i in reenter:
@@ -288,5 +306,7 @@ def _emit_resume(cg: PyCodegen, tx: InstructionTranslator, owner: Any, target: i
         cg.reconstruct(tx.cells[name] if name in tx.cells else tx.locals[f"{CELL_PREFIX}{name}"])
     for name in names:
         cg.reconstruct(locals_[name])
-    cg.call(nargs + len(outs) + (exc_slot is not None) + len(orig.co_cellvars) + len(names))
+    cg.emit("BUILD_TUPLE", nargs + len(outs) + (exc_slot is not None) + len(orig.co_cellvars) + len(names))
+    cg.emit("BUILD_TUPLE", 2)
+    cg.call(1)
     cg.emit("RETURN_VALUE")

@@ -400,8 +400,25 @@ def sort_trackers(tx: Tx, items: list[VariableTracker], key: VariableTracker | N
 
 class IteratorVariable(VariableTracker):
     """An iterator over items known at trace time (from a list, tuple, range, dict, zip,
-    enumerate, map...). It advances in place: one iterator object, one tracker."""
+    enumerate, map...). It advances in place: one iterator object, one tracker.
+
+    An iterator from outside the frame may give its items lazily (``pending``: a function
+    that reads them, installing the guards on its sequence and position), so that one only
+    passed along (a loop's iterator crossing a graph break) is not guarded on its position."""
     identity_matters = True
+
+    @property
+    def items(self) -> list[VariableTracker]:
+        if self._pending is not None:
+            read, self._pending = self._pending, None
+            self._items = read()
+        return self._items
+
+    @items.setter
+    def items(self, items: list[VariableTracker]) -> None:
+        self._items = items
+
+    _pending: Callable[[], list[VariableTracker]] | None = None
 
     def __init__(self, items: list[VariableTracker], py_type: type = type(iter([])), source: Any = None) -> None:
         super().__init__(source)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ...codegen.instructions import Inst
+from ...codegen.resume import STACK_PREFIX
 from ...diagnostics import breaks
 from ...diagnostics.errors import Unsupported, UserCodeError
+from ...sources import LocalSource
 from ...variables.builtins import BuiltinVariable
 from ...variables.ctx import ExceptionVariable
 from ...variables.lists import IteratorVariable
@@ -74,10 +76,20 @@ def get_iter(tx: Tx, inst: Inst) -> None:
     tx.push(BuiltinVariable(iter).call_function(tx, [tx.pop()], {}))
 
 
+def _carried_across_a_break(tx: Tx, it) -> bool:
+    """A resume function's loop iterator (a stack argument): stepping it natively keeps one
+    resume function per place in the loop (tracing would unroll the rest of the loop,
+    specialized on the iterator's position, one capture per iteration)."""
+    src = it.source
+    return tx.parent is None and isinstance(src, LocalSource) and src.local.startswith(STACK_PREFIX)
+
+
 @handles("FOR_ITER")
 def for_iter(tx: Tx, inst: Inst) -> None:
     """(iterator -- iterator, item), or (iterator -- ) and jump when exhausted"""
     it = tx.stack[-1]
+    if _carried_across_a_break(tx, it):
+        raise Unsupported(breaks.LOOP_AFTER_BREAK, f"for loop over {it.describe()}")
     if not isinstance(it, IteratorVariable):
         raise Unsupported(breaks.UNSUPPORTED_VALUE, f"iterating {it.describe()}")
     item = it.advance(tx)
