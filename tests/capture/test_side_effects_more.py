@@ -575,3 +575,60 @@ def test_mutation_inside_a_data_dependent_branch(counter):
         assert same(cf(x, mine), fn(x, theirs))
         assert mine == theirs and len(mine) == 3
     assert _shape(cf) == [(1, 1, 0), (1, 1, 0), (1, 1, 0)] and counter.frame_count == 3
+
+
+# -- lists the frame only appends to ----------------------------------------------------------
+HISTORY = []
+
+
+def test_appending_to_a_growing_global_list_does_not_recompile(counter):
+    """The trace never reads HISTORY, only appends to it: its length is not guarded, and the
+    write-back extends the real list by what was appended (torch.compile recompiles here on
+    every call, the list being one longer each time)."""
+    def fn(x):
+        y = x * 2
+        HISTORY.append(y.sum())
+        HISTORY.extend([1, 2])
+        return y
+
+    cf = bytegraph.compile(fn, backend=counter)
+    HISTORY.clear()
+    expected = []
+    for _ in range(5):
+        x = torch.randn(3)
+        assert same(cf(x), x * 2)
+        expected += [(x * 2).sum(), 1, 2]
+    assert len(HISTORY) == 15 and all(same(a, b) for a, b in zip(HISTORY, expected))
+    assert cf.stats.captures == counter.frame_count == 1
+
+
+def test_reading_an_appended_list_guards_its_length(counter):
+    def fn(x, log):
+        log.append(x.sum())
+        return x * len(log)
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for n in (0, 0, 2, 2):
+        x = torch.randn(3)
+        mine, theirs = [0] * n, [0] * n
+        assert same(cf(x, mine), fn(x, theirs))
+        assert len(mine) == len(theirs) == n + 1 and same(mine[-1], theirs[-1])
+    assert cf.stats.captures == 2
+    assert cf.stats.recompile_reasons == ["L['log']: expected SEQUENCE_LENGTH 0, got length 2 "
+                                          "(guard from builder rule 'list or tuple')"]
+
+
+def test_append_then_pop_writes_the_whole_list_back(counter):
+    def fn(x, log):
+        log.append(x)
+        log.append(x + 1)
+        first = log.pop(0)
+        return first * 2
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(3):
+        x = torch.randn(2)
+        mine, theirs = ["a"], ["a"]
+        assert same(cf(x, mine), fn(x, theirs))
+        assert len(mine) == 2 and same(mine, theirs)
+    assert cf.stats.captures == 1

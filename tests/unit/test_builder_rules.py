@@ -180,6 +180,10 @@ def test_declared_guards_are_installed(value, rule):
     src = LocalSource("v")
     vt = VariableBuilder(tx, src)(value)
     assert vt.source == src
+    if type(value) is list:
+        # a list's length is guarded when the trace first reads the list, not by appends alone
+        assert GuardKind.SEQUENCE_LENGTH not in {g.kind for g in tx.capture.guards if g.source == src}
+        assert len(vt._items) == len(value)          # reading it installs the guard
     own = {g.kind for g in tx.capture.guards if g.source == src}
     assert own == set(select_rule(value).guards), rule
     assert all(g.reason == f"builder rule '{rule}'" for g in tx.capture.guards if g.source == src)

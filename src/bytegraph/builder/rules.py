@@ -181,11 +181,18 @@ def is_list_or_tuple(value: Any) -> bool:
 
 def wrap_listlike(b: "VariableBuilder", value: list | tuple) -> VariableTracker:
     """Exact lists and tuples: type and length are guarded; each item is wrapped (and
-    guarded) only when the code reads it."""
+    guarded) only when the code reads it. A list's length is guarded when the code first
+    reads the list: one the code only appends to is not, and is written back by extending it."""
     b.guard(K.TYPE_MATCH, type(value))
-    b.guard(K.SEQUENCE_LENGTH, len(value))
     items = [b.child(v, i) for i, v in enumerate(value)]
-    return ListVariable(items) if type(value) is list else TupleVariable(items)
+    if type(value) is tuple or b.source is None:
+        b.guard(K.SEQUENCE_LENGTH, len(value))
+        return TupleVariable(items) if type(value) is tuple else ListVariable(items)
+    # a list's length is guarded when the trace first reads the list (not by appends alone)
+    lst = ListVariable(items)
+    tx, source, n, reason = b.tx, b.source, len(value), f"builder rule '{b.rule.name}'"
+    lst.leave_length_unread(lambda: tx.guard(source, K.SEQUENCE_LENGTH, n, reason))
+    return lst
 
 
 def is_literal_key_dict(value: Any) -> bool:

@@ -154,8 +154,8 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
 class Continue(tuple):
     """``(resume_function, args)``: what the transformed code of a frame that broke returns
     instead of calling its resume function. The call was its last act (a tail call), so the
-    compiled function's dispatcher makes it (``CompiledFunction._trampoline``): a break inside
-    a loop of any length runs in constant stack depth, as the original frame does."""
+    cache entry makes it (``runtime/cache.trampoline``): a break inside a loop of any length
+    runs in constant stack depth, as the original frame does."""
 
     __slots__ = ()
 

@@ -20,7 +20,7 @@ import torch
 
 from ..config import config
 from ..diagnostics.logs import get_logger
-from ..codegen.resume import Continue, make_resume_code, make_resume_function, origin_of
+from ..codegen.resume import make_resume_code, make_resume_function, origin_of
 from ..graph.shapes import FrameState
 from . import events
 from .cache import CacheEntry
@@ -77,17 +77,16 @@ class CompiledFunction:
             self._adopt_defaults()
         for entry in self.entries:
             if entry.check(*args, **kwargs):
-                result = entry.fn(*args, **kwargs)
-                return result if type(result) is not Continue else _trampoline(result)
-        return _trampoline(self._miss(args, kwargs))
+                return entry.fn(*args, **kwargs)
+        return self._miss(args, kwargs)
 
     def _step(self, *args: Any) -> Any:
-        """One hop of a broken frame: this resume function's entry, whose result may be the
-        next hop (``Continue``); resume functions take positional arguments only."""
+        """One hop of a broken frame (``cache.trampoline``): this resume function's entry, whose
+        result may be the next hop; resume functions take positional arguments only."""
         for entry in self.entries:
             if entry.check(*args):
-                return entry.fn(*args)
-        return self._miss(args, {})
+                return entry.step(*args)
+        return self._miss(args, {}, step=True)
 
     def _adopt_defaults(self) -> None:
         """The program reassigned ``fn.__defaults__``: the guard functions and transformed
@@ -100,14 +99,14 @@ class CompiledFunction:
                     if isinstance(f, types.FunctionType) and f is not self.fn:
                         f.__defaults__, f.__kwdefaults__ = self._defaults, self._kwdefaults
 
-    def _miss(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+    def _miss(self, args: tuple, kwargs: dict[str, Any], step: bool = False) -> Any:
         with self._lock:
             for entry in self.entries:                  # another thread may have just compiled it
                 if entry.check(*args, **kwargs):
                     break
             else:
                 entry = self._compile(args, kwargs)
-        return entry.fn(*args, **kwargs)
+        return (entry.step if step else entry.fn)(*args, **kwargs)
 
     def _compile(self, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
         if len(self.entries) >= config.recompile_limit:
@@ -194,15 +193,6 @@ class CompiledFunction:
         return f"<bytegraph compiled {self.fn.__qualname__}: {len(self.entries)} cache entries>"
 
 
-def _trampoline(result: Any) -> Any:
-    """Make the resume calls a frame that broke returned instead of making them (see
-    ``Continue``), one after the other, in this one Python frame."""
-    while type(result) is Continue:
-        resume, args = result
-        result = resume._step(*args)
-    return result
-
-
 def _plain_arity(fn: types.FunctionType) -> int | None:
     """The number of parameters if they are all positional, without defaults, * or **."""
     code = fn.__code__
@@ -220,10 +210,9 @@ def _positional_dispatcher(arity: int) -> type:
     src = (f"def __call__(self, {names}):\n"
            f"    for entry in self.entries:\n"
            f"        if entry.check({names}):\n"
-           f"            result = entry.fn({names})\n"
-           f"            return result if type(result) is not Continue else trampoline(result)\n"
-           f"    return trampoline(self._miss(({names}{',' if arity == 1 else ''}), {{}}))\n")
-    namespace: dict[str, Any] = {"Continue": Continue, "trampoline": _trampoline}
+           f"            return entry.fn({names})\n"
+           f"    return self._miss(({names}{',' if arity == 1 else ''}), {{}})\n")
+    namespace: dict[str, Any] = {}
     exec(compile(src, f"<bytegraph dispatch/{arity}>", "exec"), namespace)
     return type(f"CompiledFunction{arity}", (CompiledFunction,), {"__call__": namespace["__call__"]})
 
@@ -259,9 +248,8 @@ class CompiledModule(torch.nn.Module):
         mod = self._bytegraph_orig
         for entry in self._bytegraph.entries:
             if entry.check(mod, *args, **kwargs):
-                result = entry.fn(mod, *args, **kwargs)
-                return result if type(result) is not Continue else _trampoline(result)
-        return _trampoline(self._bytegraph._miss((mod, *args), kwargs))
+                return entry.fn(mod, *args, **kwargs)
+        return self._bytegraph._miss((mod, *args), kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self._bytegraph(self._bytegraph_orig, *args, **kwargs)

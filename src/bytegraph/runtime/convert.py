@@ -120,6 +120,7 @@ def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupport
             return reason
         entry = _finish(owner, capture, tx, frame_locals, why)
         entry.break_reason = why.render()
+        entry.make_resume_calls()
         return entry
     except (Unsupported, UserCodeError) as e:
         log_fallbacks.debug("%s: retracing up to the break failed: %s", owner.fn.__qualname__, e)

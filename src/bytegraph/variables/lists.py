@@ -215,20 +215,42 @@ def _mutator(fn: Callable) -> Callable:
 
 
 class ListVariable(BaseListVariable):
+    """A list. One from outside the frame may leave its length unguarded until the trace
+    looks at its contents (``length_unread``: installs the length guard when first called):
+    a list the frame only appends to (a log, a history of losses) is then written back by
+    ``list.extend`` of what was appended, and a longer list on the next call still hits."""
+
     identity_matters = True
 
     py_type = list
+    _length_unread: Callable[[], None] | None = None
+    _input_length = 0
+
+    @property
+    def _items(self) -> list[VariableTracker]:
+        if self._length_unread is not None:
+            guard, self._length_unread = self._length_unread, None
+            guard()
+        return self._raw
+
+    @_items.setter
+    def _items(self, items: list[VariableTracker]) -> None:
+        self._raw = items
+
+    def leave_length_unread(self, guard: Callable[[], None]) -> None:
+        self._length_unread = guard
+        self._input_length = len(self._raw)
 
     @pymethod("append")
     @_mutator
     def _append(self, tx: Tx, value: VariableTracker) -> VariableTracker:
-        self._items.append(value)
+        self._raw.append(value)
         return tx.wrap_const(None)
 
     @pymethod("extend")
     @_mutator
     def _extend(self, tx: Tx, values: VariableTracker) -> VariableTracker:
-        self._items.extend(values.unpack(tx))
+        self._raw.extend(values.unpack(tx))
         return tx.wrap_const(None)
 
     @pymethod("__init__")
@@ -240,9 +262,21 @@ class ListVariable(BaseListVariable):
         return tx.wrap_const(None)
 
     def replay(self, cg: Any) -> None:
-        """The list's new contents, through ``list``'s own methods (a subclass's overrides not run)."""
+        """The list's new contents, through ``list``'s own methods (a subclass's overrides not run);
+        only what was appended, if the trace never read the list (its length is not guarded)."""
         from .dicts import replace_contents
 
+        if self._length_unread is not None:
+            appended = self._raw[self._input_length:]
+            cg.push_callable(list.extend)
+            cg.load_source(self.source)
+            cg.begin_build(list)
+            for vt in appended:
+                cg.reconstruct(vt)
+            cg.build(list, len(appended))
+            cg.call(2)
+            cg.emit("POP_TOP")
+            return
         cg.push_callable(replace_contents)
         cg.load_source(self.source)
         cg.begin_build(list)
