@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from bytegraph.codegen.resume import make_resume_code, origin_of, start_generator
+from bytegraph.codegen.resume import GlobalsRef, make_resume_code, origin_of, start_generator
 
 
 def _index(code, opname, nth=0):
@@ -84,7 +84,7 @@ def test_started_generator_is_paused_at_its_yield(then):
     target = _index(orig, "YIELD_VALUE", 0)
     code = make_resume_code(orig, target, (), 1, ("log",), generator=True)
     log = []
-    gen = start_generator(code, globals(), (), True, None, log)
+    gen = start_generator(code, GlobalsRef(globals()), (), True, None, log)
     assert gen.__name__ == "_gen" and log == []              # nothing before the yield ran again
     if then == "send":
         assert gen.send("sent") == 2 and log == ["sent"]

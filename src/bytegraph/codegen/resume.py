@@ -160,13 +160,23 @@ class Continue(tuple):
     __slots__ = ()
 
 
-def start_generator(code: types.CodeType, fn_globals: dict[str, Any], closure: tuple[Any, ...], started: bool,
+class GlobalsRef:
+    """A globals dict as a code constant (hashable by identity: a code object's constants are
+    hashed with it)."""
+
+    __slots__ = ("globals",)
+
+    def __init__(self, fn_globals: dict[str, Any]) -> None:
+        self.globals = fn_globals
+
+
+def start_generator(code: types.CodeType, fn_globals: GlobalsRef, closure: tuple[Any, ...], started: bool,
                     *args: Any) -> types.GeneratorType:
     """A real generator that continues where a traced one stood: ``code`` is a generator resume
     code (``make_resume_code(..., generator=True)``). A started one is advanced to the
     ``yield`` it was paused at (running only the prefix), so it is suspended there: a later
     ``next()``, ``send()`` or ``throw()`` acts at that ``yield``, inside its try blocks."""
-    gen = types.FunctionType(code, fn_globals, code.co_name, None, closure or None)(*args)
+    gen = types.FunctionType(code, fn_globals.globals, code.co_name, None, closure or None)(*args)
     if started:
         next(gen)
     return gen
@@ -188,5 +198,5 @@ def make_resume_function(fn: types.FunctionType, code: types.CodeType) -> types.
     return types.FunctionType(code, fn.__globals__, code.co_name, None, fn.__closure__)
 
 
-__all__ = ["CELL_PREFIX", "Continue", "EXC_ARG", "ResumeOrigin", "STACK_PREFIX", "exhausted_generator", "make_resume_code",
+__all__ = ["CELL_PREFIX", "Continue", "EXC_ARG", "GlobalsRef", "ResumeOrigin", "STACK_PREFIX", "exhausted_generator", "make_resume_code",
            "make_resume_function", "origin_of", "start_generator"]

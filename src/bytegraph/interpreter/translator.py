@@ -150,7 +150,7 @@ class InstructionTranslator:
         outlives the trace (returned, stored, or live across a graph break): not started,
         suspended at a ``yield`` (its locals, stack and cells handed to a resume function of
         the generator's code, which is advanced to that same ``yield``), or exhausted."""
-        from ..codegen.resume import exhausted_generator, make_resume_code, start_generator
+        from ..codegen.resume import GlobalsRef, exhausted_generator, make_resume_code, start_generator
         from ..variables.functions import CellVariable
 
         if self in self.capture.frames or self.current_exc is not None:
@@ -176,7 +176,7 @@ class InstructionTranslator:
         code = make_resume_code(self.code, target, nulls, nouts, names, generator=True)
         cg.push_callable(start_generator)
         cg.load_const(code)
-        cg.load_const(self.fn_globals)
+        cg.load_const(GlobalsRef(self.fn_globals))
         for name in self.code.co_freevars:
             cg.reconstruct(self.cells[name])
         cg.emit("BUILD_TUPLE", len(self.code.co_freevars))
