@@ -290,6 +290,46 @@ def test_break_inside_except_block_resumes(counter):
     assert counter.frame_count == 2
 
 
+def test_two_breaks_in_one_except_as_block(counter):
+    def fn(x):
+        try:
+            raise ValueError("abc")
+        except ValueError as e:
+            print(end="")
+            y = x + len(str(e))
+            print(end="")
+            if y.sum() > 0:
+                y = y * 2
+            z = str(e)
+        return y, z
+
+    cf = _run(counter, fn, lambda: (torch.ones(2),))
+    assert all(st.eager == 0 for st in cf.stats_all)
+
+
+def _raiser(v):
+    print(end="")                       # the caller's break: this runs natively
+    if v > 1:
+        raise KeyError(v)
+    return v
+
+
+def test_exception_caught_from_native_code_is_guarded_on_its_args(counter):
+    """The handler's resume function receives the exception: e.args folds into the graph, so
+    it is guarded (another key recompiles instead of reusing the first one's graph)."""
+    def fn(x, i):
+        try:
+            _raiser(i)
+        except KeyError as e:
+            return x + e.args[0]
+        return x
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for i in (2, 3, 4, 0):
+        assert same(cf(torch.ones(1), i), fn(torch.ones(1), i))
+    assert all(st.eager == 0 for st in cf.stats_all)
+
+
 def _exc_probe(_a, _b):
     """Called natively: records the exception being handled (sys.exc_info())."""
     exc = sys.exc_info()[1]
@@ -908,6 +948,35 @@ def test_closure_and_frame_share_cells_across_the_break(counter):
         assert seen() == e_seen() == 32            # the returned closures still share one cell
     assert _shape(cf) == [(1, 1, 0), (1, 1, 0)]
     assert counter.frame_count == 2
+
+
+def test_deleted_and_unassigned_cells_after_a_break_raise_as_eager(counter):
+    def deletes(x):
+        y = 1
+        g = lambda: y                   # noqa: E731
+        print(end="")
+        del y
+        try:
+            return g()
+        except NameError as e:
+            return x, str(e)
+
+    def unassigned(x, flag):
+        if flag:
+            y = 1
+        print(end="")
+        try:
+            z = y
+        except UnboundLocalError as e:
+            return x, str(e)
+        g = lambda: y                   # noqa: E731
+        return x + z + g()
+
+    for fn, calls in ((deletes, [(torch.ones(2),)] * 2), (unassigned, [(torch.ones(2), True), (torch.ones(2), False)])):
+        cf = bytegraph.compile(fn, backend=counter)
+        for args in calls:
+            assert same(cf(*args), fn(*args))
+        assert all(st.eager == 0 for st in cf.stats_all)
 
 
 def test_captured_argument_changes_between_calls(counter):

@@ -297,6 +297,27 @@ def test_exception_object_argument(counter):
     assert cf.stats.recompile_reasons[0].startswith("L['err']: expected TYPE_MATCH KeyError, got type IndexError")
 
 
+class _LoudError(ValueError):
+    def __str__(self):
+        return "loud " + str(self.args[0])
+
+
+def test_exception_argument_folded_whole_guards_its_args(counter):
+    """``str(err)`` folds the object: its args are guarded by value (len(err.args) alone guards
+    only their number); an exception with its own __str__ is not folded: str() runs natively."""
+    def fn(x, err):
+        return x + len(str(err))
+
+    cf = bytegraph.compile(fn, backend=counter)
+    x = torch.randn(3)
+    _run(cf, fn, (x, KeyError("a")), (x, KeyError("a")), (x, KeyError("bbb")))
+    assert cf.stats.captures == 2
+    assert cf.stats.recompile_reasons[0].startswith("L['err'].args: expected EQUALS_MATCH ('a',), got ('bbb',)")
+    loud = bytegraph.compile(fn, backend=counter)
+    _run(loud, fn, (x, _LoudError(1)), (x, _LoudError(22)))
+    assert "builtin str() with arguments _LoudError" in loud.stats.break_reasons[0]   # str() runs natively
+
+
 # -- dtype, device, layout, memory_format ------------------------------------------------------------------------------------------
 def test_dtype_argument(counter):
     def fn(x, dt):

@@ -632,3 +632,29 @@ def test_append_then_pop_writes_the_whole_list_back(counter):
         assert same(cf(x, mine), fn(x, theirs))
         assert len(mine) == 2 and same(mine, theirs)
     assert cf.stats.captures == 1
+
+
+def test_loop_over_a_list_it_appends_to_or_pops_from(counter):
+    """``for v in lst`` reads the live list at each step, as CPython's list iterator does."""
+    def grows(x, lst):
+        for v in lst:
+            if len(lst) < 5:
+                lst.append(v)
+            x = x + v
+        return x
+
+    def shrinks(x, lst):
+        for v in lst:
+            print(end="")
+            x = x + v
+            if v == 1:
+                lst.pop()
+        return x
+
+    for fn, make in ((grows, lambda: [1, 2]), (shrinks, lambda: [1, 2, 3])):
+        cf = bytegraph.compile(fn, backend=counter)
+        for _ in range(2):
+            mine, theirs = make(), make()
+            assert same(cf(torch.ones(2), mine), fn(torch.ones(2), theirs))
+            assert mine == theirs
+        assert all(st.eager == 0 for st in cf.stats_all)

@@ -462,9 +462,20 @@ def wrap_external_generator(b: "VariableBuilder", value: types.GeneratorType) ->
 
 
 def wrap_exception(b: "VariableBuilder", value: BaseException) -> VariableTracker:
-    """Exception objects (raised or caught while tracing, or passed in): type-guarded."""
+    """Exception objects (raised or caught while tracing, or passed in): type-guarded; their
+    attributes are guarded where read (``e.args``: its length, then the items used). Folding
+    the whole object (``str(e)``) guards ``args`` by value; it is a graph break when its
+    arguments are not constants or its class has its own ``__str__`` (exceptions cannot be
+    weakly referenced, so an identity guard could match a new object at a dead one's address)."""
     b.guard(K.TYPE_MATCH, type(value))
-    return ExceptionVariable(value)
+    vt = ExceptionVariable(value)
+    if b.source is not None:
+        tx, source, reason = b.tx, b.source, f"builder rule '{b.rule.name}'"
+        if all(is_literal(a) for a in value.args) and isinstance(type(value).__str__, types.WrapperDescriptorType):
+            vt.fold_guard = lambda: tx.guard(AttrSource(source, "args"), K.EQUALS_MATCH, value.args, reason)
+        else:
+            vt.unfoldable = True
+    return vt
 
 
 def wrap_user_defined(b: "VariableBuilder", value: Any) -> VariableTracker:

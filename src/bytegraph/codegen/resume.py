@@ -17,8 +17,8 @@ resume functions are always built from the original and never nest.
 Cells: the original frame's cells (variables its inner functions capture) are passed as the
 cell objects themselves (``___cell_<name>``), so the closures made before the break and the
 code after it share them, as in the original frame. The resume code reads and writes them
-through ``cell_contents`` (``LOAD_DEREF k`` becomes ``LOAD_FAST ___cell_k; LOAD_ATTR
-cell_contents``); ``ResumeOrigin.index_map`` maps its instructions back to the original's.
+through ``cell_contents`` (``LOAD_DEREF k`` becomes ``load_cell(___cell_k, "k")``,
+``STORE_DEREF k`` ``___cell_k.cell_contents = ...``); ``ResumeOrigin.index_map`` maps its instructions back to the original's.
 """
 
 from __future__ import annotations
@@ -58,20 +58,42 @@ def origin_of(code: types.CodeType) -> ResumeOrigin:
     return _ORIGINS.get(code) or ResumeOrigin(code)
 
 
+def load_cell(cell: Any, name: str) -> Any:
+    """``LOAD_DEREF name`` in a resume function: an empty cell is CPython's UnboundLocalError."""
+    try:
+        return cell.cell_contents
+    except ValueError:
+        raise UnboundLocalError(f"cannot access local variable '{name}' where it is not associated with a "
+                                f"value") from None
+
+
+def delete_cell(cell: Any, name: str) -> None:
+    """``DELETE_DEREF name`` in a resume function."""
+    load_cell(cell, name)
+    del cell.cell_contents
+
+
 def _cell_access(instr: Instr) -> list[Instr] | None:
     """The instructions that stand for a cell access of the original code in a resume
     function (where the cell is the argument ``___cell_<name>``); None if not one."""
     if not isinstance(instr.arg, bytecode.CellVar):
         return None
-    cell = f"{CELL_PREFIX}{instr.arg.name}"
+    name = instr.arg.name
+    cell = f"{CELL_PREFIX}{name}"
     loc = instr.location
-    rewrite = {"MAKE_CELL": [Instr("NOP", location=loc)],
-               "LOAD_CLOSURE": [Instr("LOAD_FAST", cell, location=loc)],
-               "LOAD_DEREF": [Instr("LOAD_FAST", cell, location=loc), Instr("LOAD_ATTR", "cell_contents", location=loc)],
-               "STORE_DEREF": [Instr("LOAD_FAST", cell, location=loc), Instr("STORE_ATTR", "cell_contents", location=loc)],
-               "DELETE_DEREF": [Instr("LOAD_FAST", cell, location=loc),
-                                Instr("DELETE_ATTR", "cell_contents", location=loc)]}
-    return rewrite[instr.name]
+
+    def call(helper: Any) -> list[Instr]:
+        return [Instr("PUSH_NULL", location=loc), Instr("LOAD_CONST", helper, location=loc),
+                Instr("LOAD_FAST", cell, location=loc), Instr("LOAD_CONST", name, location=loc),
+                Instr("PRECALL", 2, location=loc), Instr("CALL", 2, location=loc)]
+
+    rewrite = {"MAKE_CELL": lambda: [Instr("NOP", location=loc)],
+               "LOAD_CLOSURE": lambda: [Instr("LOAD_FAST", cell, location=loc)],
+               "LOAD_DEREF": lambda: call(load_cell),
+               "STORE_DEREF": lambda: [Instr("LOAD_FAST", cell, location=loc),
+                                       Instr("STORE_ATTR", "cell_contents", location=loc)],
+               "DELETE_DEREF": lambda: call(delete_cell) + [Instr("POP_TOP", location=loc)]}
+    return rewrite[instr.name]()
 
 
 def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...], nouts: int,
@@ -145,8 +167,9 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
     # the original's blocks, so a handler whose try block began before the target is never
     # reached from the new entry (its depth would not be counted, and the frame would overflow
     # when the handler runs). The prefix pushes the stack the original has at the target, and
-    # it and the rewritten cell accesses need at most two more items at once.
-    code = new.to_code(stacksize=orig.co_stacksize + 2, compute_exception_stack_depths=False)
+    # it and the rewritten cell accesses (a helper call: NULL, helper, cell, name) need at
+    # most four more items at once.
+    code = new.to_code(stacksize=orig.co_stacksize + 4, compute_exception_stack_depths=False)
     _ORIGINS[code] = ResumeOrigin(orig, tuple([None] * len(prefix) + index_map))
     return code
 

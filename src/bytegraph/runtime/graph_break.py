@@ -34,7 +34,7 @@ import torch
 from bytecode import Instr, Label, TryBegin, TryEnd
 
 from ..codegen.pycodegen import PyCodegen
-from ..codegen.resume import CELL_PREFIX, STACK_PREFIX, Continue, origin_of
+from ..codegen.resume import CELL_PREFIX, EXC_ARG, STACK_PREFIX, Continue, origin_of
 from ..diagnostics.errors import Unsupported
 from ..interpreter.translator import InstructionTranslator
 from ..variables.base import BoundMethodVariable, NullVariable, VariableTracker
@@ -161,7 +161,8 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     tx.capture.side_effects.codegen(cg)
     pops, pushes = OPERANDS[inst.opname](inst.arg if not isinstance(inst.arg, Label) else 0)
     below, operands = tx.stack[:len(tx.stack) - pops], tx.stack[len(tx.stack) - pops:]
-    locals_ = {name: vt for name, vt in tx.locals.items() if not name.startswith((STACK_PREFIX, CELL_PREFIX))}
+    locals_ = {name: vt for name, vt in tx.locals.items()          # (a resume function's own arguments
+               if not name.startswith((STACK_PREFIX, CELL_PREFIX)) and name != EXC_ARG}     # are passed again apart)
     broke_inside = len(why.stack) > 1 and inst.opname in _CALLS
     callee = _callable_position(inst, operands) if broke_inside else -1
     origin = owner.origin

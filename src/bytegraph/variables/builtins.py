@@ -22,7 +22,7 @@ from ..sources import TypeSource
 from . import ops
 from .base import NotConstant, Tx, VariableTracker, fold
 from .dicts import DictVariable, SetVariable
-from .lists import IteratorVariable, ListVariable, TupleVariable, sort_trackers
+from .lists import IteratorVariable, ListIteratorVariable, ListVariable, TupleVariable, sort_trackers
 
 Handler = Callable[..., VariableTracker]
 HANDLERS: dict[Any, Handler] = {}
@@ -223,6 +223,8 @@ def _delattr(tx: Tx, obj: VariableTracker, name: VariableTracker) -> VariableTra
 def _iter(tx: Tx, obj: VariableTracker) -> VariableTracker:
     if isinstance(obj, IteratorVariable):
         return obj
+    if type(obj) is ListVariable:
+        return ListIteratorVariable(obj)
     if "__iter__" in type(obj)._methods:
         return obj.call_method(tx, "__iter__", [], {})
     return IteratorVariable(obj.unpack(tx), _ITERATOR_TYPES.get(_type_or_none(obj), type(iter([]))))

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from .base import Tx, VariableTracker, pymethod
+from ..sources import AttrSource
+from .base import NotConstant, Tx, VariableTracker, pymethod
 
 
 class GradModeVariable(VariableTracker):
@@ -226,14 +227,33 @@ class ExceptionVariable(VariableTracker):
     def python_type(self) -> type:
         return type(self.exc)
 
+    # an exception from outside the trace (``builder.rules.wrap_exception``): what installs the
+    # guards a fold depends on, or that it cannot be folded at all
+    fold_guard: Any = None
+    unfoldable = False
+
+    def is_constant(self) -> bool:
+        return not self.unfoldable
+
     def as_constant(self) -> Any:
-        return self.exc       # made from constants while tracing: str(e), e.args fold
+        """The exception itself (``str(e)``, ``repr(e)`` fold from it)."""
+        if self.unfoldable:
+            raise NotConstant(self.describe())
+        if self.fold_guard is not None:
+            self.fold_guard()
+        return self.exc
 
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if self.source is not None:           # an exception from outside the trace: guarded where read
+            return tx.wrap(getattr(self.exc, name), AttrSource(self.source, name))
         return tx.wrap_const(getattr(self.exc, name))
 
     def reconstruct(self, cg: Any) -> None:
-        """A fresh exception per call (``type(exc)(*exc.args)``), never one shared object."""
+        """The exception from outside the trace itself; one raised while tracing is made again
+        per call (``type(exc)(*exc.args)``), never one shared object."""
+        if self.source is not None:
+            self.source.reconstruct(cg)
+            return
         cg.push_callable(type(self.exc))
         for arg in self.exc.args:
             cg.load_const(arg)

@@ -70,6 +70,9 @@ class CellVariable(VariableTracker):
         cg.call(1 if self.contents is not None else 0)
 
 
+_UNREAD = object()
+
+
 class ExistingCellVariable(VariableTracker):
     """A real cell of a function that existed before the call. Reads go through
     ``contents_source`` (guarded like any value); writes are side effects."""
@@ -79,16 +82,20 @@ class ExistingCellVariable(VariableTracker):
         self.cell = cell
         self.contents_source = contents_source
         self.name = name
-        self._contents: VariableTracker | None = None
+        self._contents: Any = _UNREAD          # a tracker; None once deleted (`del name`)
 
     def load(self, tx: Tx) -> VariableTracker:
-        if self._contents is None:
+        if self._contents is _UNREAD:
             try:
                 value = self.cell.cell_contents
             except ValueError:
-                raise UserCodeError(NameError(f"free variable '{self.name}' referenced before assignment")) from None
-            self._contents = (tx.wrap(value, self.contents_source) if self.contents_source is not None
-                              else tx.wrap_const(value))
+                self._contents = None
+            else:
+                self._contents = (tx.wrap(value, self.contents_source) if self.contents_source is not None
+                                  else tx.wrap_const(value))
+        if self._contents is None:
+            raise UserCodeError(NameError(f"cannot access free variable '{self.name}' where it is not "
+                                          f"associated with a value in enclosing scope"))
         return self._contents
 
     def store(self, tx: Tx, value: VariableTracker | None) -> None:

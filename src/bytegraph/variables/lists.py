@@ -523,6 +523,37 @@ class IteratorVariable(VariableTracker):
         cg.call(1)
 
 
+def list_iterator_at(lst: list, n: int) -> Any:
+    it = iter(lst)
+    advance_iterator(it, n)
+    return it
+
+
+class ListIteratorVariable(IteratorVariable):
+    """``iter(lst)`` of a list: it reads the list as it is at each step, as CPython's
+    list_iterator does, so a loop that appends to (or pops from) the list it iterates sees
+    the change."""
+
+    def __init__(self, seq: "ListVariable") -> None:
+        super().__init__([], type(iter([])))
+        self.seq = seq
+
+    @property
+    def items(self) -> list[VariableTracker]:
+        return self.seq._items
+
+    @items.setter
+    def items(self, items: list[VariableTracker]) -> None:
+        pass                       # (IteratorVariable.__init__): the items are the list's
+
+    def reconstruct(self, cg: Any) -> None:
+        """The list's own iterator, advanced as far as tracing did."""
+        cg.push_callable(list_iterator_at)
+        cg.reconstruct(self.seq)
+        cg.load_const(self.index)
+        cg.call(2)
+
+
 class DequeVariable(ListVariable):
     """A ``collections.deque``: a list with fast ends and an optional ``maxlen``."""
 
