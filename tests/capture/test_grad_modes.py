@@ -253,3 +253,23 @@ def test_branch_on_grad_mode_is_guarded(backend):
         with torch.no_grad():
             assert torch.count_nonzero(cf(x, w)) == 0
     backend.assert_graphs(cf, 2, recompiles=1)
+
+
+def test_inference_mode_query_inside_a_traced_block(counter):
+    """torch.is_inference_mode_enabled() reads the traced block's mode, with or without a
+    graph break inside the block."""
+    def plain(x):
+        with torch.inference_mode():
+            return x * 2, torch.is_inference_mode_enabled()
+
+    def split(x):
+        with torch.inference_mode():
+            print(end="")
+            return x * 2, torch.is_inference_mode_enabled()
+
+    for fn in (plain, split):
+        cf = bytegraph.compile(fn, backend=counter)
+        for _ in range(2):
+            out, flag = cf(torch.ones(2))
+            assert flag is True and not torch.is_inference_mode_enabled()
+            assert out.is_inference()

@@ -705,6 +705,40 @@ def test_contextmanager_block_split_by_break_delivers_errors_to_the_generator(co
 
 
 # -- data-dependent branches ---------------------------------------------------------------------
+def test_object_built_before_a_branch_exists_on_both_sides(counter):
+    """A container made while tracing and live on both sides of a data-dependent branch (or a
+    loop's two exits) is rebuilt on each path: the side generated second does not load the
+    local the first side stored."""
+    def branch(x):
+        lst = [x, 1]
+        if x.sum() > 0:
+            return lst, 1
+        return lst, 2
+
+    def loop(x, d):
+        for k in d:
+            print(end="")
+            d2 = dict(d)
+            x = x + d2[k]
+        return x
+
+    def match_guard(x, s):
+        match s:
+            case [a, *rest] if a.sum() > 0:
+                return x + a, len(rest)
+            case [a, b, c]:
+                return x - a, b + c
+        return x, None
+
+    for fn, calls in ((branch, [(torch.ones(2),), (-torch.ones(2),)]),
+                      (loop, [(torch.ones(2), {"a": 1, "b": 2})] * 2),
+                      (match_guard, [(torch.ones(2), [-torch.ones(2), 3, 4]), (torch.ones(2), [torch.ones(2), 3, 4])])):
+        cf = bytegraph.compile(fn, backend=counter)
+        for args in calls:
+            assert same(cf(*args), fn(*args))
+        assert all(st.eager == 0 for st in cf.stats_all)
+
+
 def test_branch_sides_rejoin_and_continue(counter):
     def fn(x):
         if x.sum() > 0:

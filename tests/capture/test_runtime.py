@@ -152,3 +152,36 @@ def test_recompile_limit_runs_eagerly_and_warns_once():
     assert counter.frame_count == 2
     assert len(compiled.entries) == 2
     assert sum("recompile limit" in str(w.message) for w in record) == 1
+
+
+def test_arguments_by_keyword_bind_as_they_would_to_the_function():
+    """A plain signature gets a generated dispatcher with the function's own parameter names:
+    keywords bind as in eager, positional-only parameters refuse them as in eager, and a
+    callee that broke can be called by keyword from compiled code."""
+    def fn(x, k):
+        return x * k
+
+    def pos_only(x, k, /):
+        return x + k
+
+    def h(a, k):
+        b = a + k
+        print(end="")
+        return b * 2
+
+    def caller(x):
+        return h(x, k=3) + 1
+
+    counter = CompileCounter()
+    cf, po, outer = (bytegraph.compile(f, backend=counter) for f in (fn, pos_only, caller))
+    x = torch.ones(2)
+    assert same(cf(x, k=2), fn(x, k=2)) and same(cf(k=3, x=x), x * 3) and same(cf(x, 2), x * 2)
+    assert cf.stats.captures == 2                     # k=2 then k=3: the same guards by position
+    with pytest.raises(TypeError) as mine:
+        po(x, k=1)
+    with pytest.raises(TypeError) as theirs:
+        pos_only(x, k=1)
+    assert str(mine.value).split("() ")[1] == str(theirs.value).split("() ")[1]
+    for _ in range(2):
+        assert same(outer(x), caller(x))
+    assert all(st.eager == 0 for st in outer.stats_all)

@@ -137,6 +137,15 @@ class PyCodegen:
             self.emit("COPY", 1)
             self.store_local(temp)
 
+    def built_so_far(self) -> dict[int, str]:
+        """The objects rebuilt up to here (see ``reconstruct``). Code that splits into paths
+        (the two sides of a jump, an exception handler) restores this before each path with
+        ``rebuild_from``: an object rebuilt on one path does not exist on another."""
+        return dict(self._built)
+
+    def rebuild_from(self, built: dict[int, str]) -> None:
+        self._built = dict(built)
+
     def load_graph_output(self, vt: Any) -> None:
         """Push a value the graph computes: ``___graph_out[i]``, adding it to the outputs."""
         index = self._output_index.get(id(vt))

@@ -187,6 +187,7 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
             cg.load_const(arg)
         cg.call(len(ctx.native_args))
         cg.store_local(f"___ctx{i}")
+    before_try = cg.built_so_far()          # what the handler's path may use (see PyCodegen.reconstruct)
     guarded = _open_user_handler(cg, inst, below, depth=int(handling))
     for i, vt in enumerate(operands):
         if i == callee:
@@ -196,9 +197,11 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     if inst.opname in _COND_JUMPS:
         taken = Label()           # after the not-taken side's resume call: always a forward jump
         cg.instrs.append(Instr(inst.opname.replace("BACKWARD", "FORWARD"), taken, lineno=cg.lineno))
+        at_split = cg.built_so_far()
         for target in (at + 1, None):
             if target is None:
                 cg.instrs.append(taken)
+                cg.rebuild_from(at_split)
                 target = origin.original(inst.target)
             if handling:
                 cg.emit("POP_EXCEPT")
@@ -219,13 +222,16 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
         cg.store_local(name)
     if guarded is not None:
         cg.instrs.append(TryEnd(guarded))
+    at_split = cg.built_so_far()
     _leave(cg, contexts, handling)
     _emit_resume(cg, tx, owner, at + 1, below, outs, locals_)
     if exhausted is not None:         # the loop is over: continue after it, the iterator popped
         cg.instrs.append(exhausted)
+        cg.rebuild_from(at_split)
         _leave(cg, contexts, handling)
         _emit_resume(cg, tx, owner, origin.original(inst.target), below, [], locals_)
     if guarded is not None:
+        cg.rebuild_from(before_try)
         _emit_user_handler(cg, tx, owner, inst, guarded, below, locals_, handling, contexts)
 
 

@@ -29,7 +29,8 @@ GRAPH_PY_MODULES = frozenset({"torch.nn.functional", "torch.functional", "torch.
 
 TRACE_TIME: dict[Any, Callable[..., Any]] = {
     torch.is_grad_enabled: lambda tx: tx.graph.grad_enabled,
-    torch.is_inference_mode_enabled: lambda tx: torch.is_inference_mode_enabled(),
+    torch.is_inference_mode_enabled: lambda tx: (tx.graph.inference_mode[-1] if tx.graph.inference_mode
+                                                 else torch.is_inference_mode_enabled()),
     torch.get_default_dtype: lambda tx: torch.get_default_dtype(),
     torch.jit.is_scripting: lambda tx: False,
     torch.jit.is_tracing: lambda tx: False,
