@@ -235,3 +235,36 @@ def test_mode_together_with_options_rejected_like_torch_compile():
 def test_unknown_backend_name():
     with pytest.raises(ValueError, match="unknown backend 'no_such_backend'.*aot_eager"):
         bytegraph.compile(_fn, backend="no_such_backend")
+
+
+# --------------------------------------------------------------------------- float inputs
+
+@pytest.mark.parametrize("backend_name", ["aot_eager", "inductor"])
+def test_varying_float_inputs_are_constants_for_aot_backends(backend_name):
+    """AOTAutograd-based backends take a float only as a tensor (torch.compile "tensorifies"
+    it); bytegraph gives them the float as a constant of the graph, guarded by value, so a new
+    value recompiles instead of reusing the first value (or failing to compile)."""
+    def fn(x, k):
+        y = x * k
+        print(end="")                 # the resume function gets k too
+        return y + k
+
+    cf = bytegraph.compile(fn, backend=backend_name)
+    x = torch.ones(3)
+    for k in (2.5, 4.5, 4.5, -3.0):
+        assert torch.equal(cf(x, k), fn(x, k))
+    assert all(st.eager == 0 for st in cf.stats_all)
+    assert cf.stats.captures == 3
+    assert "AOTAutograd's tensorify" in cf.stats.recompile_reasons[-1]
+
+
+def test_a_backend_that_runs_the_graph_as_python_keeps_floats_symbolic(recorder):
+    def fn(x, k):
+        return x * k
+
+    recorder.symbolic_floats = True
+    cf = bytegraph.compile(fn, backend=recorder)
+    for k in (2.5, 4.5, -3.0):
+        assert torch.equal(cf(torch.ones(2), k), torch.full((2,), k))
+    assert cf.stats.captures == 2                     # constant, then symbolic once it changed
+    assert isinstance(recorder.calls[-1].placeholder_values()[1], torch.SymFloat)

@@ -658,3 +658,22 @@ def test_loop_over_a_list_it_appends_to_or_pops_from(counter):
             assert same(cf(torch.ones(2), mine), fn(torch.ones(2), theirs))
             assert mine == theirs
         assert all(st.eager == 0 for st in cf.stats_all)
+
+
+def test_side_effects_before_an_op_that_fails_at_run_time_are_kept(counter):
+    """The out-of-range index is seen only at run time, outside any try block: the frame is
+    rerun eagerly, so the append made before it happens, as in eager, before the IndexError."""
+    def fn(x, idx, log):
+        log.append("before")
+        return x[idx] + 1
+
+    cf = bytegraph.compile(fn, backend=counter)
+    mine, theirs = [], []
+    assert same(cf(torch.ones(3), torch.tensor([1]), mine), fn(torch.ones(3), torch.tensor([1]), theirs))
+    with pytest.raises(IndexError) as e_mine:
+        cf(torch.ones(3), torch.tensor([5]), mine)
+    with pytest.raises(IndexError) as e_theirs:
+        fn(torch.ones(3), torch.tensor([5]), theirs)
+    assert str(e_mine.value) == str(e_theirs.value)
+    assert mine == theirs == ["before", "before"]
+    assert cf.stats.captures == 1

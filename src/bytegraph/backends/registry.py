@@ -9,6 +9,13 @@
 
 Backends get the graph the way torch.compile gives it: real example inputs, inside a
 TracingContext whose fake mode shares the capture's ShapeEnv (``OutputGraph.compile_with``).
+
+Symbolic floats: a Python float that varies between calls becomes a symbolic graph input
+only for a backend that says it takes one (``backend.symbolic_floats = True``: ``"eager"``,
+``bytegraph.testing.CompileCounter``, anything that runs the graph as Python). torch's
+AOTAutograd-based backends (``aot_eager``, ``inductor``) take floats only as tensors, which
+torch.compile makes them ("tensorify"); bytegraph does not do that yet, so for those backends
+(and unmarked callables) the float is a constant of the graph, guarded by value.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ Backend = Callable[[torch.fx.GraphModule, list[Any]], Callable[..., Any]]
 
 def eager(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
     return gm.forward
+
+
+eager.symbolic_floats = True          # type: ignore[attr-defined]
 
 
 def lookup_backend(backend: str | Backend, mode: str | None = None, options: dict[str, Any] | None = None,

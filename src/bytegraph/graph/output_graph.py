@@ -48,6 +48,11 @@ from ..variables.tensor import TensorVariable
 from .shapes import ShapeSource
 
 
+_MODE_SWITCHES = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast,
+                            torch.autograd.grad_mode._enter_inference_mode,
+                            torch.autograd.grad_mode._exit_inference_mode})
+
+
 @dataclasses.dataclass
 class GraphArg:
     source: Source
@@ -166,6 +171,8 @@ class OutputGraph:
         self.initial_grad_enabled = self.grad_enabled
         self.autocast: list[tuple[Any, ...]] = []       # autocast blocks open at this point (innermost last)
         self.inference_mode: list[bool] = []            # inference_mode blocks open at this point
+        # symbolic float inputs the backend refused: (source, value, symbol)
+        self.specialized_floats: list[tuple[Source, float, str]] = []
         # Set by the capture: is the op being recorded inside a try/with block of the program?
         self.handler_probe: Callable[[], bool] | None = None
         self.ops_under_handler = False
@@ -330,16 +337,56 @@ class OutputGraph:
         """``backend(gm, example_inputs)`` the way torch.compile calls it: real example inputs,
         inside a TracingContext whose fake mode shares our ShapeEnv and knows each input's
         symbolic context (so AOTAutograd and Inductor see the same symbols and guards)."""
-        tracing = TracingContext(FakeTensorMode(shape_env=self.shape_env))
+        from torch._dynamo.exc import TensorifyScalarRestartAnalysis
+        from torch._dynamo.symbolic_convert import TensorifyState
+
+        if not getattr(backend, "symbolic_floats", False):       # (backends/registry.py)
+            self._specialize_floats(gm, {str(a.fake.node.expr) for a in self.graph_args
+                                         if isinstance(a.fake, torch.SymFloat)})
+        for _ in range(len(self.graph_args) + 1):
+            TensorifyState.clear()        # (torch's process-wide record of floats to specialize)
+            for _, _, symbol in self.specialized_floats:
+                TensorifyState.specialize(symbol)       # (now unused inputs: the pass leaves them)
+            tracing = TracingContext(FakeTensorMode(shape_env=self.shape_env))
+            for arg in self.graph_args:
+                if arg.context is not None:
+                    tracing.tensor_to_context[arg.example] = arg.context
+            try:
+                with torch._guards.tracing(tracing):
+                    return backend(gm, self.example_inputs())
+            except TensorifyScalarRestartAnalysis:
+                if not self._specialize_floats(gm, set(TensorifyState.force_specializations)):
+                    raise
+            finally:
+                TensorifyState.clear()
+        raise AssertionError("specializing float inputs did not converge")
+
+    def _specialize_floats(self, gm: torch.fx.GraphModule, names: set[str]) -> bool:
+        """The backend cannot take these symbolic float inputs (it does not say it does, or
+        AOTAutograd's tensorify pass asks for them to be specialized, as Dynamo would on a
+        restart): their uses in the graph become the value this capture saw, and
+        ``specialized_floats`` tells the caller to guard on it."""
+        changed = False
         for arg in self.graph_args:
-            if arg.context is not None:
-                tracing.tensor_to_context[arg.example] = arg.context
-        with torch._guards.tracing(tracing):
-            return backend(gm, self.example_inputs())
+            if not isinstance(arg.fake, torch.SymFloat) or str(arg.fake.node.expr) not in names \
+                    or any(src == arg.source for src, _, _ in self.specialized_floats):
+                continue
+            node = next(n for n in gm.graph.nodes if n.op == "placeholder" and n.name == arg.node.name)
+            for user in list(node.users):
+                user.replace_input_with(node, arg.example)
+            self.specialized_floats.append((arg.source, arg.example, str(arg.fake.node.expr)))
+            changed = True
+        if changed:
+            gm.recompile()
+        return changed
 
     def drop_examples(self) -> None:
         for a in self.graph_args:
             a.example = None
+
+    def switches_modes(self) -> bool:
+        """Whether the graph changes grad mode, autocast or inference mode as it runs."""
+        return any(n.op == "call_function" and n.target in _MODE_SWITCHES for n in self.graph.nodes)
 
     def mutates(self) -> bool:
         """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``)."""

@@ -172,23 +172,28 @@ class GraphRaised(Exception):
 
 
 class GraphCall:
-    """The compiled graph of a frame whose ops sit inside the program's own try/with blocks:
-    an exception from the graph is signalled as GraphRaised, before anything else ran. Inputs
+    """The compiled graph of a frame whose ops sit inside the program's own try/with blocks,
+    or that has side effects to write back: an exception from the graph is signalled as
+    GraphRaised, before anything else ran. Inputs
     the graph writes into are copied first and put back if it raises, so the eager rerun
     starts from the state the call found (the price of a copy, paid by such graphs only)."""
 
-    def __init__(self, compiled: Any, mutated: list[int]) -> None:
+    def __init__(self, compiled: Any, mutated: list[int], switches_modes: bool) -> None:
         self.compiled = compiled
         self.mutated = mutated
+        self.switches_modes = switches_modes
 
     def __call__(self, *args: Any) -> Any:
-        state = _ModeState()
-        with torch.no_grad():
-            saved = [(args[i], args[i].clone()) for i in self.mutated if isinstance(args[i], torch.Tensor)]
+        state = _ModeState() if self.switches_modes else None
+        saved = []
+        if self.mutated:
+            with torch.no_grad():
+                saved = [(args[i], args[i].clone()) for i in self.mutated if isinstance(args[i], torch.Tensor)]
         try:
             return self.compiled(*args)
         except Exception as e:   # noqa: BLE001 - re-raised by the eager rerun, as the program raises it
-            state.restore()      # the graph's own no_grad/autocast switches were not unwound
+            if state is not None:
+                state.restore()  # the graph's own no_grad/autocast switches were not unwound
             with torch.no_grad():
                 for tensor, before in saved:
                     tensor.copy_(before)
@@ -282,9 +287,15 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())
         compiled = graph.compile_with(owner.backend, gm)
-        rerun = graph.ops_under_handler
+        for source, value, _ in graph.specialized_floats:      # the backend made these constants
+            capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value,
+                                     "the backend cannot take this float symbolically (AOTAutograd's tensorify)"))
+        # An op that raises at run time must leave the program as eager would: inside its
+        # try/with, or before side effects the frame made ahead of it (written back after the
+        # graph, they would be lost): the frame is then rerun eagerly from the start.
+        rerun = graph.ops_under_handler or bool(capture.side_effects)
         if rerun:
-            compiled = GraphCall(compiled, graph.mutated_inputs())
+            compiled = GraphCall(compiled, graph.mutated_inputs(), graph.switches_modes())
         body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
     transformed = make_function(fn, program_for(code).prologue, body)
     if log_bytecode.isEnabledFor(logging.DEBUG):
