@@ -242,20 +242,23 @@ def test_unknown_backend_name():
 @pytest.mark.parametrize("backend_name", ["aot_eager", "inductor"])
 def test_varying_float_inputs_are_constants_for_aot_backends(backend_name):
     """AOTAutograd-based backends take a float only as a tensor (torch.compile "tensorifies"
-    it); bytegraph gives them the float as a constant of the graph, guarded by value, so a new
-    value recompiles instead of reusing the first value (or failing to compile)."""
+    it); for them bytegraph keeps floats constants of the graph, guarded by value, so a new
+    value recompiles instead of reusing the first value (or failing to compile). A float
+    that is also a graph output (``k * 2``) is fine for Inductor too."""
     def fn(x, k):
         y = x * k
         print(end="")                 # the resume function gets k too
-        return y + k
+        return y + k, k * 2
 
     cf = bytegraph.compile(fn, backend=backend_name)
     x = torch.ones(3)
     for k in (2.5, 4.5, 4.5, -3.0):
-        assert torch.equal(cf(x, k), fn(x, k))
+        (a, b), (c, d) = cf(x, k), fn(x, k)
+        assert torch.equal(a, c) and b == d
     assert all(st.eager == 0 for st in cf.stats_all)
     assert cf.stats.captures == 3
-    assert "AOTAutograd's tensorify" in cf.stats.recompile_reasons[-1]
+    assert cf.stats.recompile_reasons == ["L['k']: expected EQUALS_MATCH 2.5, got 4.5 (guard from builder rule 'literal')",
+                                          "L['k']: expected EQUALS_MATCH 4.5, got -3.0 (guard from builder rule 'literal')"]
 
 
 def test_a_backend_that_runs_the_graph_as_python_keeps_floats_symbolic(recorder):

@@ -1286,3 +1286,23 @@ def test_compiled_generator_function_runs_eagerly(counter):
         x = torch.randn(2)
         assert same(list(cf(x)), list(fn(x)))
     _assert_eager_for_generator(cf, counter)
+
+
+def test_deleted_cell_is_guarded_empty(counter):
+    """A resume function that read an empty cell guards it empty (CELL_EMPTY): a call where the
+    cell holds a value does not reuse that capture."""
+    def fn(x, flag):
+        c = x + 1
+        g = lambda: c                   # noqa: E731
+        if flag:
+            del c
+        print(end="")
+        try:
+            return g()
+        except NameError as e:
+            return str(e)
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for flag in (True, False, True, False):
+        mine, theirs = cf(torch.ones(2), flag), fn(torch.ones(2), flag)
+        assert mine == theirs if isinstance(theirs, str) else same(mine, theirs)

@@ -312,7 +312,7 @@ def test_exception_argument_folded_whole_guards_its_args(counter):
     x = torch.randn(3)
     _run(cf, fn, (x, KeyError("a")), (x, KeyError("a")), (x, KeyError("bbb")))
     assert cf.stats.captures == 2
-    assert cf.stats.recompile_reasons[0].startswith("L['err'].args: expected EQUALS_MATCH ('a',), got ('bbb',)")
+    assert cf.stats.recompile_reasons[0].startswith("L['err'].args[0]: expected EQUALS_MATCH 'a', got 'bbb'")
     loud = bytegraph.compile(fn, backend=counter)
     _run(loud, fn, (x, _LoudError(1)), (x, _LoudError(22)))
     assert "builtin str() with arguments _LoudError" in loud.stats.break_reasons[0]   # str() runs natively
@@ -403,3 +403,17 @@ def test_contextmanager_passed_in_wrapping_no_grad(counter):
         assert same(got, expected) and got[0].requires_grad == (ctx is not frozen)
     _assert_counts(counter, cf, 2, 1)
     assert "L['ctx']" in cf.stats.recompile_reasons[0]
+
+
+def test_exception_fold_tells_apart_equal_args_of_other_types_and_skips_attribute_based_str(counter):
+    def fn(x, err):
+        return x + len(str(err))
+
+    cf = bytegraph.compile(fn, backend=counter)
+    x = torch.zeros(1)
+    for err in (ValueError(1), ValueError(True), ValueError(1.0)):     # 1 == True == 1.0
+        assert same(cf(x, err), fn(x, err))
+    assert cf.stats.captures == 3
+    co = bytegraph.compile(fn, backend=counter)
+    for err in (OSError(2, "nf", "a.txt"), OSError(2, "nf", "bb.txt")):   # str() reads .filename
+        assert same(co(x, err), fn(x, err))

@@ -185,3 +185,26 @@ def test_arguments_by_keyword_bind_as_they_would_to_the_function():
     for _ in range(2):
         assert same(outer(x), caller(x))
     assert all(st.eager == 0 for st in outer.stats_all)
+
+
+def test_bad_calls_raise_what_eager_raises_and_late_defaults_apply():
+    def f_simple(x, k):
+        return x * k
+
+    cf = bytegraph.compile(f_simple, backend=CompileCounter())
+    x = torch.ones(2)
+    cf(x, 2)
+    for args, kwargs in (((x, 2, 3), {}), ((x,), {}), ((x, 2), {"x": x}), ((x, 2), {"z": 1}), ((), {})):
+        with pytest.raises(TypeError) as mine:
+            cf(*args, **kwargs)
+        with pytest.raises(TypeError) as theirs:
+            f_simple(*args, **kwargs)
+        assert str(mine.value).split("() ", 1)[1] == str(theirs.value).split("() ", 1)[1]
+    f_simple.__defaults__ = (5,)                  # set after compiling: calls may now omit k
+    assert same(cf(x), x * 5) and same(cf(x, 3), x * 3)
+
+    def f_self(self, entry, args):
+        return self + entry + len(args)
+
+    cs = bytegraph.compile(f_self, backend=CompileCounter())
+    assert same(cs(self=x, entry=x, args=()), x * 2)

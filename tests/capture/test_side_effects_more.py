@@ -677,3 +677,28 @@ def test_side_effects_before_an_op_that_fails_at_run_time_are_kept(counter):
     assert str(e_mine.value) == str(e_theirs.value)
     assert mine == theirs == ["before", "before"]
     assert cf.stats.captures == 1
+
+
+def test_exhausted_list_iterator_stays_exhausted(counter):
+    """CPython's list iterator stops for good once it ran out, even if the list grows; one that
+    escapes keeps its position (and its exhaustion)."""
+    def fn(x, lst):
+        it = iter(lst)
+        for v in it:
+            x = x + v
+        lst.append(3)
+        for v in it:                     # nothing: it is exhausted
+            x = x + v
+        later = iter(lst)
+        next(later)
+        lst.clear()                      # later's position is past the end now
+        return x, it, later
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(2):
+        mine, theirs = [1, 2], [1, 2]
+        (a, it_a, later_a), (b, it_b, later_b) = cf(torch.zeros(2), mine), fn(torch.zeros(2), theirs)
+        assert same(a, b) and mine == theirs
+        mine.append(9), theirs.append(9)
+        assert list(it_a) == list(it_b) == []
+        assert list(later_a) == list(later_b)

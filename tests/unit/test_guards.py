@@ -191,6 +191,7 @@ CASES = [
      [(dict(_VERSIONED),), ({},)]),
     ("HASATTR", [Guard(A, K.HASATTR, "w")], one, {}, (obj(w=1),), [(obj(),)]),
     ("NOT_HASATTR", [Guard(A, K.NOT_HASATTR, "w")], one, {}, (obj(),), [(obj(w=1),)]),
+    ("CELL_EMPTY", [Guard(A, K.CELL_EMPTY)], one, {}, (types.CellType(),), [(types.CellType(1),), (1,)]),
     ("DICT_NOT_CONTAINS", [Guard(AttrSource(A, "__dict__"), K.DICT_NOT_CONTAINS, "w")], one, {}, (obj(v=1),),
      [(obj(w=1),), (1,)]),
     ("TENSOR_MATCH", [Guard(A, K.TENSOR_MATCH, TensorSpec.of(_T))], one, {"a": _T}, (torch.zeros(2, 3),),

@@ -461,18 +461,27 @@ def wrap_external_generator(b: "VariableBuilder", value: types.GeneratorType) ->
     return ExternalGeneratorVariable(b.source)
 
 
+# exception classes whose str() depends on ``args`` alone (OSError's reads errno/filename...)
+_ARGS_ONLY_STR = (BaseException.__str__, KeyError.__str__)
+
+
 def wrap_exception(b: "VariableBuilder", value: BaseException) -> VariableTracker:
     """Exception objects (raised or caught while tracing, or passed in): type-guarded; their
     attributes are guarded where read (``e.args``: its length, then the items used). Folding
-    the whole object (``str(e)``) guards ``args`` by value; it is a graph break when its
-    arguments are not constants or its class has its own ``__str__`` (exceptions cannot be
-    weakly referenced, so an identity guard could match a new object at a dead one's address)."""
+    the whole object (``str(e)``) guards each of ``args`` by value; it is not folded (str()
+    runs natively) when its arguments are not constants or its str() reads more than them
+    (exceptions cannot be weakly referenced, so an identity guard could match a new object at
+    a dead one's address)."""
     b.guard(K.TYPE_MATCH, type(value))
     vt = ExceptionVariable(value)
     if b.source is not None:
         tx, source, reason = b.tx, b.source, f"builder rule '{b.rule.name}'"
-        if all(is_literal(a) for a in value.args) and isinstance(type(value).__str__, types.WrapperDescriptorType):
-            vt.fold_guard = lambda: tx.guard(AttrSource(source, "args"), K.EQUALS_MATCH, value.args, reason)
+        if all(is_literal(a) for a in value.args) and type(value).__str__ in _ARGS_ONLY_STR \
+                and type(value).__repr__ is BaseException.__repr__:
+            def guard_args() -> None:            # each item by type and value (1, 1.0 and True differ)
+                for item in tx.wrap(value.args, AttrSource(source, "args")).unpack(tx):
+                    item.realize()
+            vt.fold_guard = guard_args
         else:
             vt.unfoldable = True
     return vt

@@ -49,6 +49,7 @@ class FrameState:
     dimension or number that has varied (dynamic from then on)."""
 
     dynamic: bool | None = None                 # compile(dynamic=...): None automatic, True all, False none
+    symbolic_floats: bool = True                # the backend takes symbolic float inputs (backends/registry.py)
     sizes: dict[str, list[int | None]] = dataclasses.field(default_factory=dict)
     scalars: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -126,7 +127,7 @@ def number_is_dynamic(state: FrameState, source: Source, value: Any,
                       is_module: Callable[[Source], bool] = lambda s: False) -> bool:
     """Is the int or float read from ``source`` symbolic in this capture? Records ``value``.
     nan and inf stay constants (the ShapeEnv cannot reason about them), as in torch.compile."""
-    if state.dynamic is False:
+    if state.dynamic is False or type(value) is float and not state.symbolic_floats:
         return False
     if type(value) is int:
         allowed = is_local_number_source(source, is_module)

@@ -102,6 +102,7 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.DICT_VERSION: lambda g, e, x, ns: f"{ns.name(dict_version, 'dict_version')}({e}) == {g.payload}",
     _K.HASATTR: lambda g, e, x, ns: f"hasattr({e}, {g.payload!r})",
     _K.NOT_HASATTR: lambda g, e, x, ns: f"not hasattr({e}, {g.payload!r})",
+    _K.CELL_EMPTY: lambda g, e, x, ns: f"{ns.name(cell_is_empty, 'cell_is_empty')}({e})",
     _K.DICT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} in {e}",
     _K.DICT_NOT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} not in {e}",
     _K.DUPLICATE_INPUT: lambda g, e, x, ns: f"{e} is {x(g.payload)}",
@@ -115,6 +116,14 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.NO_GLOBAL_MODULE_HOOKS: lambda g, e, x, ns: "not (" + " or ".join(
         ns.name(d, "module_hooks") for d in _global_module_hook_dicts()) + ")",
 }
+
+
+def cell_is_empty(cell: Any) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return True
+    return False
 
 
 def _global_module_hook_dicts() -> list[dict]:

@@ -32,6 +32,7 @@ class GuardKind(enum.Enum):
     DICT_VERSION = "DICT_VERSION"            # dict x not modified since capture     (payload: version tag)
     HASATTR = "HASATTR"                      # hasattr(x, name)                      (payload: name)
     NOT_HASATTR = "NOT_HASATTR"              # not hasattr(x, name)                  (payload: name)
+    CELL_EMPTY = "CELL_EMPTY"                # the cell x holds no value (a deleted or unassigned closure variable)
     DICT_CONTAINS = "DICT_CONTAINS"          # key in x                              (payload: key)
     DICT_NOT_CONTAINS = "DICT_NOT_CONTAINS"  # key not in x                          (payload: key)
     TENSOR_MATCH = "TENSOR_MATCH"            # type, dtype, device, requires_grad, sizes, strides, dispatch keys
@@ -137,7 +138,7 @@ class Guard:
 
 # kinds that check a fixed property and carry no payload; for any other kind a None payload is
 # the value None (EQUALS_MATCH None), shown as such
-_NO_PAYLOAD = frozenset({GuardKind.NO_MODULE_HOOKS, GuardKind.NO_GLOBAL_MODULE_HOOKS})
+_NO_PAYLOAD = frozenset({GuardKind.NO_MODULE_HOOKS, GuardKind.NO_GLOBAL_MODULE_HOOKS, GuardKind.CELL_EMPTY})
 
 
 def payload_text(g: Guard) -> str:

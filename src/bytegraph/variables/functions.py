@@ -90,6 +90,9 @@ class ExistingCellVariable(VariableTracker):
                 value = self.cell.cell_contents
             except ValueError:
                 self._contents = None
+                src = self.contents_source
+                if isinstance(src, AttrSource) and src.attr == "cell_contents":   # it may hold one next time
+                    tx.guard(src.of, GuardKind.CELL_EMPTY, None, "closure variable read while unassigned")
             else:
                 self._contents = (tx.wrap(value, self.contents_source) if self.contents_source is not None
                                   else tx.wrap_const(value))

@@ -523,9 +523,20 @@ class IteratorVariable(VariableTracker):
         cg.call(1)
 
 
-def list_iterator_at(lst: list, n: int) -> Any:
+def list_iterator_at(lst: list, n: int | None) -> Any:
+    """``lst``'s iterator at position ``n``; None: one that ran out (and stays out)."""
+    if n is None:
+        it = iter(())
+        next(it, None)
+        return it
     it = iter(lst)
-    advance_iterator(it, n)
+    size = len(lst)
+    if n > size:            # past the end (the list shrank): setstate would clamp, so grow it a moment
+        list.extend(lst, [None] * (n - size))
+        it.__setstate__(n)
+        list.__delitem__(lst, slice(size, None))
+    else:
+        it.__setstate__(n)
     return it
 
 
@@ -537,6 +548,19 @@ class ListIteratorVariable(IteratorVariable):
     def __init__(self, seq: "ListVariable") -> None:
         super().__init__([], type(iter([])))
         self.seq = seq
+        self.exhausted = False     # once out, out for good (CPython drops the list)
+
+    def next_item(self) -> VariableTracker | None:
+        if self.exhausted:
+            return None
+        vt = super().next_item()
+        self.exhausted = vt is None
+        return vt
+
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        rest = [] if self.exhausted else super().unpack(tx)
+        self.exhausted = True
+        return rest
 
     @property
     def items(self) -> list[VariableTracker]:
@@ -550,7 +574,7 @@ class ListIteratorVariable(IteratorVariable):
         """The list's own iterator, advanced as far as tracing did."""
         cg.push_callable(list_iterator_at)
         cg.reconstruct(self.seq)
-        cg.load_const(self.index)
+        cg.load_const(None if self.exhausted else self.index)
         cg.call(2)
 
 
