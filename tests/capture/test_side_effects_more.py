@@ -702,3 +702,34 @@ def test_exhausted_list_iterator_stays_exhausted(counter):
         mine.append(9), theirs.append(9)
         assert list(it_a) == list(it_b) == []
         assert list(later_a) == list(later_b)
+
+
+def test_enumerate_and_zip_over_a_list_the_loop_changes(counter):
+    def enum(x, lst):
+        for i, v in enumerate(lst):
+            if len(lst) < 4:
+                lst.append(v + i)
+            x = x + v * i
+        return x
+
+    def zipped(x, lst, other):
+        for a, b in zip(lst, other):
+            if a == 1:
+                lst.append(5)
+            x = x + a * b
+        return x
+
+    def escaping(x, lst):
+        e = enumerate(lst, 10)
+        first = next(e)
+        return x + first[1], e
+
+    cf, cz, ce = (bytegraph.compile(f, backend=counter) for f in (enum, zipped, escaping))
+    for _ in range(2):
+        mine, theirs = [1, 2], [1, 2]
+        assert same(cf(torch.zeros(2), mine), enum(torch.zeros(2), theirs)) and mine == theirs
+        mine, theirs = [1, 2], [1, 2]
+        assert same(cz(torch.zeros(2), mine, [1, 2, 3, 4]), zipped(torch.zeros(2), theirs, [1, 2, 3, 4]))
+        assert mine == theirs
+        (a, e_mine), (b, e_theirs) = ce(torch.zeros(2), [1, 2, 3]), escaping(torch.zeros(2), [1, 2, 3])
+        assert same(a, b) and type(e_mine) is enumerate and list(e_mine) == list(e_theirs) == [(11, 2), (12, 3)]

@@ -22,7 +22,8 @@ from ..sources import TypeSource
 from . import ops
 from .base import NotConstant, Tx, VariableTracker, fold
 from .dicts import DictVariable, SetVariable
-from .lists import IteratorVariable, ListIteratorVariable, ListVariable, TupleVariable, sort_trackers
+from .lists import (CombinedIteratorVariable, IteratorVariable, ListIteratorVariable, ListVariable, TupleVariable,
+                    sort_trackers)
 
 Handler = Callable[..., VariableTracker]
 HANDLERS: dict[Any, Handler] = {}
@@ -260,6 +261,8 @@ def _range(tx: Tx, *args: VariableTracker) -> VariableTracker:
 
 @handles(zip)
 def _zip(tx: Tx, *iterables: VariableTracker, strict: VariableTracker | None = None) -> VariableTracker:
+    if strict is None and any(type(it) is ListVariable for it in iterables):     # a list the loop may change
+        return CombinedIteratorVariable([_iter(tx, it) for it in iterables], zip)
     columns = [it.unpack(tx) for it in iterables]
     if strict is not None and strict.as_constant() and len({len(c) for c in columns}) > 1:
         raise UserCodeError(ValueError("zip() arguments have different lengths"))
@@ -269,6 +272,8 @@ def _zip(tx: Tx, *iterables: VariableTracker, strict: VariableTracker | None = N
 @handles(enumerate)
 def _enumerate(tx: Tx, iterable: VariableTracker, start: VariableTracker | None = None) -> VariableTracker:
     first = start.as_constant() if start is not None else 0
+    if type(iterable) is ListVariable:        # a list the loop may change: stepped as it stands
+        return CombinedIteratorVariable([ListIteratorVariable(iterable)], enumerate, first)
     return IteratorVariable([TupleVariable([tx.wrap_const(first + i), vt]) for i, vt in enumerate(iterable.unpack(tx))],
                             enumerate)
 

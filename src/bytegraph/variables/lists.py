@@ -21,6 +21,7 @@ import torch
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, fold, pymethod
+from .constant import ConstantVariable
 
 
 def _user_error(exc: Exception) -> UserCodeError:
@@ -576,6 +577,52 @@ class ListIteratorVariable(IteratorVariable):
         cg.reconstruct(self.seq)
         cg.load_const(None if self.exhausted else self.index)
         cg.call(2)
+
+
+class CombinedIteratorVariable(IteratorVariable):
+    """``enumerate(it)`` or ``zip(*its)`` over iterators it steps one item at a time, as
+    CPython does: over a list (a ListIteratorVariable) it sees the list as the loop changes it."""
+
+    def __init__(self, inners: list[IteratorVariable], py_type: type, start: int = 0) -> None:
+        super().__init__([], py_type)
+        self.inners = inners
+        self.start = start
+        self.done = False
+
+    def next_item(self) -> VariableTracker | None:
+        if self.done:
+            return None
+        values = []
+        for inner in self.inners:
+            vt = inner.next_item()
+            if vt is None:
+                self.done = True
+                return None
+            values.append(vt)
+        if self.py_type is enumerate:
+            values.insert(0, ConstantVariable(self.start + self.index))
+        self.index += 1
+        return TupleVariable(values)
+
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        rest = []
+        while (vt := self.next_item()) is not None:
+            rest.append(vt)
+        return rest
+
+    def reconstruct(self, cg: Any) -> None:
+        """The same builtin over the inner iterators as they stand."""
+        cg.push_callable(self.py_type)
+        if self.done:                       # an exhausted one: zip() / enumerate(())
+            if self.py_type is enumerate:
+                cg.load_const(())
+            cg.call(int(self.py_type is enumerate))
+            return
+        for inner in self.inners:
+            cg.reconstruct(inner)
+        if self.py_type is enumerate:
+            cg.load_const(self.start + self.index)
+        cg.call(len(self.inners) + (self.py_type is enumerate))
 
 
 class DequeVariable(ListVariable):
