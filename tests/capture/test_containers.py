@@ -237,3 +237,17 @@ def test_list_of_tensors_any_length(counter, n):
     cf = _run(counter, fn, lambda: ([torch.randn(3) for _ in range(n)],))
     assert counter.frame_count == 1 and cf.stats.recompiles == 0
     assert counter.op_count == 2 * n
+
+
+class _PlainDictSub(dict):
+    pass
+
+
+def test_dict_and_double_star_of_a_dict_subclass(counter):
+    def fn(x, m):
+        return x + 1, dict(m), {**m, "z": 0}
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for m in (_PlainDictSub(a=1), _PlainDictSub(a=1, b=2)):
+        assert same(cf(torch.ones(2), m), fn(torch.ones(2), m))
+    assert cf.stats.eager == 0 and not cf.stats.break_reasons

@@ -152,3 +152,34 @@ def test_too_many_positional_sub_patterns_raise_as_eager(counter):
     with pytest.raises(TypeError) as theirs:
         fn(torch.randn(2), Point(1, torch.ones(2)))
     assert str(mine.value) == str(theirs.value)
+
+
+class IntSub(int):
+    pass
+
+
+class GetsDefault(dict):
+    def get(self, key, default=None):
+        return 42 if key == "a" else dict.get(self, key, default)
+
+
+def test_class_patterns_on_builtin_subclasses_and_mappings_read_through_get(counter):
+    """``case IntSub(n)`` matches the subject itself (CPython's MATCH_SELF flag is inherited),
+    and a mapping pattern looks keys up with ``subject.get`` (an override is honored)."""
+    def cls(x, v):
+        match v:
+            case IntSub(n):
+                return x + 1, type(n).__name__
+            case int(n):
+                return x - 1, type(n).__name__
+        return x, ""
+
+    def mapping(x, m):
+        match m:
+            case {"a": a}:
+                return x + a
+        return x
+
+    _check(counter, cls, [(torch.zeros(1), IntSub(3)), (torch.zeros(1), 3)])
+    _check(counter, mapping, [(torch.zeros(1), GetsDefault(a=1)), (torch.zeros(1), GetsDefault(b=1)),
+                              (torch.zeros(1), {"a": 2})])

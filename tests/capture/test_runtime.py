@@ -208,3 +208,29 @@ def test_bad_calls_raise_what_eager_raises_and_late_defaults_apply():
 
     cs = bytegraph.compile(f_self, backend=CompileCounter())
     assert same(cs(self=x, entry=x, args=()), x * 2)
+
+
+def test_reset_forgets_resume_functions_and_modules_report_all_stats():
+    def fn(x):
+        y = x + 1
+        print(end="")
+        return y * 2
+
+    counter = CompileCounter()
+    cf = bytegraph.compile(fn, backend=counter)
+    cf(torch.ones(2))
+    assert [st.captures for st in cf.stats_all] == [1, 1]
+    cf.reset()
+    assert cf.stats_all == [cf.stats] and cf.stats.captures == 0
+    cf(torch.ones(2))
+    assert [st.captures for st in cf.stats_all] == [1, 1] and counter.frame_count == 4
+
+    class Net(torch.nn.Module):
+        def forward(self, x):
+            y = x + 1
+            print(end="")
+            return y * 2
+
+    cm = bytegraph.compile(Net(), backend=counter)
+    cm(torch.ones(2))
+    assert cm.stats_all[0] is cm.stats

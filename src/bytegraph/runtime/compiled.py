@@ -179,7 +179,9 @@ class CompiledFunction:
         return [self.stats, *(r.stats for r in self.resumes.values() if r.stats.captures)]
 
     def reset(self) -> None:
+        """Forget every capture, this function's and its resume functions'."""
         with self._lock:
+            self.resumes.clear()
             self.entries = ()
             self.stats = CompileStats()
             self.frame_state = FrameState(self.frame_state.dynamic, symbolic_floats=self.frame_state.symbolic_floats)
@@ -276,6 +278,10 @@ class CompiledModule(torch.nn.Module):
     @property
     def stats(self) -> CompileStats:
         return self._bytegraph.stats
+
+    @property
+    def stats_all(self) -> list[CompileStats]:
+        return self._bytegraph.stats_all
 
     @property
     def entries(self) -> tuple[CacheEntry, ...]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import inspect
 import types
-import weakref
 from typing import Any, Callable
 
 import torch
@@ -94,7 +93,9 @@ def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
 
 
 # -- callees that broke inside: called through their own bytegraph wrapper -------------------
-_CALLEES: "weakref.WeakKeyDictionary[Any, dict[Any, Any]]" = weakref.WeakKeyDictionary()
+# The wrappers are kept on the function object itself (``__bytegraph_callees__``): a global
+# table keyed by the function would keep it alive through its own wrapper.
+_CALLEES_ATTR = "__bytegraph_callees__"
 
 
 _NOT_A_FRAME_OF_ITS_OWN = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
@@ -121,7 +122,9 @@ def compiled_callee(obj: Any, backend: Any, dynamic: Any) -> Any:
         return types.MethodType(compiled_callee(call, backend, dynamic), obj)
     if not isinstance(obj, types.FunctionType) or not _capturable_frame(obj.__code__):
         return obj
-    per_settings = _CALLEES.setdefault(obj, {})
+    per_settings = obj.__dict__.get(_CALLEES_ATTR)
+    if per_settings is None:
+        per_settings = obj.__dict__[_CALLEES_ATTR] = {}
     key = (id(backend), dynamic)
     compiled = per_settings.get(key)
     if compiled is None:

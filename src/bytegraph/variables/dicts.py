@@ -319,6 +319,9 @@ class DictVariable(VariableTracker):
     @pymethod("update")
     def _update(self, tx: Tx, other: VariableTracker | None = None, /, **kwargs: VariableTracker) -> VariableTracker:
         self._mutate(tx, "update")
+        contents = getattr(other, "contents", None)
+        if isinstance(contents, DictVariable) and other.python_type().__iter__ is dict.__iter__:
+            other = contents          # a dict subclass: CPython copies its storage (dict_merge's fast path)
         if isinstance(other, DictVariable):
             for k in other.keys():
                 self._items[k] = other.value(k)

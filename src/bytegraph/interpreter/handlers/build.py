@@ -95,6 +95,10 @@ def dict_update(tx: Tx, inst: Inst) -> None:
     """(dict, ..., mapping -- dict, ...): DICT_MERGE (for ``**kw`` in calls) refuses duplicate keys"""
     other = tx.pop()
     target = tx.stack[-inst.arg]
+    contents = getattr(other, "contents", None)
+    if isinstance(contents, DictVariable) and other.python_type().keys is dict.keys \
+            and other.python_type().__getitem__ is dict.__getitem__:
+        other = contents              # a dict subclass that reads like a dict
     if not isinstance(other, DictVariable):
         raise Unsupported(breaks.UNSUPPORTED_VALUE, f"** of {other.describe()}")
     if inst.opname == "DICT_MERGE":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from ...codegen.instructions import Inst
 from ...diagnostics.errors import UserCodeError
-from ...variables import ops
 from ...variables.base import VariableTracker
 from ...variables.builtins import BuiltinVariable
 from ...variables.lists import TupleVariable
@@ -20,8 +19,10 @@ from ..translator import InstructionTranslator as Tx
 _TPFLAGS_SEQUENCE = 1 << 5
 _TPFLAGS_MAPPING = 1 << 6
 
-# ``case int(x):``: for these classes one positional pattern matches the subject itself
-_SELF_MATCHING = (bool, bytearray, bytes, dict, float, frozenset, int, list, set, str, tuple)
+# ``case int(x):``: classes (and their subclasses) for which one positional pattern matches
+# the subject itself, unless they define __match_args__ (CPython: _Py_TPFLAGS_MATCH_SELF)
+_TPFLAGS_MATCH_SELF = 1 << 22
+_NOT_FOUND = object()
 
 
 def _has_flag(vt: VariableTracker, flag: int) -> bool:
@@ -50,12 +51,15 @@ def get_len(tx: Tx, inst: Inst) -> None:
 def match_keys(tx: Tx, inst: Inst) -> None:
     """(subject, keys -- subject, keys, values or None): every key present, or None"""
     subject, keys = tx.stack[-2], tx.stack[-1]
+    get = subject.var_getattr(tx, "get")          # CPython looks keys up with subject.get(key, <dummy>)
+    dummy = tx.wrap_const(_NOT_FOUND)
     values = []
     for key in keys.realized():
-        if not ops.contains(tx, key, subject):
+        value = tx.call(get, [key, dummy], {})
+        if value is dummy:
             tx.push(tx.wrap_const(None))
             return
-        values.append(subject.getitem(tx, key))
+        values.append(value)
     tx.push(TupleVariable(values))
 
 
@@ -78,18 +82,22 @@ def match_class(tx: Tx, inst: Inst) -> None:
         tx.push(tx.wrap_const(None))
         return
     klass = cls.as_constant()
-    if inst.arg == 1 and klass in _SELF_MATCHING:
+    match_args = getattr(klass, "__match_args__", _NOT_FOUND)
+    match_self = match_args is _NOT_FOUND and bool(klass.__flags__ & _TPFLAGS_MATCH_SELF)
+    if match_args is _NOT_FOUND:
+        match_args = ()
+    if not inst.arg:
+        positional = []
+    elif match_self and inst.arg == 1:
         positional = [subject]
-    elif inst.arg:
-        match_args = getattr(klass, "__match_args__", ())
+    else:
+        allowed = 1 if match_self else len(match_args)
         if not isinstance(match_args, tuple):
             raise UserCodeError(TypeError(f"{klass.__name__}.__match_args__ must be a tuple (got "
                                           f"{type(match_args).__name__})"))
-        if inst.arg > len(match_args):
-            raise UserCodeError(TypeError(f"{klass.__name__}() accepts {len(match_args)} positional "
-                                          f"sub-pattern{'s' if len(match_args) != 1 else ''} ({inst.arg} given)"))
+        if inst.arg > allowed:
+            raise UserCodeError(TypeError(f"{klass.__name__}() accepts {allowed} positional "
+                                          f"sub-pattern{'s' if allowed != 1 else ''} ({inst.arg} given)"))
         positional = [_attribute(tx, subject, name) for name in match_args[:inst.arg]]
-    else:
-        positional = []
     attrs = positional + [_attribute(tx, subject, name) for name in names]
     tx.push(tx.wrap_const(None) if any(a is None for a in attrs) else TupleVariable(attrs))
