@@ -733,3 +733,47 @@ def test_enumerate_and_zip_over_a_list_the_loop_changes(counter):
         assert mine == theirs
         (a, e_mine), (b, e_theirs) = ce(torch.zeros(2), [1, 2, 3]), escaping(torch.zeros(2), [1, 2, 3])
         assert same(a, b) and type(e_mine) is enumerate and list(e_mine) == list(e_theirs) == [(11, 2), (12, 3)]
+
+
+def test_value_read_before_its_source_is_overwritten_is_returned_as_read(counter):
+    """``d = o.a; o.a = 1; return d``: the return value is rebuilt before the write-back, so it
+    is the value read, not the one written (also for a closure cell after a graph break)."""
+    class O:
+        pass
+
+    def attr(x, o):
+        d, t = o.a, o.t
+        o.a, o.t = 1, x * 5
+        return x + 1, d, t
+
+    def cell(x):
+        c = 0
+        print(end="")
+        d = c
+        c = 1
+        g = lambda: c                    # noqa: E731
+        return x + 1, d, g()
+
+    ca, cc = bytegraph.compile(attr, backend=counter), bytegraph.compile(cell, backend=counter)
+    for _ in range(2):
+        mine, theirs = O(), O()
+        mine.a = theirs.a = 0
+        mine.t = theirs.t = torch.zeros(1)
+        assert same(ca(torch.ones(1), mine), attr(torch.ones(1), theirs))
+        assert mine.a == theirs.a == 1 and same(mine.t, theirs.t)
+        assert same(cc(torch.ones(1)), cell(torch.ones(1)))
+
+
+def test_resume_function_past_the_recompile_limit_runs_eagerly(counter):
+    def fn(x, lst):
+        for i in range(12):
+            print(end="")
+            lst.append(str(i))           # a new string each iteration: the resume recompiles
+            x = x + 1
+        return x
+
+    cf = bytegraph.compile(fn, backend=counter)
+    with pytest.warns(RuntimeWarning, match="recompile limit"):
+        mine = []
+        assert same(cf(torch.ones(3), mine), torch.full((3,), 13.0))
+    assert mine == [str(i) for i in range(12)]

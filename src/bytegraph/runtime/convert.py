@@ -273,8 +273,12 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
     code = fn.__code__
     out = PyCodegen(code)
     if why is None:
-        capture.side_effects.codegen(out)
+        # The return value first: a value read before the frame overwrote its source (``d =
+        # o.a; o.a = 1; return d``) is rebuilt from that source before the write-back.
         out.reconstruct(tx.return_value)
+        out.store_local("___return")
+        capture.side_effects.codegen(out)
+        out.emit("LOAD_FAST", "___return")
         out.emit("RETURN_VALUE")
     else:
         emit_break(out, tx, tx.stopped, why, owner)
