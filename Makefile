@@ -1,8 +1,12 @@
 # Two commands a new user needs: `make demo` and `make test`. Both build .venv from nothing.
 PY ?= python3
-VENV := .venv
+# The torch release to test against; its pins are constraints/test.txt (all dependencies) for the default.
+TORCH ?= 2.13.0
+CONSTRAINTS ?= constraints/test.txt
+VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(TORCH)
+PIP := $(BIN)/pip install -q -c $(CONSTRAINTS)
 
 .PHONY: demo test test-slow bench docs clean chromium
 
@@ -10,10 +14,14 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 
 # torch==2.13.0 first: on these machines pip finds the CPU wheel on disk; a bare range would fetch a CUDA build.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[test]"
+# Every install is constrained to the pinned versions (constraints/test.txt), build tools included:
+# setuptools is installed into the venv and the package built without isolation, so that a new
+# machine does not fetch the newest setuptools into a build environment.
+$(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(PIP) --upgrade pip setuptools
+	$(PIP) "torch==$(TORCH)"
+	$(PIP) --no-build-isolation -e ".[test]"
+	rm -f $(VENV)/.installed*
 	touch $(STAMP)
 
 demo: $(STAMP)
