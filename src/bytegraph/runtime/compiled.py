@@ -292,6 +292,32 @@ class CompiledModule(torch.nn.Module):
         self._bytegraph.reset()
 
 
+class CompiledDDP(CompiledModule):
+    """``bytegraph.compile(DDP(model))``: DDP's own forward runs natively (bucket rebuilding, the
+    reducer's hooks, its logging) and its call of the wrapped module is compiled; the graph is
+    split at DDP's gradient buckets (runtime/ddp.py). ``entries``/``stats`` are the wrapped
+    module's captures."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        ddp = self._bytegraph_orig
+        state = ddp.__dict__
+        state["_run_ddp_forward"] = self._run_ddp_forward       # for this call only: DDP calls us
+        try:
+            return ddp(*args, **kwargs)
+        finally:
+            del state["_run_ddp_forward"]
+
+    def _run_ddp_forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        ddp = self._bytegraph_orig
+        if getattr(ddp, "_use_python_reducer", False):
+            return self._bytegraph(ddp.module, *inputs, **kwargs)
+        with ddp._inside_ddp_forward():                            # (what DDP's own method does)
+            return self._bytegraph(ddp.module, *inputs, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self(*args, **kwargs)
+
+
 def call_module(module, *args, **kwargs):  # type: ignore[no-untyped-def]
     """The root frame of a compiled module."""
     return module(*args, **kwargs)

@@ -34,6 +34,7 @@ from ..interpreter.capture import CaptureState
 from ..interpreter.translator import InstructionTranslator, bind_arguments, program_for, root_translator
 from ..sources import NumpyTensorSource
 from .cache import CacheEntry
+from .ddp import active_ddp_module, split_for_ddp
 from .graph_break import emit_break, why_not_resumable
 
 log_graphs = get_logger("graphs")
@@ -290,7 +291,8 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())
-        compiled = graph.compile_with(owner.backend, gm)
+        backend = split_for_ddp(owner.backend) if active_ddp_module() is not None else owner.backend
+        compiled = graph.compile_with(backend, gm)
         for source, value, _ in graph.specialized_floats:      # the backend made these constants
             capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value,
                                      "the backend cannot take this float symbolically (AOTAutograd's tensorify)"))
