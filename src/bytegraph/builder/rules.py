@@ -509,7 +509,7 @@ def wrap_user_defined(b: "VariableBuilder", value: Any) -> VariableTracker:
     elif base is list:
         b.guard(K.SEQUENCE_LENGTH, len(value))
         contents = ListVariable([b.child(v, i) for i, v in enumerate(list.__iter__(value))], b.source)
-    return UserDefinedObjectVariable(value, b.source, contents)
+    return UserDefinedObjectVariable(value, b.source, contents, existing=True)
 
 
 def wrap_triton_kernel(b: "VariableBuilder", value: Any) -> VariableTracker:

@@ -319,10 +319,14 @@ class UserDefinedObjectVariable(VariableTracker):
     identity_matters = True
 
     def __init__(self, value: Any, source: Source | None = None, contents: VariableTracker | None = None,
-                 snapshot: bool = False) -> None:
+                 snapshot: bool = False, existing: bool = False) -> None:
         super().__init__(source)
         self.value = value
         self.pending: dict[str, VariableTracker] = {}
+        # The object existed before the call (wrapped by the builder, with or without a source: a
+        # trusted module's global such as pytree's _LEAF_SPEC has none): it is rebuilt as itself,
+        # and writing to it is a side effect, never a change to a fresh copy.
+        self.existing = existing
         # A real object made at trace time with state of its own (a deepcopy): rebuilt as a copy
         # of it plus the trace's writes, not from the writes alone.
         self.snapshot = snapshot
@@ -458,7 +462,7 @@ class UserDefinedObjectVariable(VariableTracker):
     def generic_setattr(self, tx: Tx, name: str, value: VariableTracker) -> VariableTracker:
         """``object.__setattr__(obj, name, value)``: recorded on the tracker; on an object that
         existed before the call it is a side effect."""
-        if self.source is not None:
+        if self.source is not None or self.existing:
             tx.mutation(self, f"setting attribute {name!r}")
         owner, attr = lookup_class_attr(type(self.value), name)
         if attr is not MISSING and _is_data_descriptor(attr) and not isinstance(attr, types.MemberDescriptorType):
@@ -472,7 +476,7 @@ class UserDefinedObjectVariable(VariableTracker):
         on a pre-existing one, the deletion is a side effect."""
         if self.pending.get(name) is DELETED or (name not in self.pending and not self._has_instance_attr(name)):
             raise UserCodeError(AttributeError(name))
-        if self.source is not None:
+        if self.source is not None or self.existing:
             tx.mutation(self, f"deleting attribute {name!r}")
         if self._has_instance_attr(name):
             self.pending[name] = DELETED       # the real object has it: remember the deletion
@@ -498,6 +502,9 @@ class UserDefinedObjectVariable(VariableTracker):
     def reconstruct(self, cg: Any) -> None:
         if self.source is not None:
             self.source.reconstruct(cg)
+            return
+        if self.existing:       # (unchanged: writing to it is a side effect, which needs a source)
+            cg.load_const(self.value)
             return
         written = {name: vt for name, vt in self.pending.items() if vt is not DELETED}
         cg.push_callable(rebuild_object)
