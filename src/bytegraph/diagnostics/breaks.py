@@ -118,3 +118,9 @@ RUNS_NATIVELY = _kind(
     "bytegraph does not capture them as higher-order ops yet, so the call runs natively between two graphs",
     "accept the graph break (the result is eager's), or call the transform outside the compiled function and "
     "compile the function it transforms")
+DISABLED = _kind(
+    "GB020", "function marked torch.compiler.disable",
+    "the function (or the library that wraps it: FSDP2 wraps its hooks so) asks not to be compiled; it "
+    "runs natively between two graphs, and so does everything it calls",
+    "accept the graph break, or remove torch.compiler.disable where the function can be compiled; for "
+    "FSDP2, compile each block and shard it (the hooks then run outside the compiled code)")

@@ -286,9 +286,9 @@ class InstructionTranslator:
             raise Unsupported(breaks.TOO_LONG, f"inlining deeper than {config.max_inline_depth} calls")
         target = fn.inline_target(self)
         code = target.code
-        why = native_module_reason(target.fn_globals.get("__name__"))
-        if why is not None:       # (a functorch transform, a higher-order op...: variables/native.py)
-            raise Unsupported(breaks.RUNS_NATIVELY, f"{target.module or ''}.{code.co_qualname}() is {why}".lstrip("."))
+        native = native_module_reason(target.fn_globals.get("__name__"))
+        if native is not None:    # (a functorch transform, a higher-order op...: variables/native.py)
+            raise Unsupported(native[0], f"{target.module or ''}.{code.co_qualname}() is {native[1]}".lstrip("."))
         f_locals = bind_arguments(code, target.defaults, target.kwdefaults, args, kwargs)
         cells = {name: target.closure[i] for i, name in enumerate(code.co_freevars)}
         child = InstructionTranslator(self.capture, code, f_locals, cells, target.fn_globals,

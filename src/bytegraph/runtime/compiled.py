@@ -263,6 +263,10 @@ class CompiledModule(torch.nn.Module):
         object.__setattr__(self, "_bytegraph", CompiledFunction(call_module, backend, fullgraph, dynamic))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks:
+            # hooks on the compiled module itself (FSDP's, when a compiled block is sharded; a
+            # user's): Module.__call__ runs them around forward, as for any module
+            return torch.nn.Module.__call__(self, *args, **kwargs)
         # CompiledFunction.__call__ inlined with the module prepended: one argument
         # repacking fewer on every call of a compiled model.
         mod = self._bytegraph_orig
@@ -303,6 +307,11 @@ class CompiledDDP(CompiledModule):
     module's captures."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks:
+            return torch.nn.Module.__call__(self, *args, **kwargs)
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         ddp = self._bytegraph_orig
         state = ddp.__dict__
         state["_run_ddp_forward"] = self._run_ddp_forward       # for this call only: DDP calls us
@@ -317,9 +326,6 @@ class CompiledDDP(CompiledModule):
             return self._bytegraph(ddp.module, *inputs, **kwargs)
         with ddp._inside_ddp_forward():                            # (what DDP's own method does)
             return self._bytegraph(ddp.module, *inputs, **kwargs)
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self(*args, **kwargs)
 
 
 def call_module(module, *args, **kwargs):  # type: ignore[no-untyped-def]

@@ -26,7 +26,7 @@ import torch.nn.functional
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
 from .base import NotConstant, Tx, VariableTracker, fold
-from .native import native_reason
+from .native import NativeCallVariable, disable_decorators, native_reason
 
 # Python-level modules whose public functions are graph operations (not inlined).
 GRAPH_PY_MODULES = frozenset({"torch.nn.functional", "torch.functional", "torch._tensor"})
@@ -82,7 +82,8 @@ def is_torch_callable(value: Any) -> bool:
     if isinstance(value, types.FunctionType) and value.__code__ is _DISABLED_CODE:
         return True
     try:
-        if value in TRACE_TIME or value in NOT_TRACEABLE or value in CONSTANT_CONSTRUCTORS or value in GRAPH_STATE:
+        if value in TRACE_TIME or value in NOT_TRACEABLE or value in CONSTANT_CONSTRUCTORS or value in GRAPH_STATE \
+                or value in disable_decorators():
             return True
     except TypeError:
         return False
@@ -113,9 +114,11 @@ class TorchVariable(VariableTracker):
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         fn = unwrap_disabled(self.fn)
-        why = native_reason(fn)
-        if why is not None:
-            raise Unsupported(breaks.RUNS_NATIVELY, f"{_name(fn)}() is {why}")
+        if fn in disable_decorators() and len(args) == 1:
+            return NativeCallVariable(fn, args[0])          # torch.compiler.disable(fn, recursive=..., reason=...)
+        native = native_reason(fn)
+        if native is not None:
+            raise Unsupported(native[0], f"{_name(fn)}() is {native[1]}")
         if fn is not self.fn and fn not in TRACE_TIME:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() is marked by torch to run eagerly"
                               + (" (it changes global state)" if fn in NOT_TRACEABLE else ""))
