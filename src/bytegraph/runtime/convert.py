@@ -16,6 +16,7 @@ from __future__ import annotations
 import dis
 import inspect
 import logging
+import sys
 import time
 import types
 import warnings
@@ -61,7 +62,8 @@ def compile_call(owner: Any, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
     fn = owner.fn
     start = time.perf_counter()
     frame_locals = bind_frame(fn, args, kwargs)
-    capture = _new_capture(owner)
+    caller_exc = sys.exc_info()[1]        # what sys.exc_info() is for the frame (guarded where read)
+    capture = _new_capture(owner, caller_exc)
     try:
         tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__)
         tx.run()
@@ -72,7 +74,7 @@ def compile_call(owner: Any, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
                                f"{e.render()}") from None
         log_breaks.debug("%s", e.render())
         capture.release()
-        resumed = _resume_after_break(owner, frame_locals, e)
+        resumed = _resume_after_break(owner, frame_locals, e, caller_exc)
         entry = resumed if isinstance(resumed, CacheEntry) else \
             _eager_entry(owner, capture, frame_locals, f"{e.render()}\n  not resumable: {resumed}")
     except UserCodeError as e:
@@ -95,19 +97,20 @@ def compile_call(owner: Any, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
     return entry
 
 
-def _new_capture(owner: Any) -> CaptureState:
-    capture = CaptureState(root_globals=owner.fn.__globals__, frame_state=owner.frame_state)
+def _new_capture(owner: Any, caller_exc: BaseException | None) -> CaptureState:
+    capture = CaptureState(root_globals=owner.fn.__globals__, frame_state=owner.frame_state, caller_exc=caller_exc)
     capture.guards.add(Guard(None, GuardKind.GLOBAL_STATE, GlobalStateSnapshot.capture(), "torch global state at capture"))
     return capture
 
 
-def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupported) -> CacheEntry | str:
+def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupported,
+                        caller_exc: BaseException | None) -> CacheEntry | str:
     """Retrace up to the instruction that broke and end the frame there with a resume
     function; when the break cannot resume, why not (the caller then runs the frame eagerly
     and records it)."""
     if why.root_index is None:
         return "the break happened outside the frame's own instructions"
-    capture = _new_capture(owner)
+    capture = _new_capture(owner, caller_exc)
     try:
         tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__)
         tx.stop_at = why.root_index
