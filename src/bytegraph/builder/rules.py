@@ -49,6 +49,14 @@ from ..variables.iterators import ExternalGeneratorVariable
 from ..variables.nn_module import NNModuleVariable
 from ..variables.numpy import NumpyNdarrayVariable, is_ndarray
 from ..variables.torch import TorchVariable, is_torch_callable
+from ..variables.triton import (
+    TensorDescriptorClassVariable,
+    TritonKernelVariable,
+    descriptor_from_source,
+    is_tensor_descriptor,
+    is_tensor_descriptor_class,
+    is_triton_kernel,
+)
 from ..variables.user_defined import (
     PythonModuleVariable,
     UserDefinedClassVariable,
@@ -528,6 +536,33 @@ def wrap_user_defined(b: "VariableBuilder", value: Any) -> VariableTracker:
     return UserDefinedObjectVariable(value, b.source, contents, snapshot=b.source is None)
 
 
+def wrap_triton_kernel(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """Triton kernels (``@triton.jit``, also under ``TRITON_INTERPRET=1``, and ``@triton.autotune`` /
+    ``@triton.heuristics`` wrappers in any order): ``kernel[grid](...)`` and ``kernel.run(...)``
+    are one graph node each (variables/triton.py). Guarded by identity; an autotuner's configs
+    by value when the kernel is launched. Before "user object", which would trace Triton's own
+    launcher."""
+    b.guard_id(value)
+    return TritonKernelVariable(value, source=b.source)
+
+
+def wrap_tensor_descriptor_class(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """Triton's ``TensorDescriptor`` class: ``from_tensor`` makes a descriptor tracker (the tensor
+    and its block shape). Before "class"."""
+    b.guard_id(value)
+    return TensorDescriptorClassVariable(value, b.source)
+
+
+def wrap_tensor_descriptor(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """A Triton ``TensorDescriptor`` made outside the trace: its tensor (a graph input) and block
+    shape, guarded through ``.base`` and by value; rebuilt from the tensor where the kernel runs.
+    Before "user object"."""
+    b.guard(K.TYPE_MATCH, type(value))
+    if b.source is None:
+        raise Unsupported(breaks.UNSUPPORTED_VALUE, "a Triton tensor descriptor made outside the trace")
+    return descriptor_from_source(b.tx, value, b.source)
+
+
 def _always(value: Any) -> bool:
     return True
 
@@ -562,12 +597,16 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("bound method", lambda v: isinstance(v, types.MethodType), wrap_bound_method, ()),
     WrapRule("builtin", is_builtin, wrap_builtin, (K.ID_MATCH,)),
     WrapRule("python module", lambda v: isinstance(v, types.ModuleType), wrap_python_module, (K.ID_MATCH,)),
+    WrapRule("triton tensor descriptor class", is_tensor_descriptor_class, wrap_tensor_descriptor_class,
+             (K.ID_MATCH,)),
     WrapRule("class", lambda v: isinstance(v, type), wrap_class, (K.ID_MATCH,)),
     WrapRule("lru_cache wrapper", is_lru_cache, wrap_lru_cache, (K.TYPE_MATCH,)),
     WrapRule("operator getter", lambda v: type(v) in GETTER_TYPES, wrap_operator_getter, (K.TYPE_MATCH,)),
     WrapRule("generator object", lambda v: type(v) is types.GeneratorType, wrap_external_generator, (K.TYPE_MATCH,)),
     WrapRule("exception", lambda v: isinstance(v, BaseException), wrap_exception, (K.TYPE_MATCH,)),
     WrapRule("closure cell", lambda v: type(v) is types.CellType, wrap_cell, (K.TYPE_MATCH,)),
+    WrapRule("triton kernel", is_triton_kernel, wrap_triton_kernel, (K.ID_MATCH,)),
+    WrapRule("triton tensor descriptor", is_tensor_descriptor, wrap_tensor_descriptor, (K.TYPE_MATCH,)),
     WrapRule("user object", _always, wrap_user_defined, (K.TYPE_MATCH,), tracks_identity=True),
 ]
 

@@ -46,6 +46,7 @@ from ..variables.constant import ConstantVariable
 from ..variables.lists import ListVariable, TupleVariable
 from ..variables.symbolic import SymNodeVariable, is_symbolic
 from ..variables.tensor import TensorVariable
+from ..variables.triton import launch_writes
 from .shapes import ShapeSource
 
 
@@ -85,6 +86,14 @@ def _writes_in_place(n: torch.fx.Node) -> bool:
     name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
     return n.op in ("call_function", "call_method") and (name.endswith("_") and not name.startswith("_")
                                                          or name in _INPLACE_NAMES)
+
+
+def _written_by(n: torch.fx.Node) -> list[Any]:
+    """The tensors (nodes) an op may write into: an in-place op's first argument, or what a
+    Triton kernel launch may write (variables/triton.py)."""
+    if _writes_in_place(n):
+        return list(n.args[:1])
+    return launch_writes(n) if n.op == "call_function" else []
 
 
 def _specialize(value: Any) -> Any:
@@ -157,6 +166,19 @@ def _contains_tensor(value: Any) -> bool:
     if isinstance(value, (list, tuple)):
         return any(_contains_tensor(v) for v in value)
     return False
+
+
+def _graph_arg(value: Any) -> tuple[Any, Any]:
+    """(fx argument, fake argument) of a tracker, a constant, or a list/tuple/dict of them."""
+    if isinstance(value, VariableTracker):
+        return value.as_graph_arg()
+    if type(value) in (list, tuple):
+        pairs = [_graph_arg(v) for v in value]
+        return type(value)(p[0] for p in pairs), type(value)(p[1] for p in pairs)
+    if type(value) is dict:
+        pairs = {k: _graph_arg(v) for k, v in value.items()}
+        return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
+    return value, value
 
 
 _DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException, GuardOnDataDependentSymNode)
@@ -267,12 +289,11 @@ class OutputGraph:
     def call_method(self, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         return self._record("call_method", name, args, kwargs)
 
-    def _record(self, kind: str, target: Any, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        node_args, fake_args = zip(*(vt.as_graph_arg() for vt in args)) if args else ((), ())
-        node_kwargs = {k: vt.as_graph_arg() for k, vt in kwargs.items()}
-        fake_kwargs = {k: p[1] for k, p in node_kwargs.items()}
-        node_kwargs = {k: p[0] for k, p in node_kwargs.items()}
-        out = self.run_fake(kind, target, list(fake_args), fake_kwargs)
+    def _record(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker:
+        """Record one op; its arguments are trackers, constants, or lists/tuples/dicts of them."""
+        node_args, fake_args = _graph_arg(list(args))
+        node_kwargs, fake_kwargs = _graph_arg(dict(kwargs))
+        out = self.run_fake(kind, target, fake_args, fake_kwargs)
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
@@ -392,18 +413,18 @@ class OutputGraph:
         return any(n.op == "call_function" and n.target in _MODE_SWITCHES for n in self.graph.nodes)
 
     def mutates(self) -> bool:
-        """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``)."""
-        return any(_writes_in_place(n) for n in self.graph.nodes)
+        """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``,
+        a Triton kernel launch)."""
+        return any(_written_by(n) for n in self.graph.nodes)
 
     def mutated_inputs(self) -> list[int]:
-        """Positions of the graph inputs an in-place op may write into: the first argument of
-        each in-place op followed back through first arguments (views, or not: erring on the
-        side of more) to a placeholder."""
+        """Positions of the graph inputs an op may write into: the tensors each in-place op (or
+        kernel launch) writes, followed back through first arguments (views, or not: erring on
+        the side of more) to a placeholder."""
         placeholders = [n for n in self.graph.nodes if n.op == "placeholder"]
         hit: set[torch.fx.Node] = set()
         for n in self.graph.nodes:
-            if _writes_in_place(n) and n.args:
-                node = n.args[0]
+            for node in _written_by(n):
                 while isinstance(node, torch.fx.Node) and node.op != "placeholder" and node.args:
                     node = node.args[0]
                 if isinstance(node, torch.fx.Node) and node.op == "placeholder":

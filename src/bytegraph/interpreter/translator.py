@@ -40,6 +40,7 @@ from ..variables.dicts import DictVariable
 from ..variables.functions import existing_cell
 from ..variables.iterators import GeneratorVariable
 from ..variables.lists import TupleVariable
+from ..variables.native import native_module_reason
 from ..variables.rebound import rebound_globals
 from ..variables.user_defined import is_torch_module_name
 from .capture import CaptureState
@@ -289,6 +290,9 @@ class InstructionTranslator:
             raise Unsupported(breaks.TOO_LONG, f"inlining deeper than {config.max_inline_depth} calls")
         target = fn.inline_target(self)
         code = target.code
+        why = native_module_reason(target.fn_globals.get("__name__"))
+        if why is not None:       # (a functorch transform, a higher-order op...: variables/native.py)
+            raise Unsupported(breaks.RUNS_NATIVELY, f"{target.module or ''}.{code.co_qualname}() is {why}".lstrip("."))
         f_locals = bind_arguments(code, target.defaults, target.kwdefaults, args, kwargs)
         cells = {name: target.closure[i] for i, name in enumerate(code.co_freevars)}
         child = InstructionTranslator(self.capture, code, f_locals, cells, target.fn_globals,

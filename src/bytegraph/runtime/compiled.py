@@ -121,7 +121,7 @@ class CompiledFunction:
             reason = self._why_miss(args, kwargs)
             self.stats.recompile_reasons.append(reason)
             log_recompiles.info("recompiling %s: %s", self.fn.__qualname__, reason)
-        entry = compile_call(self, args, kwargs)
+        entry = compile_call(self, args, kwargs)       # (the frame boundary: never raises a bytegraph error)
         self.stats.captures += 1
         if entry.graph is not None:
             self.stats.graphs += 1
@@ -131,13 +131,17 @@ class CompiledFunction:
         if entry.break_reason is not None:
             self.stats.break_reasons.append(entry.break_reason)
         self._watch(entry)
-        self.entries = (entry, *self.entries)
+        # most recent first; an entry that takes every call goes last, behind those compiled before
+        self.entries = (*self.entries, entry) if entry.accepts_all else (entry, *self.entries)
         events.LOG.record(self, entry, reason)
         return entry
 
     def _why_miss(self, args: tuple, kwargs: dict[str, Any]) -> str:
-        frame_locals = bind_frame(self.fn, args, kwargs)
-        return self.entries[0].guards.failure(frame_locals) or "no guard failed (a concurrent compile?)"
+        try:
+            frame_locals = bind_frame(self.fn, args, kwargs)
+            return self.entries[0].guards.failure(frame_locals) or "no guard failed (a concurrent compile?)"
+        except Exception as e:   # noqa: BLE001 - (a bad call raises again, as CPython's TypeError, in compile_call)
+            return f"unknown (explaining the miss failed: {type(e).__name__}: {e})"
 
     def _watch(self, entry: CacheEntry) -> None:
         """Drop ``entry`` when an object it guards by identity dies (its id may be reused)."""

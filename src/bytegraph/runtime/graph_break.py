@@ -166,8 +166,8 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     locals_ = {name: vt for name, vt in tx.locals.items()          # (a resume function's own arguments
                if not name.startswith((STACK_PREFIX, CELL_PREFIX)) and name != EXC_ARG}     # are passed again apart)
     # Everything live is built before the write-back (as the return value is: see convert._finish)
-    reentered = set(_reentered(below))
-    cg.pin([*(vt for i, vt in enumerate(below) if i not in reentered), *operands,
+    skipped = {*_reentered(below), *(tx.exc_slots if tx.current_exc is not None else ())}   # passed apart
+    cg.pin([*(vt for i, vt in enumerate(below) if i not in skipped), *operands,
             *([tx.current_exc] if tx.current_exc is not None else []),
             *(tx.cells[name] if name in tx.cells else tx.locals[f"{CELL_PREFIX}{name}"]
               for name in owner.origin.code.co_cellvars),

@@ -2,11 +2,14 @@
 
 What happens to a call, first match wins:
 
-1. ``TRACE_TIME``: a query of trace-time state (``torch.is_grad_enabled()``,
+1. ``native.NATIVE_MODULES``: a functorch builtin, or a function torch marks to run eagerly
+   that belongs to a transform or higher-order op (``checkpoint``): a graph break that runs it
+   natively (GB019).
+2. ``TRACE_TIME``: a query of trace-time state (``torch.is_grad_enabled()``,
    ``torch.jit.is_scripting()``...) answered now, as a constant.
-2. ``NOT_TRACEABLE``: a function that changes global state (seeds, default dtype, flags):
+3. ``NOT_TRACEABLE``: a function that changes global state (seeds, default dtype, flags):
    a graph break, never a silent change at trace time.
-3. Anything else goes into the graph (``OutputGraph.call_function``), after running on
+4. Anything else goes into the graph (``OutputGraph.call_function``), after running on
    fake tensors. A result with no tensor in it (``torch.is_floating_point(x)``) comes back
    as a constant instead, so metadata queries need no entries here.
 """
@@ -23,6 +26,7 @@ import torch.nn.functional
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
 from .base import NotConstant, Tx, VariableTracker, fold
+from .native import native_reason
 
 # Python-level modules whose public functions are graph operations (not inlined).
 GRAPH_PY_MODULES = frozenset({"torch.nn.functional", "torch.functional", "torch._tensor"})
@@ -109,6 +113,9 @@ class TorchVariable(VariableTracker):
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         fn = unwrap_disabled(self.fn)
+        why = native_reason(fn)
+        if why is not None:
+            raise Unsupported(breaks.RUNS_NATIVELY, f"{_name(fn)}() is {why}")
         if fn is not self.fn and fn not in TRACE_TIME:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() is marked by torch to run eagerly"
                               + (" (it changes global state)" if fn in NOT_TRACEABLE else ""))

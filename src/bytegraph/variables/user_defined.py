@@ -329,6 +329,8 @@ class UserDefinedObjectVariable(VariableTracker):
         super().__init__(source)
         self.value = value
         self.pending: dict[str, VariableTracker] = {}
+        # (An object that existed before the call always has a source, an ObjectRefSource if it
+        # was reached by an unguarded path such as pytree's _LEAF_SPEC: it is rebuilt as itself.)
         # A real object made at trace time with state of its own (a deepcopy): rebuilt as a copy
         # of it plus the trace's writes, not from the writes alone.
         self.snapshot = snapshot
