@@ -511,7 +511,7 @@ class UserDefinedObjectVariable(VariableTracker):
             return
         written = {name: vt for name, vt in self.pending.items() if vt is not DELETED}
         cg.push_callable(rebuild_object)
-        cg.load_const(copy.copy(self.value) if self.snapshot else type(self.value))
+        cg.load_const(self._snapshot_copy() if self.snapshot else type(self.value))
         cg.begin_build(dict)
         for name, vt in written.items():
             cg.load_const(name)
@@ -523,6 +523,14 @@ class UserDefinedObjectVariable(VariableTracker):
             cg.load_const(None)
         cg.load_const(tuple(name for name, vt in self.pending.items() if vt is DELETED))
         cg.call(4)
+
+    def _snapshot_copy(self) -> Any:
+        """What a trace-made real object (a call's result at trace time) is rebuilt from: a copy."""
+        try:
+            return copy.copy(self.value)
+        except Exception as e:   # noqa: BLE001 - an object copy does not support: it cannot escape
+            raise Unsupported(breaks.NON_TENSOR_OUTPUT, f"a {type(self.value).__qualname__} made while tracing "
+                              f"escapes, and it cannot be copied ({type(e).__name__})") from None
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
         name = f"__r{op}__" if reflected and op not in ("eq", "ne", "lt", "le", "gt", "ge") else f"__{op}__"
