@@ -39,6 +39,7 @@ from torch._guards import TracingContext
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
+from ..diagnostics.logs import rerouted
 from ..sources import Source, placeholder_name
 from ..variables.base import VariableTracker
 from ..variables.constant import ConstantVariable
@@ -49,6 +50,7 @@ from ..variables.triton import launch_writes
 from .shapes import ShapeSource
 
 
+FAKE_TENSOR_LOGGER = "torch._subclasses.fake_tensor"
 _MODE_SWITCHES = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast,
                             torch.autograd.grad_mode._enter_inference_mode,
                             torch.autograd.grad_mode._exit_inference_mode})
@@ -303,6 +305,7 @@ class OutputGraph:
         what = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
         try:
             with contextlib.ExitStack() as stack:
+                stack.enter_context(rerouted(FAKE_TENSOR_LOGGER))   # the program's own errors: no torch traceback
                 stack.enter_context(self.fake_mode)
                 stack.enter_context(enable_python_dispatcher())     # symbolic-shape meta kernels, as Dynamo
                 stack.enter_context(torch.set_grad_enabled(self.grad_enabled))

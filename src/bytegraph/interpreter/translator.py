@@ -13,7 +13,8 @@ Globals: a frame reads its function's globals. The compiled function's own globa
 ``G[...]`` sources; another module's are read through ``sys.modules[m].__dict__``.
 Modules that belong to torch are trusted: their plain bindings (functions, classes,
 constants) are not guarded, but their mutable registries (dicts, lists, e.g. the global
-module-hook dicts) are, because user code changes them.
+module-hook dicts) are, because user code changes them, and so are the globals torch's own
+code rebinds (``global flag; flag = True``: ``rebound_globals``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from ..variables.functions import existing_cell
 from ..variables.iterators import GeneratorVariable
 from ..variables.lists import TupleVariable
 from ..variables.native import native_module_reason
+from ..variables.rebound import rebound_globals
 from ..variables.user_defined import is_torch_module_name
 from .capture import CaptureState
 from .registry import handlers_for_current
@@ -240,7 +242,8 @@ class InstructionTranslator:
         if name in self.fn_globals:
             value = self.fn_globals[name]
             source = self.global_source(name)
-            if source is None or (self.globals_trusted and type(value) not in _REGISTRY_TYPES):
+            if source is None or (self.globals_trusted and type(value) not in _REGISTRY_TYPES
+                                  and name not in rebound_globals(self.fn_globals)):
                 return self.wrap_const(value)
             return self.wrap(value, source)
         b = self.fn_globals.get("__builtins__", builtins)
@@ -254,7 +257,12 @@ class InstructionTranslator:
         return VariableBuilder(self, source)(value)
 
     def wrap_const(self, value: Any) -> VariableTracker:
+        """A real value reached by a path the guards do not follow (see SourcelessBuilder)."""
         return SourcelessBuilder(self)(value)
+
+    def wrap_new(self, value: Any) -> VariableTracker:
+        """A real value a call made at trace time: the trace's own (no source, rebuilt if it escapes)."""
+        return SourcelessBuilder(self, fresh=True)(value)
 
     def guard(self, source: Source | None, kind: GuardKind, payload: Any, reason: str) -> None:
         self.capture.guards.add(Guard(source, kind, payload, reason))
@@ -268,10 +276,6 @@ class InstructionTranslator:
         if not vt.replayable():
             raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}, which cannot be re-read at run time")
         self.capture.side_effects.record(vt)
-
-    def defer_call(self, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> None:
-        """Make this call after the graph runs (a log record: see DeferredCallVariable)."""
-        self.capture.side_effects.record_call(fn, args, kwargs)
 
     def frame_super_args(self) -> tuple[VariableTracker, VariableTracker]:
         cell = self.cells.get("__class__")

@@ -74,9 +74,10 @@ def compile_call(owner: Any, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
     fn = owner.fn
     start = time.perf_counter()
     frame_locals = bind_frame(fn, args, kwargs)
+    caller_exc = sys.exc_info()[1]        # what sys.exc_info() is for the frame (guarded where read)
     with torch_state.preserved(f"compiling {fn.__qualname__}"):
         try:
-            entry = _capture(owner, frame_locals)
+            entry = _capture(owner, frame_locals, caller_exc)
         except CompileError:
             raise
         except Exception as e:   # noqa: BLE001 - failed while handling a failure: the last line of defence
@@ -99,9 +100,9 @@ def _accepts(entry: CacheEntry, args: tuple, kwargs: dict[str, Any]) -> bool:
         return False
 
 
-def _capture(owner: Any, frame_locals: dict[str, Any]) -> CacheEntry:
+def _capture(owner: Any, frame_locals: dict[str, Any], caller_exc: BaseException | None) -> CacheEntry:
     fn = owner.fn
-    capture = _new_capture(owner)
+    capture = _new_capture(owner, caller_exc)
     try:
         # (each attempt puts torch's state back as it ends, so what follows a failure, its
         # fallback entry's guards included, starts from the state the call found)
@@ -115,7 +116,7 @@ def _capture(owner: Any, frame_locals: dict[str, Any]) -> CacheEntry:
                                f"{e.render()}") from None
         log_breaks.debug("%s", e.render())
         capture.release()
-        resumed = _resume_after_break(owner, frame_locals, e)
+        resumed = _resume_after_break(owner, frame_locals, e, caller_exc)
         return resumed if isinstance(resumed, CacheEntry) else \
             _eager_entry(owner, capture, frame_locals, f"{e.render()}\n  not resumable: {resumed}",
                          warned=resumed.startswith("internal error"))
@@ -162,19 +163,20 @@ def _user_stacklevel() -> int:
     return level
 
 
-def _new_capture(owner: Any) -> CaptureState:
-    capture = CaptureState(root_globals=owner.fn.__globals__, frame_state=owner.frame_state)
+def _new_capture(owner: Any, caller_exc: BaseException | None) -> CaptureState:
+    capture = CaptureState(root_globals=owner.fn.__globals__, frame_state=owner.frame_state, caller_exc=caller_exc)
     capture.guards.add(Guard(None, GuardKind.GLOBAL_STATE, GlobalStateSnapshot.capture(), "torch global state at capture"))
     return capture
 
 
-def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupported) -> CacheEntry | str:
+def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupported,
+                        caller_exc: BaseException | None) -> CacheEntry | str:
     """Retrace up to the instruction that broke and end the frame there with a resume
     function; when the break cannot resume, why not (the caller then runs the frame eagerly
     and records it)."""
     if why.root_index is None:
         return "the break happened outside the frame's own instructions"
-    capture = _new_capture(owner)
+    capture = _new_capture(owner, caller_exc)
     try:
         with torch_state.preserved(f"retracing {owner.fn.__qualname__} up to a graph break"):
             tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__)

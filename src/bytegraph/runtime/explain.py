@@ -92,6 +92,8 @@ _PYTHON: dict[GuardKind, Any] = {
     _K.CELL_EMPTY: lambda g, e: f"{e} holds no value",
     _K.DICT_CONTAINS: lambda g, e: f"{g.payload!r} in {e}",
     _K.DICT_NOT_CONTAINS: lambda g, e: f"{g.payload!r} not in {e}",
+    _K.DICT_CONTAINS_OBJECT: lambda g, e: f"{g.payload.name()} in {e}",
+    _K.DICT_NOT_CONTAINS_OBJECT: lambda g, e: f"{g.payload.name()} not in {e}",
     _K.TENSOR_MATCH: lambda g, e: _tensor(e, g.payload),
     _K.DUPLICATE_INPUT: lambda g, e: f"{e} is {g.payload.name()}",
     _K.NO_TENSOR_ALIASING: lambda g, e: _aliasing([s.name() for s in g.payload]),

@@ -123,7 +123,7 @@ class TorchVariable(VariableTracker):
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() is marked by torch to run eagerly"
                               + (" (it changes global state)" if fn in NOT_TRACEABLE else ""))
         if fn in TRACE_TIME:
-            return tx.wrap_const(TRACE_TIME[fn](tx, *args, **kwargs))
+            return tx.wrap_new(TRACE_TIME[fn](tx, *args, **kwargs))
         if fn in GRAPH_STATE:
             GRAPH_STATE[fn](tx, *args, **kwargs)
             return tx.wrap_const(None)
