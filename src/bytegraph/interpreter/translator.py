@@ -32,7 +32,7 @@ from ..config import config
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..diagnostics.locations import UserLocation
-from ..guards import Guard, GuardKind
+from ..guards import Guard, GuardKind, IdRef
 from ..sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, LocalSource, ModuleGlobalsSource, Source
 from ..variables.base import NULL, LazyVariableTracker, NullVariable, VariableTracker
 from ..variables.dicts import DictVariable
@@ -267,6 +267,20 @@ class InstructionTranslator:
         if not vt.replayable():
             raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}, which cannot be re-read at run time")
         self.capture.side_effects.record(vt)
+
+    def pin_identity(self, vt: VariableTracker) -> int | None:
+        """The id the object ``vt`` stands for has at run time, made a fact by an ID_MATCH guard
+        on its source (``id(src) == n``: the guard checks exactly what is folded); the entry is
+        dropped when the object dies (CacheEntry watchers), so no later object at that address
+        matches. None for a tracker without a source (made while tracing: its id is not known)
+        and for graph inputs (tensors, symbolic numbers), which are new objects on most calls:
+        pinning one would recompile every time."""
+        if vt.is_tensor or vt.is_symbolic or vt.source is None or vt.source not in self.capture.objects:
+            return None
+        obj = self.capture.objects[vt.source]
+        self.guard(vt.source, GuardKind.ID_MATCH, IdRef.of(obj), "id() of an object reached from a source")
+        self.capture.guards.watch(obj)
+        return id(obj)
 
     def defer_call(self, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> None:
         """Make this call after the graph runs (a log record: see DeferredCallVariable)."""

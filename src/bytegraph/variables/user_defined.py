@@ -152,25 +152,44 @@ class UserDefinedClassVariable(VariableTracker):
             return _construct_namedtuple(tx, cls, args, kwargs)
         if issubclass(cls, torch.nn.Module) and is_torch_owned(cls):
             return _construct_torch_module(tx, cls, args, kwargs)
-        _, new = lookup_class_attr(cls, "__new__")
-        base = container_base(cls)
-        if (new is not object.__new__ and not (base is not None and new is base.__new__)) \
-                or issubclass(cls, torch.nn.Module) or type(cls).__call__ is not type.__call__:
+        if type(cls).__call__ is not type.__call__:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
-                              f"(custom __new__, metaclass or nn.Module)")
-        obj = UserDefinedObjectVariable(new(cls), contents=empty_contents(base))
+                              f"(its metaclass {type(cls).__qualname__} defines __call__)")
+        obj = self._new(tx, args, kwargs)
+        if not issubclass(obj.python_type(), cls):      # CPython: __init__ only runs on an instance of cls
+            return obj
+        if obj.python_type() is not cls:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"{cls.__qualname__}.__new__ returned an instance of the "
+                              f"subclass {obj.python_type().__qualname__}")
         owner, init = lookup_class_attr(cls, "__init__")
+        contents = getattr(obj, "contents", None)
         if isinstance(init, types.FunctionType):
-            tx.call(UserMethodVariable(wrap_child(tx, init, AttrSource(self.source, "__init__")
-                                                  if self.source is not None and not is_torch_owned(owner) else None),
-                                       obj), args, kwargs)
-        elif base is not None and init is base.__init__:
-            obj.contents.call_method(tx, "__init__", args, kwargs)
-        elif init is object.__init__ and (args or kwargs):
+            tx.call(UserMethodVariable(wrap_child(tx, init, self._member_source(owner, "__init__")), obj), args, kwargs)
+        elif contents is not None and init is container_base(cls).__init__:
+            contents.call_method(tx, "__init__", args, kwargs)
+        elif init is object.__init__ and (args or kwargs) and lookup_class_attr(cls, "__new__")[1] is object.__new__:
             raise UserCodeError(TypeError(f"{cls.__name__}() takes no arguments"))
         elif init is not object.__init__:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"{cls.__qualname__}.__init__ is not a Python function")
         return obj
+
+    def _new(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        """``cls.__new__(cls, *args, **kwargs)``: a Python ``__new__`` is traced (its
+        ``object.__new__(cls)`` makes the object); the builtin ones make a new object here."""
+        cls = self.cls
+        owner, new = lookup_class_attr(cls, "__new__")
+        if isinstance(new, staticmethod) and isinstance(new.__func__, types.FunctionType):
+            fn = wrap_child(tx, new.__func__, self._member_source(owner, "__new__"))
+            return tx.call(fn, [self, *args], kwargs)
+        base = container_base(cls)
+        if new is object.__new__ or (base is not None and new is base.__new__):
+            return new_object(cls)
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
+                          f"({owner.__qualname__}.__new__ is not a Python function)")
+
+    def _member_source(self, owner: type | None, name: str) -> Source | None:
+        """``cls.name`` for a member the class (not torch) defines; None without a source."""
+        return AttrSource(self.source, name) if self.source is not None and not is_torch_owned(owner) else None
 
     def describe(self) -> str:
         return f"class {self.cls.__qualname__}"
@@ -294,6 +313,27 @@ def empty_contents(base: type | None) -> VariableTracker | None:
             list: lambda: ListVariable([])}.get(base, lambda: None)()
 
 
+_HEAPTYPE = 1 << 9      # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+
+
+def is_python_class(cls: type) -> bool:
+    """Every class of ``cls``'s MRO but ``object`` is defined in Python (no C layout to set up)."""
+    return all(c is object or c.__flags__ & _HEAPTYPE for c in cls.__mro__)
+
+
+def new_object(cls: type) -> "UserDefinedObjectVariable":
+    """``object.__new__(cls)`` (or a builtin container base's ``__new__``) while tracing: a new,
+    empty object whose state the tracker holds (``pending``); an nn.Module gets its state
+    dicts when its traced ``Module.__init__`` sets them, as in CPython."""
+    base = container_base(cls)
+    value = object.__new__(cls) if base is None else base.__new__(cls)
+    if issubclass(cls, torch.nn.Module):
+        from .nn_module import NNModuleVariable
+
+        return NNModuleVariable(value, created=True)
+    return UserDefinedObjectVariable(value, contents=empty_contents(base), created=True)
+
+
 def rebuild_object(cls: type, attrs: dict[str, Any], contents: Any = None, deleted: tuple[str, ...] = ()) -> Any:
     """Run-time constructor of an object created while tracing that escapes the frame (the
     builtin base's contents are filled through the base, bypassing the class's overrides)."""
@@ -319,10 +359,13 @@ class UserDefinedObjectVariable(VariableTracker):
     identity_matters = True
 
     def __init__(self, value: Any, source: Source | None = None, contents: VariableTracker | None = None,
-                 snapshot: bool = False) -> None:
+                 snapshot: bool = False, created: bool = False) -> None:
         super().__init__(source)
         self.value = value
         self.pending: dict[str, VariableTracker] = {}
+        # Made by ``object.__new__`` while tracing: ``value`` is an empty stand-in, all state is
+        # in ``pending`` (rebuilt from it if the object escapes the frame).
+        self.created = created
         # A real object made at trace time with state of its own (a deepcopy): rebuilt as a copy
         # of it plus the trace's writes, not from the writes alone.
         self.snapshot = snapshot
