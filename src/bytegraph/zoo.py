@@ -2,7 +2,8 @@
 for the model tests and ``benchmarks/models.py``.
 
 ``ZOO`` maps a model type to how to build it and its inputs; ``build(name)`` returns
-``(model, make_inputs)`` where ``make_inputs(seq_len)`` gives keyword inputs.
+``(model, make_inputs)`` where ``make_inputs(seq_len)`` gives keyword inputs; ``TRAINING``
+lists the models built with a loss head (``build(name, head)``).
 Requires the ``transformers`` package (the ``test`` extra).
 """
 
@@ -42,8 +43,8 @@ ZOO: dict[str, ZooModel] = {
     "gemma2": ZooModel("decoder", dict(**_H, num_key_value_heads=2, head_dim=16, sliding_window=8)),
     "mixtral": ZooModel("decoder", dict(**_H, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2)),
     "qwen3": ZooModel("decoder", dict(**_H, num_key_value_heads=2, head_dim=16)),
-    "qwen3_moe": ZooModel("decoder", dict(**_H, num_key_value_heads=2, head_dim=16, num_experts=4, num_experts_per_tok=2,
-                                          moe_intermediate_size=32)),
+    "qwen3_moe": ZooModel("decoder", dict(**_H, num_key_value_heads=2, head_dim=16, num_experts=4,
+                                          num_experts_per_tok=2, moe_intermediate_size=32)),
     "starcoder2": ZooModel("decoder", dict(**_H, num_key_value_heads=2)),
     "bert": ZooModel("encoder", dict(**_H, **_NO_DROPOUT)),
     "roberta": ZooModel("encoder", dict(**{**_H, "max_position_embeddings": 70}, **_NO_DROPOUT)),
@@ -69,6 +70,14 @@ ZOO: dict[str, ZooModel] = {
                                        conv_dim=(32, 32), conv_stride=(5, 2), conv_kernel=(10, 3),
                                        num_feat_extract_layers=2), "audio"),
 }
+
+# Models built with a loss head for training (``build(name, head)``): every decoder family
+# above that takes labels, and the masked-LM encoders.
+TRAINING: list[tuple[str, str]] = [
+    *[(name, "causal-lm") for name in ("gpt2", "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "gemma",
+                                       "gemma2", "phi", "starcoder2")],
+    ("bert", "masked-lm"), ("deberta-v2", "masked-lm"),
+]
 
 
 def _inputs(kind: str) -> Callable[[int, int], dict[str, torch.Tensor]]:

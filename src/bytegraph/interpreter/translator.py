@@ -272,9 +272,12 @@ class InstructionTranslator:
         """The id the object ``vt`` stands for has at run time, made a fact by an ID_MATCH guard
         on its source (``id(src) == n``: the guard checks exactly what is folded); the entry is
         dropped when the object dies (CacheEntry watchers), so no later object at that address
-        matches. None for a tracker without a source (made while tracing: its id is not known)
-        and for graph inputs (tensors, symbolic numbers), which are new objects on most calls:
-        pinning one would recompile every time."""
+        matches. A builtin or a Python module needs no guard (``static_identity``). None for
+        another tracker without a source (made while tracing: its id is not known) and for graph
+        inputs (tensors, symbolic numbers), new objects on most calls: pinning one would
+        recompile every time."""
+        if vt.source is None and vt.static_identity:
+            return id(vt.as_constant())
         if vt.is_tensor or vt.is_symbolic or vt.source is None or vt.source not in self.capture.objects:
             return None
         obj = self.capture.objects[vt.source]

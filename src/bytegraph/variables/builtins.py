@@ -9,6 +9,7 @@ argument is a constant, and is a graph break otherwise.
 from __future__ import annotations
 
 import builtins
+import contextvars
 import math
 import operator
 from typing import Any, Callable
@@ -64,6 +65,8 @@ def _consts(args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> 
 
 
 class BuiltinVariable(VariableTracker):
+    static_identity = True      # builtins, operator/math functions: module-level objects that live forever
+
     def __init__(self, fn: Any, source: Any = None) -> None:
         super().__init__(source)
         self.fn = fn
@@ -460,6 +463,13 @@ def _object_getattribute(tx: Tx, obj: VariableTracker, name: VariableTracker) ->
     if isinstance(obj, UserDefinedObjectVariable):
         return obj.generic_getattr(tx, name.as_constant())
     return obj.var_getattr(tx, name.as_constant())
+
+
+@handles(contextvars.copy_context)
+def _copy_context(tx: Tx) -> VariableTracker:
+    from .contextvar import copy_context
+
+    return copy_context(tx)
 
 
 @handles(object.__new__)

@@ -11,6 +11,7 @@ monkey-patching a method recompiles. Classes defined by torch are trusted not to
 from __future__ import annotations
 
 import collections
+import contextvars
 import copy
 import functools
 import logging
@@ -75,6 +76,8 @@ def wrap_child(tx: Tx, value: Any, source: Source | None) -> VariableTracker:
 
 
 class PythonModuleVariable(VariableTracker):
+    static_identity = True      # sys.modules holds it
+
     def __init__(self, module: types.ModuleType, source: Source | None = None) -> None:
         super().__init__(source)
         self.module = module
@@ -227,9 +230,16 @@ def _partial(tx: Tx, func: VariableTracker, *args: VariableTracker, **keywords: 
     return PartialVariable(func, list(args), keywords)
 
 
+def _context_var(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+    from .contextvar import new_context_var
+
+    return new_context_var(tx, *args, **kwargs)
+
+
 # Classes whose construction is modelled directly (their __new__/__init__ are in C, or
 # constructing them changes torch's global state).
 CONSTRUCTORS: dict[type, Any] = {
+    contextvars.ContextVar: _context_var,
     collections.OrderedDict: _ordered_dict,
     collections.defaultdict: _defaultdict,
     collections.deque: _deque,
