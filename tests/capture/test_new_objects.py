@@ -180,3 +180,39 @@ def test_errors_of_new_and_of_object_new_are_eagers(counter):
             fn(torch.zeros(1))
         with pytest.raises(exc, match=message):
             bytegraph.compile(fn, backend=counter)(torch.zeros(1))
+
+
+def test_torch_modules_built_in_forward_take_submodules_like_eager(counter):
+    """torch's own parameterless modules are built for real and their state adopted by the
+    tracker: a submodule set on one lands in ``_modules`` (``modules()`` sees it), and the
+    module that escapes has it."""
+    def fn(x, y):
+        holder = nn.Module()
+        holder.act = nn.LeakyReLU(0.2)
+        holder.loss = nn.CrossEntropyLoss(reduction="sum")
+        out = holder.act(x)
+        return out, holder.loss(out, y), len(list(holder.modules())), holder
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(2):
+        x, y = torch.randn(3, 5), torch.randint(0, 5, (3,))
+        got, expected = cf(x, y), fn(x, y)
+        assert same(got[:3], expected[:3])
+        holder = got[3]
+        assert list(dict(holder.named_children())) == ["act", "loss"] and same(holder.act(x), expected[0])
+    assert counter.frame_count == 1
+    _no_breaks(cf)
+
+
+def test_modules_built_after_torch_compile_patched_module_init(counter):
+    """Once torch.compile has run, ``nn.Module.__init__`` is torch._dynamo's wrapper, which tags
+    each new module for its own bookkeeping (through ``id()``): the tag is skipped."""
+    torch.compile(lambda x: x + 1, backend="eager")(torch.ones(1))          # patches Module.__init__
+    assert torch.nn.Module.__init__.__qualname__.endswith("patched_init")
+    model = Conv("gelu")
+    cf = bytegraph.compile(model, backend=counter)
+    for _ in range(2):
+        x = torch.randn(2, 4)
+        assert same(cf(x), model(x))
+    assert counter.frame_count == 1
+    _no_breaks(cf)

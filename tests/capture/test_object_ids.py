@@ -130,3 +130,21 @@ def test_id_of_an_object_made_while_tracing_still_breaks(counter):
     x = torch.zeros(2)
     assert same(cf(x), fn(x)) and same(cf(x), fn(x))
     assert len(cf.stats.break_reasons) == 1 and "made while tracing" in cf.stats.break_reasons[0]
+
+
+def test_id_of_a_bound_method_breaks_instead_of_recompiling(counter):
+    """``obj.method`` is a new object on every read: pinning its id would fail every call."""
+    class Obj:
+        def method(self):
+            return 1
+
+    def fn(obj, x):
+        return x + (id(obj.method) > 0)
+
+    cf = bytegraph.compile(fn, backend=counter)
+    obj = Obj()
+    for _ in range(3):
+        x = torch.zeros(2)
+        assert same(cf(obj, x), fn(obj, x))
+    assert cf.stats.recompiles == 0 and len(cf.stats.break_reasons) == 1
+    assert "bound method" in cf.stats.break_reasons[0]

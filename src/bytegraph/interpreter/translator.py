@@ -268,18 +268,23 @@ class InstructionTranslator:
             raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}, which cannot be re-read at run time")
         self.capture.side_effects.record(vt)
 
-    def pin_identity(self, vt: VariableTracker) -> int | None:
+    def pin_identity(self, vt: VariableTracker) -> int:
         """The id the object ``vt`` stands for has at run time, made a fact by an ID_MATCH guard
         on its source (``id(src) == n``: the guard checks exactly what is folded); the entry is
         dropped when the object dies (CacheEntry watchers), so no later object at that address
-        matches. A builtin or a Python module needs no guard (``static_identity``). None for
-        another tracker without a source (made while tracing: its id is not known) and for graph
-        inputs (tensors, symbolic numbers), new objects on most calls: pinning one would
-        recompile every time."""
+        matches. A builtin or a Python module needs no guard (``static_identity``). Unsupported
+        for what has no such id: an object made while tracing (its id exists only at run time),
+        a graph input (tensor, symbolic number) or a bound method, new objects on most calls or
+        reads (pinning one would recompile every time)."""
         if vt.source is None and vt.static_identity:
             return id(vt.as_constant())
-        if vt.is_tensor or vt.is_symbolic or vt.source is None or vt.source not in self.capture.objects:
-            return None
+        why = ("a graph input: its identity changes from call to call" if vt.is_tensor or vt.is_symbolic else
+               "a bound method: a new object on every attribute read" if vt.python_type() is types.MethodType else
+               "made while tracing (or reached without a source): its run-time id is not known"
+               if vt.source not in self.capture.objects else
+               None)
+        if why is not None:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"id() of {vt.describe()}, {why}")
         obj = self.capture.objects[vt.source]
         self.guard(vt.source, GuardKind.ID_MATCH, IdRef.of(obj), "id() of an object reached from a source")
         self.capture.guards.watch(obj)

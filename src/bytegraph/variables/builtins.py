@@ -426,14 +426,7 @@ def _build_class(tx: Tx, body: VariableTracker, name: VariableTracker, *rest: Va
 def _id(tx: Tx, obj: VariableTracker) -> VariableTracker:
     """``id(obj)`` of an object reached from a source is a constant, pinned by an identity
     guard (``tx.pin_identity``); an object made while tracing has no id until run time."""
-    pinned = tx.pin_identity(obj)
-    if pinned is not None:
-        return tx.wrap_const(pinned)
-    if obj.is_tensor or obj.is_symbolic:
-        raise Unsupported(breaks.UNSUPPORTED_CALL, f"id() of {obj.describe()}, a graph input: its identity "
-                          "changes from call to call (pinning it would recompile each time)")
-    raise Unsupported(breaks.UNSUPPORTED_CALL, f"id() of {obj.describe()}, made while tracing: its id is only "
-                      "known at run time")
+    return tx.wrap_const(tx.pin_identity(obj))
 
 
 @handles(super)

@@ -153,7 +153,7 @@ class UserDefinedClassVariable(VariableTracker):
             return _construct_exception(tx, cls, args, kwargs)
         if is_namedtuple_class(cls):
             return _construct_namedtuple(tx, cls, args, kwargs)
-        if issubclass(cls, torch.nn.Module) and is_torch_owned(cls):
+        if issubclass(cls, torch.nn.Module) and is_torch_owned(cls) and _all_constant(args, kwargs):
             return _construct_torch_module(tx, cls, args, kwargs)
         if type(cls).__call__ is not type.__call__:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
@@ -278,22 +278,27 @@ def _construct_namedtuple(tx: Tx, cls: type, args: list[VariableTracker], kwargs
     return TupleVariable([values[f] for f in fields], py_type=cls)
 
 
+def _all_constant(args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> bool:
+    return all(vt.is_constant() for vt in (*args, *kwargs.values()))
+
+
 def _construct_torch_module(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-    """``nn.CrossEntropyLoss()``, ``nn.ReLU()`` in a forward: a module of torch's own, built from
-    constants, with no parameters or buffers (so nothing it holds needs a source), is built
-    for real at trace time and traced as a trace-local object."""
-    from .base import NotConstant
+    """``nn.CrossEntropyLoss()``, ``nn.ReLU()`` in a forward: a module of torch's own (trusted),
+    built from constants, with no parameters or buffers, is built for real at trace time (faster
+    than tracing its ``__init__``, and torch's may use what we do not trace) and its state is
+    adopted by the tracker, so it is then exactly a module made while tracing (``created``).
+    From other arguments, its ``__init__`` is traced like a user class's."""
     from .nn_module import NNModuleVariable
 
     try:
         module = cls(*[a.as_constant() for a in args], **{k: v.as_constant() for k, v in kwargs.items()})
-    except NotConstant:
-        raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating {cls.__qualname__} from values unknown at trace time") from None
     except Exception as e:   # noqa: BLE001 - the constructor's own error
         raise UserCodeError(e) from e
     if any(True for _ in module.parameters()) or any(t is not None for t in module.buffers()):
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating {cls.__qualname__} (it has parameters or buffers) while tracing")
-    return NNModuleVariable(module, None, snapshot=True)
+    vt = NNModuleVariable(object.__new__(cls), created=True)
+    vt.pending = {name: tx.wrap_const(value) for name, value in module.__dict__.items()}
+    return vt
 
 
 def _construct_exception(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
