@@ -17,6 +17,7 @@ means "created by the trace".
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import enum
 import keyword
@@ -290,6 +291,24 @@ class ItemSource(DerivedSource):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class BuiltinItemSource(ItemSource):
+    """``base[key]`` read through the builtin ``container`` (dict or list) that ``base``'s class
+    derives from, bypassing an overridden ``__getitem__`` (which may build a new object per
+    lookup: transformers' ``ACT2FN``): ``dict.__getitem__(base, key)``."""
+
+    container: type = dict
+
+    def wrap(self, base: str) -> str:
+        return f"{self.container.__name__}.__getitem__({base}, {key_text(self.key)})"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(self.container.__getitem__)
+        cg.load_source(self.of)
+        cg.load_const(self.key)
+        cg.call(2)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class InstanceAttrSource(ItemSource):
     """``obj.attr`` for an attribute that lives in the instance ``__dict__``, read as
     ``obj.__dict__['attr']`` (``of`` is ``AttrSource(obj, '__dict__')``, hoisted once when
@@ -412,6 +431,33 @@ class LoggerEnabledSource(DerivedSource):
         cg.load_source(self.of)
         cg.emit("LOAD_METHOD", "isEnabledFor")
         cg.load_const(self.level)
+        cg.call(1)
+
+
+class ContextVarState(enum.Enum):
+    UNSET = "unset"        # the variable has no value in the current context, and no default
+
+
+def contextvar_value(var: contextvars.ContextVar) -> Any:
+    """``var.get()`` in the current context (its default when it was not set), or
+    ``ContextVarState.UNSET``. The guard function reads a ContextVar through this (``___cv_get``)."""
+    try:
+        return var.get()
+    except LookupError:
+        return ContextVarState.UNSET
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContextVarValueSource(DerivedSource):
+    """The value a ``contextvars.ContextVar`` (``of``) has in the current context, through
+    ``contextvar_value``; guarded like any value (by the rule that wraps it)."""
+
+    def wrap(self, base: str) -> str:
+        return f"___cv_get({base})"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(contextvar_value)
+        cg.load_source(self.of)
         cg.call(1)
 
 

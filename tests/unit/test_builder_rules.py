@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextvars
 import functools
 import math
 import operator
@@ -67,6 +68,7 @@ VALUES = [
     ("functools.partial", functools.partial(python_function, 1), "functools.partial"),
     ("weakref", weakref.ref(_REFERENT), "weakref"),
     ("hook handle", _HANDLE, "hook handle"),
+    ("ContextVar", contextvars.ContextVar("unit_var"), "contextvars.ContextVar"),
     ("nn.Module", torch.nn.Linear(2, 2), "nn.Module"),
     ("Sequential", torch.nn.Sequential(), "nn.Module"),
     ("torch.add", torch.add, "torch callable"),

@@ -65,6 +65,7 @@ class VariableBuilder:
             state.keepalive.append(value)
         if source is not None:
             state.by_source[source] = vt
+            state.objects[source] = value
             state.wrapped.append((source, self.rule.name))
         return vt
 

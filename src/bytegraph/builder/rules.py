@@ -12,6 +12,7 @@ created during tracing), ``b.guard(kind, payload)`` (a no-op without a source) a
 from __future__ import annotations
 
 import collections
+import contextvars
 import dataclasses
 import functools
 import types
@@ -26,13 +27,14 @@ from ..graph.shapes import dims_policy, number_is_dynamic
 from ..guards import GuardKind, TensorSpec
 from torch.utils.hooks import RemovableHandle
 
-from ..sources import (DictKeySource, DictValueSource, InstanceAttrSource, IteratorStateSource, ReduceSource,
-                       WeakRefCallSource)
+from ..sources import (BuiltinItemSource, DictKeySource, DictValueSource, InstanceAttrSource, IteratorStateSource,
+                       ReduceSource, WeakRefCallSource)
 from ..codegen.resume import CELL_PREFIX
 from ..sources import AttrSource, LocalSource, NumpyTensorSource, is_source_key, ndarray_as_tensor
 from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
+from ..variables.contextvar import ContextVarVariable
 from ..variables.ctx import AutocastVariable, ExceptionVariable, InferenceModeVariable
 from ..variables.dicts import DictVariable, SetVariable, hash_key
 from ..variables.functions import (
@@ -312,6 +314,14 @@ def wrap_weakref(b: "VariableBuilder", value: weakref.ref) -> VariableTracker:
     return WeakRefVariable(referent, b.source)
 
 
+def wrap_contextvar(b: "VariableBuilder", value: contextvars.ContextVar) -> VariableTracker:
+    """``contextvars.ContextVar``: guarded by identity (the variable is the key into the
+    context); its value is read, and guarded by its own rule, through ``var.get()`` when the
+    code first reads it. ``set``/``reset`` are side effects (variables/contextvar.py)."""
+    b.guard_id(value)
+    return ContextVarVariable(value, b.source)
+
+
 def wrap_removable_handle(b: "VariableBuilder", value: Any) -> VariableTracker:
     """Hook handles (``RemovableHandle``) from outside the frame: removing a hook while
     tracing would change the model; a graph break says so."""
@@ -528,10 +538,11 @@ def wrap_user_defined(b: "VariableBuilder", value: Any) -> VariableTracker:
     if base in (dict, collections.OrderedDict):
         if not all(is_source_key(k) for k in base.keys(value)):
             raise Unsupported(breaks.UNSUPPORTED_VALUE, f"a {type(value).__qualname__} (dict subclass) with non-constant keys")
-        contents = DictVariable({k: b.child(v, k) for k, v in base.items(value)}, base, b.source, key_guards=b.key_guards())
+        contents = DictVariable({k: _content(b, value, dict, k, v) for k, v in base.items(value)}, base, b.source,
+                                key_guards=b.key_guards())
     elif base is list:
         b.guard(K.SEQUENCE_LENGTH, len(value))
-        contents = ListVariable([b.child(v, i) for i, v in enumerate(list.__iter__(value))], b.source)
+        contents = ListVariable([_content(b, value, list, i, v) for i, v in enumerate(list.__iter__(value))], b.source)
     # no source: a call at trace time made it (SourcelessBuilder(fresh=True)); rebuilt as a copy
     return UserDefinedObjectVariable(value, b.source, contents, snapshot=b.source is None)
 
@@ -563,6 +574,14 @@ def wrap_tensor_descriptor(b: "VariableBuilder", value: Any) -> VariableTracker:
     return descriptor_from_source(b.tx, value, b.source)
 
 
+def _content(b: "VariableBuilder", obj: Any, container: type, key: Any, value: Any) -> VariableTracker:
+    """An item of a dict/list subclass instance: ``obj[key]``, or, when the class overrides
+    ``__getitem__`` (whose call at guard time could do anything), ``dict.__getitem__(obj, key)``."""
+    if b.source is None or type(obj).__getitem__ is container.__getitem__:
+        return b.child(value, key)
+    return LazyVariableTracker(value, BuiltinItemSource(b.source, key, container), b.tx.capture.build)
+
+
 def _always(value: Any) -> bool:
     return True
 
@@ -587,6 +606,8 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
              tracks_identity=True),
     WrapRule("functools.partial", lambda v: type(v) is functools.partial, wrap_partial, (K.TYPE_MATCH,)),
     WrapRule("weakref", lambda v: type(v) is weakref.ref, wrap_weakref, (K.TYPE_MATCH,)),
+    WrapRule("contextvars.ContextVar", lambda v: type(v) is contextvars.ContextVar, wrap_contextvar, (K.ID_MATCH,),
+             tracks_identity=True),
     WrapRule("hook handle", lambda v: isinstance(v, RemovableHandle), wrap_removable_handle, ()),
     WrapRule("compiled by bytegraph", is_bytegraph_compiled, wrap_bytegraph_compiled, (K.TYPE_MATCH,)),
     WrapRule("nn.Module", is_module, wrap_module, (K.TYPE_MATCH,), tracks_identity=True),

@@ -34,8 +34,8 @@ from typing import Any, Callable
 import torch
 from torch._C._dynamo.guards import TensorGuards, dict_version
 
-from ..sources import (DerivedSource, LocalSource, ModuleGlobalsSource, Source, guard_locals, guard_name,
-                       ndarray_as_tensor)
+from ..sources import (DerivedSource, LocalSource, ModuleGlobalsSource, Source, contextvar_value, guard_locals,
+                       guard_name, ndarray_as_tensor)
 from .guard import Guard, GuardKind, GuardSet, payload_text
 
 _K = GuardKind
@@ -277,7 +277,7 @@ def compile_guards(
     only to build the C++ tensor checks; nothing read is kept."""
     frame_locals = guard_locals(frame_locals)
     ns = _Namespace({"___G": fn_globals, "___modules": sys.modules, "___fn": function, "math": math, "torch": torch,
-                     "___from_numpy": ndarray_as_tensor,
+                     "___from_numpy": ndarray_as_tensor, "___cv_get": contextvar_value,
                      **{f"___cell_{n}": c for n, c in cells.items()}, **guards.held})
     ordered = sorted(guards, key=_order)
     tensors = [g for g in ordered if g.kind is _K.TENSOR_MATCH]

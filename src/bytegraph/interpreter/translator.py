@@ -33,7 +33,7 @@ from ..config import config
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..diagnostics.locations import UserLocation
-from ..guards import Guard, GuardKind
+from ..guards import Guard, GuardKind, IdRef
 from ..sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, LocalSource, ModuleGlobalsSource, Source
 from ..variables.base import NULL, LazyVariableTracker, NullVariable, VariableTracker
 from ..variables.dicts import DictVariable
@@ -276,6 +276,28 @@ class InstructionTranslator:
         if not vt.replayable():
             raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}, which cannot be re-read at run time")
         self.capture.side_effects.record(vt)
+
+    def pin_identity(self, vt: VariableTracker) -> int:
+        """The id the object ``vt`` stands for has at run time, made a fact by an ID_MATCH guard
+        on its source (``id(src) == n``: the guard checks exactly what is folded); the entry is
+        dropped when the object dies (CacheEntry watchers), so no later object at that address
+        matches. A builtin or a Python module needs no guard (``static_identity``). Unsupported
+        for what has no such id: an object made while tracing (its id exists only at run time),
+        a graph input (tensor, symbolic number) or a bound method, new objects on most calls or
+        reads (pinning one would recompile every time)."""
+        if vt.source is None and vt.static_identity:
+            return id(vt.as_constant())
+        why = ("a graph input: its identity changes from call to call" if vt.is_tensor or vt.is_symbolic else
+               "a bound method: a new object on every attribute read" if vt.python_type() is types.MethodType else
+               "made while tracing (or reached without a source): its run-time id is not known"
+               if vt.source not in self.capture.objects else
+               None)
+        if why is not None:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"id() of {vt.describe()}, {why}")
+        obj = self.capture.objects[vt.source]
+        self.guard(vt.source, GuardKind.ID_MATCH, IdRef.of(obj), "id() of an object reached from a source")
+        self.capture.guards.watch(obj)
+        return id(obj)
 
     def frame_super_args(self) -> tuple[VariableTracker, VariableTracker]:
         cell = self.cells.get("__class__")

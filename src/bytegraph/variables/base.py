@@ -45,6 +45,7 @@ class Tx(Protocol):
     def call(self, fn: "VariableTracker", args: list["VariableTracker"],
              kwargs: dict[str, "VariableTracker"]) -> "VariableTracker": ...
     def mutation(self, vt: "VariableTracker", what: str) -> None: ...
+    def pin_identity(self, vt: "VariableTracker") -> int: ...
 
 
 def pymethod(*names: str) -> Callable[[Callable], Callable]:
@@ -72,6 +73,7 @@ class VariableTracker:
     is_tensor = False         # operators on tensors go into the graph...
     is_symbolic = False       # ...and so do operators on symbolic numbers (SymNodeVariable)
     identity_matters = False  # a mutable object: rebuilt once per frame, however often it is reached
+    static_identity = False   # a builtin or a Python module: the same object at run time, even without a source
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)

@@ -9,6 +9,7 @@ argument is a constant, and is a graph break otherwise.
 from __future__ import annotations
 
 import builtins
+import contextvars
 import math
 import operator
 import sys
@@ -68,6 +69,8 @@ def _consts(args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> 
 
 
 class BuiltinVariable(VariableTracker):
+    static_identity = True      # builtins, operator/math functions: module-level objects that live forever
+
     def __init__(self, fn: Any, source: Any = None) -> None:
         super().__init__(source)
         self.fn = fn
@@ -456,7 +459,9 @@ def _build_class(tx: Tx, body: VariableTracker, name: VariableTracker, *rest: Va
 
 @handles(id)
 def _id(tx: Tx, obj: VariableTracker) -> VariableTracker:
-    raise Unsupported(breaks.UNSUPPORTED_CALL, "id(): object ids differ between tracing and running")
+    """``id(obj)`` of an object reached from a source is a constant, pinned by an identity
+    guard (``tx.pin_identity``); an object made while tracing has no id until run time."""
+    return tx.wrap_const(tx.pin_identity(obj))
 
 
 @handles(super)
@@ -486,6 +491,33 @@ def _object_getattribute(tx: Tx, obj: VariableTracker, name: VariableTracker) ->
     if isinstance(obj, UserDefinedObjectVariable):
         return obj.generic_getattr(tx, name.as_constant())
     return obj.var_getattr(tx, name.as_constant())
+
+
+@handles(contextvars.copy_context)
+def _copy_context(tx: Tx) -> VariableTracker:
+    from .contextvar import copy_context
+
+    return copy_context(tx)
+
+
+@handles(object.__new__)
+def _object_new(tx: Tx, cls: VariableTracker, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+    """``object.__new__(cls)`` (a Python ``__new__`` calling ``super().__new__(cls)``): a new
+    object of ``cls``, tracked while tracing. Extra arguments are CPython's TypeError
+    (Objects/typeobject.c object_new) unless only ``__init__`` is overridden."""
+    from .user_defined import is_python_class, lookup_class_attr, new_object
+
+    klass = cls.as_constant()
+    if not isinstance(klass, type):
+        raise UserCodeError(TypeError(f"object.__new__(X): X is not a type object ({type(klass).__name__})"))
+    if not is_python_class(klass):      # a C base has its own layout: object.__new__ would refuse it
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"object.__new__({klass.__qualname__}) while tracing")
+    if args or kwargs:
+        if lookup_class_attr(klass, "__new__")[1] is not object.__new__:
+            raise UserCodeError(TypeError("object.__new__() takes exactly one argument (the type to instantiate)"))
+        if lookup_class_attr(klass, "__init__")[1] is object.__init__:
+            raise UserCodeError(TypeError(f"{klass.__name__}() takes no arguments"))
+    return new_object(klass)
 
 
 @handles(object.__init__)

@@ -182,9 +182,10 @@ class UserFunctionVariable(VariableTracker):
         return self.fn   # functions compare and hash by identity: safe to fold `f is g`, dict keys
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        from .stdlib import PY_FUNCTION_HANDLERS
+        from .stdlib import PY_FUNCTION_HANDLERS, PY_FUNCTION_HANDLERS_BY_NAME
 
-        handler = PY_FUNCTION_HANDLERS.get(self.fn)
+        handler = PY_FUNCTION_HANDLERS.get(self.fn) or PY_FUNCTION_HANDLERS_BY_NAME.get(
+            (self.fn.__module__, self.fn.__qualname__))
         if handler is not None:
             return handler(tx, *args, **kwargs)
         if self.fn.__module__ in IO_MODULES:

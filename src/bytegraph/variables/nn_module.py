@@ -16,6 +16,7 @@ from ..diagnostics.errors import UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, ItemSource
 from .base import Tx, VariableTracker, pymethod
+from .dicts import DictVariable
 from .user_defined import UserDefinedObjectVariable, lookup_class_attr, wrap_child
 
 STATE_DICTS = ("_parameters", "_buffers", "_modules")
@@ -23,10 +24,20 @@ _POSITIONAL_GETITEM = (torch.nn.ModuleList.__getitem__, torch.nn.Sequential.__ge
 
 
 class NNModuleVariable(UserDefinedObjectVariable):
+    """A module. One made while tracing (``created``) is an object like any other: its
+    ``Module.__init__``, ``__setattr__`` and ``__call__`` are traced, so its state dicts are
+    trackers in ``pending`` (and the module can be rebuilt from them if it escapes)."""
+
     def _instance_attr(self, tx: Tx, name: str) -> VariableTracker | None:
         found = super()._instance_attr(tx, name)
         if found is not None:
             return found
+        if self.created:
+            for dict_name in STATE_DICTS:
+                d = self.pending.get(dict_name)
+                if isinstance(d, DictVariable) and d.has_key(name, reading=True):
+                    return d.value(name)
+            return None
         state = self.value.__dict__
         for dict_name in STATE_DICTS:
             d = state.get(dict_name)
@@ -40,7 +51,7 @@ class NNModuleVariable(UserDefinedObjectVariable):
         (one NO_MODULE_HOOKS check per module, one global check) and inline ``forward``. With
         hooks, or an overridden ``__call__``, the real ``__call__`` is inlined, hooks and all."""
         m = self.value
-        if type(m).__call__ is torch.nn.Module.__call__ and not has_hooks(m) and "forward" not in m.__dict__:
+        if not self.created and type(m).__call__ is torch.nn.Module.__call__ and not has_hooks(m) and "forward" not in m.__dict__:
             if self.source is not None:   # one check: no hooks, not m.compile()d, forward not set on the instance
                 tx.guard(self.source, GuardKind.NO_MODULE_HOOKS, None, "module call without hooks")
                 tx.guard(None, GuardKind.NO_GLOBAL_MODULE_HOOKS, None, "module call without hooks")
@@ -66,6 +77,9 @@ class NNModuleVariable(UserDefinedObjectVariable):
 
     def _submodules(self, tx: Tx) -> list[VariableTracker]:
         """The values of ``_modules`` in order; from a source, its key set is guarded (DICT_KEYS)."""
+        if self.created:
+            d = self.pending["_modules"]
+            return [d.value(k) for k in d.keys()]
         if self.source is None:
             return [tx.wrap_const(m) for m in self.value._modules.values()]
         d = tx.wrap(self.value._modules, AttrSource(self.source, "_modules"))
@@ -73,7 +87,10 @@ class NNModuleVariable(UserDefinedObjectVariable):
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         """``m.name = value``: kept on the tracker and replayed through ``Module.__setattr__``
-        (which files tensors, parameters and submodules where they belong)."""
+        (which files tensors, parameters and submodules where they belong). On a module made
+        while tracing, torch's ``Module.__setattr__`` itself is traced."""
+        if self.created:
+            return super().call_method(tx, name, args, kwargs)
         if name == "__setattr__":
             return self.generic_setattr(tx, args[0].as_constant(), args[1])
         if name == "__delattr__":

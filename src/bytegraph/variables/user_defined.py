@@ -11,6 +11,7 @@ monkey-patching a method recompiles. Classes defined by torch are trusted not to
 from __future__ import annotations
 
 import collections
+import contextvars
 import copy
 import functools
 import logging
@@ -76,6 +77,8 @@ def wrap_child(tx: Tx, value: Any, source: Source | None) -> VariableTracker:
 
 
 class PythonModuleVariable(VariableTracker):
+    static_identity = True      # sys.modules holds it
+
     def __init__(self, module: types.ModuleType, source: Source | None = None) -> None:
         super().__init__(source)
         self.module = module
@@ -155,27 +158,46 @@ class UserDefinedClassVariable(VariableTracker):
             return _construct_exception(tx, cls, args, kwargs)
         if is_namedtuple_class(cls):
             return _construct_namedtuple(tx, cls, args, kwargs)
-        if issubclass(cls, torch.nn.Module) and is_torch_owned(cls):
+        if issubclass(cls, torch.nn.Module) and is_torch_owned(cls) and _all_constant(args, kwargs):
             return _construct_torch_module(tx, cls, args, kwargs)
-        _, new = lookup_class_attr(cls, "__new__")
-        base = container_base(cls)
-        if (new is not object.__new__ and not (base is not None and new is base.__new__)) \
-                or issubclass(cls, torch.nn.Module) or type(cls).__call__ is not type.__call__:
+        if type(cls).__call__ is not type.__call__:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
-                              f"(custom __new__, metaclass or nn.Module)")
-        obj = UserDefinedObjectVariable(new(cls), contents=empty_contents(base))
+                              f"(its metaclass {type(cls).__qualname__} defines __call__)")
+        obj = self._new(tx, args, kwargs)
+        if not issubclass(obj.python_type(), cls):      # CPython: __init__ only runs on an instance of cls
+            return obj
+        if obj.python_type() is not cls:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"{cls.__qualname__}.__new__ returned an instance of the "
+                              f"subclass {obj.python_type().__qualname__}")
         owner, init = lookup_class_attr(cls, "__init__")
+        contents = getattr(obj, "contents", None)
         if isinstance(init, types.FunctionType):
-            tx.call(UserMethodVariable(wrap_child(tx, init, AttrSource(self.source, "__init__")
-                                                  if self.source is not None and not is_torch_owned(owner) else None),
-                                       obj), args, kwargs)
-        elif base is not None and init is base.__init__:
-            obj.contents.call_method(tx, "__init__", args, kwargs)
-        elif init is object.__init__ and (args or kwargs):
+            tx.call(UserMethodVariable(wrap_child(tx, init, self._member_source(owner, "__init__")), obj), args, kwargs)
+        elif contents is not None and init is container_base(cls).__init__:
+            contents.call_method(tx, "__init__", args, kwargs)
+        elif init is object.__init__ and (args or kwargs) and lookup_class_attr(cls, "__new__")[1] is object.__new__:
             raise UserCodeError(TypeError(f"{cls.__name__}() takes no arguments"))
         elif init is not object.__init__:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"{cls.__qualname__}.__init__ is not a Python function")
         return obj
+
+    def _new(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        """``cls.__new__(cls, *args, **kwargs)``: a Python ``__new__`` is traced (its
+        ``object.__new__(cls)`` makes the object); the builtin ones make a new object here."""
+        cls = self.cls
+        owner, new = lookup_class_attr(cls, "__new__")
+        if isinstance(new, staticmethod) and isinstance(new.__func__, types.FunctionType):
+            fn = wrap_child(tx, new.__func__, self._member_source(owner, "__new__"))
+            return tx.call(fn, [self, *args], kwargs)
+        base = container_base(cls)
+        if new is object.__new__ or (base is not None and new is base.__new__):
+            return new_object(cls)
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
+                          f"({owner.__qualname__}.__new__ is not a Python function)")
+
+    def _member_source(self, owner: type | None, name: str) -> Source | None:
+        """``cls.name`` for a member the class (not torch) defines; None without a source."""
+        return AttrSource(self.source, name) if self.source is not None and not is_torch_owned(owner) else None
 
     def describe(self) -> str:
         return f"class {self.cls.__qualname__}"
@@ -213,10 +235,17 @@ def _partial(tx: Tx, func: VariableTracker, *args: VariableTracker, **keywords: 
     return PartialVariable(func, list(args), keywords)
 
 
+def _context_var(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+    from .contextvar import new_context_var
+
+    return new_context_var(tx, *args, **kwargs)
+
+
 # Classes whose construction is modelled directly (their __new__/__init__ are in C, or
 # constructing them changes torch's global state).
 CONSTRUCTORS: dict[type, Any] = {
     types.MethodType: lambda tx, fn, obj: UserMethodVariable(fn, obj),    # contextlib.ExitStack makes these
+    contextvars.ContextVar: _context_var,
     collections.OrderedDict: _ordered_dict,
     collections.defaultdict: _defaultdict,
     collections.deque: _deque,
@@ -255,22 +284,27 @@ def _construct_namedtuple(tx: Tx, cls: type, args: list[VariableTracker], kwargs
     return TupleVariable([values[f] for f in fields], py_type=cls)
 
 
+def _all_constant(args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> bool:
+    return all(vt.is_constant() for vt in (*args, *kwargs.values()))
+
+
 def _construct_torch_module(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-    """``nn.CrossEntropyLoss()``, ``nn.ReLU()`` in a forward: a module of torch's own, built from
-    constants, with no parameters or buffers (so nothing it holds needs a source), is built
-    for real at trace time and traced as a trace-local object."""
-    from .base import NotConstant
+    """``nn.CrossEntropyLoss()``, ``nn.ReLU()`` in a forward: a module of torch's own (trusted),
+    built from constants, with no parameters or buffers, is built for real at trace time (faster
+    than tracing its ``__init__``, and torch's may use what we do not trace) and its state is
+    adopted by the tracker, so it is then exactly a module made while tracing (``created``).
+    From other arguments, its ``__init__`` is traced like a user class's."""
     from .nn_module import NNModuleVariable
 
     try:
         module = cls(*[a.as_constant() for a in args], **{k: v.as_constant() for k, v in kwargs.items()})
-    except NotConstant:
-        raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating {cls.__qualname__} from values unknown at trace time") from None
     except Exception as e:   # noqa: BLE001 - the constructor's own error
         raise UserCodeError(e) from e
     if any(True for _ in module.parameters()) or any(t is not None for t in module.buffers()):
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating {cls.__qualname__} (it has parameters or buffers) while tracing")
-    return NNModuleVariable(module, None, snapshot=True)
+    vt = NNModuleVariable(object.__new__(cls), created=True)
+    vt.pending = {name: tx.wrap_const(value) for name, value in module.__dict__.items()}
+    return vt
 
 
 def _construct_exception(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
@@ -300,6 +334,27 @@ def empty_contents(base: type | None) -> VariableTracker | None:
             list: lambda: ListVariable([])}.get(base, lambda: None)()
 
 
+_HEAPTYPE = 1 << 9      # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+
+
+def is_python_class(cls: type) -> bool:
+    """Every class of ``cls``'s MRO but ``object`` is defined in Python (no C layout to set up)."""
+    return all(c is object or c.__flags__ & _HEAPTYPE for c in cls.__mro__)
+
+
+def new_object(cls: type) -> "UserDefinedObjectVariable":
+    """``object.__new__(cls)`` (or a builtin container base's ``__new__``) while tracing: a new,
+    empty object whose state the tracker holds (``pending``); an nn.Module gets its state
+    dicts when its traced ``Module.__init__`` sets them, as in CPython."""
+    base = container_base(cls)
+    value = object.__new__(cls) if base is None else base.__new__(cls)
+    if issubclass(cls, torch.nn.Module):
+        from .nn_module import NNModuleVariable
+
+        return NNModuleVariable(value, created=True)
+    return UserDefinedObjectVariable(value, contents=empty_contents(base), created=True)
+
+
 def rebuild_object(cls: type, attrs: dict[str, Any], contents: Any = None, deleted: tuple[str, ...] = ()) -> Any:
     """Run-time constructor of an object created while tracing that escapes the frame (the
     builtin base's contents are filled through the base, bypassing the class's overrides)."""
@@ -325,12 +380,15 @@ class UserDefinedObjectVariable(VariableTracker):
     identity_matters = True
 
     def __init__(self, value: Any, source: Source | None = None, contents: VariableTracker | None = None,
-                 snapshot: bool = False) -> None:
+                 snapshot: bool = False, created: bool = False) -> None:
         super().__init__(source)
         self.value = value
         self.pending: dict[str, VariableTracker] = {}
         # (An object that existed before the call always has a source, an ObjectRefSource if it
         # was reached by an unguarded path such as pytree's _LEAF_SPEC: it is rebuilt as itself.)
+        # Made by ``object.__new__`` while tracing: ``value`` is an empty stand-in, all state is
+        # in ``pending`` (rebuilt from it if the object escapes the frame).
+        self.created = created
         # A real object made at trace time with state of its own (a deepcopy): rebuilt as a copy
         # of it plus the trace's writes, not from the writes alone.
         self.snapshot = snapshot
