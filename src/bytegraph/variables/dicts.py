@@ -145,6 +145,9 @@ class DictVariable(VariableTracker):
         self.py_type = py_type
         self.default_factory = default_factory
         self.key_guards = key_guards
+        # the keys the dict had before the call, in order: key guards are about them, never about
+        # keys the trace itself added or removed since
+        self._original = tuple(self._items) if key_guards is not None else ()
 
     def value(self, key: Hashable) -> VariableTracker:
         vt = self._items[key].realize()
@@ -154,7 +157,7 @@ class DictVariable(VariableTracker):
     def keys(self) -> list[Hashable]:
         """Every key, in order: the caller depends on the whole key set, which is guarded."""
         if self.key_guards is not None:
-            self.key_guards.add(Guard(self.source, GuardKind.DICT_KEYS, tuple(self._items), "the dict's key set was used"))
+            self.key_guards.add(Guard(self.source, GuardKind.DICT_KEYS, self._original, "the dict's key set was used"))
             self.key_guards = None
         return list(self._items)
 
@@ -162,8 +165,8 @@ class DictVariable(VariableTracker):
         """``k in d``, guarding just that key's presence (or absence). When the caller goes on to
         read ``d[k]`` (``reading``), presence needs no guard: the value's own guard reads ``d[k]``."""
         present = k in self._items
-        if self.key_guards is None or (present and reading):
-            return present
+        if self.key_guards is None or (present and reading) or present != (k in self._original):
+            return present          # (known, or decided by the trace's own writes: nothing to guard)
         if not isinstance(k, IdentityKey):
             kind = GuardKind.DICT_CONTAINS if present else GuardKind.DICT_NOT_CONTAINS
             self.key_guards.add(Guard(self.source, kind, k, "membership test on the dict"))

@@ -39,6 +39,8 @@ NATIVE_MODULES: tuple[tuple[str, breaks.BreakKind | None, str], ...] = (
      "activation checkpointing (saved-tensor hooks, a rerun in backward)"),
     ("torch.autograd.functional", breaks.RUNS_NATIVELY, "a nested autograd pass (torch.autograd.functional)"),
     ("torch.autograd.forward_ad", breaks.RUNS_NATIVELY, "forward-mode AD (dual levels)"),
+    ("torch._dynamo.mutation_guard", None,
+     "nn.Module.__init__ as torch.compile patches it once it has run (its tag is skipped: variables/stdlib.py)"),
     ("torch._dynamo", breaks.DISABLED, "marked torch.compiler.disable (or part of torch.compile's own machinery)"),
 )
 

@@ -303,7 +303,7 @@ def _construct_torch_module(tx: Tx, cls: type, args: list[VariableTracker], kwar
     if any(True for _ in module.parameters()) or any(t is not None for t in module.buffers()):
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating {cls.__qualname__} (it has parameters or buffers) while tracing")
     vt = NNModuleVariable(object.__new__(cls), created=True)
-    vt.pending = {name: tx.wrap_const(value) for name, value in module.__dict__.items()}
+    vt.pending = {name: tx.wrap_new(value) for name, value in module.__dict__.items()}   # (made by the trace)
     return vt
 
 
