@@ -389,3 +389,34 @@ class NumpyTensorSource(DerivedSource):
         cg.push_callable(ndarray_as_tensor)
         cg.load_source(self.of)
         cg.call(1)
+
+
+_F64, _CPU = torch.float64, torch.device("cpu")
+
+
+def float_as_tensor(v: float) -> torch.Tensor:
+    """A Python float as the graph takes it: a 0-d float64 CPU tensor holding the very same
+    double (torch.compile's calling convention for floats; on the CPU whatever the default
+    device, as eager's Python scalars are). ``scalar_tensor`` is the cheapest constructor that
+    keeps full precision (about half the cost of ``torch.as_tensor(v, dtype=torch.float64)``)."""
+    return _scalar_tensor(v, dtype=_F64, device=_CPU)
+
+
+_scalar_tensor = torch.scalar_tensor
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FloatTensorSource(DerivedSource):
+    """The tensor a Python float (``of``) is in the graph: ``float_as_tensor(of)``, built by the
+    transformed code on every call. Never guarded itself: ``of`` has its TYPE_MATCH."""
+
+    def name(self) -> str:
+        return f"float_as_tensor({self.of.name()})"
+
+    def wrap(self, base: str) -> str:
+        return f"___float_as_tensor({base})"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(float_as_tensor)
+        cg.load_source(self.of)
+        cg.call(1)

@@ -32,7 +32,7 @@ from ..guards.codegen import compile_guards
 from ..guards.guard import GlobalStateSnapshot
 from ..interpreter.capture import CaptureState
 from ..interpreter.translator import InstructionTranslator, bind_arguments, program_for, root_translator
-from ..sources import NumpyTensorSource
+from ..sources import FloatTensorSource, NumpyTensorSource
 from .cache import CacheEntry
 from .graph_break import emit_break, why_not_resumable
 
@@ -159,7 +159,8 @@ def _install_aliasing_guard(capture: CaptureState) -> None:
     ndarray itself is compared."""
     sources = tuple(a.source.of if isinstance(a.source, NumpyTensorSource) else a.source
                     for a in capture.graph.graph_args
-                    if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state())
+                    if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state()
+                    and not isinstance(a.source, FloatTensorSource))     # a new tensor on every call
     if len(sources) >= 2:
         capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
     if len(capture.distinct) >= 2:
@@ -291,9 +292,8 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())
         compiled = graph.compile_with(owner.backend, gm)
-        for source, value, _ in graph.specialized_floats:      # the backend made these constants
-            capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value,
-                                     "the backend cannot take this float symbolically (AOTAutograd's tensorify)"))
+        for source, value, why in graph.specialized_floats:    # graph floats whose value the graph holds
+            capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value, f"a float made a constant: {why}"))
         # An op that raises at run time must leave the program as eager would: inside its
         # try/with, or before side effects the frame made ahead of it (written back after the
         # graph, they would be lost): the frame is then rerun eagerly from the start.
