@@ -412,6 +412,10 @@ class OutputGraph:
             if not node.users:                  # its op was recorded with the constant instead
                 self.graph.erase_node(node)
                 del self.float_items[key]
+        unused = [a for a in self.graph_args if isinstance(a.source, FloatTensorSource) and not a.node.users]
+        for arg in unused:                      # a float only compared or specialized: not passed at all
+            self.graph.erase_node(arg.node)
+        self.graph_args = [a for a in self.graph_args if all(a is not u for u in unused)]
         gm = torch.fx.GraphModule(torch.nn.Module(), self.graph, class_name=name)
         gm.meta["bytegraph_sources"] = [a.source for a in self.graph_args]
         return gm

@@ -292,8 +292,6 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())
         compiled = graph.compile_with(owner.backend, gm)
-        for source, value, why in graph.specialized_floats:    # graph floats whose value the graph holds
-            capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value, f"a float made a constant: {why}"))
         # An op that raises at run time must leave the program as eager would: inside its
         # try/with, or before side effects the frame made ahead of it (written back after the
         # graph, they would be lost): the frame is then rerun eagerly from the start.
@@ -306,6 +304,8 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         log_bytecode.debug("transformed bytecode of %s:\n%s", fn.__qualname__, dis.Bytecode(transformed).dis())
     if gm is not None and rerun:
         transformed = rerun_eagerly_if_graph_raises(transformed, fn)
+    for source, value, why in graph.specialized_floats:    # floats whose value the trace used
+        capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value, f"a float made a constant: {why}"))
     _refresh_tensor_specs(capture)
     _install_aliasing_guard(capture)
     _install_shape_guards(capture)

@@ -41,6 +41,7 @@ import torch
 from ..guards import GuardKind, ShapeGuards
 from ..sources import Source
 from .base import Tx, VariableTracker, fold, pymethod
+from .constant import ConstantVariable
 from .tensor import TensorVariable
 
 if TYPE_CHECKING:   # type-only: the graph package imports trackers, not the other way round
@@ -126,7 +127,7 @@ class GraphFloatVariable(VariableTracker):
         if other.is_symbolic and other.python_type() in (int, float):
             other = tx.wrap_const(other.as_constant())       # an int the ShapeEnv tracks: specialized
         if not (isinstance(other, GraphFloatVariable)
-                or other.is_constant() and type(other.as_constant()) in (int, float, bool)):
+                or isinstance(other, ConstantVariable) and type(other.value) in (int, float, bool)):
             return NotImplemented
         left, right = (other, self) if reflected else (self, other)
         if op in _COMPARE:
