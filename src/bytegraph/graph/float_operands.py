@@ -46,7 +46,8 @@ TAKES_OPERAND: frozenset[tuple[str, Any]] = frozenset({
     *(("call_method", n)
       for n in ("add", "sub", "subtract", "mul", "multiply", "div", "divide", "true_divide", "add_", "sub_",
                 "mul_", "div_", *_COMPARISONS, "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__",
-                "__truediv__", "__iadd__", "__isub__", "__imul__", "__itruediv__", *(f"__{n}__" for n in _COMPARISONS))),
+                "__truediv__", "__iadd__", "__isub__", "__imul__", "__itruediv__",
+                *(f"__{n}__" for n in _COMPARISONS))),
 })
 
 # ``float <op> tensor``: CPython calls the tensor's reflected method, so eager runs the op with the
