@@ -9,8 +9,10 @@ A Source is a frozen, hashable dataclass. It answers three questions:
 * ``reconstruct(cg)`` — emits bytecode that pushes the value (used by codegen to load
   graph inputs and to rebuild return values).
 
-Sources never hold the value they describe. Values built during tracing have no source
-(``None``) and so can never be guarded or re-fetched.
+Sources never hold the value they describe, except ``ObjectRefSource``: a pre-existing object
+reached by an unguarded path is its own source, so it is never rebuilt. Values built during
+tracing have no source (``None``) and so can never be guarded or re-fetched: "no source"
+means "created by the trace".
 """
 
 from __future__ import annotations
@@ -165,6 +167,51 @@ class FreeVarSource(Source):
 
     def reconstruct(self, cg: SourceCodegen) -> None:
         cg.load_deref(self.free)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ObjectRefSource(Source):
+    """A pre-existing object reached by a path the guards do not follow (a global of torch's own
+    trusted modules, a class attribute of a torch class, an attribute of such an object): the
+    source *is* the object. The one source that holds its value, because nothing else can
+    re-read it: the transformed code loads it as a constant (the real object, hidden state and
+    all, never a copy rebuilt from what the trace saw), and guards on what the trace read from
+    it (``logger.disabled``) name it ``___obj_<id>`` in the guard function's namespace
+    (``GuardSet.hold``). Equal by identity of the object."""
+
+    obj_id: int
+    obj: Any = dataclasses.field(compare=False, hash=False, repr=False)
+
+    @classmethod
+    def of(cls, obj: Any) -> "ObjectRefSource":
+        return cls(id(obj), obj)
+
+    def name(self) -> str:
+        return f"<{type(self.obj).__qualname__} object {self.obj_id:#x}>"
+
+    def guard_expr(self) -> str:
+        return f"___obj_{self.obj_id:x}"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.load_const(self.obj)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallerExceptionSource(Source):
+    """``sys.exception()`` where the compiled function is called: the exception its caller is
+    handling (None outside an ``except`` block), which ``sys.exc_info()`` in the frame sees."""
+
+    def name(self) -> str:
+        return "sys.exception()"
+
+    def guard_expr(self) -> str:
+        return "___modules['sys'].exc_info()[1]"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(sys.exc_info)
+        cg.call(0)
+        cg.load_const(1)
+        cg.binary_subscr()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -335,6 +382,37 @@ class WeakRefCallSource(DerivedSource):
         cg.emit("PUSH_NULL")
         cg.load_source(self.of)
         cg.call(0)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReduceSource(DerivedSource):
+    """``base.__reduce__()``: what an immutable C object (an ``operator.itemgetter``) was made
+    from, read without changing it."""
+
+    def wrap(self, base: str) -> str:
+        return f"{base}.__reduce__()"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.load_source(self.of)
+        cg.load_method_call("__reduce__", 0)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LoggerEnabledSource(DerivedSource):
+    """``base.isEnabledFor(level)`` for a ``logging.Logger``: whether a call at ``level`` does
+    anything (levels of the logger and its ancestors, ``disabled``, ``logging.disable``). A guard
+    on it keeps a logger call that was a no-op while tracing a no-op (``variables/log_calls.py``)."""
+
+    level: int
+
+    def wrap(self, base: str) -> str:
+        return f"{base}.isEnabledFor({self.level})"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.load_source(self.of)
+        cg.emit("LOAD_METHOD", "isEnabledFor")
+        cg.load_const(self.level)
+        cg.call(1)
 
 
 _NON_IDENT = re.compile(r"[^0-9a-zA-Z_]+")

@@ -40,6 +40,7 @@ from torch._guards import TracingContext
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
+from ..diagnostics.logs import rerouted
 from ..sources import FloatTensorSource, Source, float_as_tensor, placeholder_name
 from ..variables.base import VariableTracker
 from ..variables.constant import ConstantVariable
@@ -47,10 +48,12 @@ from ..variables.floats import FloatExpr, GraphFloatVariable
 from ..variables.lists import ListVariable, TupleVariable
 from ..variables.symbolic import SymNodeVariable, is_symbolic
 from ..variables.tensor import TensorVariable
+from ..variables.triton import launch_writes
 from .float_operands import tensor_operands
 from .shapes import ShapeSource
 
 
+FAKE_TENSOR_LOGGER = "torch._subclasses.fake_tensor"
 _MODE_SWITCHES = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast,
                             torch.autograd.grad_mode._enter_inference_mode,
                             torch.autograd.grad_mode._exit_inference_mode})
@@ -86,6 +89,14 @@ def _writes_in_place(n: torch.fx.Node) -> bool:
     name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
     return n.op in ("call_function", "call_method") and (name.endswith("_") and not name.startswith("_")
                                                          or name in _INPLACE_NAMES)
+
+
+def _written_by(n: torch.fx.Node) -> list[Any]:
+    """The tensors (nodes) an op may write into: an in-place op's first argument, or what a
+    Triton kernel launch may write (variables/triton.py)."""
+    if _writes_in_place(n):
+        return list(n.args[:1])
+    return launch_writes(n) if n.op == "call_function" else []
 
 
 def _specialize(value: Any) -> Any:
@@ -177,6 +188,40 @@ def _has_float_item_memo(fake: Any) -> bool:
     ``.item()`` (``FakeTensor.item_memo``), which AOTAutograd's tensorify pass would specialize."""
     return isinstance(fake, FakeTensor) and getattr(fake, "item_memo", None) is not None \
         and isinstance(fake.item_memo, torch.SymFloat)
+
+
+def _graph_arg(value: Any) -> tuple[Any, Any]:
+    """(fx argument, fake argument) of a tracker, a constant, or a list/tuple/dict of them."""
+    if isinstance(value, VariableTracker):
+        return value.as_graph_arg()
+    if type(value) in (list, tuple):
+        pairs = [_graph_arg(v) for v in value]
+        return type(value)(p[0] for p in pairs), type(value)(p[1] for p in pairs)
+    if type(value) is dict:
+        pairs = {k: _graph_arg(v) for k, v in value.items()}
+        return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
+    return value, value
+
+
+def _any_graph_float(value: Any) -> bool:
+    """Whether an op's argument (a tracker, or a list/tuple/dict of them) holds a graph float."""
+    if isinstance(value, GraphFloatVariable):
+        return True
+    if type(value) in (list, tuple):
+        return any(_any_graph_float(v) for v in value)
+    if type(value) is dict:
+        return any(_any_graph_float(v) for v in value.values())
+    return False
+
+
+def _map_graph_floats(fn: Callable[[GraphFloatVariable], Any], value: Any) -> Any:
+    if isinstance(value, GraphFloatVariable):
+        return fn(value)
+    if type(value) in (list, tuple):
+        return type(value)(_map_graph_floats(fn, v) for v in value)
+    if type(value) is dict:
+        return {k: _map_graph_floats(fn, v) for k, v in value.items()}
+    return value
 
 
 _DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException, GuardOnDataDependentSymNode)
@@ -319,13 +364,13 @@ class OutputGraph:
     def call_method(self, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         return self._record("call_method", name, args, kwargs)
 
-    def _record(self, kind: str, target: Any, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        if any(isinstance(vt, GraphFloatVariable) for vt in (*args, *kwargs.values())):
+    def _record(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker:
+        """Record one op; its arguments are trackers, constants, or lists/tuples/dicts of them."""
+        if _any_graph_float(list(args)) or _any_graph_float(dict(kwargs)):
             return self._record_floats(kind, target, args, kwargs)
         return self._record_node(kind, target, args, kwargs)
 
-    def _record_floats(self, kind: str, target: Any, args: list[VariableTracker],
-                       kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    def _record_floats(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker:
         """An op taking graph floats (variables/floats.py): as its tensor operand where that is
         eager's computation (``float_operands``), else as ``.item()``; an op that needs the
         value itself (it fails on an unknown one) gets the constant, the float specialized."""
@@ -338,21 +383,16 @@ class OutputGraph:
         except (Unsupported, UserCodeError):
             pass
         what = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
-        def constant(vt: VariableTracker) -> VariableTracker:
-            if not isinstance(vt, GraphFloatVariable):
-                return vt
+        def constant(vt: GraphFloatVariable) -> VariableTracker:
             self.specialize_float(vt, f"{what}() needs it as a Python number")
             return ConstantVariable(vt.value)
-        return self._record_node(kind, target, [constant(vt) for vt in args],
-                                 {k: constant(vt) for k, vt in kwargs.items()})
+        return self._record_node(kind, target, _map_graph_floats(constant, list(args)),
+                                 _map_graph_floats(constant, dict(kwargs)))
 
-    def _record_node(self, kind: str, target: Any, args: list[VariableTracker],
-                     kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        node_args, fake_args = zip(*(vt.as_graph_arg() for vt in args)) if args else ((), ())
-        node_kwargs = {k: vt.as_graph_arg() for k, vt in kwargs.items()}
-        fake_kwargs = {k: p[1] for k, p in node_kwargs.items()}
-        node_kwargs = {k: p[0] for k, p in node_kwargs.items()}
-        out = self.run_fake(kind, target, list(fake_args), fake_kwargs)
+    def _record_node(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker:
+        node_args, fake_args = _graph_arg(list(args))
+        node_kwargs, fake_kwargs = _graph_arg(dict(kwargs))
+        out = self.run_fake(kind, target, fake_args, fake_kwargs)
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
@@ -364,6 +404,7 @@ class OutputGraph:
         what = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
         try:
             with contextlib.ExitStack() as stack:
+                stack.enter_context(rerouted(FAKE_TENSOR_LOGGER))   # the program's own errors: no torch traceback
                 stack.enter_context(self.fake_mode)
                 stack.enter_context(enable_python_dispatcher())     # symbolic-shape meta kernels, as Dynamo
                 stack.enter_context(torch.set_grad_enabled(self.grad_enabled))
@@ -496,18 +537,18 @@ class OutputGraph:
         return any(n.op == "call_function" and n.target in _MODE_SWITCHES for n in self.graph.nodes)
 
     def mutates(self) -> bool:
-        """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``)."""
-        return any(_writes_in_place(n) for n in self.graph.nodes)
+        """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``,
+        a Triton kernel launch)."""
+        return any(_written_by(n) for n in self.graph.nodes)
 
     def mutated_inputs(self) -> list[int]:
-        """Positions of the graph inputs an in-place op may write into: the first argument of
-        each in-place op followed back through first arguments (views, or not: erring on the
-        side of more) to a placeholder."""
+        """Positions of the graph inputs an op may write into: the tensors each in-place op (or
+        kernel launch) writes, followed back through first arguments (views, or not: erring on
+        the side of more) to a placeholder."""
         placeholders = [n for n in self.graph.nodes if n.op == "placeholder"]
         hit: set[torch.fx.Node] = set()
         for n in self.graph.nodes:
-            if _writes_in_place(n) and n.args:
-                node = n.args[0]
+            for node in _written_by(n):
                 while isinstance(node, torch.fx.Node) and node.op != "placeholder" and node.args:
                     node = node.args[0]
                 if isinstance(node, torch.fx.Node) and node.op == "placeholder":

@@ -105,6 +105,8 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.CELL_EMPTY: lambda g, e, x, ns: f"{ns.name(cell_is_empty, 'cell_is_empty')}({e})",
     _K.DICT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} in {e}",
     _K.DICT_NOT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} not in {e}",
+    _K.DICT_CONTAINS_OBJECT: lambda g, e, x, ns: f"{x(g.payload)} in {e}",
+    _K.DICT_NOT_CONTAINS_OBJECT: lambda g, e, x, ns: f"{x(g.payload)} not in {e}",
     _K.DUPLICATE_INPUT: lambda g, e, x, ns: f"{e} is {x(g.payload)}",
     _K.NO_TENSOR_ALIASING: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
     _K.DISTINCT_OBJECTS: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
@@ -151,7 +153,7 @@ def _order(g: Guard) -> tuple[int, int]:
 
 def _referenced(g: Guard) -> list[Source]:
     out = [g.source] if g.source is not None else []
-    if g.kind is _K.DUPLICATE_INPUT:
+    if g.kind in (_K.DUPLICATE_INPUT, _K.DICT_CONTAINS_OBJECT, _K.DICT_NOT_CONTAINS_OBJECT):
         out.append(g.payload)
     elif g.kind in (_K.NO_TENSOR_ALIASING, _K.DISTINCT_OBJECTS):
         out.extend(g.payload)
@@ -276,7 +278,7 @@ def compile_guards(
     frame_locals = guard_locals(frame_locals)
     ns = _Namespace({"___G": fn_globals, "___modules": sys.modules, "___fn": function, "math": math, "torch": torch,
                      "___from_numpy": ndarray_as_tensor,
-                     **{f"___cell_{n}": c for n, c in cells.items()}})
+                     **{f"___cell_{n}": c for n, c in cells.items()}, **guards.held})
     ordered = sorted(guards, key=_order)
     tensors = [g for g in ordered if g.kind is _K.TENSOR_MATCH]
     others = [g for g in ordered if g.kind is not _K.TENSOR_MATCH]

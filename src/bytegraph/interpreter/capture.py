@@ -35,6 +35,8 @@ class CaptureState:
     # Sources of objects the trace told apart by identity (`a is b` False, a dict key lookup
     # that missed): they must still be distinct objects for the graph to hold.
     distinct: dict[Source, None] = dataclasses.field(default_factory=dict)
+    # The exception the compiled function's caller is handling (sys.exc_info() in the frame)
+    caller_exc: BaseException | None = None
 
     def assume_distinct(self, *vts: VariableTracker) -> None:
         if all(vt.source is not None for vt in vts):
@@ -60,3 +62,4 @@ class CaptureState:
         self.identity.clear()
         self.by_source.clear()
         self.keepalive.clear()
+        self.caller_exc = None

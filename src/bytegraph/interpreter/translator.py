@@ -13,7 +13,8 @@ Globals: a frame reads its function's globals. The compiled function's own globa
 ``G[...]`` sources; another module's are read through ``sys.modules[m].__dict__``.
 Modules that belong to torch are trusted: their plain bindings (functions, classes,
 constants) are not guarded, but their mutable registries (dicts, lists, e.g. the global
-module-hook dicts) are, because user code changes them.
+module-hook dicts) are, because user code changes them, and so are the globals torch's own
+code rebinds (``global flag; flag = True``: ``rebound_globals``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from ..variables.dicts import DictVariable
 from ..variables.functions import existing_cell
 from ..variables.iterators import GeneratorVariable
 from ..variables.lists import TupleVariable
+from ..variables.native import native_module_reason
+from ..variables.rebound import rebound_globals
 from ..variables.user_defined import is_torch_module_name
 from .capture import CaptureState
 from .registry import handlers_for_current
@@ -239,7 +242,8 @@ class InstructionTranslator:
         if name in self.fn_globals:
             value = self.fn_globals[name]
             source = self.global_source(name)
-            if source is None or (self.globals_trusted and type(value) not in _REGISTRY_TYPES):
+            if source is None or (self.globals_trusted and type(value) not in _REGISTRY_TYPES
+                                  and name not in rebound_globals(self.fn_globals)):
                 return self.wrap_const(value)
             return self.wrap(value, source)
         b = self.fn_globals.get("__builtins__", builtins)
@@ -253,7 +257,12 @@ class InstructionTranslator:
         return VariableBuilder(self, source)(value)
 
     def wrap_const(self, value: Any) -> VariableTracker:
+        """A real value reached by a path the guards do not follow (see SourcelessBuilder)."""
         return SourcelessBuilder(self)(value)
+
+    def wrap_new(self, value: Any) -> VariableTracker:
+        """A real value a call made at trace time: the trace's own (no source, rebuilt if it escapes)."""
+        return SourcelessBuilder(self, fresh=True)(value)
 
     def guard(self, source: Source | None, kind: GuardKind, payload: Any, reason: str) -> None:
         self.capture.guards.add(Guard(source, kind, payload, reason))
@@ -268,10 +277,6 @@ class InstructionTranslator:
             raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}, which cannot be re-read at run time")
         self.capture.side_effects.record(vt)
 
-    def defer_call(self, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> None:
-        """Make this call after the graph runs (a log record: see DeferredCallVariable)."""
-        self.capture.side_effects.record_call(fn, args, kwargs)
-
     def frame_super_args(self) -> tuple[VariableTracker, VariableTracker]:
         cell = self.cells.get("__class__")
         if cell is None or not self.code.co_argcount:
@@ -285,6 +290,9 @@ class InstructionTranslator:
             raise Unsupported(breaks.TOO_LONG, f"inlining deeper than {config.max_inline_depth} calls")
         target = fn.inline_target(self)
         code = target.code
+        native = native_module_reason(target.fn_globals.get("__name__"))
+        if native is not None:    # (a functorch transform, a higher-order op...: variables/native.py)
+            raise Unsupported(native[0], f"{target.module or ''}.{code.co_qualname}() is {native[1]}".lstrip("."))
         f_locals = bind_arguments(code, target.defaults, target.kwdefaults, args, kwargs)
         cells = {name: target.closure[i] for i, name in enumerate(code.co_freevars)}
         child = InstructionTranslator(self.capture, code, f_locals, cells, target.fn_globals,

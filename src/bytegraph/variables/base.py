@@ -38,14 +38,13 @@ class Tx(Protocol):
 
     def wrap(self, value: Any, source: Source) -> "VariableTracker": ...
     def wrap_const(self, value: Any) -> "VariableTracker": ...
+    def wrap_new(self, value: Any) -> "VariableTracker": ...
     def guard(self, source: Source | None, kind: GuardKind, payload: Any, reason: str) -> None: ...
     def inline_call(self, fn: "VariableTracker", args: list["VariableTracker"],
                     kwargs: dict[str, "VariableTracker"]) -> "VariableTracker": ...
     def call(self, fn: "VariableTracker", args: list["VariableTracker"],
              kwargs: dict[str, "VariableTracker"]) -> "VariableTracker": ...
     def mutation(self, vt: "VariableTracker", what: str) -> None: ...
-    def defer_call(self, fn: "VariableTracker", args: list["VariableTracker"],
-                   kwargs: dict[str, "VariableTracker"]) -> None: ...
 
 
 def pymethod(*names: str) -> Callable[[Callable], Callable]:
@@ -57,12 +56,13 @@ def pymethod(*names: str) -> Callable[[Callable], Callable]:
 
 
 def fold(tx: Tx, fn: Callable, *args: Any, **kwargs: Any) -> "VariableTracker":
-    """Evaluate ``fn`` on constant values at trace time; an exception is the user's own."""
+    """Evaluate ``fn`` on constant values at trace time; an exception is the user's own. The
+    result is the trace's own (``wrap_new``): an object it is is rebuilt, not shared, at run time."""
     try:
         result = fn(*args, **kwargs)
     except Exception as e:   # noqa: BLE001 - the user's code raised: it reaches them unchanged
         raise UserCodeError(e) from e
-    return tx.wrap_const(result)
+    return tx.wrap_new(result)
 
 
 class VariableTracker:
@@ -153,6 +153,11 @@ class VariableTracker:
     def replay(self, cg: Any) -> None:
         """Write this (pre-existing, mutated) object's final state back to the real object."""
         raise Unsupported(breaks.SIDE_EFFECT, f"replaying a mutation of {self.describe()}")
+
+    def replay_values(self) -> list["VariableTracker"]:
+        """The trackers ``replay`` rebuilds (new items, attribute values): side effects build them
+        all before writing anything back, so each is the value as the trace read it."""
+        return []
 
     def reconstruct_method(self, cg: Any, name: str) -> None:
         """Push the bound method ``value.name`` (a BoundMethodVariable being rebuilt)."""

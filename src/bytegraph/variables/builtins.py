@@ -11,6 +11,8 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+import sys
+import warnings
 from typing import Any, Callable
 
 import torch
@@ -18,10 +20,12 @@ import torch
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
-from ..sources import TypeSource
-from . import ops
-from .base import NotConstant, Tx, VariableTracker, fold
+from ..sources import AttrSource, CallerExceptionSource, TypeSource
+from . import log_calls, ops
+from .base import LazyVariableTracker, NotConstant, Tx, VariableTracker, fold
+from .ctx import ExceptionVariable
 from .dicts import DictVariable, SetVariable
+from .getters import GETTER_TYPES, make_getter
 from .lists import (CombinedIteratorVariable, IteratorVariable, ListIteratorVariable, ListVariable, TupleVariable,
                     sort_trackers)
 
@@ -418,6 +422,37 @@ def _any(tx: Tx, iterable: VariableTracker) -> VariableTracker:
 @handles(print)
 def _print(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
     raise Unsupported(breaks.PRINT_OR_IO, "print()")
+
+
+@handles(sys.exception)
+def _exception(tx: Tx) -> VariableTracker:
+    """``sys.exception()``: the exception a traced frame is handling (inlined callers included),
+    else the one the compiled function's caller is handling, guarded (None in the common case)."""
+    frame = tx
+    while frame is not None:
+        if frame.current_exc is not None:
+            return frame.current_exc
+        frame = frame.parent
+    return tx.wrap(tx.capture.caller_exc, CallerExceptionSource())
+
+
+@handles(sys.exc_info)
+def _exc_info(tx: Tx) -> VariableTracker:
+    """``sys.exc_info()``: (type, exception, traceback) of ``sys.exception()``; the traceback of
+    an exception raised while tracing does not exist yet (a graph break if it is needed)."""
+    exc = _exception(tx)
+    if not isinstance(exc, ExceptionVariable):          # None: no exception is being handled
+        return TupleVariable([exc, exc, exc])
+    if exc.source is None:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, "sys.exc_info() of an exception raised while tracing "
+                          "(its traceback is made at run time)")
+    tb = LazyVariableTracker(exc.exc.__traceback__, AttrSource(exc.source, "__traceback__"), tx.capture.build)
+    return TupleVariable([tx.wrap_const(exc.python_type()), exc, tb])
+
+
+HANDLERS[warnings.warn] = HANDLERS[warnings.warn_explicit] = log_calls.warn
+for _getter in GETTER_TYPES:
+    HANDLERS[_getter] = make_getter(_getter)
 
 
 @handles(builtins.__build_class__)

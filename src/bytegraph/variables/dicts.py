@@ -162,9 +162,16 @@ class DictVariable(VariableTracker):
         """``k in d``, guarding just that key's presence (or absence). When the caller goes on to
         read ``d[k]`` (``reading``), presence needs no guard: the value's own guard reads ``d[k]``."""
         present = k in self._items
-        if self.key_guards is not None and not isinstance(k, IdentityKey) and not (present and reading):
+        if self.key_guards is None or (present and reading):
+            return present
+        if not isinstance(k, IdentityKey):
             kind = GuardKind.DICT_CONTAINS if present else GuardKind.DICT_NOT_CONTAINS
             self.key_guards.add(Guard(self.source, kind, k, "membership test on the dict"))
+        elif k.vt.source is not None:
+            # an object key (a parameter in ``optimizer.state``): guarded by the key's own source;
+            # an object the trace made cannot be in a dict from before the call
+            kind = GuardKind.DICT_CONTAINS_OBJECT if present else GuardKind.DICT_NOT_CONTAINS_OBJECT
+            self.key_guards.add(Guard(self.source, kind, k.vt.source, "membership test on the dict"))
         return present
 
     def python_type(self) -> type:
@@ -201,6 +208,9 @@ class DictVariable(VariableTracker):
             raise UserCodeError(TypeError(f"'mappingproxy' object does not support {what}"))
         if self.source is not None:
             tx.mutation(self, f"dict.{what}")
+
+    def replay_values(self) -> list[VariableTracker]:
+        return [*(k.vt for k in self._items if isinstance(k, IdentityKey)), *(self.value(k) for k in self._items)]
 
     def replay(self, cg: Any) -> None:
         """``src.clear(); src.update({...})``: same dict object, new contents in order."""
@@ -290,7 +300,7 @@ class DictVariable(VariableTracker):
     @pymethod("__delitem__")
     def _delitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
         k = hash_key(tx, key, self._items)
-        if k not in self._items:
+        if not self.has_key(k):
             raise UserCodeError(KeyError(k))
         self._mutate(tx, "__delitem__")
         del self._items[k]
@@ -299,7 +309,7 @@ class DictVariable(VariableTracker):
     @pymethod("pop")
     def _pop(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
         k = hash_key(tx, key, self._items)
-        if k not in self._items:
+        if not self.has_key(k):
             if default is None:
                 raise UserCodeError(KeyError(k))
             return default
@@ -311,7 +321,7 @@ class DictVariable(VariableTracker):
     @pymethod("setdefault")
     def _setdefault(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
         k = hash_key(tx, key, self._items)
-        if k not in self._items:
+        if not self.has_key(k, reading=True):
             self._mutate(tx, "setdefault")
             self._items[k] = default if default is not None else tx.wrap_const(None)
         return self.value(k)
@@ -543,6 +553,9 @@ class SetVariable(VariableTracker):
     @pymethod("copy")
     def _copy(self, tx: Tx) -> VariableTracker:
         return SetVariable(self._items, self.py_type)
+
+    def replay_values(self) -> list[VariableTracker]:
+        return list(self._items.values())
 
     def replay(self, cg: Any) -> None:
         """``src.clear(); src.update({...})``."""

@@ -126,6 +126,9 @@ class ExistingCellVariable(VariableTracker):
     def replayable(self) -> bool:
         return self.contents_source is not None
 
+    def replay_values(self) -> list[VariableTracker]:
+        return [self._contents] if self._contents is not None else []
+
     def replay(self, cg: Any) -> None:
         """``cell.cell_contents = value`` on the real cell (deleting it for ``del``)."""
         if self._contents is None:
@@ -361,27 +364,6 @@ class PartialVariable(VariableTracker):
 
     def describe(self) -> str:
         return f"functools.partial of {self.func.describe()}"
-
-
-class DeferredCallVariable(VariableTracker):
-    """A call made only for its effect outside the program: a log record or a warning
-    (``logger.warning(...)``, ``warnings.warn(...)``). It is not traced: it is recorded, with
-    its arguments, and made after the graph runs, in program order with the other side effects
-    (the message comes out after the computation instead of in the middle of it)."""
-
-    def __init__(self, fn: VariableTracker) -> None:
-        super().__init__(None)
-        self.fn = fn
-
-    def python_type(self) -> type:
-        return self.fn.python_type()
-
-    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        tx.defer_call(self.fn, args, kwargs)
-        return tx.wrap_const(None)
-
-    def reconstruct(self, cg: Any) -> None:
-        cg.reconstruct(self.fn)
 
 
 class LruCacheVariable(VariableTracker):

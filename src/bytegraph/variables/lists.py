@@ -268,7 +268,7 @@ class ListVariable(BaseListVariable):
         from .dicts import replace_contents
 
         if self._length_unread is not None:
-            appended = self._raw[self._input_length:]
+            appended = self.replay_values()
             cg.push_callable(list.extend)
             cg.load_source(self.source)
             cg.begin_build(list)
@@ -286,6 +286,9 @@ class ListVariable(BaseListVariable):
         cg.build(list, len(self._items))
         cg.call(2)
         cg.emit("POP_TOP")
+
+    def replay_values(self) -> list[VariableTracker]:
+        return list(self._raw[self._input_length:]) if self._length_unread is not None else self.realized()
 
     @pymethod("__iadd__")
     def _iadd(self, tx: Tx, values: VariableTracker) -> VariableTracker:
@@ -681,6 +684,9 @@ class DequeVariable(ListVariable):
         vt = self.item(0)
         del self._items[0]
         return vt
+
+    def replay_values(self) -> list[VariableTracker]:
+        return self.realized()
 
     def replay(self, cg: Any) -> None:
         """``src.clear(); src.extend([items])`` (items built first)."""

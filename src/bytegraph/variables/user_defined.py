@@ -14,6 +14,7 @@ import collections
 import copy
 import functools
 import logging
+import sys
 import types
 from typing import Any
 
@@ -22,15 +23,15 @@ from ..diagnostics.errors import Unsupported, UserCodeError
 import torch
 
 from ..guards import GuardKind
-from ..sources import AttrSource, InstanceAttrSource, Source, TypeSource
+from ..sources import AttrSource, InstanceAttrSource, ItemSource, ModuleGlobalsSource, Source, TypeSource
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
+from .log_calls import LOGGER_LEVELS, LoggerMethodVariable
 from .numpy import numpy_module_attr
+from .rebound import rebound_globals
 
 MISSING = object()
-LOGGER_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log",
-                            "warning_once", "info_once", "warning_advice"})
 DELETED = VariableTracker()     # marks an attribute the trace deleted from a pre-existing object
 
 
@@ -93,8 +94,12 @@ class PythonModuleVariable(VariableTracker):
         modelled = numpy_module_attr(self.module, name, value)      # numpy's callables, torch.from_numpy
         if modelled is not None:
             return modelled
-        trusted = is_torch_owned(self.module) or self.source is None
-        return tx.wrap_const(value) if trusted else tx.wrap(value, AttrSource(self.source, name))
+        source = AttrSource(self.source, name) if self.source is not None else None
+        if is_torch_owned(self.module) or source is None:
+            # trusted (decision 6), unless the module's own code rebinds the name (a lazy flag)
+            rebinds = name in rebound_globals(self.module.__dict__) and sys.modules.get(self.module.__name__) is self.module
+            source = ItemSource(ModuleGlobalsSource(self.module.__name__), name) if rebinds else None
+        return tx.wrap(value, source) if source is not None else tx.wrap_const(value)
 
     def describe(self) -> str:
         return f"module {self.module.__name__}"
@@ -211,6 +216,7 @@ def _partial(tx: Tx, func: VariableTracker, *args: VariableTracker, **keywords: 
 # Classes whose construction is modelled directly (their __new__/__init__ are in C, or
 # constructing them changes torch's global state).
 CONSTRUCTORS: dict[type, Any] = {
+    types.MethodType: lambda tx, fn, obj: UserMethodVariable(fn, obj),    # contextlib.ExitStack makes these
     collections.OrderedDict: _ordered_dict,
     collections.defaultdict: _defaultdict,
     collections.deque: _deque,
@@ -323,6 +329,8 @@ class UserDefinedObjectVariable(VariableTracker):
         super().__init__(source)
         self.value = value
         self.pending: dict[str, VariableTracker] = {}
+        # (An object that existed before the call always has a source, an ObjectRefSource if it
+        # was reached by an unguarded path such as pytree's _LEAF_SPEC: it is rebuilt as itself.)
         # A real object made at trace time with state of its own (a deepcopy): rebuilt as a copy
         # of it plus the trace's writes, not from the writes alone.
         self.snapshot = snapshot
@@ -408,10 +416,9 @@ class UserDefinedObjectVariable(VariableTracker):
     def _class_attr(self, tx: Tx, name: str, attr: Any, instance_checked: bool = False) -> VariableTracker:
         owner, _ = lookup_class_attr(type(self.value), name)
         src = self._member_source(owner, name)
-        if isinstance(self.value, logging.Logger) and callable(attr) and name in LOGGER_METHODS:
-            from .functions import DeferredCallVariable
-            # logger.info(...) and friends: made after the graph, not traced (see DeferredCallVariable)
-            return DeferredCallVariable(BoundMethodVariable(self, name))
+        if isinstance(self.value, logging.Logger) and callable(attr) and name in LOGGER_LEVELS:
+            # logger.info(...) and friends: a no-op at a level the logger ignores, else a break
+            return LoggerMethodVariable(self, name)
         if self.source is not None and hasattr(self.value, "__dict__") and not instance_checked:
             # an instance attribute of the same name would hide the class's (obj.method = ...)
             tx.guard(AttrSource(self.source, "__dict__"), GuardKind.DICT_NOT_CONTAINS, name,
@@ -483,6 +490,9 @@ class UserDefinedObjectVariable(VariableTracker):
     def _has_instance_attr(self, name: str) -> bool:
         return name in getattr(self.value, "__dict__", {})
 
+    def replay_values(self) -> list[VariableTracker]:
+        return [vt for vt in self.pending.values() if vt is not DELETED]
+
     def replay(self, cg: Any) -> None:
         """``setattr``/``delattr`` of each attribute the trace changed, through the real
         ``__setattr__`` (so a module registers a new submodule or parameter as it would)."""
@@ -501,7 +511,7 @@ class UserDefinedObjectVariable(VariableTracker):
             return
         written = {name: vt for name, vt in self.pending.items() if vt is not DELETED}
         cg.push_callable(rebuild_object)
-        cg.load_const(copy.copy(self.value) if self.snapshot else type(self.value))
+        cg.load_const(self._snapshot_copy() if self.snapshot else type(self.value))
         cg.begin_build(dict)
         for name, vt in written.items():
             cg.load_const(name)
@@ -513,6 +523,14 @@ class UserDefinedObjectVariable(VariableTracker):
             cg.load_const(None)
         cg.load_const(tuple(name for name, vt in self.pending.items() if vt is DELETED))
         cg.call(4)
+
+    def _snapshot_copy(self) -> Any:
+        """What a trace-made real object (a call's result at trace time) is rebuilt from: a copy."""
+        try:
+            return copy.copy(self.value)
+        except Exception as e:   # noqa: BLE001 - an object copy does not support: it cannot escape
+            raise Unsupported(breaks.NON_TENSOR_OUTPUT, f"a {type(self.value).__qualname__} made while tracing "
+                              f"escapes, and it cannot be copied ({type(e).__name__})") from None
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
         name = f"__r{op}__" if reflected and op not in ("eq", "ne", "lt", "le", "gt", "ge") else f"__{op}__"

@@ -159,8 +159,17 @@ def import_name(tx: Tx, inst: Inst) -> None:
 
 @handles("IMPORT_FROM")
 def import_from(tx: Tx, inst: Inst) -> None:
-    """(module -- module, module.name)"""
+    """(module -- module, module.name): an attribute of the module, or a submodule already
+    imported; one not imported yet would be imported by running its code (CPython:
+    Python/ceval.c import_from), which is a graph break, never the AttributeError of a lookup."""
     module = tx.stack[-1]
+    real = module.as_constant() if isinstance(module, PythonModuleVariable) else None
+    if real is not None and not hasattr(real, inst.arg):
+        submodule = sys.modules.get(f"{real.__name__}.{inst.arg}")
+        if submodule is None:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"import of {real.__name__}.{inst.arg} inside the compiled function")
+        tx.push(PythonModuleVariable(submodule))
+        return
     tx.push(module.var_getattr(tx, inst.arg))
 
 
