@@ -513,3 +513,54 @@ class NumpyTensorSource(DerivedSource):
         cg.push_callable(ndarray_as_tensor)
         cg.load_source(self.of)
         cg.call(1)
+
+
+_F64, _CPU = torch.float64, torch.device("cpu")
+
+
+def float_as_tensor(v: float) -> torch.Tensor:
+    """A Python float as the graph takes it: a 0-d float64 CPU tensor holding the very same
+    double (torch.compile's calling convention for floats; on the CPU whatever the default
+    device, as eager's Python scalars are). ``scalar_tensor`` is the cheapest constructor that
+    keeps full precision (about half the cost of ``torch.as_tensor(v, dtype=torch.float64)``)."""
+    return _scalar_tensor(v, dtype=_F64, device=_CPU)
+
+
+_scalar_tensor = torch.scalar_tensor
+
+
+def float_input_converter() -> Any:
+    """``float_as_tensor`` for one graph input, remembering its last float: called again with
+    the very same float object (a learning rate between two scheduler steps, a module's
+    constant-for-now attribute) it returns the same tensor instead of building one. Sound
+    because the graph never writes into its float inputs and never hands them back to the
+    program; the (float, tensor) pair is replaced as one tuple, so threads never mix them."""
+    memo: tuple[Any, Any] = (None, None)
+
+    def convert(v: float) -> torch.Tensor:
+        nonlocal memo
+        last = memo
+        if last[0] is v:
+            return last[1]
+        t = _scalar_tensor(v, dtype=_F64, device=_CPU)
+        memo = (v, t)
+        return t
+    return convert
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FloatTensorSource(DerivedSource):
+    """The tensor a Python float (``of``) is in the graph: ``float_as_tensor(of)``, built by the
+    transformed code on every call (``float_input_converter``). Never guarded itself: ``of``
+    has its TYPE_MATCH."""
+
+    def name(self) -> str:
+        return f"float_as_tensor({self.of.name()})"
+
+    def wrap(self, base: str) -> str:
+        return f"___float_as_tensor({base})"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(float_input_converter())
+        cg.load_source(self.of)
+        cg.call(1)

@@ -23,7 +23,7 @@ import torch
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
-from ..graph.shapes import dims_policy, number_is_dynamic
+from ..graph.shapes import dims_policy, is_marked_static, number_is_dynamic
 from ..guards import GuardKind, TensorSpec
 from torch.utils.hooks import RemovableHandle
 
@@ -154,11 +154,18 @@ def wrap_literal(b: "VariableBuilder", value: Any) -> VariableTracker:
     """Immutable values known at trace time (int, float, bool, str, None, dtype, device,
     torch.Size, enum members, regex patterns...) are folded into the graph and guarded by
     type and value. An int reached from an argument (not through an nn.Module) or a float
-    that has varied between captures becomes a symbolic graph input instead, guarded by type
-    (and by the ShapeEnv); a torch.Size argument with such an item becomes a tuple of its
-    items, guarded by type and length."""
-    if b.source is not None and number_is_dynamic(b.tx.capture.frame_state, b.source, value, _is_module_source(b)):
-        vt = b.tx.graph.add_number_input(b.source, value)
+    that has varied between captures becomes a graph input instead, guarded by type (and by
+    the ShapeEnv, or by the conditions the program tested): a symbolic number, or, for a
+    float and a backend that takes floats only as tensors, a 0-d float64 tensor input
+    (variables/floats.py). A torch.Size argument with such an item becomes a tuple of its
+    items, guarded by type and length. Numbers read through an object passed to
+    ``mark_static`` stay constants."""
+    state = b.tx.capture.frame_state
+    if b.source is not None and number_is_dynamic(state, b.source, value, _is_module_source(b), _is_static_source(b)):
+        if type(value) is float and state.floats == "tensor":
+            vt = b.tx.graph.add_float_input(b.source, value)
+        else:
+            vt = b.tx.graph.add_number_input(b.source, value)
         if not vt.is_constant():
             b.guard(K.TYPE_MATCH, type(value))
             return vt
@@ -171,6 +178,14 @@ def wrap_literal(b: "VariableBuilder", value: Any) -> VariableTracker:
             return TupleVariable(items, py_type=torch.Size)
     b.guard(K.EQUALS_MATCH, value)
     return ConstantVariable(value)
+
+
+def _is_static_source(b: "VariableBuilder") -> Callable[[Any], bool]:
+    """Does a source name an object passed to ``mark_static`` (its numbers stay constants)?"""
+    def marked(source: Any) -> bool:
+        vt = b.tx.capture.by_source.get(source)
+        return isinstance(vt, UserDefinedObjectVariable) and is_marked_static(vt.value)
+    return marked
 
 
 def _is_module_source(b: "VariableBuilder") -> Callable[[Any], bool]:

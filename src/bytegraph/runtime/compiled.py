@@ -21,6 +21,7 @@ import torch
 from ..config import config
 from ..diagnostics.logs import get_logger
 from ..codegen.resume import make_resume_code, make_resume_function, origin_of
+from ..backends.registry import float_inputs
 from ..graph.shapes import FrameState
 from . import events
 from .cache import CacheEntry
@@ -56,7 +57,7 @@ class CompiledFunction:
         self.fn = fn
         self.backend = backend
         self.fullgraph = fullgraph
-        self.frame_state = FrameState(dynamic, symbolic_floats=getattr(backend, "symbolic_floats", False) is True)
+        self.frame_state = FrameState(dynamic, floats=float_inputs(backend))
         self.origin = origin_of(fn.__code__)
         self.root_fn = fn                               # the user's function (globals, closure)
         self.resumes: dict[Any, CompiledFunction] = {}   # shared by this function and its resume functions
@@ -188,7 +189,7 @@ class CompiledFunction:
             self.resumes.clear()
             self.entries = ()
             self.stats = CompileStats()
-            self.frame_state = FrameState(self.frame_state.dynamic, symbolic_floats=self.frame_state.symbolic_floats)
+            self.frame_state = FrameState(self.frame_state.dynamic, floats=self.frame_state.floats)
             self._limit_warned = False
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:

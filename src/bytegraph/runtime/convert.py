@@ -37,7 +37,7 @@ from ..guards.codegen import CompiledGuards, compile_guards
 from ..guards.guard import GlobalStateSnapshot
 from ..interpreter.capture import CaptureState
 from ..interpreter.translator import InstructionTranslator, bind_arguments, program_for, root_translator
-from ..sources import NumpyTensorSource
+from ..sources import FloatTensorSource, NumpyTensorSource
 from . import torch_state
 from .cache import CacheEntry
 from .ddp import active_ddp_module, split_for_ddp
@@ -248,7 +248,8 @@ def _install_aliasing_guard(capture: CaptureState) -> None:
     ndarray itself is compared."""
     sources = tuple(a.source.of if isinstance(a.source, NumpyTensorSource) else a.source
                     for a in capture.graph.graph_args
-                    if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state())
+                    if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state()
+                    and not isinstance(a.source, FloatTensorSource))     # a new tensor on every call
     if len(sources) >= 2:
         capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
     if len(capture.distinct) >= 2:
@@ -381,9 +382,6 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())
         backend = split_for_ddp(owner.backend) if active_ddp_module() is not None else owner.backend
         compiled = graph.compile_with(backend, gm)
-        for source, value, _ in graph.specialized_floats:      # the backend made these constants
-            capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value,
-                                     "the backend cannot take this float symbolically (AOTAutograd's tensorify)"))
         # An op that raises at run time must leave the program as eager would: inside its
         # try/with, or before side effects the frame made ahead of it (written back after the
         # graph, they would be lost): the frame is then rerun eagerly from the start.
@@ -396,6 +394,8 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         log_bytecode.debug("transformed bytecode of %s:\n%s", fn.__qualname__, dis.Bytecode(transformed).dis())
     if gm is not None and rerun:
         transformed = rerun_eagerly_if_graph_raises(transformed, fn)
+    for source, value, why in graph.specialized_floats:    # floats whose value the trace used
+        capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value, f"a float made a constant: {why}"))
     _refresh_tensor_specs(capture)
     _install_aliasing_guard(capture)
     _install_shape_guards(capture)

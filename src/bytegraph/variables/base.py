@@ -72,6 +72,7 @@ class VariableTracker:
     _methods: dict[str, Callable] = {}
     is_tensor = False         # operators on tensors go into the graph...
     is_symbolic = False       # ...and so do operators on symbolic numbers (SymNodeVariable)
+    is_graph_float = False    # a Python float the graph carries as a tensor (variables/floats.py)
     identity_matters = False  # a mutable object: rebuilt once per frame, however often it is reached
     static_identity = False   # a builtin or a Python module: the same object at run time, even without a source
 

@@ -85,6 +85,10 @@ class BuiltinVariable(VariableTracker):
         handler = HANDLERS.get(self.fn)
         if handler is not None:
             return handler(tx, *args, **kwargs)
+        if len(args) == 1 and not kwargs and args[0].is_graph_float:
+            kept = args[0].call_builtin(tx, self.fn)          # float(t) is t; anything else reads it
+            if kept is not None:
+                return kept
         if self.fn in SYMBOLIC and len(args) == 1 and not kwargs and _symbolic_number(args[0]):
             return tx.graph.call_function(SYMBOLIC[self.fn], args, {})
         if self.fn in PURE or isinstance(self.fn, type) and issubclass(self.fn, BaseException):
@@ -371,7 +375,8 @@ def _sum(tx: Tx, iterable: VariableTracker, start: VariableTracker | None = None
 def _extreme(pick: Callable, op: str, sym_pick: Callable) -> Handler:
     """``min``/``max``: folded over constants; over ints (or floats) some of them symbolic, a chain
     of ``torch.sym_min``/``sym_max`` graph ops (no specialization; mixed int and float would change
-    the result's type, so they compare, which specializes); otherwise compared pairwise."""
+    the result's type, so they compare, which specializes); otherwise compared pairwise (graph
+    floats too: each comparison is guarded, the result is one of the items, as in CPython)."""
     def handler(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
         items = args[0].unpack(tx) if len(args) == 1 else list(args)
         if not kwargs and any(vt.is_symbolic for vt in items) and _same_number_type(items):
@@ -380,6 +385,8 @@ def _extreme(pick: Callable, op: str, sym_pick: Callable) -> Handler:
                 best = tx.graph.call_function(sym_pick, [best, vt], {})
             return best
         try:
+            if any(vt.is_graph_float for vt in items):
+                raise NotConstant("compared under guards, not folded")   # (their values would be guarded)
             return fold(tx, pick, *([a.as_constant() for a in items],) , **{k: v.as_constant() for k, v in kwargs.items()})
         except NotConstant:
             pass
