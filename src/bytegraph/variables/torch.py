@@ -120,6 +120,8 @@ class TorchVariable(VariableTracker):
         if fn in NOT_TRACEABLE or _SETTER.match(getattr(fn, "__name__", "")):
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() changes global state")
         if fn in CONSTANT_CONSTRUCTORS:
+            if fn is torch.Size and len(args) == 1 and not kwargs and not args[0].is_constant():
+                return _symbolic_size(tx, args[0])      # (as_constant() would specialize its items)
             try:
                 return fold(tx, fn, *[a.as_constant() for a in args], **{k: v.as_constant() for k, v in kwargs.items()})
             except NotConstant:
@@ -131,6 +133,17 @@ class TorchVariable(VariableTracker):
 
     def describe(self) -> str:
         return f"torch function {_name(self.fn)}"
+
+
+def _symbolic_size(tx: Tx, items: VariableTracker) -> VariableTracker:
+    """``torch.Size(seq)`` of symbolic ints (``torch.Size([x.shape[0], 2])``): a Size of those
+    items, kept symbolic, as eager's type (not a tuple, not specialized)."""
+    from .lists import TupleVariable
+
+    values = items.unpack(tx)
+    if not all(vt.python_type() is int for vt in values):
+        raise Unsupported(breaks.UNSUPPORTED_CALL, "torch.Size() of values that are not ints")
+    return TupleVariable(values, py_type=torch.Size)
 
 
 def _name(fn: Any) -> str:
