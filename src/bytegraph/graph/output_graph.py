@@ -79,10 +79,23 @@ _STATE_ONLY = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, 
                          torch.autograd.grad_mode._exit_inference_mode})
 
 
-def _writes_in_place(n: torch.fx.Node) -> bool:
+def _named_in_place(n: torch.fx.Node) -> bool:
+    """An op named as in-place (``x += y``, ``x[i] = v``, ``x.requires_grad_()``): it writes into
+    (or changes the metadata of) its first argument."""
     name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
-    return n.op in ("call_function", "call_method") and (name.endswith("_") and not name.startswith("_")
-                                                         or name in _INPLACE_NAMES)
+    return n.op in ("call_function", "call_method") and bool(n.args) and (
+        (name.endswith("_") and not name.startswith("_")) or name in _INPLACE_NAMES)
+
+
+def _tensor_args(nodes: Any, fakes: Any) -> list[tuple[Any, torch.Tensor]]:
+    """(graph argument, fake tensor) for every tensor among an op's arguments, nested ones too."""
+    if isinstance(fakes, torch.Tensor):
+        return [(nodes, fakes)]
+    if isinstance(fakes, (list, tuple)) and isinstance(nodes, (list, tuple)) and len(nodes) == len(fakes):
+        return [pair for n, f in zip(nodes, fakes) for pair in _tensor_args(n, f)]
+    if isinstance(fakes, dict) and isinstance(nodes, dict):
+        return [pair for k in fakes for pair in _tensor_args(nodes.get(k), fakes[k])]
+    return []
 
 
 def _specialize(value: Any) -> Any:
@@ -166,6 +179,12 @@ class OutputGraph:
         self.shape_env = ShapeEnv()
         self.fake_mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=False)
         self.graph_args: list[GraphArg] = []
+        # The one tracker of each tensor, by its fake: an op whose result *is* one of its inputs
+        # in eager (x.to(x.dtype), x.contiguous(), x.add_(1)) returns that very tracker.
+        self._tensors: dict[int, TensorVariable] = {}
+        # node -> the argument nodes whose version counter its fake run bumped (it wrote into them:
+        # x.add_(), F.relu(x, inplace=True), out=)
+        self._wrote: dict[torch.fx.Node, list[Any]] = {}
         self._last_placeholder: torch.fx.Node | None = None
         self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
         self.initial_grad_enabled = self.grad_enabled
@@ -222,7 +241,17 @@ class OutputGraph:
         fake = self.fake_mode.from_tensor(value, source=ShapeSource(source), symbolic_context=context)
         node = self._placeholder(source, value, fake)
         self.graph_args[-1].context = context
-        return TensorVariable(node, fake, type(value), source)
+        return self._tensor_variable(node, fake, type(value), source)
+
+    def _tensor_variable(self, node: torch.fx.Node, fake: torch.Tensor, py_type: type = torch.Tensor,
+                         source: Source | None = None) -> TensorVariable:
+        vt = self._tensors[id(fake)] = TensorVariable(node, fake, py_type, source)
+        return vt
+
+    def known_tensor(self, fake: Any) -> TensorVariable | None:
+        """The tracker of the tensor whose fake value is ``fake``, if the trace has one."""
+        vt = self._tensors.get(id(fake)) if isinstance(fake, torch.Tensor) else None
+        return vt if vt is not None and vt.fake is fake else None
 
     def add_number_input(self, source: Source, value: int | float) -> VariableTracker:
         """A local int or float that varies between calls: a symbolic graph input (0 and 1
@@ -270,10 +299,26 @@ class OutputGraph:
         node_kwargs = {k: vt.as_graph_arg() for k, vt in kwargs.items()}
         fake_kwargs = {k: p[1] for k, p in node_kwargs.items()}
         node_kwargs = {k: p[0] for k, p in node_kwargs.items()}
+        tensor_args = _tensor_args((node_args, node_kwargs), (fake_args, fake_kwargs))
+        versions = [f._version for _, f in tensor_args]
         out = self.run_fake(kind, target, list(fake_args), fake_kwargs)
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
+        written = [n for (n, f), v in zip(tensor_args, versions) if f._version != v]
+        if written:
+            self._wrote[node] = written
+        same = self.known_tensor(out)
+        if same is not None:
+            # Eager returns that very tensor object (`x.to(x.dtype) is x`: the fake kernel returns
+            # its fake input exactly when the real one returns its input): the same tracker, so
+            # `is`, a return value and a stored reference are the caller's own tensor. Only an op
+            # that writes into it stays in the graph.
+            if self.written(node):
+                node.meta["example_value"] = out
+            else:
+                self.graph.erase_node(node)
+            return same
         if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
             self.ops_under_handler = True
         return self.wrap_fx_proxy(node, out)
@@ -303,13 +348,15 @@ class OutputGraph:
         """The tracker for an op's result: a tensor, a (named) tuple of results, or None."""
         node.meta["example_value"] = value
         if isinstance(value, torch.Tensor):
-            return TensorVariable(node, value)
+            return self._tensor_variable(node, value)
         if is_symbolic(value):
             return SymNodeVariable(node, value)
         if isinstance(value, (tuple, list)):
             items = []
             for i, v in enumerate(value):
-                if _contains_tensor(v) or _has_symbols(v):
+                if self.known_tensor(v) is not None:        # torch.broadcast_tensors(x)[0] is x
+                    items.append(self.known_tensor(v))
+                elif _contains_tensor(v) or _has_symbols(v):
                     item = self.graph.call_function(operator.getitem, (node, i))
                     items.append(self.wrap_fx_proxy(item, v))
                 else:
@@ -388,9 +435,17 @@ class OutputGraph:
         """Whether the graph changes grad mode, autocast or inference mode as it runs."""
         return any(n.op == "call_function" and n.target in _MODE_SWITCHES for n in self.graph.nodes)
 
+    def written(self, n: torch.fx.Node) -> list[Any]:
+        """The arguments op ``n`` writes into: those its fake run wrote (their version counter
+        moved), and the first argument of an op named as in-place."""
+        found = list(self._wrote.get(n, ()))
+        if _named_in_place(n) and n.args[0] not in found:
+            found.append(n.args[0])
+        return found
+
     def mutates(self) -> bool:
         """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``)."""
-        return any(_writes_in_place(n) for n in self.graph.nodes)
+        return any(self.written(n) for n in self.graph.nodes)
 
     def mutated_inputs(self) -> list[int]:
         """Positions of the graph inputs an in-place op may write into: the first argument of
@@ -399,8 +454,7 @@ class OutputGraph:
         placeholders = [n for n in self.graph.nodes if n.op == "placeholder"]
         hit: set[torch.fx.Node] = set()
         for n in self.graph.nodes:
-            if _writes_in_place(n) and n.args:
-                node = n.args[0]
+            for node in self.written(n):
                 while isinstance(node, torch.fx.Node) and node.op != "placeholder" and node.args:
                     node = node.args[0]
                 if isinstance(node, torch.fx.Node) and node.op == "placeholder":
