@@ -42,11 +42,13 @@ def test_print_break(program, normalize):
                 print("y computed")
             why: the call has effects outside the program (it writes somewhere) and cannot be part of a graph
             fix: remove it from the compiled function, or accept the graph break
-          guards (4):
+          guards (6):
             torch.is_grad_enabled() is True and torch.get_default_dtype() is torch.float32  # torch global state at capture (autocast, deterministic... too)
             G['torch'] is <module torch>                                      # builder rule 'python module'
             check_tensor(L['x'], torch.Tensor, torch.float32, device='cpu', requires_grad=False, size=[3], stride=[1])  # builder rule 'tensor'
             L['n'] == 2                                                       # builder rule 'literal'
+            'print' not in G                                                  # a builtin read: no global shadows it
+            sys.modules['builtins'].__dict__['print'] is <builtin_function_or_method print>  # builder rule 'builtin'
 
         capture 2: f_resume_at_13 (resumes f at prog.py:5): graph
           graph (2 ops):
@@ -203,9 +205,11 @@ def test_user_exception(program, normalize):
         capture 1: f (prog.py:1): eager
           runs eagerly because the program raises ValueError at prog.py:4 in f
               raise ValueError("too big")
-          guards (2):
+          guards (4):
             torch.is_grad_enabled() is True and torch.get_default_dtype() is torch.float32  # torch global state at capture (autocast, deterministic... too)
             check_tensor(L['x'], torch.Tensor, torch.float32, device='cpu', requires_grad=False, size=[3], stride=[1])  # builder rule 'tensor'
+            'ValueError' not in G                                             # a builtin read: no global shadows it
+            sys.modules['builtins'].__dict__['ValueError'] is <type ValueError>  # builder rule 'builtin'
 
         the call raised ValueError: too big
     """).rstrip("\n")
@@ -251,8 +255,10 @@ def test_callee_break(program, normalize):
                 print("in helper")
             why: the call has effects outside the program (it writes somewhere) and cannot be part of a graph
             fix: remove it from the compiled function, or accept the graph break
-          guards (1):
+          guards (3):
             torch.is_grad_enabled() is True and torch.get_default_dtype() is torch.float32  # torch global state at capture (autocast, deterministic... too)
+            'print' not in G                                                  # a builtin read: no global shadows it
+            sys.modules['builtins'].__dict__['print'] is <builtin_function_or_method print>  # builder rule 'builtin'
 
         capture 3: helper_resume_at_5 (resumes helper at prog.py:2): graph
           graph (1 op):

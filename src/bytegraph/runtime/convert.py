@@ -63,7 +63,7 @@ def compile_call(owner: Any, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
     frame_locals = bind_frame(fn, args, kwargs)
     capture = _new_capture(owner)
     try:
-        tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__)
+        tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__, fn.__builtins__)
         tx.run()
         entry = _finish(owner, capture, tx, frame_locals)
     except Unsupported as e:
@@ -109,7 +109,8 @@ def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupport
         return "the break happened outside the frame's own instructions"
     capture = _new_capture(owner)
     try:
-        tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__)
+        tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__,
+                             owner.fn.__builtins__)
         tx.stop_at = why.root_index
         tx.run()
         if tx.stopped is None:

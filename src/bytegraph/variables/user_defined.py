@@ -14,6 +14,7 @@ import collections
 import copy
 import functools
 import logging
+import sys
 import types
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..diagnostics.errors import Unsupported, UserCodeError
 import torch
 
 from ..guards import GuardKind
-from ..sources import AttrSource, InstanceAttrSource, Source, TypeSource
+from ..sources import AttrSource, InstanceAttrSource, ModuleSource, Source, TypeSource
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
@@ -41,6 +42,20 @@ def is_torch_module_name(module: Any) -> bool:
 def is_torch_owned(obj: Any) -> bool:
     """Classes, functions and modules that belong to torch (trusted: never guarded by identity)."""
     return is_torch_module_name(obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None))
+
+
+# Mutable registries (hook dicts...) of torch's modules: guarded like a user's values.
+_REGISTRY_TYPES = frozenset({dict, list, set, collections.OrderedDict})
+
+
+def is_torch_code(value: Any) -> bool:
+    """Is this value, read from one of torch's own modules, trusted (never guarded)? Its
+    functions, classes and submodules are: torch does not monkey-patch itself. Its data is
+    not: flags users set (``torch.backends.cudnn.enabled``, plain bools, numbers and strings
+    of a module) and mutable registries (the global module-hook dicts) are guarded."""
+    from .constant import is_literal
+
+    return type(value) not in _REGISTRY_TYPES and not is_literal(value)
 
 
 CONTAINER_BASES = (collections.OrderedDict, dict, list)      # most specific first
@@ -74,6 +89,13 @@ def wrap_child(tx: Tx, value: Any, source: Source | None) -> VariableTracker:
     return tx.wrap(value, source) if source is not None else tx.wrap_const(value)
 
 
+def module_source(module: types.ModuleType) -> Source | None:
+    """``sys.modules[name]`` for a module reached without a source (through a trusted torch
+    module, an import inside the function), if that is where it lives."""
+    name = getattr(module, "__name__", None)
+    return ModuleSource(name) if isinstance(name, str) and sys.modules.get(name) is module else None
+
+
 class PythonModuleVariable(VariableTracker):
     def __init__(self, module: types.ModuleType, source: Source | None = None) -> None:
         super().__init__(source)
@@ -93,8 +115,10 @@ class PythonModuleVariable(VariableTracker):
         modelled = numpy_module_attr(self.module, name, value)      # numpy's callables, torch.from_numpy
         if modelled is not None:
             return modelled
-        trusted = is_torch_owned(self.module) or self.source is None
-        return tx.wrap_const(value) if trusted else tx.wrap(value, AttrSource(self.source, name))
+        base = self.source if self.source is not None else module_source(self.module)
+        if base is None or (is_torch_owned(self.module) and is_torch_code(value)):
+            return tx.wrap_const(value)
+        return tx.wrap(value, AttrSource(base, name))
 
     def describe(self) -> str:
         return f"module {self.module.__name__}"

@@ -8,10 +8,10 @@ import sys
 from ...codegen.instructions import Inst
 from ...diagnostics import breaks
 from ...diagnostics.errors import Unsupported, UserCodeError
+from ...sources import ModuleSource
 from ...variables.base import NULL
 from ...variables.builtins import BuiltinVariable
 from ...variables.functions import CellVariable
-from ...variables.user_defined import PythonModuleVariable
 from ..registry import handles
 from ..translator import InstructionTranslator as Tx
 
@@ -153,8 +153,8 @@ def import_name(tx: Tx, inst: Inst) -> None:
     name = inst.arg
     if level.as_constant() != 0 or name not in sys.modules:
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"import of {name!r} inside the compiled function")
-    module = sys.modules[name] if fromlist.as_constant() else sys.modules[name.partition(".")[0]]
-    tx.push(PythonModuleVariable(module))
+    bound = name if fromlist.as_constant() else name.partition(".")[0]
+    tx.push(tx.wrap(sys.modules[bound], ModuleSource(bound)))     # guarded: the module object, its attributes
 
 
 @handles("IMPORT_FROM")
