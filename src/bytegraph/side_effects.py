@@ -8,7 +8,10 @@ before a graph break's native instruction).
 
 Events keep program order: an object is written back where it was first mutated, a global
 where it was first assigned, and a deferred call (a log message: ``DeferredCallVariable``)
-where it was made.
+where it was made. Every value written (or passed to a deferred call) is rebuilt before the
+first write-back: a value the program read from a place it then overwrote is the old value
+(``v = p.b; p.b = 5; o.a = v`` sets ``o.a`` to the old ``p.b``). An object whose final
+state is its initial one (a value swapped in and restored) is not written back at all.
 
 Each tracker kind knows how to write itself back (``replay(cg)``): a list by its contents
 (identity kept), a dict or set by ``clear()`` + ``update()`` through the builtin, an object by
@@ -43,18 +46,37 @@ class SideEffects:
         """A call whose only effect is outside the program (a log line), made after the graph."""
         self._events[("call", len(self._events))] = (fn, args, kwargs)
 
+    def _live(self) -> list[tuple[Any, Any]]:
+        """The events that change something (an object restored to its state at the start of
+        the frame is left alone)."""
+        return [(key, event) for key, event in self._events.items()
+                if key[0] != "object" or not event.changes_nothing()]
+
     def __bool__(self) -> bool:
-        return bool(self._events)
+        return bool(self._live())
 
     def codegen(self, cg: Any) -> None:
-        """Emit the write-backs and deferred calls, in program order."""
-        for key, event in self._events.items():
+        """Emit the write-backs and deferred calls, in program order, after rebuilding every
+        value they write (so none is read from a place an earlier write-back changed)."""
+        live = self._live()
+        for key, event in live:
+            for vt in self._values(key, event):
+                cg.preload(vt)
+        for key, event in live:
             if key[0] == "object":
                 event.replay(cg)
             elif key[0] == "global":
                 self._emit_global(cg, *event)
             else:
                 self._emit_call(cg, *event)
+
+    def _values(self, key: Any, event: Any) -> list[VariableTracker]:
+        if key[0] == "object":
+            return event.replay_values()
+        if key[0] == "global":
+            return [self._globals[event]]
+        fn, args, kwargs = event
+        return [*args, *kwargs.values()]
 
     def _emit_global(self, cg: Any, dict_source: Source | None, name: str) -> None:
         cg.reconstruct(self._globals[(dict_source, name)])

@@ -137,6 +137,18 @@ class PyCodegen:
             self.emit("COPY", 1)
             self.store_local(temp)
 
+    def preload(self, vt: Any) -> None:
+        """Rebuild ``vt`` now, into a local that later ``reconstruct(vt)`` calls load: its value
+        as of this point, whatever the code emitted in between changes. Constants need none."""
+        if id(vt) in self._built or (vt.source is None and _is_constant(vt)):
+            return
+        self.reconstruct(vt)
+        if id(vt) not in self._built:
+            temp = self._built[id(vt)] = f"___obj{len(self._built)}"
+            self.store_local(temp)
+        else:
+            self.emit("POP_TOP")
+
     def built_so_far(self) -> dict[int, str]:
         """The objects rebuilt up to here (see ``reconstruct``). Code that splits into paths
         (the two sides of a jump, an exception handler) restores this before each path with
@@ -155,6 +167,13 @@ class PyCodegen:
         self.emit("LOAD_FAST", GRAPH_OUT)
         self.load_const(index)
         self.binary_subscr()
+
+
+def _is_constant(vt: Any) -> bool:
+    try:
+        return bool(vt.is_constant())
+    except Exception:   # noqa: BLE001 - a tracker that cannot tell is rebuilt like any other
+        return False
 
 
 _ARG_OPS = frozenset({"LOAD_CONST"})

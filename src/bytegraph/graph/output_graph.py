@@ -87,6 +87,15 @@ def _named_in_place(n: torch.fx.Node) -> bool:
         (name.endswith("_") and not name.startswith("_")) or name in _INPLACE_NAMES)
 
 
+def _version(t: torch.Tensor) -> int | None:
+    """A tensor's version counter (bumped by every write into it); None for inference tensors,
+    which have none (an op's writes into those are found by its name alone)."""
+    try:
+        return t._version
+    except RuntimeError:
+        return None
+
+
 def _tensor_args(nodes: Any, fakes: Any) -> list[tuple[Any, torch.Tensor]]:
     """(graph argument, fake tensor) for every tensor among an op's arguments, nested ones too."""
     if isinstance(fakes, torch.Tensor):
@@ -300,12 +309,12 @@ class OutputGraph:
         fake_kwargs = {k: p[1] for k, p in node_kwargs.items()}
         node_kwargs = {k: p[0] for k, p in node_kwargs.items()}
         tensor_args = _tensor_args((node_args, node_kwargs), (fake_args, fake_kwargs))
-        versions = [f._version for _, f in tensor_args]
+        versions = [_version(f) for _, f in tensor_args]
         out = self.run_fake(kind, target, list(fake_args), fake_kwargs)
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
-        written = [n for (n, f), v in zip(tensor_args, versions) if f._version != v]
+        written = [n for (n, f), v in zip(tensor_args, versions) if v is not None and _version(f) != v]
         if written:
             self._wrote[node] = written
         same = self.known_tensor(out)
@@ -314,7 +323,7 @@ class OutputGraph:
             # its fake input exactly when the real one returns its input): the same tracker, so
             # `is`, a return value and a stored reference are the caller's own tensor. Only an op
             # that writes into it stays in the graph.
-            if self.written(node):
+            if self.written(node) or None in versions:     # (an inference tensor: writes not known)
                 node.meta["example_value"] = out
             else:
                 self.graph.erase_node(node)

@@ -153,6 +153,17 @@ class VariableTracker:
         """Write this (pre-existing, mutated) object's final state back to the real object."""
         raise Unsupported(breaks.SIDE_EFFECT, f"replaying a mutation of {self.describe()}")
 
+    def replay_values(self) -> list["VariableTracker"]:
+        """The trackers ``replay`` will rebuild. Side effects rebuild them all before writing
+        anything back, so a value read from a source another write-back changes is the value
+        the program read (``v = p.b; p.b = 5; o.a = v``)."""
+        return []
+
+    def changes_nothing(self) -> bool:
+        """Whether the final state is the state the trace found (a value swapped in and
+        restored, as ``functional_call`` and patching context managers do): no write-back."""
+        return False
+
     def reconstruct_method(self, cg: Any, name: str) -> None:
         """Push the bound method ``value.name`` (a BoundMethodVariable being rebuilt)."""
         cg.reconstruct(self)

@@ -444,6 +444,15 @@ def _object_setattr(tx: Tx, obj: VariableTracker, name: VariableTracker, value: 
     return obj.generic_setattr(tx, name.as_constant(), value)
 
 
+@handles(object.__delattr__)
+def _object_delattr(tx: Tx, obj: VariableTracker, name: VariableTracker) -> VariableTracker:
+    from .user_defined import UserDefinedObjectVariable
+
+    if not isinstance(obj, UserDefinedObjectVariable):
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"object.__delattr__ on {obj.describe()}")
+    return obj.generic_delattr(tx, name.as_constant())
+
+
 @handles(object.__getattribute__)
 def _object_getattribute(tx: Tx, obj: VariableTracker, name: VariableTracker) -> VariableTracker:
     from .user_defined import UserDefinedObjectVariable

@@ -127,6 +127,13 @@ class ExistingCellVariable(VariableTracker):
     def replayable(self) -> bool:
         return self.contents_source is not None
 
+    def replay_values(self) -> list[VariableTracker]:
+        return [self._contents] if self._contents is not None and self._contents is not _UNREAD else []
+
+    def changes_nothing(self) -> bool:
+        contents = self._contents
+        return contents is not None and contents is not _UNREAD and contents.source == self.contents_source
+
     def replay(self, cg: Any) -> None:
         """``cell.cell_contents = value`` on the real cell (deleting it for ``del``)."""
         if self._contents is None:

@@ -294,6 +294,9 @@ class ListVariable(BaseListVariable):
             self._extend(tx, values)
         return tx.wrap_const(None)
 
+    def replay_values(self) -> list[VariableTracker]:
+        return list(self._raw[self._input_length:]) if self._length_unread is not None else self.realized()
+
     def replay(self, cg: Any) -> None:
         """The list's new contents, through ``list``'s own methods (a subclass's overrides not run);
         only what was appended, if the trace never read the list (its length is not guarded)."""
@@ -713,6 +716,9 @@ class DequeVariable(ListVariable):
         vt = self.item(0)
         del self._items[0]
         return vt
+
+    def replay_values(self) -> list[VariableTracker]:
+        return self.realized()
 
     def replay(self, cg: Any) -> None:
         """``src.clear(); src.extend([items])`` (items built first)."""

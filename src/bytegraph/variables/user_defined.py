@@ -23,7 +23,7 @@ from ..diagnostics.errors import Unsupported, UserCodeError
 import torch
 
 from ..guards import GuardKind
-from ..sources import AttrSource, InstanceAttrSource, ModuleSource, Source, TypeSource
+from ..sources import AttrSource, InstanceAttrSource, ModuleGlobalsSource, ModuleSource, Source, TypeSource
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
@@ -107,7 +107,35 @@ class PythonModuleVariable(VariableTracker):
     def as_constant(self) -> Any:
         return self.module
 
+    def _globals_key(self, tx: Tx) -> Source | None:
+        """How side effects name this module's globals: None for the compiled function's own."""
+        if self.module.__dict__ is tx.capture.root_globals:
+            return None
+        return ModuleGlobalsSource(self.module.__name__)
+
+    def _assignable(self, tx: Tx, name: str) -> bool:
+        """``mod.name = value`` is a global store: a plain module (no ``__setattr__`` of its own, so
+        no property of torch.backends' kind), reachable again through sys.modules, or the
+        compiled function's own module; a plain name."""
+        return (type(self.module).__setattr__ is types.ModuleType.__setattr__ and not name.startswith("__")
+                and (self.module.__dict__ is tx.capture.root_globals or module_source(self.module) is not None))
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        """``mod.NAME = value`` (a patch of a module global, a ``mock.patch.object`` of a module): a
+        store into the module's globals, read back by the trace (attribute reads, and the global
+        reads of the module's functions) and written back after the graph."""
+        if name == "__setattr__" and len(args) == 2 and not kwargs and args[0].is_constant():
+            attr = args[0].as_constant()
+            if isinstance(attr, str) and self._assignable(tx, attr):
+                tx.capture.side_effects.store_global(self._globals_key(tx), attr, args[1])
+                return tx.wrap_const(None)
+        return super().call_method(tx, name, args, kwargs)
+
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        stored = tx.capture.side_effects.load_global(self._globals_key(tx), name) \
+            if self.module.__dict__ is tx.capture.root_globals or module_source(self.module) is not None else None
+        if stored is not None:
+            return stored
         try:
             value = getattr(self.module, name)
         except AttributeError as e:
@@ -507,10 +535,23 @@ class UserDefinedObjectVariable(VariableTracker):
     def _has_instance_attr(self, name: str) -> bool:
         return name in getattr(self.value, "__dict__", {})
 
+    def _changed(self) -> dict[str, VariableTracker]:
+        """The attributes whose final value is not the one the object had: an attribute set
+        back to the value read from it (a patch undone in ``finally``) is left alone."""
+        src = self.source
+        return {name: vt for name, vt in self.pending.items()
+                if vt is DELETED or src is None or vt.source != InstanceAttrSource.of_object(src, name)}
+
+    def replay_values(self) -> list[VariableTracker]:
+        return [vt for vt in self._changed().values() if vt is not DELETED]
+
+    def changes_nothing(self) -> bool:
+        return not self._changed()
+
     def replay(self, cg: Any) -> None:
         """``setattr``/``delattr`` of each attribute the trace changed, through the real
         ``__setattr__`` (so a module registers a new submodule or parameter as it would)."""
-        for name, vt in self.pending.items():
+        for name, vt in self._changed().items():
             if vt is DELETED:
                 cg.load_source(self.source)
                 cg.emit("DELETE_ATTR", name)
