@@ -248,3 +248,25 @@ def test_a_method_replaced_on_the_class():
     stats, _ = _check(lambda x: m.scale(x), lambda: setattr(Model, "scale", lambda self, x: x - 100),
                       lambda: setattr(Model, "scale", original))
     assert stats.captures == 2 and stats.recompiles == 1
+
+
+@pytest.mark.parametrize("where", ["torch.nn.functional.gelu", "torch.sin"])
+def test_a_torch_function_replaced_by_the_program(monkeypatch, where):
+    """Torch's functions are graph constants, guarded by identity: a backend that bakes the
+    graph in (aot_eager) must not keep running the replaced function."""
+    import torch.nn.functional as F
+
+    module, name = (F, "gelu") if where.endswith("gelu") else (torch, "sin")
+
+    def f(x):
+        return F.gelu(x) + 1 if name == "gelu" else torch.sin(x) + 1
+
+    cf = bytegraph.compile(f, backend="aot_eager")
+    x = torch.randn(4)
+    assert same(cf(x), f(x))
+    monkeypatch.setattr(module, name, lambda t: t * 100)
+    assert same(cf(x), f(x))
+    monkeypatch.undo()
+    assert same(cf(x), f(x))
+    assert cf.stats.captures == 2 and cf.stats.recompiles == 1
+    assert f"sys.modules['{module.__name__}'].__dict__['{name}']" in cf.stats.recompile_reasons[0]

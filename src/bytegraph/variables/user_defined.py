@@ -22,8 +22,8 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 import torch
 
-from ..guards import GuardKind
-from ..sources import AttrSource, InstanceAttrSource, ModuleGlobalsSource, ModuleSource, Source, TypeSource
+from ..guards import GuardKind, IdRef
+from ..sources import AttrSource, InstanceAttrSource, ItemSource, ModuleGlobalsSource, ModuleSource, Source, TypeSource
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
@@ -96,6 +96,16 @@ def module_source(module: types.ModuleType) -> Source | None:
     return ModuleSource(name) if isinstance(name, str) and sys.modules.get(name) is module else None
 
 
+def _guard_torch_function(tx: Tx, module: types.ModuleType, name: str, value: Any) -> None:
+    """A function of torch's (``F.gelu``, ``torch.sin``) is a constant of the graph, but the
+    program may replace it (``F.gelu = my_gelu``, before or between calls): it is guarded by
+    identity, read from the module's dict (bound once in the guard function). Submodules and
+    classes stay trusted."""
+    if callable(value) and not isinstance(value, (types.ModuleType, type)) and module.__dict__.get(name) is value:
+        tx.guard(ItemSource(ModuleGlobalsSource(module.__name__), name), GuardKind.ID_MATCH, IdRef.of(value),
+                 "a torch function the program could replace")
+
+
 class PythonModuleVariable(VariableTracker):
     def __init__(self, module: types.ModuleType, source: Source | None = None) -> None:
         super().__init__(source)
@@ -144,6 +154,8 @@ class PythonModuleVariable(VariableTracker):
         if modelled is not None:
             return modelled
         base = self.source if self.source is not None else module_source(self.module)
+        if base is not None and is_torch_owned(self.module) and is_torch_code(value):
+            _guard_torch_function(tx, self.module, name, value)
         if base is None or (is_torch_owned(self.module) and is_torch_code(value)):
             return tx.wrap_const(value)
         return tx.wrap(value, AttrSource(base, name))
