@@ -181,3 +181,20 @@ def test_an_in_place_functional_op_counts_as_a_write_into_the_input():
         assert same(cf(x, i, mine), fn(x, i, theirs))
         assert same(mine, theirs)
     assert (cf.stats.captures, cf.stats.graphs, cf.stats.eager) == (1, 1, 0) and counter.frame_count == 1
+
+
+@pytest.mark.parametrize("op", ["unsqueeze_", "t_", "squeeze_"])
+def test_an_in_place_metadata_change_of_an_input(op, backend):
+    """``x.unsqueeze_(0)`` changes the caller's tensor; the guard checks the shape it came in with
+    (not the shape the trace left it in), so the next call with a fresh tensor hits the graph."""
+    def fn(x):
+        getattr(x, op)(*([0] if op == "unsqueeze_" else []))
+        return x * 2
+
+    cf = bytegraph.compile(fn, backend=backend.arg)
+    for _ in range(3):
+        mine = torch.randn(2, 3) if op != "squeeze_" else torch.randn(2, 1, 3)
+        theirs = mine.clone()
+        got, want = cf(mine), fn(theirs)
+        assert backend.close(got, want) and mine.shape == theirs.shape and mine.stride() == theirs.stride()
+    backend.assert_graphs(cf, 1)

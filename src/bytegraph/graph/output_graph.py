@@ -60,6 +60,15 @@ class GraphArg:
     fake: Any
     node: torch.fx.Node
     context: Any = None       # a tensor's StatefulSymbolicContext, so backends refakify it identically
+    # a tensor's sizes and strides as it entered the graph (an in-place op such as unsqueeze_
+    # changes its fake's later): what TENSOR_MATCH checks
+    layout: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
+
+    def size(self) -> tuple[Any, ...]:
+        return self.layout[0]
+
+    def stride(self) -> tuple[Any, ...]:
+        return self.layout[1]
 
 
 def _tree_map(fn: Callable[[Any], Any], value: Any) -> Any:
@@ -282,7 +291,8 @@ class OutputGraph:
         node.meta["example_value"] = fake
         node.meta["source"] = source
         self._last_placeholder = node
-        self.graph_args.append(GraphArg(source, value, fake, node))
+        layout = (tuple(fake.size()), tuple(fake.stride())) if isinstance(fake, torch.Tensor) else None
+        self.graph_args.append(GraphArg(source, value, fake, node, layout=layout))
         return node
 
     def example_of(self, source: Source) -> Any:

@@ -245,7 +245,7 @@ def rerun_eagerly_if_graph_raises(transformed: types.FunctionType, original: typ
 def _refresh_tensor_specs(capture: CaptureState) -> None:
     """TENSOR_MATCH checks the sizes each input has *after* tracing: a dimension that started
     symbolic but was specialized along the way (``x.size(1) == 12``) is checked as a constant."""
-    fakes = {a.source: a.fake for a in capture.graph.graph_args if isinstance(a.fake, torch.Tensor)}
+    fakes = {a.source: a for a in capture.graph.graph_args if a.layout is not None}   # (sizes as they entered)
     for g in [g for g in capture.guards if g.kind is GuardKind.TENSOR_MATCH and g.source in fakes]:
         spec = TensorSpec.of(capture.graph.example_of(g.source), fakes[g.source])
         if spec != g.payload:
