@@ -70,6 +70,9 @@ def test_functional_call_runs_the_module_with_the_given_tensors(call):
         buffers["scale"] = torch.tensor(float(step + 3))
     assert all(torch.equal(v, own[k]) for k, v in model.state_dict().items())   # the module's own are back
     assert all(type(v) is nn.Parameter for v in model.lin._parameters.values())
+    if call == "stateless":      # it warns that it is deprecated: warnings.warn breaks (GB009), by design
+        assert cf.stats.eager_reasons == [] and all("GB009" in r for r in cf.stats.break_reasons)
+        return
     _no_breaks(cf)
     assert counter.frame_count == 1 and cf.stats.captures == 1
 

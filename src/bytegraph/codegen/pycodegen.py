@@ -137,17 +137,29 @@ class PyCodegen:
             self.emit("COPY", 1)
             self.store_local(temp)
 
-    def preload(self, vt: Any) -> None:
-        """Rebuild ``vt`` now, into a local that later ``reconstruct(vt)`` calls load: its value
-        as of this point, whatever the code emitted in between changes. Constants need none."""
-        if id(vt) in self._built or (vt.source is None and _is_constant(vt)):
-            return
-        self.reconstruct(vt)
-        if id(vt) not in self._built:
-            temp = self._built[id(vt)] = f"___obj{len(self._built)}"
+    def pin(self, vts: list[Any]) -> None:
+        """Build each of ``vts`` now and keep it in a local that later ``reconstruct`` calls load.
+        Before side effects are written back: a value the trace read from a source is the value
+        *as read* (``item = lst.pop()`` is ``lst[-1]`` before the write-back shortens ``lst``)."""
+        for vt in vts:
+            if id(vt) in self._built or type(vt).__name__ == "NullVariable":
+                continue
+            self.reconstruct(vt)
+            if id(vt) not in self._built:
+                temp = self._built[id(vt)] = f"___obj{len(self._built)}"
+                self.store_local(temp)
+            else:
+                self.emit("POP_TOP")
+
+    def pin_sources(self, sources: list[Any]) -> None:
+        """Load each source now, into a local that later ``load_source`` calls use (a root, a
+        frame local or a constant, stays as it is)."""
+        for source in sources:
+            if source in self.source_temps or source.base is None:
+                continue
+            self.load_source(source)
+            temp = self.source_temps[source] = f"___src{len(self.source_temps)}"
             self.store_local(temp)
-        else:
-            self.emit("POP_TOP")
 
     def built_so_far(self) -> dict[int, str]:
         """The objects rebuilt up to here (see ``reconstruct``). Code that splits into paths
@@ -167,13 +179,6 @@ class PyCodegen:
         self.emit("LOAD_FAST", GRAPH_OUT)
         self.load_const(index)
         self.binary_subscr()
-
-
-def _is_constant(vt: Any) -> bool:
-    try:
-        return bool(vt.is_constant())
-    except Exception:   # noqa: BLE001 - a tracker that cannot tell is rebuilt like any other
-        return False
 
 
 _ARG_OPS = frozenset({"LOAD_CONST"})

@@ -13,7 +13,8 @@ Globals: a frame reads its function's globals. The compiled function's own globa
 ``G[...]`` sources; another module's are read through ``sys.modules[m].__dict__``.
 Modules that belong to torch are trusted: their plain bindings (functions, classes,
 constants) are not guarded, but their mutable registries (dicts, lists, e.g. the global
-module-hook dicts) are, because user code changes them.
+module-hook dicts) are, because user code changes them, and so are the globals torch's own
+code rebinds (``global flag; flag = True``: ``rebound_globals``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..config import config
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..diagnostics.locations import UserLocation
-from ..guards import Guard, GuardKind
+from ..guards import Guard, GuardKind, IdRef
 from ..sources import (AttrSource, FreeVarSource, GlobalsDictSource, GlobalSource, ItemSource, LocalSource,
                        ModuleGlobalsSource, RootBuiltinsSource, Source, builtins_of)
 from ..variables.base import NULL, LazyVariableTracker, NullVariable, VariableTracker
@@ -39,6 +40,8 @@ from ..variables.dicts import DictVariable
 from ..variables.functions import existing_cell
 from ..variables.iterators import GeneratorVariable
 from ..variables.lists import TupleVariable
+from ..variables.native import native_module_reason
+from ..variables.rebound import rebound_globals
 from ..variables.user_defined import is_torch_code, is_torch_module_name
 from .capture import CaptureState
 from .registry import handlers_for_current
@@ -244,7 +247,8 @@ class InstructionTranslator:
         if name in self.fn_globals:
             value = self.fn_globals[name]
             source = self.global_source(name)
-            if source is None or (self.globals_trusted and is_torch_code(value)):
+            if source is None or (self.globals_trusted and is_torch_code(value)
+                                  and name not in rebound_globals(self.fn_globals)):
                 return self.wrap_const(value)
             return self.wrap(value, source)
         if name not in self.fn_builtins:
@@ -271,7 +275,12 @@ class InstructionTranslator:
         return VariableBuilder(self, source)(value)
 
     def wrap_const(self, value: Any) -> VariableTracker:
+        """A real value reached by a path the guards do not follow (see SourcelessBuilder)."""
         return SourcelessBuilder(self)(value)
+
+    def wrap_new(self, value: Any) -> VariableTracker:
+        """A real value a call made at trace time: the trace's own (no source, rebuilt if it escapes)."""
+        return SourcelessBuilder(self, fresh=True)(value)
 
     def guard(self, source: Source | None, kind: GuardKind, payload: Any, reason: str) -> None:
         self.capture.guards.add(Guard(source, kind, payload, reason))
@@ -286,9 +295,27 @@ class InstructionTranslator:
             raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}, which cannot be re-read at run time")
         self.capture.side_effects.record(vt)
 
-    def defer_call(self, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> None:
-        """Make this call after the graph runs (a log record: see DeferredCallVariable)."""
-        self.capture.side_effects.record_call(fn, args, kwargs)
+    def pin_identity(self, vt: VariableTracker) -> int:
+        """The id the object ``vt`` stands for has at run time, made a fact by an ID_MATCH guard
+        on its source (``id(src) == n``: the guard checks exactly what is folded); the entry is
+        dropped when the object dies (CacheEntry watchers), so no later object at that address
+        matches. A builtin or a Python module needs no guard (``static_identity``). Unsupported
+        for what has no such id: an object made while tracing (its id exists only at run time),
+        a graph input (tensor, symbolic number) or a bound method, new objects on most calls or
+        reads (pinning one would recompile every time)."""
+        if vt.source is None and vt.static_identity:
+            return id(vt.as_constant())
+        why = ("a graph input: its identity changes from call to call" if vt.is_tensor or vt.is_symbolic else
+               "a bound method: a new object on every attribute read" if vt.python_type() is types.MethodType else
+               "made while tracing (or reached without a source): its run-time id is not known"
+               if vt.source not in self.capture.objects else
+               None)
+        if why is not None:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"id() of {vt.describe()}, {why}")
+        obj = self.capture.objects[vt.source]
+        self.guard(vt.source, GuardKind.ID_MATCH, IdRef.of(obj), "id() of an object reached from a source")
+        self.capture.guards.watch(obj)
+        return id(obj)
 
     def frame_super_args(self) -> tuple[VariableTracker, VariableTracker]:
         cell = self.cells.get("__class__")
@@ -303,6 +330,9 @@ class InstructionTranslator:
             raise Unsupported(breaks.TOO_LONG, f"inlining deeper than {config.max_inline_depth} calls")
         target = fn.inline_target(self)
         code = target.code
+        native = native_module_reason(target.fn_globals.get("__name__"))
+        if native is not None:    # (a functorch transform, a higher-order op...: variables/native.py)
+            raise Unsupported(native[0], f"{target.module or ''}.{code.co_qualname}() is {native[1]}".lstrip("."))
         f_locals = bind_arguments(code, target.defaults, target.kwdefaults, args, kwargs)
         cells = {name: target.closure[i] for i, name in enumerate(code.co_freevars)}
         child = InstructionTranslator(self.capture, code, f_locals, cells, target.fn_globals,

@@ -36,9 +36,8 @@ from ..codegen.pycodegen import PyCodegen
 from ..codegen.resume import CELL_PREFIX, EXC_ARG, STACK_PREFIX, Continue, origin_of
 from ..diagnostics.errors import Unsupported
 from ..interpreter.translator import InstructionTranslator
-from ..variables.base import BoundMethodVariable, LazyVariableTracker, NullVariable, VariableTracker
-from ..variables.ctx import ExceptionVariable, GradModeVariable, GraphContextVariable
-from ..variables.iterators import ExternalGeneratorVariable, GeneratorVariable
+from ..variables.base import BoundMethodVariable, NullVariable, VariableTracker
+from ..variables.ctx import ExceptionVariable, GraphContextVariable
 from ..variables.functions import NestedFunctionVariable, UserFunctionVariable, UserMethodVariable
 from ..variables.nn_module import NNModuleVariable, has_hooks
 
@@ -144,20 +143,6 @@ def _wrap_callee(cg: PyCodegen, vt: VariableTracker, backend: Any, dynamic: Any)
         cg.reconstruct(vt)
 
 
-# Trackers rebuilt where they are used, never ahead: NULL, generators (rebuilding one runs
-# its code), the with-block managers the resume function enters again.
-_NOT_PRELOADED = (NullVariable, GeneratorVariable, ExternalGeneratorVariable, GraphContextVariable, GradModeVariable)
-
-
-def _preload(cg: PyCodegen, vt: VariableTracker) -> None:
-    if isinstance(vt, LazyVariableTracker) and vt._vt is None:
-        return                  # never read by the trace: an argument, which no write-back changes
-    vt = vt.realize()
-    if isinstance(vt, _NOT_PRELOADED) or (isinstance(vt, BoundMethodVariable) and isinstance(vt.obj, _NOT_PRELOADED)):
-        return
-    cg.preload(vt)
-
-
 def _callable_position(inst: Any, operands: list[VariableTracker]) -> int:
     if inst.opname == "CALL":
         return 1 if isinstance(operands[0], NullVariable) else 0
@@ -180,21 +165,16 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     below, operands = tx.stack[:len(tx.stack) - pops], tx.stack[len(tx.stack) - pops:]
     locals_ = {name: vt for name, vt in tx.locals.items()          # (a resume function's own arguments
                if not name.startswith((STACK_PREFIX, CELL_PREFIX)) and name != EXC_ARG}     # are passed again apart)
+    # Everything live is built before the write-back (as the return value is: see convert._finish)
+    skipped = {*_reentered(below), *(tx.exc_slots if tx.current_exc is not None else ())}   # passed apart
+    cg.pin([*(vt for i, vt in enumerate(below) if i not in skipped), *operands,
+            *([tx.current_exc] if tx.current_exc is not None else []),
+            *(tx.cells[name] if name in tx.cells else tx.locals[f"{CELL_PREFIX}{name}"]
+              for name in owner.origin.code.co_cellvars),
+            *(locals_[name] for name in sorted(locals_))])
+    tx.capture.side_effects.codegen(cg)
     broke_inside = len(why.stack) > 1 and inst.opname in _CALLS
     callee = _callable_position(inst, operands) if broke_inside else -1
-    if tx.capture.side_effects:
-        # The values the native instruction and the resume function get are the ones the
-        # program holds now: built before the write-back changes what their sources read
-        # (`old = o.a; o.a = new; f(old)` passes the old value).
-        reenter = _reentered(below)
-        for i, vt in enumerate(below):
-            if i not in reenter:
-                _preload(cg, vt)
-        for vt in operands:
-            _preload(cg, vt)
-        for vt in [*locals_.values(), *([tx.current_exc] if tx.current_exc is not None else [])]:
-            _preload(cg, vt)
-    tx.capture.side_effects.codegen(cg)
     origin = owner.origin
     at = origin.original(inst.index)
     handling = tx.current_exc is not None      # inside an `except` block (why_not_resumable checked it)

@@ -160,6 +160,9 @@ class DictVariable(VariableTracker):
         self.py_type = py_type
         self.default_factory = default_factory
         self.key_guards = key_guards
+        # the keys the dict had before the call, in order: key guards are about them, never about
+        # keys the trace itself added or removed since
+        self._original = tuple(self._items) if key_guards is not None else ()
         self._guard_set = key_guards        # kept after key_guards is used (the write-back may guard)
 
     def value(self, key: Hashable) -> VariableTracker:
@@ -170,7 +173,7 @@ class DictVariable(VariableTracker):
     def keys(self) -> list[Hashable]:
         """Every key, in order: the caller depends on the whole key set, which is guarded."""
         if self.key_guards is not None:
-            self.key_guards.add(Guard(self.source, GuardKind.DICT_KEYS, tuple(self._items), "the dict's key set was used"))
+            self.key_guards.add(Guard(self.source, GuardKind.DICT_KEYS, self._original, "the dict's key set was used"))
             self.key_guards = None
         return list(self._items)
 
@@ -178,9 +181,16 @@ class DictVariable(VariableTracker):
         """``k in d``, guarding just that key's presence (or absence). When the caller goes on to
         read ``d[k]`` (``reading``), presence needs no guard: the value's own guard reads ``d[k]``."""
         present = k in self._items
-        if self.key_guards is not None and not isinstance(k, IdentityKey) and not (present and reading):
+        if self.key_guards is None or (present and reading) or present != (k in self._original):
+            return present          # (known, or decided by the trace's own writes: nothing to guard)
+        if not isinstance(k, IdentityKey):
             kind = GuardKind.DICT_CONTAINS if present else GuardKind.DICT_NOT_CONTAINS
             self.key_guards.add(Guard(self.source, kind, k, "membership test on the dict"))
+        elif k.vt.source is not None:
+            # an object key (a parameter in ``optimizer.state``): guarded by the key's own source;
+            # an object the trace made cannot be in a dict from before the call
+            kind = GuardKind.DICT_CONTAINS_OBJECT if present else GuardKind.DICT_NOT_CONTAINS_OBJECT
+            self.key_guards.add(Guard(self.source, kind, k.vt.source, "membership test on the dict"))
         return present
 
     def python_type(self) -> type:
@@ -240,7 +250,7 @@ class DictVariable(VariableTracker):
     def replay_values(self) -> list[VariableTracker]:
         diff = self._diff()
         keys = list(self._items) if diff is None else diff[1]
-        return [self.value(k) for k in keys] + [k.vt for k in keys if isinstance(k, IdentityKey)]
+        return [*(k.vt for k in keys if isinstance(k, IdentityKey)), *(self.value(k) for k in keys)]
 
     def replay(self, cg: Any) -> None:
         """Only what changed: ``del d[k]`` and ``d[k] = v`` through the builtin's own methods (so
@@ -250,7 +260,7 @@ class DictVariable(VariableTracker):
         diff = self._diff()
         if diff is None:
             if self._guard_set is not None:
-                self._guard_set.add(Guard(self.source, GuardKind.DICT_KEYS, tuple(self._initial or ()),
+                self._guard_set.add(Guard(self.source, GuardKind.DICT_KEYS, self._original,
                                           "the dict is written back whole"))
             _clear_and_update(cg, self.source, lambda: self._build_plain(cg))
             return

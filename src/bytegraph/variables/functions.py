@@ -187,9 +187,10 @@ class UserFunctionVariable(VariableTracker):
         return self.fn   # functions compare and hash by identity: safe to fold `f is g`, dict keys
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        from .stdlib import PY_FUNCTION_HANDLERS
+        from .stdlib import PY_FUNCTION_HANDLERS, PY_FUNCTION_HANDLERS_BY_NAME
 
-        handler = PY_FUNCTION_HANDLERS.get(self.fn)
+        handler = PY_FUNCTION_HANDLERS.get(self.fn) or PY_FUNCTION_HANDLERS_BY_NAME.get(
+            (self.fn.__module__, self.fn.__qualname__))
         if handler is not None:
             return handler(tx, *args, **kwargs)
         if self.fn.__module__ in IO_MODULES:
@@ -372,27 +373,6 @@ class PartialVariable(VariableTracker):
 
     def describe(self) -> str:
         return f"functools.partial of {self.func.describe()}"
-
-
-class DeferredCallVariable(VariableTracker):
-    """A call made only for its effect outside the program: a log record or a warning
-    (``logger.warning(...)``, ``warnings.warn(...)``). It is not traced: it is recorded, with
-    its arguments, and made after the graph runs, in program order with the other side effects
-    (the message comes out after the computation instead of in the middle of it)."""
-
-    def __init__(self, fn: VariableTracker) -> None:
-        super().__init__(None)
-        self.fn = fn
-
-    def python_type(self) -> type:
-        return self.fn.python_type()
-
-    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        tx.defer_call(self.fn, args, kwargs)
-        return tx.wrap_const(None)
-
-    def reconstruct(self, cg: Any) -> None:
-        cg.reconstruct(self.fn)
 
 
 class LruCacheVariable(VariableTracker):

@@ -294,16 +294,13 @@ class ListVariable(BaseListVariable):
             self._extend(tx, values)
         return tx.wrap_const(None)
 
-    def replay_values(self) -> list[VariableTracker]:
-        return list(self._raw[self._input_length:]) if self._length_unread is not None else self.realized()
-
     def replay(self, cg: Any) -> None:
         """The list's new contents, through ``list``'s own methods (a subclass's overrides not run);
         only what was appended, if the trace never read the list (its length is not guarded)."""
         from .dicts import replace_contents
 
         if self._length_unread is not None:
-            appended = self._raw[self._input_length:]
+            appended = self.replay_values()
             cg.push_callable(list.extend)
             cg.load_source(self.source)
             cg.begin_build(list)
@@ -321,6 +318,9 @@ class ListVariable(BaseListVariable):
         cg.build(list, len(self._items))
         cg.call(2)
         cg.emit("POP_TOP")
+
+    def replay_values(self) -> list[VariableTracker]:
+        return list(self._raw[self._input_length:]) if self._length_unread is not None else self.realized()
 
     @pymethod("__iadd__")
     def _iadd(self, tx: Tx, values: VariableTracker) -> VariableTracker:

@@ -2,11 +2,14 @@
 
 What happens to a call, first match wins:
 
-1. ``TRACE_TIME``: a query of trace-time state (``torch.is_grad_enabled()``,
+1. ``native.NATIVE_MODULES``: a functorch builtin, or a function torch marks to run eagerly
+   that belongs to a transform or higher-order op (``checkpoint``): a graph break that runs it
+   natively (GB019).
+2. ``TRACE_TIME``: a query of trace-time state (``torch.is_grad_enabled()``,
    ``torch.jit.is_scripting()``...) answered now, as a constant.
-2. ``NOT_TRACEABLE``: a function that changes global state (seeds, default dtype, flags):
+3. ``NOT_TRACEABLE``: a function that changes global state (seeds, default dtype, flags):
    a graph break, never a silent change at trace time.
-3. Anything else goes into the graph (``OutputGraph.call_function``), after running on
+4. Anything else goes into the graph (``OutputGraph.call_function``), after running on
    fake tensors. A result with no tensor in it (``torch.is_floating_point(x)``) comes back
    as a constant instead, so metadata queries need no entries here.
 """
@@ -23,6 +26,7 @@ import torch.nn.functional
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
 from .base import NotConstant, Tx, VariableTracker, fold
+from .native import NativeCallVariable, disable_decorators, native_reason
 
 # Python-level modules whose public functions are graph operations (not inlined).
 GRAPH_PY_MODULES = frozenset({"torch.nn.functional", "torch.functional", "torch._tensor"})
@@ -101,7 +105,8 @@ def is_torch_callable(value: Any) -> bool:
     if isinstance(value, types.FunctionType) and value.__code__ is _DISABLED_CODE:
         return True
     try:
-        if value in TRACE_TIME or value in NOT_TRACEABLE or value in CONSTANT_CONSTRUCTORS or value in GRAPH_STATE:
+        if value in TRACE_TIME or value in NOT_TRACEABLE or value in CONSTANT_CONSTRUCTORS or value in GRAPH_STATE \
+                or value in disable_decorators():
             return True
     except TypeError:
         return False
@@ -132,11 +137,16 @@ class TorchVariable(VariableTracker):
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         fn = unwrap_disabled(self.fn)
+        if fn in disable_decorators() and len(args) == 1:
+            return NativeCallVariable(fn, args[0])          # torch.compiler.disable(fn, recursive=..., reason=...)
+        native = native_reason(fn)
+        if native is not None:
+            raise Unsupported(native[0], f"{_name(fn)}() is {native[1]}")
         if fn is not self.fn and fn not in TRACE_TIME:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() is marked by torch to run eagerly"
                               + (" (it changes global state)" if fn in NOT_TRACEABLE else ""))
         if fn in TRACE_TIME:
-            return tx.wrap_const(TRACE_TIME[fn](tx, *args, **kwargs))
+            return tx.wrap_new(TRACE_TIME[fn](tx, *args, **kwargs))
         if fn in GRAPH_STATE:
             GRAPH_STATE[fn](tx, *args, **kwargs)
             return tx.wrap_const(None)

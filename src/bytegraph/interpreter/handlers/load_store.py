@@ -12,6 +12,7 @@ from ...sources import ModuleSource
 from ...variables.base import NULL
 from ...variables.builtins import BuiltinVariable
 from ...variables.functions import CellVariable
+from ...variables.user_defined import PythonModuleVariable
 from ..registry import handles
 from ..translator import InstructionTranslator as Tx
 
@@ -159,8 +160,17 @@ def import_name(tx: Tx, inst: Inst) -> None:
 
 @handles("IMPORT_FROM")
 def import_from(tx: Tx, inst: Inst) -> None:
-    """(module -- module, module.name)"""
+    """(module -- module, module.name): an attribute of the module, or a submodule already
+    imported; one not imported yet would be imported by running its code (CPython:
+    Python/ceval.c import_from), which is a graph break, never the AttributeError of a lookup."""
     module = tx.stack[-1]
+    real = module.as_constant() if isinstance(module, PythonModuleVariable) else None
+    if real is not None and not hasattr(real, inst.arg):
+        submodule = sys.modules.get(f"{real.__name__}.{inst.arg}")
+        if submodule is None:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"import of {real.__name__}.{inst.arg} inside the compiled function")
+        tx.push(tx.wrap(submodule, ModuleSource(submodule.__name__)))
+        return
     tx.push(module.var_getattr(tx, inst.arg))
 
 
