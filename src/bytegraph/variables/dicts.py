@@ -200,6 +200,9 @@ class DictVariable(VariableTracker):
         if self.py_type is types.MappingProxyType:
             raise UserCodeError(TypeError(f"'mappingproxy' object does not support {what}"))
         if self.source is not None:
+            # The write-back (``replay``) replaces the whole contents with the traced ones, in
+            # their order: that is right only for a dict with the same keys in the same order.
+            self.keys()
             tx.mutation(self, f"dict.{what}")
 
     def replay(self, cg: Any) -> None:
@@ -299,7 +302,7 @@ class DictVariable(VariableTracker):
     @pymethod("pop")
     def _pop(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
         k = hash_key(tx, key, self._items)
-        if k not in self._items:
+        if not self.has_key(k, reading=True):         # absent: nothing is written back, so guard it
             if default is None:
                 raise UserCodeError(KeyError(k))
             return default
@@ -311,7 +314,7 @@ class DictVariable(VariableTracker):
     @pymethod("setdefault")
     def _setdefault(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
         k = hash_key(tx, key, self._items)
-        if k not in self._items:
+        if not self.has_key(k, reading=True):         # present: the value read guards it
             self._mutate(tx, "setdefault")
             self._items[k] = default if default is not None else tx.wrap_const(None)
         return self.value(k)
