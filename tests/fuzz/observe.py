@@ -206,6 +206,12 @@ def difference(a: Any, b: Any, exact: bool, path: str = "") -> str | None:
     if isinstance(a, tuple) and isinstance(b, tuple):
         if a[:1] == ("float",) and b[:1] == ("float",) and not exact and isinstance(a[1], float) and isinstance(b[1], float):
             return None if math.isclose(a[1], b[1], rel_tol=1e-3, abs_tol=1e-4) else f"{path}: {a[1]} vs {b[1]}"
+        if len(a) != len(b) and _named(a) and _named(b):
+            names_a, names_b = [x[0] for x in a], [x[0] for x in b]
+            only_a, only_b = [n for n in names_a if n not in names_b], [n for n in names_b if n not in names_a]
+            return (f"{path or '<value>'}: entries differ: only eager has {only_a}, only compiled has {only_b}; "
+                    f"eager {_short(dict(a).get(only_a[0]) if only_a else None)} "
+                    f"compiled {_short(dict(b).get(only_b[0]) if only_b else None)}")
         if len(a) != len(b):
             return f"{path or '<value>'}: eager {_short(a)} vs compiled {_short(b)}"
         for i, (x, y) in enumerate(zip(a, b)):
@@ -216,6 +222,11 @@ def difference(a: Any, b: Any, exact: bool, path: str = "") -> str | None:
     if type(a) is not type(b) or a != b:
         return f"{path or '<value>'}: eager {_short(a)} vs compiled {_short(b)}"
     return None
+
+
+def _named(t: tuple) -> bool:
+    """A tuple of (name, description) pairs: the state, a dict's items, an object's attributes."""
+    return all(isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) for x in t)
 
 
 _TENSOR_FIELDS = ("kind", "dtype", "shape", "stride", "requires_grad", "is_leaf", "type", "storage alias", "values", "grad")
