@@ -287,8 +287,9 @@ def _i(c: Ctx) -> str:
 INT_FORMS = ("{i} + {j}", "len(lst)", "len(d)", "x.shape[0]", "{t}.dim()", "{t}.size(-1)", "abs({i} - 3)",
              "max({i}, {j})", "min({i}, 2)", "sum(x.shape)", "len(G_LIST)", "obj.k", "Box.k", "int(flag)",
              "len([v for v in lst if isinstance(v, torch.Tensor)])", "G_COUNT", "{i} // 2", "{i} % 3",
-             "len(obj.items)", 'd.get("k", 0)', 'getattr(obj, "extra", 0)', "len(RECORDS)", "{i} * {j}",
+             "len(obj.items)", 'd.get("k", 0)', 'getattr(obj, "extra", 0)', "{i} * {j}",
              "sum([{i}, {j}, 1])", "{t}.numel()", "len(m._parameters)", "sum(1 for _ in m.parameters())")
+LOG_FORMS = ("len(RECORDS)",)          # log records written so far: deferred logging shows here
 INT_DATA_FORMS = ("int({t}.sum() > 0)", "int({t}.sum().item() > 0)", "len({t}.nonzero())")
 
 
@@ -300,6 +301,7 @@ def _int_form(c: Ctx, forms: tuple[str, ...], kinds: tuple[str, ...]) -> tuple[s
 INT_EXPRS: list[tuple[int, str | None, Callable]] = [
     (12, None, lambda c: _int_form(c, INT_FORMS, ("T", "R", "C"))),
     (1, None, lambda c: _int_form(c, INT_DATA_FORMS, TENSOR_KINDS)),
+    (1, "logging", lambda c: _int_form(c, LOG_FORMS, TENSOR_KINDS)),
 ]
 
 BOOL_FORMS = ("{i} > 2", "flag and {i} < 3", "not {b}", "isinstance({t}, torch.Tensor)", "m.training",

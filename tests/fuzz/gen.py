@@ -80,16 +80,18 @@ def s_view_then_inplace(c: Ctx) -> list[Node]:
     return [_n(f"{view} = {form}"), _n(f"{view}.{c.rng.choice(('mul_(2)', 'add_(1)', 'zero_()', 'sub_(0.5)'))}")]
 
 
-_CONTAINER = ("lst.append({t})", "lst.append({i})", "if lst: lst.pop()", "lst.insert(0, {i})",
-              "lst.extend([{i}, {t}])", "if lst: lst[0] = {t}", "lst.reverse()", 'd["k{c}"] = {t}',
+_CONTAINER = ("lst.append({t})", "lst.append({i})", "lst.extend([{i}, {t}])", 'd["k{c}"] = {t}',
               'd.pop("a", None)', 'd.setdefault("c", []).append({i})', "d.update(z={i})", "G_LIST.append({i})",
-              'G_DICT[{i}] = {t}', "G_LIST[:] = [{i}]", 'G_DICT.pop("a", None)', "acc.extend(lst[:2])",
-              "acc.append(dict(d))", "acc.append(list(G_LIST))", "del lst[:1]", 'd["a"] = d.get("a", 0)')
+              'G_DICT[{i}] = {t}', 'G_DICT.pop("a", None)', "acc.extend(lst[:2])",
+              "acc.append(dict(d))", "acc.append(list(G_LIST))", 'd["a"] = d.get("a", 0)')
+_SHIFTING = ("if lst: lst.pop()", "lst.insert(0, {i})", "if lst: lst[0] = {t}", "lst.reverse()", "G_LIST[:] = [{i}]",
+             "del lst[:1]", "Box.k += 1")
 
 
 def s_container(c: Ctx) -> list[Node]:
-    form = c.rng.choice(_CONTAINER)
-    return [_n(form.format(t=c.tensor()[0], i=c.int_(), c=c.fresh("")))]
+    forms = _CONTAINER + (_SHIFTING if c.on("shift_sources") else ())
+    form = c.rng.choice(forms)
+    return [_n(form.format(t=c.tensor()[0], i=c.int_(), c=c.fresh("")), *(("shift_sources",) if form in _SHIFTING else ()))]
 
 
 def s_local_containers(c: Ctx) -> list[Node]:
@@ -104,7 +106,7 @@ def s_local_containers(c: Ctx) -> list[Node]:
 
 _ATTR = ("obj.scale = obj.scale * 2", 'obj.tag = "t" + str({i})', "obj.items.append({i})", "obj.extra = {t}",
          "if hasattr(obj, 'extra'): del obj.extra", 'setattr(obj, "dyn", {i})', 'acc.append(getattr(obj, "dyn", -1))',
-         "m.counter = getattr(m, 'counter', 0) + 1", "G_OBJ.scale = {i}", "Box.k += 1", "obj.scale = {t}",
+         "m.counter = getattr(m, 'counter', 0) + 1", "G_OBJ.scale = {i}", "obj.scale = {t}",
          "acc.append(obj.scale)", "acc.append(vars(obj).get('extra') is None)")
 
 
@@ -205,7 +207,8 @@ def s_for(c: Ctx) -> list[Node]:
     i, v, k = c.fresh("i"), c.fresh("v"), c.fresh("k")
     header, defs = c.rng.choice(((f"for {i} in range({c.small()}):", {i: "I"}),
                                  (f"for {v} in lst:", {}),
-                                 (f"for {k}, {v} in d.items():", {}),
+                                 (f"for {k}, {v} in {'d.items()' if c.on('dict_iter_mutation') else 'list(d.items())'}:",
+                                  {}),
                                  (f"for {i}, {v} in enumerate(lst[:3]):", {i: "I"}),
                                  (f"for {i} in G_LIST[:3]:", {i: "I"})))
     c.loops += 1

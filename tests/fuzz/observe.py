@@ -67,6 +67,11 @@ class Labels:
             self.storages.setdefault(v.untyped_storage().data_ptr(), path)
 
 
+def _grad(v: torch.Tensor) -> torch.Tensor | None:
+    """``v.grad`` where autograd fills it (reading it elsewhere only warns)."""
+    return v.grad if v.is_leaf or v.retains_grad else None
+
+
 def state_names(ns: dict[str, Any]) -> list[str]:
     return sorted(k for k, v in ns.items() if not k.startswith("__") and not isinstance(v, types.ModuleType))
 
@@ -86,7 +91,8 @@ def children(v: Any, module_name: str) -> list[tuple[str, Any]]:
                 *((f".{k}", c) for k, c in v._modules.items()),
                 *((f".{k}", x) for k, x in sorted(v.__dict__.items()) if not k.startswith("_") and k != "training")]
     if isinstance(v, torch.Tensor):
-        return [(".grad", v.grad)] if v.grad is not None else []
+        grad = _grad(v)
+        return [(".grad", grad)] if grad is not None else []
     if isinstance(v, type) and v.__module__ == module_name:
         return [(f".{k}", x) for k, x in sorted(vars(v).items()) if not k.startswith("__") and not callable(x)]
     if _is_program_object(v, module_name) and not isinstance(v, logging.Handler):
@@ -165,7 +171,8 @@ class Describer:
             alias = self.labels.storages.get(v.untyped_storage().data_ptr())
             if alias == here:
                 alias = None
-        grad = self._child(v.grad, here, ".grad", depth) if v.grad is not None else None
+        grad = _grad(v)
+        grad = self._child(grad, here, ".grad", depth) if grad is not None else None
         return ("tensor", str(v.dtype), tuple(v.shape), tuple(v.stride()) if self.strides else None,
                 v.requires_grad, v.is_leaf, type(v).__name__, alias, Leaf(v.detach().clone()), grad)
 
