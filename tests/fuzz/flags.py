@@ -34,11 +34,12 @@ FLAGS: dict[str, tuple[str, str]] = {
     "torch_func": ("torch.func.grad/vmap inside f",
                    "known: torch.func and global state corruption (sound-c)"),
     # New findings of the fuzzer (reports/fuzz-findings.md), not yet fixed:
-    "shift_sources": ("statements that overwrite or shift what a pre-existing list or class attribute held "
-                      "(lst.insert(0, v), del lst[:1], lst.reverse(), lst[0] = v, lst.pop(), G_LIST[:] = [...], "
-                      "Box.k += 1) after its items were read",
-                      "NEW: a value is rebuilt from its source after an earlier write-back (or the break's own "
-                      "instruction) changed that source (findings/mismatch_1296, mismatch_1149, exception_1226)"),
+    "rebuild_after_write": ("statements that overwrite or shift what a pre-existing list or class attribute held "
+                            "(lst.insert(0, v), del lst[:1], lst.reverse(), lst[0] = v, lst.pop(), G_LIST[:] = [...], "
+                            "Box.k += 1): with a graph break after them, they are the commonest trigger of F1",
+                            "NEW F1: at a graph break, values are rebuilt from their sources after the side effects "
+                            "are written back and the break's instruction ran (findings/rebuild_after_write_*); "
+                            "attribute writes, train()/eval() and dict.pop trigger it too, more rarely, and stay on"),
     "dict_iter_mutation": ("for k, v in d.items() over the live dict (its body may add or remove keys)",
                            "NEW: a dict changed during iteration does not raise CPython's RuntimeError "
                            "(findings/mismatch_1193)"),

@@ -89,9 +89,9 @@ _SHIFTING = ("if lst: lst.pop()", "lst.insert(0, {i})", "if lst: lst[0] = {t}", 
 
 
 def s_container(c: Ctx) -> list[Node]:
-    forms = _CONTAINER + (_SHIFTING if c.on("shift_sources") else ())
+    forms = _CONTAINER + (_SHIFTING if c.on("rebuild_after_write") else ())
     form = c.rng.choice(forms)
-    return [_n(form.format(t=c.tensor()[0], i=c.int_(), c=c.fresh("")), *(("shift_sources",) if form in _SHIFTING else ()))]
+    return [_n(form.format(t=c.tensor()[0], i=c.int_(), c=c.fresh("")), *(("rebuild_after_write",) if form in _SHIFTING else ()))]
 
 
 def s_local_containers(c: Ctx) -> list[Node]:
