@@ -68,7 +68,15 @@ def s_inplace(c: Ctx) -> list[Node]:
     u = c.rng.choice(others) if others else "1"
     forms = _INPLACE_VIEW if kind == "T" and c.chance(0.4) else _INPLACE
     r = c.pick("R") or "0"
-    return [_n(c.rng.choice(forms).format(t=target, u=u, num=c.number(), r=r))]
+    return [_leaf_safe(c, target, _n(c.rng.choice(forms).format(t=target, u=u, num=c.number(), r=r)))]
+
+
+def _leaf_safe(c: Ctx, base: str, node: Node) -> Node:
+    """An in-place op on an input (a leaf that may require grad) usually goes under no_grad, as
+    in real code; otherwise eager raises and the whole program just runs eagerly."""
+    if base in ("x", "y", "G_T") and c.chance(0.75):
+        return Node("with torch.no_grad():", [Block(None, [node])])
+    return node
 
 
 def s_view_then_inplace(c: Ctx) -> list[Node]:
@@ -77,7 +85,8 @@ def s_view_then_inplace(c: Ctx) -> list[Node]:
     form, kind = c.rng.choice(((f"{base}[0]", "R"), (f"{base}[:, :1]", "C"), (f"{base}.view_as({base})", "T"),
                                (f"{base}.t().t()", "T"), (f"{base}.narrow(0, 0, 1)", "T"), (f"{base}.detach()", "T")))
     c.define(view, kind)
-    return [_n(f"{view} = {form}"), _n(f"{view}.{c.rng.choice(('mul_(2)', 'add_(1)', 'zero_()', 'sub_(0.5)'))}")]
+    return [_n(f"{view} = {form}"),
+            _leaf_safe(c, base, _n(f"{view}.{c.rng.choice(('mul_(2)', 'add_(1)', 'zero_()', 'sub_(0.5)'))}"))]
 
 
 _CONTAINER = ("lst.append({t})", "lst.append({i})", "lst.extend([{i}, {t}])", 'd["k{c}"] = {t}',
