@@ -63,8 +63,20 @@ class Labels:
         self.keep.append(v)
         for sub, child in children(v, self.module_name):
             self._add(child, path + sub, depth + 1)
-        if isinstance(v, torch.Tensor) and not v.is_meta and v.numel():
-            self.storages.setdefault(v.untyped_storage().data_ptr(), path)
+        if isinstance(v, torch.Tensor):
+            ptr = storage_ptr(v)
+            if ptr:
+                self.storages.setdefault(ptr, path)
+
+
+def storage_ptr(v: torch.Tensor) -> int:
+    """Where the tensor's storage is (0: none, or a wrapper tensor without one)."""
+    if v.is_meta or not v.numel():
+        return 0
+    try:
+        return v.untyped_storage().data_ptr()
+    except (NotImplementedError, RuntimeError):      # functorch wrappers, sparse tensors
+        return 0
 
 
 def _grad(v: torch.Tensor) -> torch.Tensor | None:
@@ -166,11 +178,9 @@ class Describer:
         return ("other", type(v).__qualname__)
 
     def _tensor(self, v: torch.Tensor, here: str | None, depth: int) -> Any:
-        alias = None
-        if not v.is_meta and v.numel():
-            alias = self.labels.storages.get(v.untyped_storage().data_ptr())
-            if alias == here:
-                alias = None
+        alias = self.labels.storages.get(storage_ptr(v))
+        if alias == here:
+            alias = None
         grad = _grad(v)
         grad = self._child(grad, here, ".grad", depth) if grad is not None else None
         return ("tensor", str(v.dtype), tuple(v.shape), tuple(v.stride()) if self.strides else None,

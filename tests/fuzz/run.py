@@ -46,15 +46,22 @@ def worker(start: int, count: int, backend: str, flags: frozenset[str], timeout_
     import gc
     _quiet_torch()
     out = os.fdopen(os.dup(1), "w", buffering=1)   # programs print to sys.stdout (redirected per call)
+    from tests.fuzz.runner import Outcome, leftover_modes
     for seed in range(start, start + count):
         out.write(MARK + json.dumps({"seed": seed, "started": True}) + "\n")
         t0 = time.perf_counter()
-        prog = generate(seed, flags)
-        o = run_program(prog.source(), prog.call_sources(), backend=backend, seed=seed, timeout_s=timeout_s)
+        try:
+            prog = generate(seed, flags)
+            o = run_program(prog.source(), prog.call_sources(), backend=backend, seed=seed, timeout_s=timeout_s)
+        except Exception as e:   # noqa: BLE001 - the harness itself failed on this program: say so, go on
+            import traceback
+            o = Outcome("crash", f"fuzz harness error {type(e).__name__}: {e}\n{traceback.format_exc()[-1500:]}")
         record = {"seed": seed, "status": o.status, "detail": o.detail[:2000], "call": o.call,
                   "eager_reasons": o.eager_reasons, "internal": o.internal, "breaks": o.breaks, "graphs": o.graphs,
                   "eager_raised": o.eager_raised, "seconds": round(time.perf_counter() - t0, 3)}
         out.write(MARK + json.dumps(record) + "\n")
+        if leftover_modes():
+            break           # torch's process state is corrupted: later programs start in a fresh process
         if seed % 20 == 0:
             gc.collect()
     out.flush()
@@ -75,7 +82,7 @@ class Campaign:
                "--backend", self.args.backend, "--flags", ",".join(sorted(self.args.flag_set)) or "none",
                "--timeout", str(self.args.timeout)]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        return proc, {"start": start, "count": count, "current": None, "done": 0, "seen": time.monotonic()}
+        return proc, {"start": start, "count": count, "current": None, "next": start, "seen": time.monotonic()}
 
     def run(self) -> None:
         import selectors
@@ -109,7 +116,7 @@ class Campaign:
         if rec.get("started"):
             state["current"] = rec["seed"]
             return
-        state["current"], state["done"] = None, state["done"] + 1
+        state["current"], state["next"] = None, rec["seed"] + 1
         self.records.append(rec)
         if rec["status"] in FAILURES or (rec["status"] == "internal" and self.args.verbose):
             print(f"seed {rec['seed']}: {rec['status']} (call {rec['call']}): {rec['detail'][:300]}", flush=True)
@@ -123,9 +130,10 @@ class Campaign:
                    "eager_reasons": [], "internal": [], "breaks": [], "graphs": 0, "eager_raised": 0, "seconds": 0}
             self.records.append(rec)
             print(f"seed {lost}: crash (worker exit code {proc.returncode})", flush=True)
-            rest = state["start"] + state["count"] - lost - 1
-            if rest > 0:
-                self.pending.appendleft((lost + 1, rest))
+            state["next"] = lost + 1
+        end = state["start"] + state["count"]
+        if state["next"] < end:    # (a worker also stops early after a program corrupted torch's state)
+            self.pending.appendleft((state["next"], end - state["next"]))
 
     def _failures(self) -> int:
         return sum(1 for r in self.records if r["status"] in FAILURES)

@@ -94,7 +94,19 @@ def _torch_state() -> Any:
 def _global_state() -> tuple:
     return ("grad", torch.is_grad_enabled(), "dtype", str(torch.get_default_dtype()),
             "autocast", torch.is_autocast_enabled("cpu"), str(torch.get_autocast_dtype("cpu")),
-            "inference", torch.is_inference_mode_enabled())
+            "inference", torch.is_inference_mode_enabled(), "modes", leftover_modes())
+
+
+def leftover_modes() -> tuple[str, ...]:
+    """Transforms and modes still active outside any program (a torch.func level left open,
+    a TorchFunctionMode or TorchDispatchMode not popped): what a call must not leave behind."""
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+    left = []
+    if torch._C._functorch.peek_interpreter_stack() is not None:
+        left.append("torch.func transform level")
+    left += [type(m).__name__ for m in torch.overrides._get_current_function_mode_stack()]
+    left += [type(m).__name__ for m in _get_current_dispatch_mode_stack()]
+    return tuple(left)
 
 
 def _call(world: World, fn: Any, seed: int, strides: bool) -> tuple[Any, list[warnings.WarningMessage]]:
