@@ -100,7 +100,8 @@ _SHIFTING = ("if lst: lst.pop()", "lst.insert(0, {i})", "if lst: lst[0] = {t}", 
 def s_container(c: Ctx) -> list[Node]:
     forms = _CONTAINER + (_SHIFTING if c.on("rebuild_after_write") else ())
     form = c.rng.choice(forms)
-    return [_n(form.format(t=c.tensor()[0], i=c.int_(), c=c.fresh("")), *(("rebuild_after_write",) if form in _SHIFTING else ()))]
+    tags = ("rebuild_after_write",) if form in _SHIFTING else ()
+    return [_n(form.format(t=c.tensor()[0], i=c.int_(), c=c.fresh("")), *tags)]
 
 
 def s_local_containers(c: Ctx) -> list[Node]:
@@ -216,8 +217,7 @@ def s_for(c: Ctx) -> list[Node]:
     i, v, k = c.fresh("i"), c.fresh("v"), c.fresh("k")
     header, defs = c.rng.choice(((f"for {i} in range({c.small()}):", {i: "I"}),
                                  (f"for {v} in lst:", {}),
-                                 (f"for {k}, {v} in {'d.items()' if c.on('dict_iter_mutation') else 'list(d.items())'}:",
-                                  {}),
+                                 (f"for {k}, {v} in {_items(c)}:", {}),
                                  (f"for {i}, {v} in enumerate(lst[:3]):", {i: "I"}),
                                  (f"for {i} in G_LIST[:3]:", {i: "I"})))
     c.loops += 1
@@ -229,6 +229,11 @@ def s_for(c: Ctx) -> list[Node]:
         body.insert(0, Node("if len(lst) > 8:", [Block(None, [_n("break")])], tags=frozenset({"keep"})))
     c.loops -= 1
     return [Node(header, [Block(None, body)])]
+
+
+def _items(c: Ctx) -> str:
+    """The live ``d.items()`` only with flag dict_iter_mutation (the body may change ``d``)."""
+    return "d.items()" if c.on("dict_iter_mutation") else "list(d.items())"
 
 
 def s_while(c: Ctx) -> list[Node]:
@@ -263,7 +268,8 @@ def s_with(c: Ctx) -> list[Node]:
         st = c.fresh("stack")
         head = [_n(f"{st}.enter_context(torch.no_grad())", "exitstack"),
                 _n(f'{st}.callback(acc.append, "cb")', "exitstack")]
-        return [Node(f"with contextlib.ExitStack() as {st}:", [Block(None, [*head, *c.block()])], tags=frozenset({"exitstack"}))]
+        return [Node(f"with contextlib.ExitStack() as {st}:", [Block(None, [*head, *c.block()])],
+                     tags=frozenset({"exitstack"}))]
     manager = c.rng.choice(_WITH).format(b=c.pick("B") or "flag")
     return [Node(f"with {manager}:", [Block(None, c.block())])]
 

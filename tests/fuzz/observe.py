@@ -221,7 +221,7 @@ def difference(a: Any, b: Any, exact: bool, path: str = "") -> str | None:
             return None
         return f"{path or '<value>'}: values differ: eager {a!r} vs compiled {b!r}"
     if isinstance(a, tuple) and isinstance(b, tuple):
-        if a[:1] == ("float",) and b[:1] == ("float",) and not exact and isinstance(a[1], float) and isinstance(b[1], float):
+        if not exact and a[:1] == b[:1] == ("float",) and isinstance(a[1], float) and isinstance(b[1], float):
             return None if math.isclose(a[1], b[1], rel_tol=1e-3, abs_tol=1e-4) else f"{path}: {a[1]} vs {b[1]}"
         if len(a) != len(b) and _named(a) and _named(b):
             names_a, names_b = [x[0] for x in a], [x[0] for x in b]
@@ -246,7 +246,8 @@ def _named(t: tuple) -> bool:
     return all(isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) for x in t)
 
 
-_TENSOR_FIELDS = ("kind", "dtype", "shape", "stride", "requires_grad", "is_leaf", "type", "storage alias", "values", "grad")
+_TENSOR_FIELDS = ("kind", "dtype", "shape", "stride", "requires_grad", "is_leaf", "type", "storage alias", "values",
+                  "grad")
 
 
 def _step(path: str, node: tuple, i: int) -> str:

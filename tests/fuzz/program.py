@@ -74,7 +74,8 @@ class Program:
     def source(self) -> str:
         lines = [line for node in self.prelude for line in node.render(0)]
         lines += ["", "", f"def f({PARAMS}):"]
-        declared = sorted({t.split(":", 1)[1] for node in self.body for t in _own_tags(node) if t.startswith("global:")})
+        tags = {t for node in self.body for t in _own_tags(node)}
+        declared = sorted(t.split(":", 1)[1] for t in tags if t.startswith("global:"))
         if declared:
             lines.append(INDENT + "global " + ", ".join(declared))
         lines += [line for node in self.body for line in node.render(1)]

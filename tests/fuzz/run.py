@@ -188,7 +188,8 @@ def shrink_failures(records: list[dict[str, Any]], args: argparse.Namespace) -> 
     out_dir = pathlib.Path(args.findings)
     out_dir.mkdir(parents=True, exist_ok=True)
     for rec in records:
-        if rec["status"] not in ("mismatch", "exception") and not (args.shrink_internal and rec["status"] == "internal"):
+        wanted = ("mismatch", "exception", *(("internal",) if args.shrink_internal else ()))
+        if rec["status"] not in wanted:
             continue
         prog = generate(rec["seed"], args.flag_set)
         run = runner_for(args.backend, rec["seed"], timeout_s=args.timeout)
@@ -218,7 +219,8 @@ def replay(paths: list[str], backend: str, timeout_s: float) -> int:
         finding = load_finding(pathlib.Path(name))
         o = run_program(finding.source, finding.calls, backend=backend, seed=0, timeout_s=timeout_s)
         bad += o.failed
-        print(f"{name}: {o.status} (call {o.call}) {o.detail}\n  fallbacks: {o.eager_reasons}\n  internal: {o.internal}")
+        print(f"{name}: {o.status} (call {o.call}) {o.detail}\n  fallbacks: {o.eager_reasons}\n"
+              f"  internal: {o.internal}")
     return 1 if bad else 0
 
 

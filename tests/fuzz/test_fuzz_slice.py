@@ -60,7 +60,8 @@ def test_slice_captures_graphs_and_breaks() -> None:
 
 def _perturbing_backend(gm: torch.fx.GraphModule, example_inputs: list) -> object:
     def run(*args: object) -> object:
-        return tuple(o + 1e-6 if isinstance(o, torch.Tensor) and o.is_floating_point() else o for o in gm.forward(*args))
+        outs = gm.forward(*args)
+        return tuple(o + 1e-6 if isinstance(o, torch.Tensor) and o.is_floating_point() else o for o in outs)
     return run
 
 
@@ -90,7 +91,8 @@ def f(x, lst):
 CALLS = ["", "G = 3", "B.k = 5", "ARGS[1].pop()"]
 # each edit makes the compiled world (module name ending in "_bg") behave differently
 WRONG = {
-    "a dropped side effect": ("    lst.append(len(lst))\n", "    lst.append(len(lst)) if __name__.endswith('eager') else None\n"),
+    "a dropped side effect": ("    lst.append(len(lst))\n",
+                              "    lst.append(len(lst)) if __name__.endswith('eager') else None\n"),
     "a stale global": ("x * G * B.k", "x * (G if __name__.endswith('eager') else 2) * B.k"),
     "a copy for an identity": ("+ len(lst), lst", "+ len(lst), lst if __name__.endswith('eager') else list(lst)"),
 }
