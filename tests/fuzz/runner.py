@@ -109,11 +109,31 @@ def leftover_modes() -> tuple[str, ...]:
     return tuple(left)
 
 
-def _call(world: World, fn: Any, seed: int, strides: bool) -> tuple[Any, list[warnings.WarningMessage]]:
+# AOTAutograd-based backends put their own node in the autograd graph (torch.compile does the
+# same): a printed tensor's grad_fn name and the anomaly-mode warning of a failing backward differ
+_GRAD_FN = re.compile(r"grad_fn=<\w+>")
+
+
+def _user_visible(w: warnings.WarningMessage, plain_autograd: bool) -> bool:
+    text = str(w.message)
+    return not text.startswith("bytegraph:") and (
+        plain_autograd or "Traceback of forward call that caused the error" not in text)
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """How the two worlds are compared."""
+
+    exact: bool             # tensors bitwise (backends that run eager's kernels), else allclose
+    strides: bool           # tensor strides compared too
+    plain_autograd: bool    # the backend leaves autograd as eager has it (no compiled autograd node)
+
+
+def _call(world: World, fn: Any, seed: int, check: Check) -> tuple[Any, list[warnings.WarningMessage]]:
     """Call ``fn(*ARGS)`` in ``world``; the description of everything observable after it."""
     ns = world.ns
     labels = Labels(ns, world.name)
-    describe = Describer(labels, strides)
+    describe = Describer(labels, check.strides)
     out = io.StringIO()
     with _torch_state(), contextlib.redirect_stdout(out), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -126,9 +146,9 @@ def _call(world: World, fn: Any, seed: int, strides: bool) -> tuple[Any, list[wa
         except Exception as e:   # noqa: BLE001 - the program's exception is what we compare
             result, backward = ("raised", type(e).__name__, _message(e)), None
         after = _global_state()
-    program_warnings = [(w.category.__name__, str(w.message)) for w in caught
-                        if not str(w.message).startswith("bytegraph:")]
-    desc = (("result", result), ("backward", backward), ("state", describe.state(ns)), ("stdout", out.getvalue()),
+    program_warnings = [(w.category.__name__, str(w.message)) for w in caught if _user_visible(w, check.plain_autograd)]
+    stdout = out.getvalue() if check.plain_autograd else _GRAD_FN.sub("grad_fn=<...>", out.getvalue())
+    desc = (("result", result), ("backward", backward), ("state", describe.state(ns)), ("stdout", stdout),
             ("warnings", tuple(program_warnings)), ("torch", after))
     return desc, caught
 
@@ -218,7 +238,8 @@ def run_program(source: str, calls: list[str], backend: Any = "eager", seed: int
 def _run(source: str, calls: list[str], backend: Any, seed: int, strides: bool) -> Outcome:
     filename = f"<fuzz-{seed}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exact = backend in ("eager", "aot_eager") or callable(backend)
+    check = Check(exact=backend in ("eager", "aot_eager") or callable(backend), strides=strides,
+                  plain_autograd=backend == "eager" or callable(backend))
     worlds: list[World] = []
     try:
         try:
@@ -230,7 +251,7 @@ def _run(source: str, calls: list[str], backend: Any, seed: int, strides: bool) 
         outcome = Outcome("ok")
         with events.recording() as log:
             for i, mutation in enumerate(calls):
-                failure = _one_call(i, mutation, eager_w, comp_w, compiled, seed, exact, strides, outcome)
+                failure = _one_call(i, mutation, eager_w, comp_w, compiled, seed, check, outcome)
                 if failure is not None:
                     outcome.status, outcome.detail, outcome.call = failure[0], failure[1], i
                     break
@@ -246,8 +267,8 @@ def _run(source: str, calls: list[str], backend: Any, seed: int, strides: bool) 
         linecache.cache.pop(filename, None)
 
 
-def _one_call(i: int, mutation: str, eager_w: World, comp_w: World, compiled: Any, seed: int, exact: bool,
-              strides: bool, outcome: Outcome) -> tuple[str, str] | None:
+def _one_call(i: int, mutation: str, eager_w: World, comp_w: World, compiled: Any, seed: int, check: "Check",
+              outcome: Outcome) -> tuple[str, str] | None:
     mutated = []
     for w in (eager_w, comp_w):
         torch.manual_seed(seed * 31 + i)
@@ -259,8 +280,8 @@ def _one_call(i: int, mutation: str, eager_w: World, comp_w: World, compiled: An
     if mutated[0] != mutated[1]:
         return "mismatch", f"mutation before call {i}: eager {mutated[0]} vs compiled {mutated[1]}"
     call_seed = seed * 31 + i + 7
-    a, _ = _call(eager_w, eager_w.ns["f"], call_seed, strides)
-    b, caught = _call(comp_w, compiled, call_seed, strides)
+    a, _ = _call(eager_w, eager_w.ns["f"], call_seed, check)
+    b, caught = _call(comp_w, compiled, call_seed, check)
     for w in caught:
         text = str(w.message)
         if text.startswith("bytegraph:") and "internal error" in text:
@@ -272,5 +293,5 @@ def _one_call(i: int, mutation: str, eager_w: World, comp_w: World, compiled: An
         outcome.eager_raised += 1
     if rb[0] == "raised" and ra[0] != "raised":
         return "exception", f"{rb[1]}: {rb[2]}"
-    d = difference(a, b, exact, "")
+    d = difference(a, b, check.exact, "")
     return None if d is None else ("mismatch", d)
