@@ -115,9 +115,12 @@ def children(v: Any, module_name: str) -> list[tuple[str, Any]]:
 class Describer:
     """One world's descriptions for one call (shares the numbering of new objects)."""
 
-    def __init__(self, labels: Labels, strides: bool) -> None:
+    def __init__(self, labels: Labels, strides: bool, zero_grad_is_none: bool = False) -> None:
         self.labels = labels
         self.strides = strides
+        # AOTAutograd's backward gives every input that requires grad a gradient, zeros where
+        # eager leaves .grad None (torch.compile does the same): for such backends, equal
+        self.zero_grad_is_none = zero_grad_is_none
         self.new: dict[int, int] = {}
         self.keep: list[Any] = []
         self.described: set[str] = set()
@@ -182,6 +185,8 @@ class Describer:
         if alias == here:
             alias = None
         grad = _grad(v)
+        if grad is not None and self.zero_grad_is_none and not grad.is_meta and not grad.any():
+            grad = None
         grad = self._child(grad, here, ".grad", depth) if grad is not None else None
         return ("tensor", str(v.dtype), tuple(v.shape), tuple(v.stride()) if self.strides else None,
                 v.requires_grad, v.is_leaf, type(v).__name__, alias, Leaf(v.detach().clone()), grad)

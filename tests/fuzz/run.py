@@ -217,7 +217,8 @@ def replay(paths: list[str], backend: str, timeout_s: float) -> int:
     bad = 0
     for name in paths:
         finding = load_finding(pathlib.Path(name))
-        o = run_program(finding.source, finding.calls, backend=backend, seed=0, timeout_s=timeout_s)
+        o = run_program(finding.source, finding.calls, backend=backend or finding.field("backend") or "eager", seed=0,
+                        timeout_s=timeout_s)
         bad += o.failed
         print(f"{name}: {o.status} (call {o.call}) {o.detail}\n  fallbacks: {o.eager_reasons}\n"
               f"  internal: {o.internal}")
@@ -228,7 +229,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, default=200, help="programs to run (default 200)")
     p.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--backend", default="eager", help="eager (default), aot_eager or inductor")
+    p.add_argument("--backend", help="eager (default; --replay: the finding's own), aot_eager or inductor")
     p.add_argument("--jobs", type=int, default=1, help="worker processes at once (default 1)")
     p.add_argument("--chunk", type=int, default=250, help="programs per worker process (default 250)")
     p.add_argument("--flags", default="all", help=f"all (default), slice, none or a list of {sorted(fuzz_flags.FLAGS)}")
@@ -246,6 +247,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.flag_set = fuzz_flags.parse(args.flags)
+    if args.backend is None and not args.replay:
+        args.backend = "eager"
     return args
 
 

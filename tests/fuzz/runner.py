@@ -133,7 +133,7 @@ def _call(world: World, fn: Any, seed: int, check: Check) -> tuple[Any, list[war
     """Call ``fn(*ARGS)`` in ``world``; the description of everything observable after it."""
     ns = world.ns
     labels = Labels(ns, world.name)
-    describe = Describer(labels, check.strides)
+    describe = Describer(labels, check.strides, zero_grad_is_none=not check.plain_autograd)
     out = io.StringIO()
     with _torch_state(), contextlib.redirect_stdout(out), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
