@@ -61,7 +61,7 @@ def worker(start: int, count: int, backend: str, flags: frozenset[str], timeout_
                   "eager_raised": o.eager_raised, "seconds": round(time.perf_counter() - t0, 3)}
         out.write(MARK + json.dumps(record) + "\n")
         if leftover_modes():
-            break           # torch's process state is corrupted: later programs start in a fresh process
+            break           # torch's process state is still corrupted: later programs start in a fresh process
         if seed % 20 == 0:
             gc.collect()
     out.flush()

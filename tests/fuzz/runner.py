@@ -97,6 +97,13 @@ def _global_state() -> tuple:
             "inference", torch.is_inference_mode_enabled(), "modes", leftover_modes())
 
 
+def clear_leftover_modes() -> None:
+    """Undo what a program left behind (a compiled program that failed inside torch.func left
+    its transform level open: every later tensor op in the process ran under it)."""
+    if torch._C._functorch.get_dynamic_layer_stack_depth() > 0:
+        torch._C._functorch.pop_dynamic_layer_stack_and_undo_to_depth(0)
+
+
 def leftover_modes() -> tuple[str, ...]:
     """Transforms and modes still active outside any program (a torch.func level left open,
     a TorchFunctionMode or TorchDispatchMode not popped): what a call must not leave behind."""
@@ -265,6 +272,7 @@ def _run(source: str, calls: list[str], backend: Any, seed: int, strides: bool) 
         for w in worlds:
             w.close()
         linecache.cache.pop(filename, None)
+        clear_leftover_modes()
 
 
 def _one_call(i: int, mutation: str, eager_w: World, comp_w: World, compiled: Any, seed: int, check: "Check",
