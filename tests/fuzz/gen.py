@@ -341,7 +341,7 @@ def _returns(c: Ctx) -> list[str]:
     rets = ["acc", *c.rng.sample(pool, min(len(pool), c.rng.randint(1, 4)))]
     extras = ["x", "lst", "d", "obj", "G_COUNT", "obj.items", "m.training", f'{{"t": {c.pick("T") or "x"}}}', "y"]
     if c.on("size_tuple"):
-        extras += ["x.shape", "tuple(x.shape)", "x.size()"]
+        extras += ["x.shape", "tuple(x.shape)", "x.size()", "x.shape[1:]", "y.shape[:1]"]
     rets += c.rng.sample(extras, c.rng.randint(0, 2))
     return rets
 
