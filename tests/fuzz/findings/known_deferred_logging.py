@@ -1,6 +1,6 @@
 """Fuzz finding: log records are written after the graph, so code after a log call does not see them
 
-status: open (known: deferred logging, sound-b)
+status: fixed
 backend: eager
 kind: mismatch state
 seed: 1164

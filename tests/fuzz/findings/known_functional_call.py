@@ -1,6 +1,6 @@
 """Fuzz finding: torch.func.functional_call with replaced parameters computes with the module's own
 
-status: open (known: functional_call, sound-a)
+status: fixed
 backend: eager
 kind: see the replay
 flag: functional_call

@@ -1,6 +1,6 @@
 """Fuzz finding: x.float() / x.to(x.dtype) of a float32 tensor is x itself in eager
 
-status: open (known: x.to(x.dtype) is x identity, sound-a)
+status: fixed
 backend: eager
 kind: see the replay
 flag: identity_to

@@ -1,6 +1,6 @@
 """Fuzz finding: operator.itemgetter/attrgetter/methodcaller objects made in compiled code raise TypeError
 
-status: open (known: operator.itemgetter, sound-b)
+status: fixed
 backend: eager
 kind: see the replay
 flag: operator_callables

@@ -1,6 +1,6 @@
 """Fuzz finding: a builtin shadowed by a module global after the first call is not seen
 
-status: open (known: builtins shadowed by globals, sound-a)
+status: fixed
 backend: eager
 kind: see the replay
 flag: shadow_builtins

@@ -1,6 +1,6 @@
 """Fuzz finding: shapes as values: torch.Size vs tuple
 
-status: open (known: torch.Size vs tuple for shapes, sound-a)
+status: fixed
 backend: eager
 kind: see the replay
 flag: size_tuple

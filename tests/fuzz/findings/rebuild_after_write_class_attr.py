@@ -1,6 +1,6 @@
 """Fuzz finding: a local read from a class attribute is rebuilt after the break that writes it
 
-status: open (NEW: rebuild after write, see reports/fuzz-findings.md F1)
+status: fixed
 backend: eager
 kind: mismatch result
 seed: 1149 (minimised by hand from the shrinker's output)

@@ -1,6 +1,6 @@
 """Fuzz finding: a local that held a global's old tensor is rebuilt from the global after the break rebound it
 
-status: open (NEW: rebuild after write, see reports/fuzz-findings.md F1)
+status: fixed
 backend: eager
 kind: mismatch result
 seed: 5054 (found with aot_eager; the eager backend fails the same way)

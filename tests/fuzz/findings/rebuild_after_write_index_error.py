@@ -1,6 +1,6 @@
 """Fuzz finding: IndexError reaches the user: a list copied before a write-back is rebuilt from the old positions
 
-status: open (NEW: rebuild after write, see reports/fuzz-findings.md F1)
+status: fixed
 backend: eager
 kind: exception
 seed: 1226 (minimised by hand from the shrinker's output)

@@ -1,6 +1,6 @@
 """Fuzz finding: items of a list are rebuilt from another list's positions after that list was written back
 
-status: open (NEW: rebuild after write, see reports/fuzz-findings.md F1)
+status: fixed
 backend: eager
 kind: mismatch result
 seed: 1296 (minimised by hand from the shrinker's output)
