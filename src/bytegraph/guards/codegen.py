@@ -32,11 +32,11 @@ import types
 from typing import Any, Callable
 
 import torch
-from torch._C._dynamo.guards import TensorGuards, dict_version
 
 from ..sources import (DerivedSource, LocalSource, ModuleGlobalsSource, RootBuiltinsSource, Source, contextvar_value,
                        guard_locals,
                        guard_name, ndarray_as_tensor)
+from ..torch_compat import TensorGuards, dict_version
 from .guard import Guard, GuardKind, GuardSet, payload_text
 
 _K = GuardKind
