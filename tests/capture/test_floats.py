@@ -105,7 +105,7 @@ def test_inductor_with_a_float_input_computes_what_it_computes_with_the_constant
         got, baked = tensor_input(x, t), bytegraph.compile(fn, backend="inductor", dynamic=False)(x, t)
         assert _equal(got[:1] + got[2:], baked[:1] + baked[2:])
         assert got[1].dtype == baked[1].dtype == torch.bfloat16
-        torch.testing.assert_close(got[1], baked[1], rtol=2 ** -7, atol=2 ** -6)     # one bf16 ulp (|x + t| < 4)
+        torch.testing.assert_close(got[1], baked[1], rtol=2 ** -7, atol=2 ** -5)     # one bf16 ulp (|x + t| < 8)
         assert _equal(tensor_input(x, t), fn(x, t), exact=False, tol=2e-2)     # half-precision outputs
     _graphs(tensor_input, 2)
 
