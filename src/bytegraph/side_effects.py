@@ -67,15 +67,12 @@ class SideEffects:
 
     @staticmethod
     def _emit_call(cg: Any, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> None:
-        cg.emit("PUSH_NULL")
-        cg.reconstruct(fn)
+        cg.push_call_target(lambda: cg.reconstruct(fn))
         for vt in args:
             cg.reconstruct(vt)
         for vt in kwargs.values():
             cg.reconstruct(vt)
-        if kwargs:
-            cg.emit("KW_NAMES", tuple(kwargs))
-        cg.call(len(args) + len(kwargs))
+        cg.call_kw(len(args) + len(kwargs), tuple(kwargs))
         cg.emit("POP_TOP")
 
     def describe(self) -> list[str]:

@@ -34,6 +34,7 @@ from bytecode import Instr, Label, TryBegin, TryEnd
 
 from ..codegen.pycodegen import PyCodegen
 from ..codegen.resume import CELL_PREFIX, EXC_ARG, STACK_PREFIX, Continue, origin_of
+from ..codegen.versions import CONDITIONAL_JUMPS, DIALECT
 from ..diagnostics.errors import Unsupported
 from ..interpreter.translator import InstructionTranslator
 from ..variables.base import BoundMethodVariable, NullVariable, VariableTracker
@@ -41,17 +42,30 @@ from ..variables.ctx import ExceptionVariable, GraphContextVariable
 from ..variables.functions import NestedFunctionVariable, UserFunctionVariable, UserMethodVariable
 from ..variables.nn_module import NNModuleVariable, has_hooks
 
-_CALLS = frozenset({"CALL", "CALL_FUNCTION_EX"})
-_COND_JUMPS = frozenset({f"POP_JUMP_{d}_IF_{c}" for d in ("FORWARD", "BACKWARD")
-                         for c in ("TRUE", "FALSE", "NONE", "NOT_NONE")})
+_CALLS = frozenset({"CALL", "CALL_KW", "CALL_FUNCTION_EX"})
+_COND_JUMPS = CONDITIONAL_JUMPS
 
-# opname -> (arg -> (stack items consumed, stack items produced)) for instructions a break can split
-OPERANDS: dict[str, Callable[[Any], tuple[int, int]]] = {
+
+def _load_attr(arg: Any) -> tuple[int, int] | None:
+    """LOAD_ATTR of a plain attribute; from 3.12 its method form (``(True, name)``) pushes a
+    method pair, which may hold a NULL: not resumable, as LOAD_METHOD is not on 3.11."""
+    return None if isinstance(arg, tuple) and arg[0] else (1, 1)
+
+
+# opname -> (arg -> (stack items consumed, stack items produced), or None: not this form) for
+# the instructions a break can split, of every supported version
+OPERANDS: dict[str, Callable[[Any], tuple[int, int] | None]] = {
     "CALL": lambda n: (n + 2, 1),
+    "CALL_KW": lambda n: (n + 3, 1),              # 3.13: the keyword names tuple is the last operand
     "CALL_FUNCTION_EX": lambda flags: (3 + (flags & 1), 1),
     **{op: (lambda a: (2, 1)) for op in ("BINARY_OP", "BINARY_SUBSCR", "COMPARE_OP", "IS_OP", "CONTAINS_OP")},
     **{op: (lambda a: (1, 1)) for op in ("UNARY_NEGATIVE", "UNARY_POSITIVE", "UNARY_INVERT", "UNARY_NOT",
-                                         "LOAD_ATTR", "GET_ITER")},
+                                         "GET_ITER", "CALL_INTRINSIC_1", "TO_BOOL", "CONVERT_VALUE",
+                                         "FORMAT_SIMPLE")},
+    "LOAD_ATTR": _load_attr,
+    "BINARY_SLICE": lambda a: (3, 1),
+    "STORE_SLICE": lambda a: (4, 0),
+    "FORMAT_WITH_SPEC": lambda a: (2, 1),
     "STORE_ATTR": lambda a: (2, 0),
     "DELETE_ATTR": lambda a: (1, 0),
     "STORE_SUBSCR": lambda a: (3, 0),
@@ -71,11 +85,12 @@ OPERANDS: dict[str, Callable[[Any], tuple[int, int]]] = {
 
 def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
     """None if a break at ``inst`` can resume; else the reason the frame runs eagerly."""
-    if inst.opname not in OPERANDS:
+    effect = _operands(inst)
+    if effect is None:
         return f"a break at {inst.opname} cannot resume (only calls, operators and simple stores can)"
     if origin_of(tx.code).original(inst.index) is None:
         return "the break is inside a resume function's access to a closure cell"
-    pops, _ = OPERANDS[inst.opname](inst.arg if not isinstance(inst.arg, Label) else 0)
+    pops, _ = effect
     if pops > len(tx.stack):
         return "the stack is shallower than the instruction's operands"
     below = tx.stack[:len(tx.stack) - pops]
@@ -90,6 +105,11 @@ def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
         if inst.opname not in _COND_JUMPS and (inst.handler is None or inst.handler.stack_depth <= tx.exc_slots[0]):
             return "the break is inside an `except` block that has no cleanup handler"
     return None
+
+
+def _operands(inst: Any) -> tuple[int, int] | None:
+    rule = OPERANDS.get(inst.opname)
+    return rule(inst.arg if not isinstance(inst.arg, Label) else 0) if rule is not None else None
 
 
 # -- callees that broke inside: called through their own bytegraph wrapper -------------------
@@ -144,9 +164,9 @@ def _wrap_callee(cg: PyCodegen, vt: VariableTracker, backend: Any, dynamic: Any)
 
 
 def _callable_position(inst: Any, operands: list[VariableTracker]) -> int:
-    if inst.opname == "CALL":
-        return 1 if isinstance(operands[0], NullVariable) else 0
-    return 1        # CALL_FUNCTION_EX: NULL, callable, args[, kwargs]
+    """Where the callable is among a call's operands: its NULL is below it up to 3.12 and
+    above it from 3.13; a method call has the method first."""
+    return 1 if isinstance(operands[0], NullVariable) else 0
 
 
 def _reentered(below: list[VariableTracker]) -> tuple[int, ...]:
@@ -162,7 +182,7 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     """Emit everything after the graph call: side effects, the native instruction, and the
     call(s) of the resume function(s)."""
     tx.capture.side_effects.codegen(cg)
-    pops, pushes = OPERANDS[inst.opname](inst.arg if not isinstance(inst.arg, Label) else 0)
+    pops, pushes = _operands(inst)
     below, operands = tx.stack[:len(tx.stack) - pops], tx.stack[len(tx.stack) - pops:]
     locals_ = {name: vt for name, vt in tx.locals.items()          # (a resume function's own arguments
                if not name.startswith((STACK_PREFIX, CELL_PREFIX)) and name != EXC_ARG}     # are passed again apart)
@@ -197,9 +217,11 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
             _wrap_callee(cg, vt, owner.backend, owner.frame_state.dynamic)
         else:
             cg.reconstruct(vt)
+    if inst.opname in DIALECT.bool_operand:
+        cg.emit("TO_BOOL")          # 3.13: the operand the trace saw through TO_BOOL is the value itself
     if inst.opname in _COND_JUMPS:
         taken = Label()           # after the not-taken side's resume call: always a forward jump
-        cg.instrs.append(Instr(inst.opname.replace("BACKWARD", "FORWARD"), taken, lineno=cg.lineno))
+        cg.instrs.append(Instr(DIALECT.forward_jump(inst.opname), taken, lineno=cg.lineno))
         at_split = cg.built_so_far()
         for target in (at + 1, None):
             if target is None:
@@ -210,12 +232,10 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
                 cg.emit("POP_EXCEPT")
             _emit_resume(cg, tx, owner, target, below, [], locals_)
         return
-    if inst.opname == "CALL" and tx.kw_names:
-        cg.emit("KW_NAMES", tuple(tx.kw_names))
-    if inst.opname == "CALL":
-        cg.emit("PRECALL", inst.arg)
     exhausted = Label() if inst.opname == "FOR_ITER" else None
-    if exhausted is not None:
+    if inst.opname == "CALL":
+        cg.call_kw(inst.arg, tx.kw_names)        # KW_NAMES (3.11, 3.12) and PRECALL (3.11) as the version has them
+    elif exhausted is not None:
         cg.instrs.append(Instr("FOR_ITER", exhausted, lineno=cg.lineno))
     else:
         cg.instrs.append(Instr(inst.opname, inst.instr.arg, lineno=cg.lineno) if inst.instr.require_arg()
@@ -230,6 +250,8 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     _emit_resume(cg, tx, owner, at + 1, below, outs, locals_)
     if exhausted is not None:         # the loop is over: continue after it, the iterator popped
         cg.instrs.append(exhausted)
+        for op in DIALECT.for_iter_exit:      # 3.12+: what FOR_ITER must jump to; CPython skips it
+            cg.emit(op)
         cg.rebuild_from(at_split)
         _leave(cg, contexts, handling)
         _emit_resume(cg, tx, owner, origin.original(inst.target), below, [], locals_)
