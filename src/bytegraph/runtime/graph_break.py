@@ -36,7 +36,7 @@ from ..codegen.pycodegen import PyCodegen
 from ..codegen.resume import CELL_PREFIX, EXC_ARG, STACK_PREFIX, Continue, origin_of
 from ..codegen.versions import CONDITIONAL_JUMPS, DIALECT
 from ..diagnostics.errors import Unsupported
-from ..interpreter.translator import InstructionTranslator
+from ..interpreter.translator import InstructionTranslator, program_for
 from ..variables.base import BoundMethodVariable, NullVariable, VariableTracker
 from ..variables.ctx import ExceptionVariable, GraphContextVariable
 from ..variables.functions import NestedFunctionVariable, UserFunctionVariable, UserMethodVariable
@@ -309,9 +309,26 @@ def _emit_user_handler(cg: PyCodegen, tx: InstructionTranslator, owner: Any, ins
                  locals_)
 
 
+_JUMPS = frozenset({"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT"})
+
+
+def _through_jumps(orig: types.CodeType, target: int) -> int:
+    """Where execution really continues from ``target``: past unconditional jumps, which move
+    nothing but the instruction pointer. So every way into one place shares its resume
+    function (3.12 ends a loop with ``POP_JUMP_IF_FALSE exit; JUMP_BACKWARD body``, where
+    3.11 had ``POP_JUMP_BACKWARD_IF_TRUE body``: the body is one resume function either way)."""
+    insts = program_for(orig).insts
+    seen = set()
+    while insts[target].opname in _JUMPS and target not in seen:
+        seen.add(target)
+        target = insts[target].target
+    return target
+
+
 def _emit_resume(cg: PyCodegen, tx: InstructionTranslator, owner: Any, target: int, below: list[VariableTracker],
                  outs: list[str], locals_: dict[str, VariableTracker]) -> None:
     orig = owner.origin.code
+    target = _through_jumps(orig, target)
     nulls = tuple(isinstance(vt, NullVariable) for vt in below)
     names = tuple(sorted(locals_))
     # inside an `except` block: the resume function makes the exception current again, and
