@@ -201,9 +201,10 @@ def _opcode_table(version: tuple[int, int]) -> list[str]:
     n_handled = sum(op in handlers for op, _ in ops)
     n_unsupported = sum(op in unsupported and op not in handlers for op, _ in ops)
     missing = len(ops) - n_handled - n_unsupported
+    neither = f", {missing} in neither table" if missing else ""
     lines = [f"## Python {version[0]}.{version[1]}", "",
              f"{len(ops)} opcodes: {n_handled} handled, {n_unsupported} unsupported (a graph break, "
-             f"{breaks.UNSUPPORTED_OPCODE.id}, with the reason below)" + (f", {missing} in neither table" if missing else "") + ".", "",
+             f"{breaks.UNSUPPORTED_OPCODE.id}, with the reason below){neither}.", "",
              "| opcode | name | status | handler or reason | stack effect |", "|---|---|---|---|---|"]
     for op, num in ops:
         if op in handlers:

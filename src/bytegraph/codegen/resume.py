@@ -81,7 +81,7 @@ def new_cell() -> Any:
     return types.CellType()
 
 
-def _cell_access(instr: Instr, cellvars: tuple[str, ...]) -> list[Instr] | None:
+def cell_access(instr: Instr, cellvars: tuple[str, ...]) -> list[Instr] | None:
     """The instructions that stand for an access to a cell variable of the original code in a
     resume function (where the cell is the argument ``___cell_<name>``); None if not one.
 
@@ -162,7 +162,7 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
             continue
         if n == target:
             body.append(label)
-        rewritten = _cell_access(item, orig.co_cellvars) or [item]
+        rewritten = cell_access(item, orig.co_cellvars) or [item]
         body.extend(rewritten)
         index_map += [n] + [None] * (len(rewritten) - 1)
         n += 1
@@ -258,5 +258,6 @@ def make_resume_function(fn: types.FunctionType, code: types.CodeType) -> types.
     return types.FunctionType(code, fn.__globals__, code.co_name, None, fn.__closure__)
 
 
-__all__ = ["CELL_PREFIX", "Continue", "EXC_ARG", "GlobalsRef", "ResumeOrigin", "STACK_PREFIX", "exhausted_generator", "make_resume_code",
-           "make_resume_function", "origin_of", "start_generator"]
+__all__ = ["CELL_PREFIX", "Continue", "EXC_ARG", "GlobalsRef", "ResumeOrigin", "STACK_PREFIX", "cell_access",
+           "exhausted_generator", "make_resume_code", "make_resume_function", "new_cell", "origin_of",
+           "start_generator"]

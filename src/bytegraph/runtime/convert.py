@@ -34,7 +34,7 @@ from ..interpreter.capture import CaptureState
 from ..interpreter.translator import InstructionTranslator, bind_arguments, program_for, root_translator
 from ..sources import NumpyTensorSource
 from .cache import CacheEntry
-from .graph_break import emit_break, why_not_resumable
+from .graph_break import break_point, emit_break, why_not_resumable
 
 log_graphs = get_logger("graphs")
 log_breaks = get_logger("breaks")
@@ -110,7 +110,7 @@ def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupport
     capture = _new_capture(owner)
     try:
         tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__)
-        tx.stop_at = why.root_index
+        tx.stop_at = break_point(owner.fn.__code__, why.root_index)
         tx.run()
         if tx.stopped is None:
             return "retracing up to the break did not reach it"

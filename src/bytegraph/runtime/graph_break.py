@@ -32,8 +32,9 @@ from typing import Any, Callable
 import torch
 from bytecode import Instr, Label, TryBegin, TryEnd
 
+from ..codegen.comprehension import Comprehension, inlined_comprehension
 from ..codegen.pycodegen import PyCodegen
-from ..codegen.resume import CELL_PREFIX, EXC_ARG, STACK_PREFIX, Continue, origin_of
+from ..codegen.resume import CELL_PREFIX, EXC_ARG, STACK_PREFIX, Continue, cell_access, origin_of
 from ..codegen.versions import CONDITIONAL_JUMPS, DIALECT
 from ..diagnostics.errors import Unsupported
 from ..interpreter.translator import InstructionTranslator, program_for
@@ -43,7 +44,9 @@ from ..variables.functions import NestedFunctionVariable, UserFunctionVariable, 
 from ..variables.nn_module import NNModuleVariable, has_hooks
 
 _CALLS = frozenset({"CALL", "CALL_KW", "CALL_FUNCTION_EX"})
-_COND_JUMPS = CONDITIONAL_JUMPS
+# 3.11's `a and b` / `a or b`: the side that jumps keeps the value as the expression's result
+_KEEP_WHEN_TAKEN = frozenset({"JUMP_IF_TRUE_OR_POP", "JUMP_IF_FALSE_OR_POP"})
+_COND_JUMPS = CONDITIONAL_JUMPS | _KEEP_WHEN_TAKEN
 
 
 def _load_attr(arg: Any) -> tuple[int, int] | None:
@@ -79,18 +82,42 @@ OPERANDS: dict[str, Callable[[Any], tuple[int, int] | None]] = {
     "BUILD_CONST_KEY_MAP": lambda n: (n + 1, 1),
     "IMPORT_NAME": lambda a: (2, 1),
     "FOR_ITER": lambda a: (1, 2),          # when it produces an item; exhausted, it jumps with none
-    **{op: (lambda a: (1, 0)) for op in _COND_JUMPS},
+    **{op: (lambda a: (1, 0)) for op in _COND_JUMPS},      # jumping, the _KEEP_WHEN_TAKEN ones push it back
 }
+
+
+def break_point(code: types.CodeType, index: int) -> int:
+    """Where a frame that broke under instruction ``index`` stops: before it, or, inside a
+    comprehension inlined into the frame (3.12+), before the comprehension, which then runs
+    natively as a whole, as 3.11 runs a comprehension's function (``codegen/comprehension.py``)."""
+    comp = inlined_comprehension(program_for(code), code, index)
+    return comp.start if comp is not None else index
+
+
+def _native_comprehension(tx: InstructionTranslator, inst: Any) -> Comprehension | None:
+    """The comprehension that starts at ``inst``, when the frame stopped before one."""
+    if inst.opname != "LOAD_FAST_AND_CLEAR":
+        return None
+    comp = inlined_comprehension(tx.program, tx.code, inst.index)
+    return comp if comp is not None and comp.start == inst.index else None
 
 
 def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
     """None if a break at ``inst`` can resume; else the reason the frame runs eagerly."""
-    effect = _operands(inst)
-    if effect is None:
-        return f"a break at {inst.opname} cannot resume (only calls, operators and simple stores can)"
-    if origin_of(tx.code).original(inst.index) is None:
-        return "the break is inside a resume function's access to a closure cell"
-    pops, _ = effect
+    comp = _native_comprehension(tx, inst)
+    if comp is not None:
+        if origin_of(tx.code).original(comp.end) is None:
+            return "the comprehension ends inside a resume function's access to a closure cell"
+        if comp.walrus and inst.handler is not None:
+            return "the comprehension assigns with `:=` inside a try/with block (an error would leave them unknown)"
+        pops = 1
+    else:
+        effect = _operands(inst)
+        if effect is None:
+            return f"a break at {inst.opname} cannot resume (only calls, operators and simple stores can)"
+        if origin_of(tx.code).original(inst.index) is None:
+            return "the break is inside a resume function's access to a closure cell"
+        pops, _ = effect
     if pops > len(tx.stack):
         return "the stack is shallower than the instruction's operands"
     below = tx.stack[:len(tx.stack) - pops]
@@ -179,14 +206,15 @@ def _reentered(below: list[VariableTracker]) -> tuple[int, ...]:
 
 # -- the transformed code --------------------------------------------------------------------
 def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsupported, owner: Any) -> None:
-    """Emit everything after the graph call: side effects, the native instruction, and the
-    call(s) of the resume function(s)."""
+    """Emit everything after the graph call: side effects, the native instruction (or inlined
+    comprehension), and the call(s) of the resume function(s)."""
     tx.capture.side_effects.codegen(cg)
-    pops, pushes = _operands(inst)
+    comp = _native_comprehension(tx, inst)
+    pops, pushes = (1, comp.pushes) if comp is not None else _operands(inst)
     below, operands = tx.stack[:len(tx.stack) - pops], tx.stack[len(tx.stack) - pops:]
     locals_ = {name: vt for name, vt in tx.locals.items()          # (a resume function's own arguments
                if not name.startswith((STACK_PREFIX, CELL_PREFIX)) and name != EXC_ARG}     # are passed again apart)
-    broke_inside = len(why.stack) > 1 and inst.opname in _CALLS
+    broke_inside = comp is None and len(why.stack) > 1 and inst.opname in _CALLS
     callee = _callable_position(inst, operands) if broke_inside else -1
     origin = owner.origin
     at = origin.original(inst.index)
@@ -211,7 +239,12 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
         cg.call(len(ctx.native_args))
         cg.store_local(f"___ctx{i}")
     before_try = cg.built_so_far()          # what the handler's path may use (see PyCodegen.reconstruct)
-    guarded = _open_user_handler(cg, inst, below, depth=int(handling))
+    guarded = _open_user_handler(inst, below, depth=int(handling))
+    native = _NativeComprehension(tx, comp, len(below) - int(handling), guarded) if comp is not None else None
+    if native is not None:
+        native.fill_slots(cg, locals_)
+    elif guarded is not None:
+        cg.instrs.append(guarded)
     for i, vt in enumerate(operands):
         if i == callee:
             _wrap_callee(cg, vt, owner.backend, owner.frame_state.dynamic)
@@ -220,20 +253,14 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     if inst.opname in DIALECT.bool_operand:
         cg.emit("TO_BOOL")          # 3.13: the operand the trace saw through TO_BOOL is the value itself
     if inst.opname in _COND_JUMPS:
-        taken = Label()           # after the not-taken side's resume call: always a forward jump
-        cg.instrs.append(Instr(DIALECT.forward_jump(inst.opname), taken, lineno=cg.lineno))
-        at_split = cg.built_so_far()
-        for target in (at + 1, None):
-            if target is None:
-                cg.instrs.append(taken)
-                cg.rebuild_from(at_split)
-                target = origin.original(inst.target)
-            if handling:
-                cg.emit("POP_EXCEPT")
-            _emit_resume(cg, tx, owner, target, below, [], locals_)
+        _emit_branch(cg, tx, inst, owner, below, locals_, handling)
         return
     exhausted = Label() if inst.opname == "FOR_ITER" else None
-    if inst.opname == "CALL":
+    resume_at, after = at + 1, locals_
+    if native is not None:
+        native.emit_body(cg)
+        resume_at, after = origin.original(comp.end), native.locals_after(locals_)
+    elif inst.opname == "CALL":
         cg.call_kw(inst.arg, tx.kw_names)        # KW_NAMES (3.11, 3.12) and PRECALL (3.11) as the version has them
     elif exhausted is not None:
         cg.instrs.append(Instr("FOR_ITER", exhausted, lineno=cg.lineno))
@@ -243,11 +270,13 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     outs = [f"___break_out{i}" for i in range(pushes)]
     for name in reversed(outs):
         cg.store_local(name)
-    if guarded is not None:
+    if guarded is not None and native is None:
         cg.instrs.append(TryEnd(guarded))
     at_split = cg.built_so_far()
     _leave(cg, contexts, handling)
-    _emit_resume(cg, tx, owner, at + 1, below, outs, locals_)
+    _emit_resume(cg, tx, owner, resume_at, below, outs, after)
+    if native is not None:
+        native.emit_handlers(cg)
     if exhausted is not None:         # the loop is over: continue after it, the iterator popped
         cg.instrs.append(exhausted)
         for op in DIALECT.for_iter_exit:      # 3.12+: what FOR_ITER must jump to; CPython skips it
@@ -258,6 +287,110 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     if guarded is not None:
         cg.rebuild_from(before_try)
         _emit_user_handler(cg, tx, owner, inst, guarded, below, locals_, handling, contexts)
+
+
+def _emit_branch(cg: PyCodegen, tx: InstructionTranslator, inst: Any, owner: Any, below: list[VariableTracker],
+                 locals_: dict[str, VariableTracker], handling: bool) -> None:
+    """A conditional jump runs natively; each side calls its own resume function."""
+    origin = owner.origin
+    taken = Label()           # after the not-taken side's resume call: always a forward jump
+    keeps = inst.opname in _KEEP_WHEN_TAKEN
+    jump = inst.opname if keeps else DIALECT.forward_jump(inst.opname)
+    cg.instrs.append(Instr(jump, taken, lineno=cg.lineno))
+    at_split = cg.built_so_far()
+    for target in (origin.original(inst.index) + 1, None):
+        outs = []
+        if target is None:
+            cg.instrs.append(taken)
+            cg.rebuild_from(at_split)
+            target = origin.original(inst.target)
+            if keeps:
+                outs = ["___break_out0"]
+                cg.store_local(outs[0])
+        if handling:
+            cg.emit("POP_EXCEPT")
+        _emit_resume(cg, tx, owner, target, below, outs, locals_)
+
+
+class _FrameLocal:
+    """A local the native code of a break assigned: read back from the transformed frame."""
+
+    source = None
+    identity_matters = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def reconstruct(self, cg: PyCodegen) -> None:
+        cg.emit("LOAD_FAST", self.name)
+
+
+class _NativeComprehension:
+    """A break inside a comprehension inlined into the frame (3.12+): its own instructions run
+    natively in the transformed frame, from its iterator (on the stack) to the end of its
+    tail, as 3.11 runs its ``<listcomp>`` function; the resume function continues after it.
+
+    The frame's slots first take the locals it reads and saves, and its accesses to the frame's
+    cells go to the cells the trace followed (``___cell_<name>``, as in resume code); the locals
+    it assigns (its result, ``:=`` targets) are read back from the frame for the resume call.
+    Inside the program's try/with, its instructions that the program's handler covers run under
+    the transformed code's ``user`` handler, which resumes at the original handler."""
+
+    def __init__(self, tx: InstructionTranslator, comp: Comprehension, base: int, user: TryBegin | None) -> None:
+        self.tx, self.comp, self.user = tx, comp, user
+        self.base = base            # how much deeper the original's stack is than the transformed code's
+        self.labels: dict[int, Label] = {}
+        self.slots: list[str] = []
+
+    def fill_slots(self, cg: PyCodegen, locals_: dict[str, VariableTracker]) -> None:
+        tx, comp = self.tx, self.comp
+        self.slots = [name for name in (*comp.reads, *comp.names) if name in locals_]
+        for name in self.slots:
+            cg.reconstruct(locals_[name])
+            cg.store_local(name)
+        for name in comp.cells:
+            cg.reconstruct(tx.cells[name] if name in tx.cells else tx.locals[f"{CELL_PREFIX}{name}"])
+            cg.store_local(f"{CELL_PREFIX}{name}")
+
+    def locals_after(self, locals_: dict[str, VariableTracker]) -> dict[str, Any]:
+        return {**locals_, **{name: _FrameLocal(name) for name in (*self.slots, *self.comp.stores)}}
+
+    def emit_body(self, cg: PyCodegen) -> None:
+        self._copy(cg, range(self.comp.start, self.comp.end))
+
+    def emit_handlers(self, cg: PyCodegen) -> None:
+        """Its own handler blocks (reached only through the exception table): after the resume call."""
+        for first, last in self.comp.handlers:
+            self._copy(cg, range(first, last + 1))
+
+    def _begin(self, handler: Any) -> TryBegin | None:
+        if handler is None:
+            return None
+        if self.user is not None and handler == self.tx.program.insts[self.comp.start].handler:
+            return TryBegin(self.user.target, self.user.push_lasti, self.user.stack_depth)
+        return TryBegin(self.labels.setdefault(handler.target, Label()), handler.push_lasti,
+                        handler.stack_depth - self.base)
+
+    def _copy(self, cg: PyCodegen, indices: range) -> None:
+        """Re-emit the frame's own instructions, with their jumps and handlers."""
+        insts = self.tx.program.insts
+        begin, handler = None, None
+        for i in indices:
+            inst = insts[i]
+            if inst.handler != handler:
+                if begin is not None:
+                    cg.instrs.append(TryEnd(begin))
+                handler = inst.handler
+                begin = self._begin(handler)
+                if begin is not None:
+                    cg.instrs.append(begin)
+            cg.instrs.append(self.labels.setdefault(i, Label()))
+            instr = inst.instr.copy()
+            if inst.target is not None:
+                instr.arg = self.labels.setdefault(inst.target - DIALECT.jump_skip(inst.opname), Label())
+            cg.instrs.extend(cell_access(instr, self.comp.cells) or [instr])
+        if begin is not None:
+            cg.instrs.append(TryEnd(begin))
 
 
 def _leave(cg: PyCodegen, contexts: list[Any], handling: bool) -> None:
@@ -275,7 +408,7 @@ def _exit_contexts(cg: PyCodegen, contexts: list[Any]) -> None:
         cg.emit("POP_TOP")
 
 
-def _open_user_handler(cg: PyCodegen, inst: Any, below: list[VariableTracker], depth: int) -> TryBegin | None:
+def _open_user_handler(inst: Any, below: list[VariableTracker], depth: int) -> TryBegin | None:
     """The native instruction of a break inside the program's own try/with block must raise
     into that block's handler, as it would in the original code: it runs under a handler of
     the transformed code that resumes at the original handler (``_emit_user_handler``).
@@ -283,9 +416,7 @@ def _open_user_handler(cg: PyCodegen, inst: Any, below: list[VariableTracker], d
     handler = inst.handler
     if handler is None or handler.stack_depth > len(below) or inst.opname in _COND_JUMPS:
         return None
-    begin = TryBegin(Label(), push_lasti=False, stack_depth=depth)
-    cg.instrs.append(begin)
-    return begin
+    return TryBegin(Label(), push_lasti=False, stack_depth=depth)
 
 
 def _emit_user_handler(cg: PyCodegen, tx: InstructionTranslator, owner: Any, inst: Any, begin: TryBegin,

@@ -10,6 +10,7 @@ from ...sources import LocalSource
 from ...variables.base import VariableTracker
 from ...variables.builtins import BuiltinVariable
 from ...variables.ctx import ExceptionVariable
+from ...variables.iterators import GeneratorVariable
 from ...variables.lists import IteratorVariable
 from ..registry import V311, V312, handles, since, until
 from ..translator import InstructionTranslator as Tx
@@ -210,22 +211,25 @@ def get_yield_from_iter(tx: Tx, inst: Inst) -> None:
     tx.push(BuiltinVariable(iter).call_function(tx, [tx.pop()], {}))
 
 
-def _send(tx: Tx) -> VariableTracker | None:
-    """Advance a ``yield from``'s iterator (the value sent is always None while tracing)."""
+def _send(tx: Tx) -> tuple[VariableTracker | None, VariableTracker]:
+    """Advance a ``yield from``'s iterator (the value sent is always None while tracing): the
+    item, or None and what the iterator returned (a generator's return value)."""
     tx.pop()
     it = tx.stack[-1]
     if not isinstance(it, IteratorVariable):
         raise Unsupported(breaks.UNSUPPORTED_VALUE, f"yield from {it.describe()}")
-    return it.advance(tx)
+    item = it.advance(tx)
+    returned = it.returned() if isinstance(it, GeneratorVariable) else None
+    return item, returned if returned is not None else tx.wrap_const(None)
 
 
 @handles("SEND", versions=until(V311))
 def send(tx: Tx, inst: Inst) -> None:
-    """(iterator, sent -- iterator, item), or (iterator, sent -- None) and jump when exhausted (``yield from``)"""
-    item = _send(tx)
+    """(iterator, sent -- iterator, item), or (iterator, sent -- returned) and jump when exhausted (``yield from``)"""
+    item, returned = _send(tx)
     if item is None:
         tx.pop()
-        tx.push(tx.wrap_const(None))
+        tx.push(returned)
         tx.jump(inst)
     else:
         tx.push(item)
@@ -233,10 +237,10 @@ def send(tx: Tx, inst: Inst) -> None:
 
 @handles("SEND", versions=since(V312))
 def send_312(tx: Tx, inst: Inst) -> None:
-    """(iterator, sent -- iterator, item), or (iterator, sent -- iterator, None) and jump to END_SEND"""
-    item = _send(tx)
+    """(iterator, sent -- iterator, item), or (iterator, sent -- iterator, returned) and jump to END_SEND"""
+    item, returned = _send(tx)
     if item is None:
-        tx.push(tx.wrap_const(None))
+        tx.push(returned)
         tx.jump(inst)
     else:
         tx.push(item)
