@@ -352,3 +352,30 @@ def test_for_loop_with_a_break_in_its_body_runs_to_the_end(counter):
 
     cf = _run(counter, fn, lambda: (torch.randn(3), [1.0, 2.0, 3.0]))
     assert cf.stats.eager == 0
+
+
+# -- locals() (PEP 667: a new snapshot on each call from 3.13; the frame's own dict before) ---------
+def test_locals_is_read_while_tracing(counter):
+    def fn(x):
+        y = x + 1
+        d = locals()
+        return d["y"] * 2 + len(d)
+
+    cf = _run(counter, fn, lambda: (torch.randn(3),))
+    assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
+
+
+def test_locals_and_vars_after_a_break_with_cells(counter):
+    def fn(x, n):
+        k = x * 2
+        get = lambda: k            # noqa: E731 - `k` is a cell: locals() shows its contents
+        print(end="")
+        d = locals()
+        e = vars()                 # 3.11/3.12: the same dict as d, refreshed (now holding d); 3.13: a new one
+        return d["k"] + d["x"] * n + len(d) + len(e) + ("get" in d) + (d is e)
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for n in (3, 3, 3):
+        x = torch.randn(3)
+        assert same(cf(x, n), fn(x, n))
+    assert cf.stats.eager == 0 and counter.frame_count == 2

@@ -9,8 +9,8 @@ On 3.11 a comprehension is a function of its own; from 3.12 its code is part of 
     SWAP n+1, BUILD_LIST 0, SWAP 2             #   (BUILD_MAP / BUILD_SET for the others)
     FOR_ITER exit ... JUMP_BACKWARD            #   the loop, under a handler that restores V
     exit: END_FOR [POP_TOP]                    #   and re-raises
-    SWAP 2, STORE_FAST v ... [STORE_FAST y]    # the tail: V restored (and the result stored)
-    <end>
+    SWAP 2, STORE_FAST v ... [STORE_FAST y]    # the tail: V restored (and the result stored),
+    <end>                                      #   maybe after a JUMP_FORWARD over its handler block
 
 ``inlined_comprehension(program, index)`` returns the outermost comprehension around
 instruction ``index`` that can run as one native block (ending in a plain tail). The block
@@ -83,6 +83,9 @@ def _comprehension_at(insts: tuple[Inst, ...], code: types.CodeType, start: int)
     stores: list[str] = []
     j = loop.target
     while not restored >= set(names):
+        if j < len(insts) and insts[j].opname == "JUMP_FORWARD":      # over a handler block placed inline
+            j = insts[j].target
+            continue
         if j >= len(insts) or insts[j].opname not in _TAIL:
             return None
         inst = insts[j]
@@ -104,6 +107,8 @@ def _comprehension_at(insts: tuple[Inst, ...], code: types.CodeType, start: int)
                     if n in code.co_cellvars and n not in saved})
     walrus = [n for x in insts[loop.index:loop.target] if x.opname.startswith("STORE_FAST")
               for n in _names(x) if n not in saved]
+    if walrus and insts[start].handler is not None:
+        return None                 # an error inside would leave them assigned or not: unknown to the resume
     reads = sorted({n for x in body if x.opname.startswith("LOAD_FAST") for n in _names(x)} - saved)
     return Comprehension(start, end, tuple(sorted(saved)), handlers, depth, tuple(dict.fromkeys(stores + walrus)),
                          tuple(dict.fromkeys(walrus)), tuple(n for n in reads if n not in cells), tuple(cells))

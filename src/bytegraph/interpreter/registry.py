@@ -28,6 +28,10 @@ HANDLERS: dict[Version, dict[str, Handler]] = {v: {} for v in SUPPORTED_VERSIONS
 UNSUPPORTED: dict[Version, dict[str, str]] = {v: {} for v in SUPPORTED_VERSIONS}
 CURRENT = sys.version_info[:2]
 
+# Frame semantics that are not an opcode's, per version. PEP 667 (3.13): ``locals()`` in a
+# function returns a new snapshot on each call; before, the frame's own dict, refreshed by each call.
+LOCALS_IS_SNAPSHOT: dict[Version, bool] = {V311: False, V312: False, V313: True}
+
 
 def since(first: Version) -> tuple[Version, ...]:
     """The supported versions from ``first`` on."""

@@ -108,8 +108,6 @@ def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
     if comp is not None:
         if origin_of(tx.code).original(comp.end) is None:
             return "the comprehension ends inside a resume function's access to a closure cell"
-        if comp.walrus and inst.handler is not None:
-            return "the comprehension assigns with `:=` inside a try/with block (an error would leave them unknown)"
         pops = 1
     else:
         effect = _operands(inst)

@@ -424,6 +424,16 @@ def _id(tx: Tx, obj: VariableTracker) -> VariableTracker:
     raise Unsupported(breaks.UNSUPPORTED_CALL, "id(): object ids differ between tracing and running")
 
 
+@handles(locals)
+def _locals(tx: Tx) -> VariableTracker:
+    return tx.frame_locals()
+
+
+@handles(vars)
+def _vars(tx: Tx, obj: VariableTracker | None = None) -> VariableTracker:
+    return tx.frame_locals() if obj is None else obj.var_getattr(tx, "__dict__")
+
+
 @handles(super)
 def _super(tx: Tx, *args: VariableTracker) -> VariableTracker:
     from .user_defined import SuperVariable
