@@ -1,7 +1,7 @@
 """The native half of a graph break inside a comprehension inlined into its function (3.12+,
 PEP 709; ``codegen/comprehension.py`` finds it): the comprehension's own instructions re-emitted
 into the transformed code, so it runs natively as a whole, as 3.11 runs its ``<listcomp>``
-function (DESIGN.md decision 39). ``graph_break.emit_break`` places it where the native
+function (DESIGN.md decision 40). ``graph_break.emit_break`` places it where the native
 instruction of any other break goes.
 """
 
