@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-SUPPORTED_PYTHON = ((3, 11),)
+SUPPORTED_PYTHON = ((3, 11), (3, 12), (3, 13))
 if sys.version_info[:2] not in SUPPORTED_PYTHON:
     raise ImportError(
         f"bytegraph supports CPython {', '.join('%d.%d' % v for v in SUPPORTED_PYTHON)}; "

@@ -5,8 +5,8 @@ Owns the rendering of three Markdown pages and writing them to a folder:
 * ``breaks.md``  — every entry of ``diagnostics.breaks.CATALOG`` (id, title, why, fix);
 * ``builder.md`` — ``builder.rules.RULES`` in order (what each rule matches, the guards it
   installs, whether it tracks identity, its docstring), and the rows not supported yet;
-* ``opcodes.md`` — every opcode of the running Python version: its handler, or the reason
-  it is unsupported.
+* ``opcodes.md`` — every opcode of each supported Python version (3.11, 3.12, 3.13): its
+  handler, or the reason it is unsupported (the same page from whichever version renders it).
 
 Does not own the data: the catalog, the rule list and the handler registry are the
 specification, these pages only print them. ``python -m bytegraph docs`` (``make docs``)
@@ -20,7 +20,6 @@ with a fresh render and the docs cannot drift from the code.
 from __future__ import annotations
 
 import ast
-import dis
 import functools
 import inspect
 import pathlib
@@ -30,6 +29,7 @@ from .builder.rules import RULES, WrapRule
 from .diagnostics import breaks
 from .diagnostics.breaks import CATALOG, BreakKind
 from .interpreter import registry
+from .interpreter.opcodes import OPCODES
 
 REGENERATE = "python -m bytegraph docs"
 
@@ -176,22 +176,32 @@ def _handler_name(fn: Callable[..., Any]) -> str:
 
 
 def render_opcodes() -> str:
-    version = registry.CURRENT
-    handlers = registry.handlers_for_current()
-    unsupported = registry.UNSUPPORTED.get(version, {})
-    ops = sorted(dis.opmap.items())
+    registry.load_all()
+    lines = _header("Opcodes (Python " + ", ".join("%d.%d" % v for v in registry.SUPPORTED_VERSIONS) + ")",
+                    "`bytegraph.interpreter.registry` (`HANDLERS`, `UNSUPPORTED`) and "
+                    "`bytegraph.interpreter.opcodes`")
+    lines += ["Handlers live in `bytegraph/interpreter/handlers/`, named after the opcode; the stack effect "
+              "is written `(before -- after)`. A handler that differs between versions is a second handler "
+              "registered for the versions it serves (`load_store.load_attr_313`); one that is the same on "
+              "every version is registered once. Each version has its own table below.", ""]
+    for version in registry.SUPPORTED_VERSIONS:
+        lines += _opcode_table(version)
+    return _join(lines)
+
+
+def _opcode_table(version: tuple[int, int]) -> list[str]:
+    handlers = registry.HANDLERS[version]
+    unsupported = registry.UNSUPPORTED[version]
+    ops = sorted(OPCODES[version].items(), key=lambda kv: kv[1])
     n_handled = sum(op in handlers for op, _ in ops)
     n_unsupported = sum(op in unsupported and op not in handlers for op, _ in ops)
     missing = len(ops) - n_handled - n_unsupported
-    lines = _header(f"Opcodes (Python {version[0]}.{version[1]})",
-                    "`bytegraph.interpreter.registry` (`HANDLERS`, `UNSUPPORTED`)")
-    lines += [f"{len(ops)} opcodes: {n_handled} handled, {n_unsupported} unsupported (a graph break, "
-              f"{breaks.UNSUPPORTED_OPCODE.id}, with the reason below)"
-              + (f", {missing} in neither table" if missing else "") + ".", "",
-              "Handlers live in `bytegraph/interpreter/handlers/`, named after the opcode; the stack effect "
-              "is written `(before -- after)`.", "",
-              "| opcode | name | status | handler or reason | stack effect |", "|---|---|---|---|---|"]
-    for op, num in sorted(ops, key=lambda kv: kv[1]):
+    neither = f", {missing} in neither table" if missing else ""
+    lines = [f"## Python {version[0]}.{version[1]}", "",
+             f"{len(ops)} opcodes: {n_handled} handled, {n_unsupported} unsupported (a graph break, "
+             f"{breaks.UNSUPPORTED_OPCODE.id}, with the reason below){neither}.", "",
+             "| opcode | name | status | handler or reason | stack effect |", "|---|---|---|---|---|"]
+    for op, num in ops:
         if op in handlers:
             fn = handlers[op]
             effect = (inspect.getdoc(fn) or "").split("\n")[0]
@@ -200,7 +210,7 @@ def render_opcodes() -> str:
             lines.append(f"| {num} | `{op}` | unsupported | {_cell(unsupported[op])} | |")
         else:
             lines.append(f"| {num} | `{op}` | **missing** | in neither table | |")
-    return _join(lines)
+    return lines + [""]
 
 
 # -- writing -------------------------------------------------------------------------------

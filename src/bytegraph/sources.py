@@ -55,6 +55,7 @@ class SourceCodegen(Protocol):
     def load_const(self, value: Any) -> None: ...
     def binary_subscr(self) -> None: ...
     def push_callable(self, fn: Any) -> None: ...
+    def push_call_target(self, push: Any) -> None: ...
     def emit(self, name: str, arg: Any = None) -> None: ...
     def load_method_call(self, name: str, nargs: int) -> None: ...
     def call(self, nargs: int) -> None: ...
@@ -398,8 +399,7 @@ class WeakRefCallSource(DerivedSource):
         return f"{base}()"
 
     def reconstruct(self, cg: SourceCodegen) -> None:
-        cg.emit("PUSH_NULL")
-        cg.load_source(self.of)
+        cg.push_call_target(lambda: cg.load_source(self.of))
         cg.call(0)
 
 
@@ -428,8 +428,7 @@ class LoggerEnabledSource(DerivedSource):
         return f"{base}.isEnabledFor({self.level})"
 
     def reconstruct(self, cg: SourceCodegen) -> None:
-        cg.load_source(self.of)
-        cg.emit("LOAD_METHOD", "isEnabledFor")
+        cg.push_call_target(lambda: (cg.load_source(self.of), cg.load_attr("isEnabledFor")))
         cg.load_const(self.level)
         cg.call(1)
 

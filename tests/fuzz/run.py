@@ -33,11 +33,23 @@ MARK = "@@FUZZ "
 FAILURES = ("mismatch", "exception", "crash")
 
 
-def _quiet_torch() -> None:
-    """Fake tensors log every op that raises on them at ERROR level; the programs make many."""
+_NOISY_LOGGERS = ("torch._subclasses.fake_tensor", "torch.fx.experimental.symbolic_shapes", "torch._dynamo")
+
+
+def _quiet_torch() -> dict[str, int]:
+    """Fake tensors log every op that raises on them at ERROR level; the programs make many.
+    Returns the levels it replaced (``_restore_levels``: tests must not quiet the rest of the session)."""
     import logging
-    for name in ("torch._subclasses.fake_tensor", "torch.fx.experimental.symbolic_shapes", "torch._dynamo"):
+    previous = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
+    for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    return previous
+
+
+def _restore_levels(previous: dict[str, int]) -> None:
+    import logging
+    for name, level in previous.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def worker(start: int, count: int, backend: str, flags: frozenset[str], timeout_s: float) -> None:

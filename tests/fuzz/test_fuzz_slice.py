@@ -25,10 +25,17 @@ from tests.fuzz import flags  # noqa: E402
 from tests.fuzz.gen import STATEMENTS, generate  # noqa: E402
 from tests.fuzz.runner import run_program  # noqa: E402
 from tests.fuzz.shrink import shrink  # noqa: E402
-from tests.fuzz.run import _quiet_torch  # noqa: E402
+from tests.fuzz.run import _quiet_torch, _restore_levels  # noqa: E402
 
 SLICE_SEEDS = range(0, 25)
-_quiet_torch()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _quiet_fake_tensor_logs():
+    """Quiet torch's fake-tensor logs for this module only (other tests read those records)."""
+    previous = _quiet_torch()
+    yield
+    _restore_levels(previous)
 
 
 _OUTCOMES: dict = {}             # seed -> Outcome of test_slice (reused by the coverage check)

@@ -2,7 +2,9 @@
 
 Each program is defined from inline source as ``prog.py`` (conftest.load_program), so file
 names and line numbers in the expected text count from the snippet. The text must be
-exactly this; ``normalize`` only masks object ids and bytegraph's own line numbers.
+exactly this on every supported Python version; ``normalize`` only masks object ids,
+bytegraph's own line numbers and the instruction index in resume function names (CPython's
+instruction numbering differs per version; the line each resumes at is in the text).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def test_print_break(program, normalize):
             sys.modules['torch'].__dict__['sin'] is <builtin_function_or_method _VariableFunctionsClass.sin>  # a torch function the program could replace
             sys.modules['builtins'].__dict__['print'] is <builtin_function_or_method print>  # builder rule 'builtin'
 
-        capture 2: f_resume_at_13 (resumes f at prog.py:5): graph
+        capture 2: f_resume_at_<i> (resumes f at prog.py:5): graph
           graph (2 ops):
             def forward(self, L_y_):
                 l_y_ = L_y_
@@ -97,7 +99,7 @@ def test_branch(program, normalize):
             torch.is_grad_enabled() is True and torch.get_default_dtype() is torch.float32  # torch global state at capture (autocast, deterministic... too)
             check_tensor(L['x'], torch.Tensor, torch.float32, device='cpu', requires_grad=False, size=[3], stride=[1])  # builder rule 'tensor'
 
-        capture 2: f_resume_at_13 (resumes f at prog.py:4): graph
+        capture 2: f_resume_at_<i> (resumes f at prog.py:4): graph
           graph (1 op):
             def forward(self, L_y_):
                 l_y_ = L_y_
@@ -137,7 +139,7 @@ def test_item(program, normalize):
             torch.is_grad_enabled() is True and torch.get_default_dtype() is torch.float32  # torch global state at capture (autocast, deterministic... too)
             check_tensor(L['x'], torch.Tensor, torch.float32, device='cpu', requires_grad=False, size=[3], stride=[1])  # builder rule 'tensor'
 
-        capture 2: f_resume_at_8 (resumes f at prog.py:2): graph
+        capture 2: f_resume_at_<i> (resumes f at prog.py:2): graph
           graph (1 op):
             def forward(self, L_x_):
                 l_x_ = L_x_
@@ -176,7 +178,7 @@ def test_c_call(program, normalize):
             G['zlib'] is <module zlib>                                        # builder rule 'python module'
             type(G['zlib'].crc32) is builtin_function_or_method               # builder rule 'user object'
 
-        capture 2: f_resume_at_6 (resumes f at prog.py:4): graph
+        capture 2: f_resume_at_<i> (resumes f at prog.py:4): graph
           graph (1 op):
             def forward(self, L_x_):
                 l_x_ = L_x_
@@ -261,7 +263,7 @@ def test_callee_break(program, normalize):
             'print' not in G                                                  # a builtin read: no global shadows it
             sys.modules['builtins'].__dict__['print'] is <builtin_function_or_method print>  # builder rule 'builtin'
 
-        capture 3: helper_resume_at_5 (resumes helper at prog.py:2): graph
+        capture 3: helper_resume_at_<i> (resumes helper at prog.py:2): graph
           graph (1 op):
             def forward(self, L_y_):
                 l_y_ = L_y_
@@ -272,7 +274,7 @@ def test_callee_break(program, normalize):
             L['___stack0'] is None                                            # builder rule 'literal'
             check_tensor(L['y'], torch.Tensor, torch.float32, device='cpu', requires_grad=False, size=[3], stride=[1])  # builder rule 'tensor'
 
-        capture 4: f_resume_at_7 (resumes f at prog.py:6): graph
+        capture 4: f_resume_at_<i> (resumes f at prog.py:6): graph
           graph (1 op):
             def forward(self, L____stack0_):
                 l____stack0_ = L____stack0_
@@ -328,7 +330,7 @@ def test_module(program, normalize):
     """).rstrip("\n")
 
 
-def test_output_object(program):
+def test_output_object(program, normalize):
     """Besides its text, the output holds the graphs, the break messages and the program's exception."""
     ns = program("""
         def f(x):
@@ -344,4 +346,4 @@ def test_output_object(program):
     assert [b.splitlines()[0] for b in out.breaks] == ["graph break GB009: print, logging or I/O",
                                                        "graph break GB002: branch on a tensor value"]
     assert out.exception is None and out.recompile_reasons == []
-    assert [c.function for c in out.captures] == ["f", "f_resume_at_10", "f_resume_at_23"]
+    assert [normalize(c.function) for c in out.captures] == ["f", "f_resume_at_<i>", "f_resume_at_<i>"]

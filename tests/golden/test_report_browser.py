@@ -10,6 +10,7 @@ where it is not installed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -128,8 +129,8 @@ def test_rendered_page_shows_breaks_recompiles_and_graphs(page, tmp_path):
     assert "<h1>bytegraph report: train.py</h1>" in dom
     assert "3 captures of 2 functions: 3 graphs (5 ops), 2 graph breaks (GB009), 0 frames run eagerly, " \
            "1 recompile" in dom
-    for function in ("#1 train_step", "#2 train_step_resume_at_14", "#3 train_step"):
-        assert function in dom
+    for function in ("#1 train_step", "#2 train_step_resume_at_<i>", "#3 train_step"):
+        assert function in re.sub(r"_resume_at_\d+", "_resume_at_<i>", dom)   # CPython's numbering, per version
     assert dom.count('class="badge break">GB009</span>') == 2
     assert "at train.py:9 in train_step" in dom
     assert '<tr class="hit"><td class="n">9</td><td>    print("step", n)</td></tr>' in dom

@@ -5,9 +5,12 @@ from __future__ import annotations
 import dis
 import re
 
+import pytest
+
 from bytegraph import docsgen
 from bytegraph.builder.rules import RULES
 from bytegraph.interpreter import registry
+from bytegraph.interpreter.opcodes import OPCODES
 
 
 def _table_rows(text: str, header: str) -> list[list[str]]:
@@ -55,17 +58,26 @@ def test_builder_page_lists_triton_as_rules_and_streams_not_supported():
     assert "triton kernel" in rules and "triton tensor descriptor" in rules
 
 
-def test_opcode_page_has_every_opcode():
-    rows = _table_rows(docsgen.render_opcodes(), "| opcode | name |")
-    assert [r[1].strip("`") for r in rows] == [op for op, _ in sorted(dis.opmap.items(), key=lambda kv: kv[1])]
-    handlers = registry.handlers_for_current()
+@pytest.mark.parametrize("version", registry.SUPPORTED_VERSIONS, ids=lambda v: "%d.%d" % v)
+def test_opcode_page_has_every_opcode_of_every_version(version):
+    text = docsgen.render_opcodes()
+    section = text[text.index("## Python %d.%d\n" % version):]
+    section = section[:section.index("\n## ", 1)] if "\n## " in section[1:] else section
+    rows = _table_rows(section, "| opcode | name |")
+    table = OPCODES[version]
+    assert [r[1].strip("`") for r in rows] == [op for op, _ in sorted(table.items(), key=lambda kv: kv[1])]
+    handlers = registry.HANDLERS[version]
     for num, name, status, what, _ in rows:
         name = name.strip("`")
-        assert int(num) == dis.opmap[name]
+        assert int(num) == table[name]
         if status == "handled":
             assert what == f"`{handlers[name].__module__.rsplit('.', 1)[-1]}.{handlers[name].__name__}`"
         else:
-            assert status == "unsupported" and what.replace("\\|", "|") == registry.UNSUPPORTED[registry.CURRENT][name]
+            assert status == "unsupported" and what.replace("\\|", "|") == registry.UNSUPPORTED[version][name]
+
+
+def test_opcode_table_of_the_running_version_is_its_dis_opmap():
+    assert OPCODES[registry.CURRENT] == dis.opmap
 
 
 def test_pages_say_how_to_regenerate():

@@ -10,12 +10,13 @@ import pytest
 from bytegraph.codegen.resume import GlobalsRef, make_resume_code, origin_of, start_generator
 
 
-def _index(code, opname, nth=0):
-    """The index (in instructions, as the translator counts them) of the nth ``opname``."""
+def _index(code, opname, nth=0, arg=None):
+    """The index (in instructions, as the translator counts them) of the nth ``opname`` (with
+    argument ``arg`` if given)."""
     import bytecode
 
     instrs = [i for i in bytecode.Bytecode.from_code(code) if isinstance(i, bytecode.Instr)]
-    return [k for k, i in enumerate(instrs) if i.name == opname][nth]
+    return [k for k, i in enumerate(instrs) if i.name == opname and (arg is None or i.arg == arg)][nth]
 
 
 def _handled(x, log):
@@ -32,7 +33,7 @@ def test_resume_code_is_as_deep_as_the_original_whose_handlers_it_jumps_past():
     analysis that starts at the new entry, so the size must come from the original (a smaller
     one corrupts memory when the handler runs)."""
     orig = _handled.__code__
-    target = _index(orig, "LOAD_METHOD") - 1      # `log.append("body")`, inside the try block
+    target = _index(orig, "LOAD_FAST", arg="log")      # `log.append("body")`, inside the try block
     code = make_resume_code(orig, target, (), 0, ("log", "x"))
     assert code.co_stacksize >= orig.co_stacksize
     fn = types.FunctionType(code, globals())

@@ -2,7 +2,8 @@
 
 ``load_program(code)`` returns ``Inst`` records: opcode name, a symbolic argument (names
 for locals/cells/globals/attributes, constants, ``BinaryOp``/``Compare`` enums, the
-``(push_null, name)`` pair of LOAD_GLOBAL), the jump target as an index into the list,
+``(push_null, name)`` pair of LOAD_GLOBAL), the jump target as an index into the list
+(where execution continues: past the END_FOR an exhausted FOR_ITER skips from 3.12),
 the source line, and the innermost exception handler covering the instruction. Labels
 and TryBegin/TryEnd pseudo-instructions are resolved away. Instructions keep the
 original ``bytecode.Instr`` so later codegen can re-emit them unchanged.
@@ -16,6 +17,8 @@ from typing import Any
 
 import bytecode
 from bytecode import CellVar, FreeVar, Label, TryBegin, TryEnd
+
+from .versions import DIALECT
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -77,7 +80,7 @@ def load_program(code: types.CodeType) -> Program:
             break
     insts = []
     for i, instr in enumerate(plain):
-        target = label_at[instr.arg] if isinstance(instr.arg, Label) else None
+        target = label_at[instr.arg] + DIALECT.jump_skip(instr.name) if isinstance(instr.arg, Label) else None
         tb = try_at[i]
         handler = ExceptHandler(label_at[tb.target], tb.push_lasti, tb.stack_depth) if tb is not None else None
         lineno = instr.location.lineno if instr.location is not None else None

@@ -4,15 +4,20 @@ Sources and trackers call ``cg`` to push values (``source.reconstruct(cg)``,
 ``vt.reconstruct(cg)``); ``cg.reconstruct(vt)`` first checks whether ``vt`` is one of the
 graph's outputs and loads it from the graph's result instead.
 
-Calls follow CPython 3.11: ``PUSH_NULL, <callable>, <args...>, PRECALL n, CALL n``.
+Calls are emitted in the running version's dialect (``versions.DIALECT``): a callable with
+its NULL (``push_call_target``), the arguments, then ``call``/``call_kw``; 3.11 emits
+``PUSH_NULL, <callable>, <args...>, PRECALL n, CALL n``, 3.13 ``<callable>, PUSH_NULL,
+<args...>, CALL n``.
 """
 
 from __future__ import annotations
 
 import types
-from typing import Any
+from typing import Any, Callable
 
 from bytecode import CellVar, FreeVar, Instr
+
+from .versions import DIALECT
 
 
 class PyCodegen:
@@ -69,7 +74,7 @@ class PyCodegen:
 
     def load_closure(self, name: str) -> None:
         """Push the cell of a free (or cell) variable of the code being built."""
-        self.emit("LOAD_CLOSURE", FreeVar(name) if name in self.code.co_freevars else CellVar(name))
+        self.emit(DIALECT.closure_load, FreeVar(name) if name in self.code.co_freevars else CellVar(name))
 
     def load_global(self, name: str) -> None:
         self.emit("LOAD_GLOBAL", (False, name))
@@ -78,23 +83,45 @@ class PyCodegen:
         self.emit("STORE_GLOBAL", name)
 
     def load_attr(self, name: str) -> None:
-        self.emit("LOAD_ATTR", name)
+        self.emit("LOAD_ATTR", DIALECT.attr_arg(name))
 
     def binary_subscr(self) -> None:
         self.emit("BINARY_SUBSCR")
 
     # -- calls -----------------------------------------------------------------------------
     def push_callable(self, fn: Any) -> None:
-        self.emit("PUSH_NULL")
-        self.load_const(fn)
+        self.push_call_target(lambda: self.load_const(fn))
+
+    def push_call_target(self, push: Callable[[], None]) -> None:
+        """Push a callable (``push()`` emits it) with the NULL a call expects beside it."""
+        if not DIALECT.null_after_callable:
+            self.emit("PUSH_NULL")
+        push()
+        if DIALECT.null_after_callable:
+            self.emit("PUSH_NULL")
 
     def call(self, nargs: int) -> None:
-        self.emit("PRECALL", nargs)
+        if DIALECT.precall:
+            self.emit("PRECALL", nargs)
         self.emit("CALL", nargs)
+
+    def call_kw(self, nargs: int, names: tuple[str, ...]) -> None:
+        """A call whose last ``len(names)`` arguments are keywords ``names``."""
+        if not names:
+            self.call(nargs)
+        elif DIALECT.kw_call == "KW_NAMES":
+            self.emit("KW_NAMES", tuple(names))
+            self.call(nargs)
+        else:
+            self.load_const(tuple(names))
+            self.emit("CALL_KW", nargs)
 
     def load_method_call(self, name: str, nargs: int) -> None:
         """Call method ``name`` on the object on top of the stack (arguments none)."""
-        self.emit("LOAD_METHOD", name)
+        if DIALECT.method_bit:
+            self.emit("LOAD_ATTR", DIALECT.attr_arg(name, method=True))
+        else:
+            self.emit("LOAD_METHOD", name)
         self.call(nargs)
 
     # -- containers ------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from typing import Any
 import bytecode
 from bytecode import Instr, Label
 
+from .pycodegen import PyCodegen
+
 STACK_PREFIX = "___stack"
 
 
@@ -73,27 +75,62 @@ def delete_cell(cell: Any, name: str) -> None:
     del cell.cell_contents
 
 
-def _cell_access(instr: Instr) -> list[Instr] | None:
-    """The instructions that stand for a cell access of the original code in a resume
-    function (where the cell is the argument ``___cell_<name>``); None if not one."""
-    if not isinstance(instr.arg, bytecode.CellVar):
+def new_cell() -> Any:
+    """``MAKE_CELL name`` in a resume function: a fresh empty cell (a comprehension inlined
+    from 3.12 makes one for its variable after clearing the slot)."""
+    return types.CellType()
+
+
+def cell_access(instr: Instr, cellvars: tuple[str, ...]) -> list[Instr] | None:
+    """The instructions that stand for an access to a cell variable of the original code in a
+    resume function (where the cell is the argument ``___cell_<name>``); None if not one.
+
+    Loads and stores of the cell's *value* (``LOAD_DEREF``...) go through ``cell_contents``;
+    the instructions that move the cell *itself* (``LOAD_CLOSURE``; ``LOAD_FAST`` of a cell for
+    a closure from 3.13; the save and restore of an inlined comprehension's slot from 3.12:
+    ``LOAD_FAST_AND_CLEAR``/``STORE_FAST``) act on the argument."""
+    arg = instr.arg
+    name = arg.name if isinstance(arg, bytecode.CellVar) else arg if isinstance(arg, str) else None
+    if name is None or name not in cellvars:
         return None
-    name = instr.arg.name
     cell = f"{CELL_PREFIX}{name}"
     loc = instr.location
 
     def call(helper: Any) -> list[Instr]:
-        return [Instr("PUSH_NULL", location=loc), Instr("LOAD_CONST", helper, location=loc),
-                Instr("LOAD_FAST", cell, location=loc), Instr("LOAD_CONST", name, location=loc),
-                Instr("PRECALL", 2, location=loc), Instr("CALL", 2, location=loc)]
+        cg = PyCodegen(_EMPTY)
+        cg.push_callable(helper)
+        cg.emit("LOAD_FAST", cell)
+        cg.load_const(name)
+        cg.call(2)
+        return cg.instrs
 
-    rewrite = {"MAKE_CELL": lambda: [Instr("NOP", location=loc)],
-               "LOAD_CLOSURE": lambda: [Instr("LOAD_FAST", cell, location=loc)],
+    def make() -> list[Instr]:
+        cg = PyCodegen(_EMPTY)
+        cg.push_callable(new_cell)
+        cg.call(0)
+        cg.store_local(cell)
+        return cg.instrs
+
+    on_cell = {op: (lambda op=op: [Instr(op, cell)]) for op in ("LOAD_FAST", "LOAD_FAST_AND_CLEAR", "STORE_FAST")}
+    rewrite = {**on_cell,
+               "LOAD_CLOSURE": lambda: [Instr("LOAD_FAST", cell)],
+               "MAKE_CELL": make,
                "LOAD_DEREF": lambda: call(load_cell),
-               "STORE_DEREF": lambda: [Instr("LOAD_FAST", cell, location=loc),
-                                       Instr("STORE_ATTR", "cell_contents", location=loc)],
-               "DELETE_DEREF": lambda: call(delete_cell) + [Instr("POP_TOP", location=loc)]}
-    return rewrite[instr.name]()
+               "STORE_DEREF": lambda: [Instr("LOAD_FAST", cell), Instr("STORE_ATTR", "cell_contents")],
+               "DELETE_DEREF": lambda: call(delete_cell) + [Instr("POP_TOP")]}
+    if instr.name not in rewrite:
+        return None
+    out = rewrite[instr.name]()
+    for new in out:
+        new.location = loc
+    return out
+
+
+def _no_code() -> None:
+    pass
+
+
+_EMPTY = _no_code.__code__      # PyCodegen's code object, for the helper calls above (no names of its own)
 
 
 def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...], nouts: int,
@@ -125,7 +162,7 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
             continue
         if n == target:
             body.append(label)
-        rewritten = _cell_access(item) or [item]
+        rewritten = cell_access(item, orig.co_cellvars) or [item]
         body.extend(rewritten)
         index_map += [n] + [None] * (len(rewritten) - 1)
         n += 1
@@ -207,7 +244,7 @@ def start_generator(code: types.CodeType, fn_globals: GlobalsRef, closure: tuple
 
 def _nothing() -> Any:
     return
-    yield       # unreachable: makes this a generator function
+    yield       # noqa: unreachable - makes this a generator function
 
 
 def exhausted_generator() -> types.GeneratorType:
@@ -221,6 +258,6 @@ def make_resume_function(fn: types.FunctionType, code: types.CodeType) -> types.
     return types.FunctionType(code, fn.__globals__, code.co_name, None, fn.__closure__)
 
 
-__all__ = ["CELL_PREFIX", "Continue", "EXC_ARG", "GlobalsRef", "ResumeOrigin", "STACK_PREFIX", "exhausted_generator",
-           "make_resume_code",
-           "make_resume_function", "origin_of", "start_generator"]
+__all__ = ["CELL_PREFIX", "Continue", "EXC_ARG", "GlobalsRef", "ResumeOrigin", "STACK_PREFIX", "cell_access",
+           "exhausted_generator", "make_resume_code", "make_resume_function", "new_cell", "origin_of",
+           "start_generator"]

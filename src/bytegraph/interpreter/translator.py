@@ -44,7 +44,7 @@ from ..variables.native import native_module_reason
 from ..variables.rebound import rebound_globals
 from ..variables.user_defined import is_torch_code, is_torch_module_name
 from .capture import CaptureState
-from .registry import handlers_for_current
+from .registry import CURRENT, LOCALS_IS_SNAPSHOT, handlers_for_current
 
 _PROGRAMS: "weakref.WeakKeyDictionary[types.CodeType, Program]" = weakref.WeakKeyDictionary()
 _UNTRACEABLE_FLAGS = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
@@ -87,6 +87,7 @@ class InstructionTranslator:
         self.yielded: VariableTracker | None = None     # set by YIELD_VALUE: run() returns to the consumer
         self.current_exc: VariableTracker | None = None  # sys.exc_info() of this frame (PUSH_EXC_INFO/POP_EXCEPT)
         self.exc_slots: list[int] = []    # stack indices of the previous exceptions PUSH_EXC_INFO saved
+        self.frame_dict: VariableTracker | None = None   # locals() before 3.13: one dict per frame
         self.stop_at: int | None = None         # root frame: stop before this instruction (a graph break)
         self.stopped: Inst | None = None
         self.graph = capture.graph
@@ -324,6 +325,54 @@ class InstructionTranslator:
         first = self.code.co_varnames[0]
         obj = self.cells[first].load(self) if first in self.cells else self.locals[first]
         return cell.load(self), obj.realize()
+
+    def frame_locals(self) -> VariableTracker:
+        """``locals()`` (and ``vars()``) in this frame: its bound variables, cells' contents and
+        free variables included, in CPython's order; a resume function shows the original's
+        names. 3.13 returns a new dict each time (PEP 667); 3.11 and 3.12 the frame's own dict,
+        refreshed by each call (``registry.LOCALS_IS_SNAPSHOT``)."""
+        items = self._bound_variables()
+        if LOCALS_IS_SNAPSHOT[CURRENT] or self.frame_dict is None:
+            fresh = DictVariable(items)
+            if not LOCALS_IS_SNAPSHOT[CURRENT]:
+                self.frame_dict = fresh
+            return fresh
+        d = self.frame_dict
+        for name in self._variable_names():
+            key = self.wrap_const(name)
+            if name in items:
+                d.call_method(self, "__setitem__", [key, items[name]], {})
+            else:
+                d.call_method(self, "pop", [key, self.wrap_const(None)], {})
+        return d
+
+    def _variable_names(self) -> tuple[str, ...]:
+        from ..codegen.resume import origin_of
+
+        orig = origin_of(self.code).code
+        return tuple(dict.fromkeys((*orig.co_varnames, *orig.co_cellvars, *orig.co_freevars)))
+
+    def _bound_variables(self) -> dict[str, VariableTracker]:
+        from ..codegen.resume import CELL_PREFIX, origin_of
+
+        orig = origin_of(self.code).code
+        items: dict[str, VariableTracker] = {}
+        for name in self._variable_names():
+            cell = self.cells.get(name, self.locals.get(f"{CELL_PREFIX}{name}"))
+            if name in orig.co_cellvars or name in orig.co_freevars:
+                if cell is None:
+                    continue
+                cell = cell.realize()
+                try:
+                    value = cell.load(self) if hasattr(cell, "load") else cell.var_getattr(self, "cell_contents")
+                except UserCodeError:
+                    continue                 # an empty cell is not in locals()
+            elif name in self.locals:
+                value = self.locals[name]
+            else:
+                continue
+            items[name] = value.realize()
+        return items
 
     def inline_call(self, fn: VariableTracker, args: list[VariableTracker],
                     kwargs: dict[str, VariableTracker]) -> VariableTracker:

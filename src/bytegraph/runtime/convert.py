@@ -41,7 +41,7 @@ from ..sources import FloatTensorSource, NumpyTensorSource
 from . import torch_state
 from .cache import CacheEntry
 from .ddp import active_ddp_module, split_for_ddp
-from .graph_break import emit_break, why_not_resumable
+from .graph_break import break_point, emit_break, why_not_resumable
 
 log_graphs = get_logger("graphs")
 log_breaks = get_logger("breaks")
@@ -181,7 +181,7 @@ def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupport
         with torch_state.preserved(f"retracing {owner.fn.__qualname__} up to a graph break"):
             tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__,
                                  owner.fn.__builtins__)
-            tx.stop_at = why.root_index
+            tx.stop_at = break_point(owner.fn.__code__, why.root_index)
             tx.run()
             if tx.stopped is None:
                 return "retracing up to the break did not reach it"

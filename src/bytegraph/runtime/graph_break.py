@@ -32,26 +32,44 @@ from typing import Any, Callable
 import torch
 from bytecode import Instr, Label, TryBegin, TryEnd
 
+from ..codegen.comprehension import Comprehension, inlined_comprehension
 from ..codegen.pycodegen import PyCodegen
 from ..codegen.resume import CELL_PREFIX, EXC_ARG, STACK_PREFIX, Continue, origin_of
+from ..codegen.versions import CONDITIONAL_JUMPS, DIALECT
 from ..diagnostics.errors import Unsupported
-from ..interpreter.translator import InstructionTranslator
+from ..interpreter.translator import InstructionTranslator, program_for
 from ..variables.base import BoundMethodVariable, NullVariable, VariableTracker
 from ..variables.ctx import ExceptionVariable, GraphContextVariable
 from ..variables.functions import NestedFunctionVariable, UserFunctionVariable, UserMethodVariable
 from ..variables.nn_module import NNModuleVariable, has_hooks
+from .native_comprehension import NativeComprehension
 
-_CALLS = frozenset({"CALL", "CALL_FUNCTION_EX"})
-_COND_JUMPS = frozenset({f"POP_JUMP_{d}_IF_{c}" for d in ("FORWARD", "BACKWARD")
-                         for c in ("TRUE", "FALSE", "NONE", "NOT_NONE")})
+_CALLS = frozenset({"CALL", "CALL_KW", "CALL_FUNCTION_EX"})
+# 3.11's `a and b` / `a or b`: the side that jumps keeps the value as the expression's result
+_KEEP_WHEN_TAKEN = frozenset({"JUMP_IF_TRUE_OR_POP", "JUMP_IF_FALSE_OR_POP"})
+_COND_JUMPS = CONDITIONAL_JUMPS | _KEEP_WHEN_TAKEN
 
-# opname -> (arg -> (stack items consumed, stack items produced)) for instructions a break can split
-OPERANDS: dict[str, Callable[[Any], tuple[int, int]]] = {
+
+def _load_attr(arg: Any) -> tuple[int, int] | None:
+    """LOAD_ATTR of a plain attribute; from 3.12 its method form (``(True, name)``) pushes a
+    method pair, which may hold a NULL: not resumable, as LOAD_METHOD is not on 3.11."""
+    return None if isinstance(arg, tuple) and arg[0] else (1, 1)
+
+
+# opname -> (arg -> (stack items consumed, stack items produced), or None: not this form) for
+# the instructions a break can split, of every supported version
+OPERANDS: dict[str, Callable[[Any], tuple[int, int] | None]] = {
     "CALL": lambda n: (n + 2, 1),
+    "CALL_KW": lambda n: (n + 3, 1),              # 3.13: the keyword names tuple is the last operand
     "CALL_FUNCTION_EX": lambda flags: (3 + (flags & 1), 1),
     **{op: (lambda a: (2, 1)) for op in ("BINARY_OP", "BINARY_SUBSCR", "COMPARE_OP", "IS_OP", "CONTAINS_OP")},
     **{op: (lambda a: (1, 1)) for op in ("UNARY_NEGATIVE", "UNARY_POSITIVE", "UNARY_INVERT", "UNARY_NOT",
-                                         "LOAD_ATTR", "GET_ITER")},
+                                         "GET_ITER", "CALL_INTRINSIC_1", "TO_BOOL", "CONVERT_VALUE",
+                                         "FORMAT_SIMPLE")},
+    "LOAD_ATTR": _load_attr,
+    "BINARY_SLICE": lambda a: (3, 1),
+    "STORE_SLICE": lambda a: (4, 0),
+    "FORMAT_WITH_SPEC": lambda a: (2, 1),
     "STORE_ATTR": lambda a: (2, 0),
     "DELETE_ATTR": lambda a: (1, 0),
     "STORE_SUBSCR": lambda a: (3, 0),
@@ -65,17 +83,40 @@ OPERANDS: dict[str, Callable[[Any], tuple[int, int]]] = {
     "BUILD_CONST_KEY_MAP": lambda n: (n + 1, 1),
     "IMPORT_NAME": lambda a: (2, 1),
     "FOR_ITER": lambda a: (1, 2),          # when it produces an item; exhausted, it jumps with none
-    **{op: (lambda a: (1, 0)) for op in _COND_JUMPS},
+    **{op: (lambda a: (1, 0)) for op in _COND_JUMPS},      # jumping, the _KEEP_WHEN_TAKEN ones push it back
 }
+
+
+def break_point(code: types.CodeType, index: int) -> int:
+    """Where a frame that broke under instruction ``index`` stops: before it, or, inside a
+    comprehension inlined into the frame (3.12+), before the comprehension, which then runs
+    natively as a whole, as 3.11 runs a comprehension's function (``codegen/comprehension.py``)."""
+    comp = inlined_comprehension(program_for(code), code, index)
+    return comp.start if comp is not None else index
+
+
+def _native_comprehension(tx: InstructionTranslator, inst: Any) -> Comprehension | None:
+    """The comprehension that starts at ``inst``, when the frame stopped before one."""
+    if inst.opname != "LOAD_FAST_AND_CLEAR":
+        return None
+    comp = inlined_comprehension(tx.program, tx.code, inst.index)
+    return comp if comp is not None and comp.start == inst.index else None
 
 
 def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
     """None if a break at ``inst`` can resume; else the reason the frame runs eagerly."""
-    if inst.opname not in OPERANDS:
-        return f"a break at {inst.opname} cannot resume (only calls, operators and simple stores can)"
-    if origin_of(tx.code).original(inst.index) is None:
-        return "the break is inside a resume function's access to a closure cell"
-    pops, _ = OPERANDS[inst.opname](inst.arg if not isinstance(inst.arg, Label) else 0)
+    comp = _native_comprehension(tx, inst)
+    if comp is not None:
+        if origin_of(tx.code).original(comp.end) is None:
+            return "the comprehension ends inside a resume function's access to a closure cell"
+        pops = 1
+    else:
+        effect = _operands(inst)
+        if effect is None:
+            return f"a break at {inst.opname} cannot resume (only calls, operators and simple stores can)"
+        if origin_of(tx.code).original(inst.index) is None:
+            return "the break is inside a resume function's access to a closure cell"
+        pops, _ = effect
     if pops > len(tx.stack):
         return "the stack is shallower than the instruction's operands"
     below = tx.stack[:len(tx.stack) - pops]
@@ -90,6 +131,11 @@ def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
         if inst.opname not in _COND_JUMPS and (inst.handler is None or inst.handler.stack_depth <= tx.exc_slots[0]):
             return "the break is inside an `except` block that has no cleanup handler"
     return None
+
+
+def _operands(inst: Any) -> tuple[int, int] | None:
+    rule = OPERANDS.get(inst.opname)
+    return rule(inst.arg if not isinstance(inst.arg, Label) else 0) if rule is not None else None
 
 
 # -- callees that broke inside: called through their own bytegraph wrapper -------------------
@@ -144,9 +190,9 @@ def _wrap_callee(cg: PyCodegen, vt: VariableTracker, backend: Any, dynamic: Any)
 
 
 def _callable_position(inst: Any, operands: list[VariableTracker]) -> int:
-    if inst.opname == "CALL":
-        return 1 if isinstance(operands[0], NullVariable) else 0
-    return 1        # CALL_FUNCTION_EX: NULL, callable, args[, kwargs]
+    """Where the callable is among a call's operands: its NULL is below it up to 3.12 and
+    above it from 3.13; a method call has the method first."""
+    return 1 if isinstance(operands[0], NullVariable) else 0
 
 
 def _reentered(below: list[VariableTracker]) -> tuple[int, ...]:
@@ -159,9 +205,10 @@ def _reentered(below: list[VariableTracker]) -> tuple[int, ...]:
 
 # -- the transformed code --------------------------------------------------------------------
 def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsupported, owner: Any) -> None:
-    """Emit everything after the graph call: side effects, the native instruction, and the
-    call(s) of the resume function(s)."""
-    pops, pushes = OPERANDS[inst.opname](inst.arg if not isinstance(inst.arg, Label) else 0)
+    """Emit everything after the graph call: side effects, the native instruction (or inlined
+    comprehension), and the call(s) of the resume function(s)."""
+    comp = _native_comprehension(tx, inst)
+    pops, pushes = (1, comp.pushes) if comp is not None else _operands(inst)
     below, operands = tx.stack[:len(tx.stack) - pops], tx.stack[len(tx.stack) - pops:]
     locals_ = {name: vt for name, vt in tx.locals.items()          # (a resume function's own arguments
                if not name.startswith((STACK_PREFIX, CELL_PREFIX)) and name != EXC_ARG}     # are passed again apart)
@@ -173,7 +220,7 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
               for name in owner.origin.code.co_cellvars),
             *(locals_[name] for name in sorted(locals_))])
     tx.capture.side_effects.codegen(cg)
-    broke_inside = len(why.stack) > 1 and inst.opname in _CALLS
+    broke_inside = comp is None and len(why.stack) > 1 and inst.opname in _CALLS
     callee = _callable_position(inst, operands) if broke_inside else -1
     origin = owner.origin
     at = origin.original(inst.index)
@@ -198,31 +245,30 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
         cg.call(len(ctx.native_args))
         cg.store_local(f"___ctx{i}")
     before_try = cg.built_so_far()          # what the handler's path may use (see PyCodegen.reconstruct)
-    guarded = _open_user_handler(cg, inst, below, depth=int(handling))
+    guarded = _open_user_handler(inst, below, depth=int(handling))
+    native = NativeComprehension(tx, comp, len(below) - int(handling), guarded) if comp is not None else None
+    if native is not None:
+        native.fill_slots(cg, locals_)
+    elif guarded is not None:
+        cg.instrs.append(guarded)
     for i, vt in enumerate(operands):
         if i == callee:
             _wrap_callee(cg, vt, owner.backend, owner.frame_state.dynamic)
         else:
             cg.reconstruct(vt)
+    if inst.opname in DIALECT.bool_operand:
+        cg.emit("TO_BOOL")          # 3.13: the operand the trace saw through TO_BOOL is the value itself
     if inst.opname in _COND_JUMPS:
-        taken = Label()           # after the not-taken side's resume call: always a forward jump
-        cg.instrs.append(Instr(inst.opname.replace("BACKWARD", "FORWARD"), taken, lineno=cg.lineno))
-        at_split = cg.built_so_far()
-        for target in (at + 1, None):
-            if target is None:
-                cg.instrs.append(taken)
-                cg.rebuild_from(at_split)
-                target = origin.original(inst.target)
-            if handling:
-                cg.emit("POP_EXCEPT")
-            _emit_resume(cg, tx, owner, target, below, [], locals_)
+        _emit_branch(cg, tx, inst, owner, below, locals_, handling)
         return
-    if inst.opname == "CALL" and tx.kw_names:
-        cg.emit("KW_NAMES", tuple(tx.kw_names))
-    if inst.opname == "CALL":
-        cg.emit("PRECALL", inst.arg)
     exhausted = Label() if inst.opname == "FOR_ITER" else None
-    if exhausted is not None:
+    resume_at, after = at + 1, locals_
+    if native is not None:
+        native.emit_body(cg)
+        resume_at, after = origin.original(comp.end), native.locals_after(locals_)
+    elif inst.opname == "CALL":
+        cg.call_kw(inst.arg, tx.kw_names)        # KW_NAMES (3.11, 3.12) and PRECALL (3.11) as the version has them
+    elif exhausted is not None:
         cg.instrs.append(Instr("FOR_ITER", exhausted, lineno=cg.lineno))
     else:
         cg.instrs.append(Instr(inst.opname, inst.instr.arg, lineno=cg.lineno) if inst.instr.require_arg()
@@ -230,19 +276,46 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     outs = [f"___break_out{i}" for i in range(pushes)]
     for name in reversed(outs):
         cg.store_local(name)
-    if guarded is not None:
+    if guarded is not None and native is None:
         cg.instrs.append(TryEnd(guarded))
     at_split = cg.built_so_far()
     _leave(cg, contexts, handling)
-    _emit_resume(cg, tx, owner, at + 1, below, outs, locals_)
+    _emit_resume(cg, tx, owner, resume_at, below, outs, after)
+    if native is not None:
+        native.emit_handlers(cg)
     if exhausted is not None:         # the loop is over: continue after it, the iterator popped
         cg.instrs.append(exhausted)
+        for op in DIALECT.for_iter_exit:      # 3.12+: what FOR_ITER must jump to; CPython skips it
+            cg.emit(op)
         cg.rebuild_from(at_split)
         _leave(cg, contexts, handling)
         _emit_resume(cg, tx, owner, origin.original(inst.target), below, [], locals_)
     if guarded is not None:
         cg.rebuild_from(before_try)
         _emit_user_handler(cg, tx, owner, inst, guarded, below, locals_, handling, contexts)
+
+
+def _emit_branch(cg: PyCodegen, tx: InstructionTranslator, inst: Any, owner: Any, below: list[VariableTracker],
+                 locals_: dict[str, VariableTracker], handling: bool) -> None:
+    """A conditional jump runs natively; each side calls its own resume function."""
+    origin = owner.origin
+    taken = Label()           # after the not-taken side's resume call: always a forward jump
+    keeps = inst.opname in _KEEP_WHEN_TAKEN
+    jump = inst.opname if keeps else DIALECT.forward_jump(inst.opname)
+    cg.instrs.append(Instr(jump, taken, lineno=cg.lineno))
+    at_split = cg.built_so_far()
+    for target in (origin.original(inst.index) + 1, None):
+        outs = []
+        if target is None:
+            cg.instrs.append(taken)
+            cg.rebuild_from(at_split)
+            target = origin.original(inst.target)
+            if keeps:
+                outs = ["___break_out0"]
+                cg.store_local(outs[0])
+        if handling:
+            cg.emit("POP_EXCEPT")
+        _emit_resume(cg, tx, owner, target, below, outs, locals_)
 
 
 def _leave(cg: PyCodegen, contexts: list[Any], handling: bool) -> None:
@@ -260,7 +333,7 @@ def _exit_contexts(cg: PyCodegen, contexts: list[Any]) -> None:
         cg.emit("POP_TOP")
 
 
-def _open_user_handler(cg: PyCodegen, inst: Any, below: list[VariableTracker], depth: int) -> TryBegin | None:
+def _open_user_handler(inst: Any, below: list[VariableTracker], depth: int) -> TryBegin | None:
     """The native instruction of a break inside the program's own try/with block must raise
     into that block's handler, as it would in the original code: it runs under a handler of
     the transformed code that resumes at the original handler (``_emit_user_handler``).
@@ -268,9 +341,7 @@ def _open_user_handler(cg: PyCodegen, inst: Any, below: list[VariableTracker], d
     handler = inst.handler
     if handler is None or handler.stack_depth > len(below) or inst.opname in _COND_JUMPS:
         return None
-    begin = TryBegin(Label(), push_lasti=False, stack_depth=depth)
-    cg.instrs.append(begin)
-    return begin
+    return TryBegin(Label(), push_lasti=False, stack_depth=depth)
 
 
 def _emit_user_handler(cg: PyCodegen, tx: InstructionTranslator, owner: Any, inst: Any, begin: TryBegin,
@@ -294,9 +365,26 @@ def _emit_user_handler(cg: PyCodegen, tx: InstructionTranslator, owner: Any, ins
                  locals_)
 
 
+_JUMPS = frozenset({"JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT"})
+
+
+def _through_jumps(orig: types.CodeType, target: int) -> int:
+    """Where execution really continues from ``target``: past unconditional jumps, which move
+    nothing but the instruction pointer. So every way into one place shares its resume
+    function (3.12 ends a loop with ``POP_JUMP_IF_FALSE exit; JUMP_BACKWARD body``, where
+    3.11 had ``POP_JUMP_BACKWARD_IF_TRUE body``: the body is one resume function either way)."""
+    insts = program_for(orig).insts
+    seen = set()
+    while insts[target].opname in _JUMPS and target not in seen:
+        seen.add(target)
+        target = insts[target].target
+    return target
+
+
 def _emit_resume(cg: PyCodegen, tx: InstructionTranslator, owner: Any, target: int, below: list[VariableTracker],
                  outs: list[str], locals_: dict[str, VariableTracker]) -> None:
     orig = owner.origin.code
+    target = _through_jumps(orig, target)
     nulls = tuple(isinstance(vt, NullVariable) for vt in below)
     names = tuple(sorted(locals_))
     # inside an `except` block: the resume function makes the exception current again, and

@@ -472,6 +472,16 @@ def _id(tx: Tx, obj: VariableTracker) -> VariableTracker:
     return tx.wrap_const(tx.pin_identity(obj))
 
 
+@handles(locals)
+def _locals(tx: Tx) -> VariableTracker:
+    return tx.frame_locals()
+
+
+@handles(vars)
+def _vars(tx: Tx, obj: VariableTracker | None = None) -> VariableTracker:
+    return tx.frame_locals() if obj is None else obj.var_getattr(tx, "__dict__")
+
+
 @handles(super)
 def _super(tx: Tx, *args: VariableTracker) -> VariableTracker:
     from .user_defined import SuperVariable

@@ -367,9 +367,7 @@ class PartialVariable(VariableTracker):
             cg.reconstruct(a.realize())
         for k, v in self.keywords.items():
             cg.reconstruct(v.realize())
-        if self.keywords:
-            cg.emit("KW_NAMES", tuple(self.keywords))
-        cg.call(1 + len(self.args) + len(self.keywords))
+        cg.call_kw(1 + len(self.args) + len(self.keywords), tuple(self.keywords))
 
     def describe(self) -> str:
         return f"functools.partial of {self.func.describe()}"

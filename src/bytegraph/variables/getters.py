@@ -51,9 +51,7 @@ class GetterVariable(VariableTracker):
         cg.push_callable(self.kind)
         for vt in [*self.args, *self.kwargs.values()]:
             cg.reconstruct(vt)
-        if self.kwargs:
-            cg.emit("KW_NAMES", tuple(self.kwargs))
-        cg.call(len(self.args) + len(self.kwargs))
+        cg.call_kw(len(self.args) + len(self.kwargs), tuple(self.kwargs))
 
     def describe(self) -> str:
         return f"operator.{self.kind.__name__} object"

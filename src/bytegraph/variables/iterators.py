@@ -18,6 +18,8 @@ from .lists import IteratorVariable
 class SuspendedFrame(Protocol):
     """The part of a generator's translator the tracker drives."""
 
+    return_value: VariableTracker | None
+
     def resume(self) -> VariableTracker | None: ...
 
     def reconstruct_generator(self, cg: Any) -> None: ...
@@ -38,6 +40,10 @@ class GeneratorVariable(IteratorVariable):
         if item is None:
             self.frame = None        # returned: exhausted for good
         return item
+
+    def returned(self) -> VariableTracker | None:
+        """What the generator's code returned, once exhausted: the value of ``yield from`` it."""
+        return self._origin.return_value if self.frame is None else None
 
     def unpack(self, tx: Tx) -> list[VariableTracker]:
         items = []

@@ -1,3 +1,3 @@
 """Opcode handlers, one family per module. Importing this package registers them all."""
 
-from . import build, calls, control, load_store, match, ops, stack, unsupported  # noqa: F401
+from . import build, calls, control, intrinsics, load_store, match, ops, stack, unsupported  # noqa: F401

@@ -5,11 +5,11 @@ from __future__ import annotations
 from ...codegen.instructions import Inst
 from ...diagnostics import breaks
 from ...diagnostics.errors import Unsupported, UserCodeError
-from ...variables.base import NotConstant, fold
+from ...variables.base import NotConstant, VariableTracker, fold
 from ...variables.dicts import DictVariable, SetVariable, hash_key
 from ...variables.lists import ListVariable, TupleVariable
 from ...variables.symbolic import SliceVariable
-from ..registry import handles
+from ..registry import V311, V312, V313, handles, since, until
 from ..translator import InstructionTranslator as Tx
 
 
@@ -25,7 +25,7 @@ def build_list(tx: Tx, inst: Inst) -> None:
     tx.push(ListVariable(tx.popn(inst.arg)))
 
 
-@handles("LIST_TO_TUPLE")
+@handles("LIST_TO_TUPLE", versions=until(V311))
 def list_to_tuple(tx: Tx, inst: Inst) -> None:
     """(list -- tuple)"""
     tx.push(TupleVariable(tx.pop().unpack(tx)))
@@ -108,17 +108,34 @@ def dict_update(tx: Tx, inst: Inst) -> None:
     target._update(tx, other)
 
 
+def _slice(tx: Tx, parts: list[VariableTracker]) -> VariableTracker:
+    if any(p.is_symbolic for p in parts):
+        return SliceVariable(parts)
+    try:
+        return tx.wrap_const(slice(*[p.as_constant() for p in parts]))
+    except NotConstant:
+        raise Unsupported(breaks.DYNAMIC_CONTROL, "a slice whose bounds are unknown at trace time") from None
+
+
 @handles("BUILD_SLICE")
 def build_slice(tx: Tx, inst: Inst) -> None:
     """(start, stop[, step] -- slice)"""
-    parts = tx.popn(inst.arg)
-    if any(p.is_symbolic for p in parts):
-        tx.push(SliceVariable(parts))
-        return
-    try:
-        tx.push(tx.wrap_const(slice(*[p.as_constant() for p in parts])))
-    except NotConstant:
-        raise Unsupported(breaks.DYNAMIC_CONTROL, "a slice whose bounds are unknown at trace time") from None
+    tx.push(_slice(tx, tx.popn(inst.arg)))
+
+
+@handles("BINARY_SLICE", versions=since(V312))
+def binary_slice(tx: Tx, inst: Inst) -> None:
+    """(container, start, stop -- container[start:stop]): 3.11's BUILD_SLICE 2, BINARY_SUBSCR"""
+    bounds = tx.popn(2)
+    tx.push(tx.pop().getitem(tx, _slice(tx, bounds)))
+
+
+@handles("STORE_SLICE", versions=since(V312))
+def store_slice(tx: Tx, inst: Inst) -> None:
+    """(value, container, start, stop -- ): ``container[start:stop] = value``"""
+    bounds = tx.popn(2)
+    container, value = tx.pop(), tx.pop()
+    container.call_method(tx, "__setitem__", [_slice(tx, bounds), value], {})
 
 
 @handles("UNPACK_SEQUENCE")
@@ -147,17 +164,39 @@ def unpack_ex(tx: Tx, inst: Inst) -> None:
 _CONVERSIONS = {0: None, 1: str, 2: repr, 3: ascii}
 
 
-@handles("FORMAT_VALUE")
-def format_value(tx: Tx, inst: Inst) -> None:
-    """(value[, spec] -- str): one part of an f-string"""
-    spec = tx.pop().as_constant() if inst.arg & 0x04 else ""
-    value = tx.pop()
+def _format(tx: Tx, value: VariableTracker, convert: int, spec: str) -> VariableTracker:
     try:
         v = value.as_constant()
     except NotConstant:
         raise Unsupported(breaks.PRINT_OR_IO, f"formatting {value.describe()} as text") from None
-    convert = _CONVERSIONS[inst.arg & 0x03]
-    tx.push(fold(tx, lambda x: format(convert(x) if convert else x, spec), v))
+    fn = _CONVERSIONS[convert]
+    return fold(tx, lambda x: format(fn(x) if fn else x, spec), v)
+
+
+@handles("FORMAT_VALUE", versions=until(V312))
+def format_value(tx: Tx, inst: Inst) -> None:
+    """(value[, spec] -- str): one part of an f-string"""
+    spec = tx.pop().as_constant() if inst.arg & 0x04 else ""
+    tx.push(_format(tx, tx.pop(), inst.arg & 0x03, spec))
+
+
+@handles("CONVERT_VALUE", versions=since(V313))
+def convert_value(tx: Tx, inst: Inst) -> None:
+    """(value -- str(value) | repr(value) | ascii(value)): ``!s``, ``!r``, ``!a`` of an f-string"""
+    tx.push(_format(tx, tx.pop(), int(inst.arg), ""))
+
+
+@handles("FORMAT_SIMPLE", versions=since(V313))
+def format_simple(tx: Tx, inst: Inst) -> None:
+    """(value -- format(value))"""
+    tx.push(_format(tx, tx.pop(), 0, ""))
+
+
+@handles("FORMAT_WITH_SPEC", versions=since(V313))
+def format_with_spec(tx: Tx, inst: Inst) -> None:
+    """(value, spec -- format(value, spec))"""
+    spec = tx.pop().as_constant()
+    tx.push(_format(tx, tx.pop(), 0, spec))
 
 
 @handles("BUILD_STRING")

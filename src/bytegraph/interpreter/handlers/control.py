@@ -7,10 +7,12 @@ from ...codegen.resume import STACK_PREFIX
 from ...diagnostics import breaks
 from ...diagnostics.errors import Unsupported, UserCodeError
 from ...sources import LocalSource
+from ...variables.base import VariableTracker
 from ...variables.builtins import BuiltinVariable
 from ...variables.ctx import ExceptionVariable
+from ...variables.iterators import GeneratorVariable
 from ...variables.lists import IteratorVariable
-from ..registry import handles
+from ..registry import V311, V312, handles, since, until
 from ..translator import InstructionTranslator as Tx
 
 
@@ -20,14 +22,16 @@ def jump(tx: Tx, inst: Inst) -> None:
     tx.jump(inst)
 
 
-@handles("POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_TRUE")
+@handles("POP_JUMP_IF_TRUE", versions=since(V312))
+@handles("POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_TRUE", versions=until(V311))
 def pop_jump_if_true(tx: Tx, inst: Inst) -> None:
     """(cond -- )"""
     if tx.pop().truth(tx):
         tx.jump(inst)
 
 
-@handles("POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_FALSE")
+@handles("POP_JUMP_IF_FALSE", versions=since(V312))
+@handles("POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_FALSE", versions=until(V311))
 def pop_jump_if_false(tx: Tx, inst: Inst) -> None:
     """(cond -- )"""
     if not tx.pop().truth(tx):
@@ -38,21 +42,23 @@ def _is_none(vt) -> bool:
     return vt.is_constant() and vt.as_constant() is None
 
 
-@handles("POP_JUMP_FORWARD_IF_NONE", "POP_JUMP_BACKWARD_IF_NONE")
+@handles("POP_JUMP_IF_NONE", versions=since(V312))
+@handles("POP_JUMP_FORWARD_IF_NONE", "POP_JUMP_BACKWARD_IF_NONE", versions=until(V311))
 def pop_jump_if_none(tx: Tx, inst: Inst) -> None:
     """(value -- )"""
     if _is_none(tx.pop()):
         tx.jump(inst)
 
 
-@handles("POP_JUMP_FORWARD_IF_NOT_NONE", "POP_JUMP_BACKWARD_IF_NOT_NONE")
+@handles("POP_JUMP_IF_NOT_NONE", versions=since(V312))
+@handles("POP_JUMP_FORWARD_IF_NOT_NONE", "POP_JUMP_BACKWARD_IF_NOT_NONE", versions=until(V311))
 def pop_jump_if_not_none(tx: Tx, inst: Inst) -> None:
     """(value -- )"""
     if not _is_none(tx.pop()):
         tx.jump(inst)
 
 
-@handles("JUMP_IF_TRUE_OR_POP")
+@handles("JUMP_IF_TRUE_OR_POP", versions=until(V311))
 def jump_if_true_or_pop(tx: Tx, inst: Inst) -> None:
     """(cond -- cond) when jumping, (cond -- ) otherwise"""
     if tx.stack[-1].truth(tx):
@@ -61,7 +67,7 @@ def jump_if_true_or_pop(tx: Tx, inst: Inst) -> None:
         tx.pop()
 
 
-@handles("JUMP_IF_FALSE_OR_POP")
+@handles("JUMP_IF_FALSE_OR_POP", versions=until(V311))
 def jump_if_false_or_pop(tx: Tx, inst: Inst) -> None:
     """(cond -- cond) when jumping, (cond -- ) otherwise"""
     if not tx.stack[-1].truth(tx):
@@ -86,7 +92,8 @@ def _carried_across_a_break(tx: Tx, it) -> bool:
 
 @handles("FOR_ITER")
 def for_iter(tx: Tx, inst: Inst) -> None:
-    """(iterator -- iterator, item), or (iterator -- ) and jump when exhausted"""
+    """(iterator -- iterator, item), or (iterator -- ) and jump when exhausted (past the END_FOR
+    CPython skips from 3.12: the instruction's target says where)"""
     it = tx.stack[-1]
     if _carried_across_a_break(tx, it):
         raise Unsupported(breaks.LOOP_AFTER_BREAK, f"for loop over {it.describe()}")
@@ -106,7 +113,13 @@ def return_value(tx: Tx, inst: Inst) -> None:
     tx.return_value = tx.pop()
 
 
-def _exception(tx: Tx, vt) -> BaseException:
+@handles("RETURN_CONST", versions=since(V312))
+def return_const(tx: Tx, inst: Inst) -> None:
+    """( -- ): return a constant"""
+    tx.return_value = tx.wrap_const(inst.arg)
+
+
+def exception_instance(tx: Tx, vt) -> BaseException:
     """The exception instance a ``raise`` operand stands for (a class is instantiated)."""
     if vt.is_constant() and isinstance(vt.as_constant(), type) and issubclass(vt.as_constant(), BaseException):
         vt = tx.call(vt, [], {})
@@ -124,16 +137,16 @@ def raise_varargs(tx: Tx, inst: Inst) -> None:
             raise UserCodeError(RuntimeError("No active exception to reraise"))
         raise UserCodeError(tx.current_exc.exc)
     cause = tx.pop() if inst.arg == 2 else None
-    exc = _exception(tx, tx.pop())
+    exc = exception_instance(tx, tx.pop())
     if cause is not None:
-        exc.__cause__ = None if cause.is_constant() and cause.as_constant() is None else _exception(tx, cause)
+        exc.__cause__ = None if cause.is_constant() and cause.as_constant() is None else exception_instance(tx, cause)
     raise UserCodeError(exc)
 
 
 @handles("RERAISE")
 def reraise(tx: Tx, inst: Inst) -> None:
     """([lasti,] ..., exc -- ): raise again the exception a handler could not handle"""
-    raise UserCodeError(_exception(tx, tx.pop()))
+    raise UserCodeError(exception_instance(tx, tx.pop()))
 
 
 @handles("PUSH_EXC_INFO")
@@ -159,7 +172,7 @@ def pop_except(tx: Tx, inst: Inst) -> None:
 def check_exc_match(tx: Tx, inst: Inst) -> None:
     """(exc, type -- exc, bool): ``except type:``"""
     classes = tx.pop().as_constant()
-    tx.push(tx.wrap_const(isinstance(_exception(tx, tx.stack[-1]), classes)))
+    tx.push(tx.wrap_const(isinstance(exception_instance(tx, tx.stack[-1]), classes)))
 
 
 @handles("BEFORE_WITH")
@@ -198,17 +211,57 @@ def get_yield_from_iter(tx: Tx, inst: Inst) -> None:
     tx.push(BuiltinVariable(iter).call_function(tx, [tx.pop()], {}))
 
 
-@handles("SEND")
-def send(tx: Tx, inst: Inst) -> None:
-    """(iterator, sent -- iterator, item), or (iterator, sent -- None) and jump when exhausted (``yield from``)"""
+def _send(tx: Tx) -> tuple[VariableTracker | None, VariableTracker]:
+    """Advance a ``yield from``'s iterator (the value sent is always None while tracing): the
+    item, or None and what the iterator returned (a generator's return value)."""
     tx.pop()
     it = tx.stack[-1]
     if not isinstance(it, IteratorVariable):
         raise Unsupported(breaks.UNSUPPORTED_VALUE, f"yield from {it.describe()}")
     item = it.advance(tx)
+    returned = it.returned() if isinstance(it, GeneratorVariable) else None
+    return item, returned if returned is not None else tx.wrap_const(None)
+
+
+@handles("SEND", versions=until(V311))
+def send(tx: Tx, inst: Inst) -> None:
+    """(iterator, sent -- iterator, item), or (iterator, sent -- returned) and jump when exhausted (``yield from``)"""
+    item, returned = _send(tx)
     if item is None:
         tx.pop()
-        tx.push(tx.wrap_const(None))
+        tx.push(returned)
         tx.jump(inst)
     else:
         tx.push(item)
+
+
+@handles("SEND", versions=since(V312))
+def send_312(tx: Tx, inst: Inst) -> None:
+    """(iterator, sent -- iterator, item), or (iterator, sent -- iterator, returned) and jump to END_SEND"""
+    item, returned = _send(tx)
+    if item is None:
+        tx.push(returned)
+        tx.jump(inst)
+    else:
+        tx.push(item)
+
+
+@handles("END_SEND", versions=since(V312))
+def end_send(tx: Tx, inst: Inst) -> None:
+    """(iterator, value -- value): the end of a ``yield from``"""
+    value = tx.pop()
+    tx.pop()
+    tx.push(value)
+
+
+@handles("CLEANUP_THROW", versions=since(V312))
+def cleanup_throw(tx: Tx, inst: Inst) -> None:
+    """(iterator, sent, exc -- None, value): an exception thrown into a ``yield from``; a
+    StopIteration ends it with its value, any other is raised again"""
+    exc = tx.pop()
+    error = exception_instance(tx, exc)
+    if not isinstance(error, StopIteration):
+        raise UserCodeError(error)
+    tx.popn(2)
+    tx.push(tx.wrap_const(None))
+    tx.push(tx.wrap_const(error.value))

@@ -1,4 +1,15 @@
-"""Loads, stores and deletes: locals, cells, globals, attributes, subscripts, imports."""
+"""Loads, stores and deletes: locals, cells, globals, attributes, subscripts, imports.
+
+A local's slot holds its value, or, for a variable inner functions capture (a cell
+variable, after MAKE_CELL), its cell: ``LOAD_FAST`` of a cell variable pushes the cell (3.13
+loads closures that way), and an inlined comprehension (3.12+, PEP 709) saves and restores
+the slot, cell or value, with ``LOAD_FAST_AND_CLEAR``/``STORE_FAST``, which may store the
+NULL of an unbound slot back.
+
+A callable a call will use is pushed with a NULL beside it (``LOAD_GLOBAL``'s bit, a method
+``LOAD_ATTR``): below it up to 3.12, above it from 3.13. The bound attribute stands in for
+CPython's ``(method, self)`` pair.
+"""
 
 from __future__ import annotations
 
@@ -9,28 +20,78 @@ from ...codegen.instructions import Inst
 from ...diagnostics import breaks
 from ...diagnostics.errors import Unsupported, UserCodeError
 from ...sources import ModuleSource
-from ...variables.base import NULL
+from ...variables.base import NULL, NullVariable, VariableTracker
 from ...variables.builtins import BuiltinVariable
 from ...variables.functions import CellVariable
 from ...variables.user_defined import PythonModuleVariable
-from ..registry import handles
+from ..registry import V311, V312, V313, handles, since, until
 from ..translator import InstructionTranslator as Tx
 
 
-@handles("LOAD_FAST")
-def load_fast(tx: Tx, inst: Inst) -> None:
-    """( -- value)"""
+def _load_slot(tx: Tx, name: str) -> VariableTracker:
+    cell = tx.cells.get(name)          # a cell or free variable: only closures load its slot
+    if cell is not None:
+        return cell
     try:
-        tx.push(tx.locals[inst.arg])
+        return tx.locals[name]
     except KeyError:
         raise UserCodeError(UnboundLocalError(
-            f"cannot access local variable '{inst.arg}' where it is not associated with a value")) from None
+            f"cannot access local variable '{name}' where it is not associated with a value")) from None
+
+
+def _store_slot(tx: Tx, name: str, value: VariableTracker) -> None:
+    if name in tx.code.co_cellvars and isinstance(value, (CellVariable, NullVariable)):
+        slots = tx.cells                # an inlined comprehension puts the frame's cell back
+    else:
+        slots = tx.locals
+    if isinstance(value, NullVariable):
+        slots.pop(name, None)           # the slot was unbound before the comprehension
+    else:
+        slots[name] = value
+
+
+@handles("LOAD_FAST_CHECK", versions=since(V312))
+@handles("LOAD_FAST")
+def load_fast(tx: Tx, inst: Inst) -> None:
+    """( -- value): a cell variable's slot holds its cell"""
+    tx.push(_load_slot(tx, inst.arg))
+
+
+@handles("LOAD_FAST_AND_CLEAR", versions=since(V312))
+def load_fast_and_clear(tx: Tx, inst: Inst) -> None:
+    """( -- value or NULL): an inlined comprehension saves the slot of its variable and clears it"""
+    name = inst.arg
+    slots = tx.cells if name in tx.code.co_cellvars else tx.locals
+    value = slots.pop(name, None)
+    tx.stack.append(NULL if value is None else value)
+
+
+@handles("LOAD_FAST_LOAD_FAST", versions=since(V313))
+def load_fast_load_fast(tx: Tx, inst: Inst) -> None:
+    """( -- value1, value2)"""
+    for name in inst.arg:
+        tx.push(_load_slot(tx, name))
 
 
 @handles("STORE_FAST")
 def store_fast(tx: Tx, inst: Inst) -> None:
-    """(value -- )"""
-    tx.locals[inst.arg] = tx.pop()
+    """(value -- ): a NULL (from LOAD_FAST_AND_CLEAR) unbinds the local"""
+    _store_slot(tx, inst.arg, tx.pop())
+
+
+@handles("STORE_FAST_LOAD_FAST", versions=since(V313))
+def store_fast_load_fast(tx: Tx, inst: Inst) -> None:
+    """(value -- value2)"""
+    store, load = inst.arg
+    _store_slot(tx, store, tx.pop())
+    tx.push(_load_slot(tx, load))
+
+
+@handles("STORE_FAST_STORE_FAST", versions=since(V313))
+def store_fast_store_fast(tx: Tx, inst: Inst) -> None:
+    """(value2, value1 -- ): the first name takes the top"""
+    for name in inst.arg:
+        _store_slot(tx, name, tx.pop())
 
 
 @handles("DELETE_FAST")
@@ -45,13 +106,35 @@ def load_const(tx: Tx, inst: Inst) -> None:
     tx.push(tx.wrap_const(inst.arg))
 
 
-@handles("LOAD_GLOBAL")
-def load_global(tx: Tx, inst: Inst) -> None:
-    """( -- [NULL], value): 3.11 encodes "push NULL first" in the argument"""
-    push_null, name = inst.arg
-    if push_null:
+def _push_callable(tx: Tx, value: VariableTracker, null_after: bool) -> None:
+    """Push ``value`` with the NULL of a call: below it up to 3.12, above it from 3.13."""
+    if not null_after:
         tx.stack.append(NULL)
-    tx.push(tx.load_global(name))
+    tx.push(value)
+    if null_after:
+        tx.stack.append(NULL)
+
+
+@handles("LOAD_GLOBAL", versions=until(V312))
+def load_global(tx: Tx, inst: Inst) -> None:
+    """( -- [NULL], value): the argument's bit asks for a NULL below the value"""
+    push_null, name = inst.arg
+    value = tx.load_global(name)
+    if push_null:
+        _push_callable(tx, value, null_after=False)
+    else:
+        tx.push(value)
+
+
+@handles("LOAD_GLOBAL", versions=since(V313))
+def load_global_313(tx: Tx, inst: Inst) -> None:
+    """( -- value, [NULL]): from 3.13 the NULL goes above the value"""
+    push_null, name = inst.arg
+    value = tx.load_global(name)
+    if push_null:
+        _push_callable(tx, value, null_after=True)
+    else:
+        tx.push(value)
 
 
 @handles("STORE_GLOBAL")
@@ -78,7 +161,7 @@ def load_deref(tx: Tx, inst: Inst) -> None:
     tx.push(tx.cells[inst.arg].load(tx))
 
 
-@handles("LOAD_CLOSURE")
+@handles("LOAD_CLOSURE", versions=until(V312))
 def load_closure(tx: Tx, inst: Inst) -> None:
     """( -- cell)"""
     tx.stack.append(tx.cells[inst.arg])
@@ -96,19 +179,62 @@ def delete_deref(tx: Tx, inst: Inst) -> None:
     tx.cells[inst.arg].store(tx, None)
 
 
-@handles("LOAD_ATTR")
+@handles("LOAD_ATTR", versions=until(V311))
 def load_attr(tx: Tx, inst: Inst) -> None:
     """(obj -- obj.name)"""
     tx.push(tx.pop().var_getattr(tx, inst.arg))
 
 
-@handles("LOAD_METHOD")
+@handles("LOAD_METHOD", versions=until(V311))
 def load_method(tx: Tx, inst: Inst) -> None:
-    """(obj -- NULL, obj.name): the bound attribute stands in for CPython's (method, self) pair"""
-    obj = tx.pop()
-    attr = obj.var_getattr(tx, inst.arg)
-    tx.stack.append(NULL)
-    tx.push(attr)
+    """(obj -- NULL, obj.name)"""
+    _push_callable(tx, tx.pop().var_getattr(tx, inst.arg), null_after=False)
+
+
+def _load_attr(tx: Tx, inst: Inst, null_after: bool) -> None:
+    method, name = inst.arg
+    attr = tx.pop().var_getattr(tx, name)
+    if method:
+        _push_callable(tx, attr, null_after)
+    else:
+        tx.push(attr)
+
+
+@handles("LOAD_ATTR", versions=(V312,))
+def load_attr_312(tx: Tx, inst: Inst) -> None:
+    """(obj -- [NULL], obj.name): from 3.12 the argument's bit makes it LOAD_METHOD"""
+    _load_attr(tx, inst, null_after=False)
+
+
+@handles("LOAD_ATTR", versions=since(V313))
+def load_attr_313(tx: Tx, inst: Inst) -> None:
+    """(obj -- obj.name, [NULL]): from 3.13 the NULL goes above the attribute"""
+    _load_attr(tx, inst, null_after=True)
+
+
+def _load_super_attr(tx: Tx, inst: Inst, null_after: bool) -> None:
+    method, two_args, name = inst.arg
+    self_, cls, super_fn = tx.pop(), tx.pop(), tx.pop()
+    # CPython calls the global ``super`` with (class, self) for super(C, self), and with no
+    # arguments for super(), which reads the frame (CPython: Python/bytecodes.c LOAD_SUPER_ATTR)
+    proxy = tx.call(super_fn, [cls, self_] if two_args else [], {})
+    attr = proxy.var_getattr(tx, name)
+    if method:
+        _push_callable(tx, attr, null_after)
+    else:
+        tx.push(attr)
+
+
+@handles("LOAD_SUPER_ATTR", versions=(V312,))
+def load_super_attr(tx: Tx, inst: Inst) -> None:
+    """(super, class, self -- [NULL], super().name)"""
+    _load_super_attr(tx, inst, null_after=False)
+
+
+@handles("LOAD_SUPER_ATTR", versions=since(V313))
+def load_super_attr_313(tx: Tx, inst: Inst) -> None:
+    """(super, class, self -- super().name, [NULL])"""
+    _load_super_attr(tx, inst, null_after=True)
 
 
 @handles("STORE_ATTR")

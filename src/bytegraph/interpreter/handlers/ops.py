@@ -6,7 +6,7 @@ from bytecode import BinaryOp, Compare
 
 from ...codegen.instructions import Inst
 from ...variables import ops
-from ..registry import handles
+from ..registry import V311, handles, until
 from ..translator import InstructionTranslator as Tx
 
 _BINARY = {
@@ -17,6 +17,9 @@ _BINARY = {
 }
 _BINARY.update({getattr(BinaryOp, "INPLACE_" + op.name): "i" + name for op, name in list(_BINARY.items())})
 _COMPARE = {Compare.LT: "lt", Compare.LE: "le", Compare.EQ: "eq", Compare.NE: "ne", Compare.GT: "gt", Compare.GE: "ge"}
+# 3.13's "and convert to bool" forms: only a conditional jump or UNARY_NOT consumes them, and
+# those decide the truth of the result themselves
+_COMPARE.update({c: _COMPARE[Compare[c.name[:-len("_CAST")]]] for c in Compare if c.name.endswith("_CAST")})
 
 
 @handles("BINARY_OP")
@@ -28,7 +31,7 @@ def binary_op(tx: Tx, inst: Inst) -> None:
 
 @handles("COMPARE_OP")
 def compare_op(tx: Tx, inst: Inst) -> None:
-    """(left, right -- left <cmp> right)"""
+    """(left, right -- left <cmp> right); 3.13: as a bool when the argument says so"""
     right = tx.pop()
     tx.push(ops.compare(tx, _COMPARE[inst.arg], tx.pop(), right))
 
@@ -53,7 +56,7 @@ def unary_negative(tx: Tx, inst: Inst) -> None:
     tx.push(ops.unary(tx, "neg", tx.pop()))
 
 
-@handles("UNARY_POSITIVE")
+@handles("UNARY_POSITIVE", versions=until(V311))
 def unary_positive(tx: Tx, inst: Inst) -> None:
     """(value -- +value)"""
     tx.push(ops.unary(tx, "pos", tx.pop()))
