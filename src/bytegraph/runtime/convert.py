@@ -355,6 +355,16 @@ def _install_shape_guards(capture: CaptureState) -> None:
                                  "symbolic shapes (torch's ShapeEnv)"))
 
 
+def _switch_grad_mode(cg: PyCodegen, mode: bool) -> list[Any]:
+    """``torch._C._set_grad_enabled(mode)``, natively: what a graph that only switched grad mode did."""
+    call = PyCodegen(cg.code, cg.lineno)
+    call.push_callable(torch._C._set_grad_enabled)
+    call.load_const(mode)
+    call.call(1)
+    call.emit("POP_TOP")
+    return call.instrs
+
+
 def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_locals: dict[str, Any],
             why: Unsupported | None = None) -> CacheEntry:
     """Emit the transformed function: the graph call, then either side effects + the return
@@ -375,7 +385,9 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
     graph = capture.graph
     body = out.instrs
     gm = None
-    if out.graph_outputs or graph.has_work():
+    if not out.graph_outputs and graph.has_work() and graph.only_switches_grad_mode():
+        body = _switch_grad_mode(out, graph.grad_enabled) + body
+    elif out.graph_outputs or graph.has_work():
         graph.set_outputs(out.graph_outputs)
         gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
         if log_graphs.isEnabledFor(logging.DEBUG):

@@ -24,7 +24,7 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, ItemSource, Source
-from .base import Tx, VariableTracker
+from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 
 
 # Functions of these modules write somewhere (log records, warnings): a graph break that runs
@@ -153,6 +153,14 @@ class ExistingCellVariable(VariableTracker):
             super().reconstruct(cg)
 
 
+def bind_function(fn: VariableTracker, obj: VariableTracker) -> VariableTracker:
+    """``fn.__get__(obj, cls)``: a method bound to ``obj``; ``fn`` itself when ``obj`` is None
+    (CPython: Objects/funcobject.c func_descr_get)."""
+    if obj.is_constant() and obj.as_constant() is None:
+        return fn
+    return UserMethodVariable(fn, obj)
+
+
 def existing_cell(capture: Any, cell: Any, contents_source: Source | None, name: str) -> ExistingCellVariable:
     """The one tracker of a real cell in this capture, however it is reached (the compiled
     function's closure, an inlined function's ``__closure__``, a resume function's cell
@@ -207,7 +215,13 @@ class UserFunctionVariable(VariableTracker):
                    for i, cell in enumerate(fn.__closure__ or ())]
         return InlineTarget(fn.__code__, fn.__globals__, src, defaults, kwdefaults, closure, fn.__module__)
 
+    @pymethod("__get__")
+    def _get(self, tx: Tx, obj: VariableTracker, cls: VariableTracker | None = None) -> VariableTracker:
+        return bind_function(self, obj)
+
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name in type(self)._methods:
+            return BoundMethodVariable(self, name)
         if name in ("__name__", "__qualname__", "__module__", "__doc__"):
             return tx.wrap_const(getattr(self.fn, name))
         if name == "__code__":
@@ -246,6 +260,10 @@ class NestedFunctionVariable(VariableTracker):
 
     def inline_target(self, tx: Tx) -> InlineTarget:
         return InlineTarget(self.code, self.fn_globals, None, self.defaults, self.kwdefaults, self.closure, self.module)
+
+    @pymethod("__get__")
+    def _get(self, tx: Tx, obj: VariableTracker, cls: VariableTracker | None = None) -> VariableTracker:
+        return bind_function(self, obj)
 
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
         if name in ("__name__", "__qualname__"):
