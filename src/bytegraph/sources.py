@@ -494,6 +494,71 @@ class ModuleGlobalsSource(Source):
         cg.load_attr("__dict__")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModuleSource(Source):
+    """An imported module, by name: ``sys.modules[name]`` (what ``import name`` binds)."""
+
+    module: str
+
+    def name(self) -> str:
+        return f"sys.modules[{self.module!r}]"
+
+    def guard_expr(self) -> str:
+        return f"___modules[{self.module!r}]"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        import sys
+
+        cg.load_const(sys.modules)
+        cg.load_const(self.module)
+        cg.binary_subscr()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GlobalsDictSource(Source):
+    """The compiled function's globals dict itself (``G``): where a builtin's name must stay
+    absent for a global read to keep finding the builtin."""
+
+    def name(self) -> str:
+        return "G"
+
+    def guard_expr(self) -> str:
+        return "___G"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(globals)          # the transformed code runs with the user's globals
+        cg.call(0)
+
+
+def builtins_of(fn_globals: dict[str, Any]) -> dict[str, Any]:
+    """The builtins dict a function made with these globals gets (CPython 3.10+:
+    ``_PyEval_BuiltinsFromGlobals``, when the function object is made): ``__builtins__``, a
+    module's ``__dict__`` if it is a module, the interpreter's builtins if it is missing."""
+    import builtins
+    import types
+
+    b = fn_globals.get("__builtins__", builtins.__dict__)
+    return b.__dict__ if isinstance(b, types.ModuleType) else b
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RootBuiltinsSource(Source):
+    """The compiled function's own builtins dict (``fn.__builtins__``: read-only, fixed when the
+    function was made), when it is not the interpreter's (code exec'd with its own builtins)."""
+
+    def name(self) -> str:
+        return "fn.__builtins__"
+
+    def guard_expr(self) -> str:
+        return "___fn.__builtins__"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(builtins_of)      # the transformed function's: made from the same globals
+        cg.push_callable(globals)
+        cg.call(0)
+        cg.call(1)
+
+
 def ndarray_as_tensor(a: Any) -> torch.Tensor:
     """``torch.from_numpy(a)``, on a copy when ``a`` is read-only (torch has no read-only
     tensors). The builder, the graph call and the guard function (as ``___from_numpy``) all

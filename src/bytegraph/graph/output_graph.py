@@ -68,6 +68,15 @@ class GraphArg:
     fake: Any
     node: torch.fx.Node
     context: Any = None       # a tensor's StatefulSymbolicContext, so backends refakify it identically
+    # a tensor's sizes and strides as it entered the graph (an in-place op such as unsqueeze_
+    # changes its fake's later): what TENSOR_MATCH checks
+    layout: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
+
+    def size(self) -> tuple[Any, ...]:
+        return self.layout[0]
+
+    def stride(self) -> tuple[Any, ...]:
+        return self.layout[1]
 
 
 def _tree_map(fn: Callable[[Any], Any], value: Any) -> Any:
@@ -87,18 +96,32 @@ _STATE_ONLY = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, 
                          torch.autograd.grad_mode._exit_inference_mode})
 
 
-def _writes_in_place(n: torch.fx.Node) -> bool:
+def _named_in_place(n: torch.fx.Node) -> bool:
+    """An op named as in-place (``x += y``, ``x[i] = v``, ``x.requires_grad_()``): it writes into
+    (or changes the metadata of) its first argument."""
     name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
-    return n.op in ("call_function", "call_method") and (name.endswith("_") and not name.startswith("_")
-                                                         or name in _INPLACE_NAMES)
+    return n.op in ("call_function", "call_method") and bool(n.args) and (
+        (name.endswith("_") and not name.startswith("_")) or name in _INPLACE_NAMES)
 
 
-def _written_by(n: torch.fx.Node) -> list[Any]:
-    """The tensors (nodes) an op may write into: an in-place op's first argument, or what a
-    Triton kernel launch may write (variables/triton.py)."""
-    if _writes_in_place(n):
-        return list(n.args[:1])
-    return launch_writes(n) if n.op == "call_function" else []
+def _version(t: torch.Tensor) -> int | None:
+    """A tensor's version counter (bumped by every write into it); None for inference tensors,
+    which have none (an op's writes into those are found by its name alone)."""
+    try:
+        return t._version
+    except RuntimeError:
+        return None
+
+
+def _tensor_args(nodes: Any, fakes: Any) -> list[tuple[Any, torch.Tensor]]:
+    """(graph argument, fake tensor) for every tensor among an op's arguments, nested ones too."""
+    if isinstance(fakes, torch.Tensor):
+        return [(nodes, fakes)]
+    if isinstance(fakes, (list, tuple)) and isinstance(nodes, (list, tuple)) and len(nodes) == len(fakes):
+        return [pair for n, f in zip(nodes, fakes) for pair in _tensor_args(n, f)]
+    if isinstance(fakes, dict) and isinstance(nodes, dict):
+        return [pair for k in fakes for pair in _tensor_args(nodes.get(k), fakes[k])]
+    return []
 
 
 def _specialize(value: Any) -> Any:
@@ -239,6 +262,12 @@ class OutputGraph:
         self.shape_env = ShapeEnv()
         self.fake_mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=False)
         self.graph_args: list[GraphArg] = []
+        # The one tracker of each tensor, by its fake: an op whose result *is* one of its inputs
+        # in eager (x.to(x.dtype), x.contiguous(), x.add_(1)) returns that very tracker.
+        self._tensors: dict[int, TensorVariable] = {}
+        # node -> the argument nodes whose version counter its fake run bumped (it wrote into them:
+        # x.add_(), F.relu(x, inplace=True), out=)
+        self._wrote: dict[torch.fx.Node, list[Any]] = {}
         self._last_placeholder: torch.fx.Node | None = None
         self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
         self.initial_grad_enabled = self.grad_enabled
@@ -297,7 +326,17 @@ class OutputGraph:
         fake = self.fake_mode.from_tensor(value, source=ShapeSource(source), symbolic_context=context)
         node = self._placeholder(source, value, fake)
         self.graph_args[-1].context = context
-        return TensorVariable(node, fake, type(value), source)
+        return self._tensor_variable(node, fake, type(value), source)
+
+    def _tensor_variable(self, node: torch.fx.Node, fake: torch.Tensor, py_type: type = torch.Tensor,
+                         source: Source | None = None) -> TensorVariable:
+        vt = self._tensors[id(fake)] = TensorVariable(node, fake, py_type, source)
+        return vt
+
+    def known_tensor(self, fake: Any) -> TensorVariable | None:
+        """The tracker of the tensor whose fake value is ``fake``, if the trace has one."""
+        vt = self._tensors.get(id(fake)) if isinstance(fake, torch.Tensor) else None
+        return vt if vt is not None and vt.fake is fake else None
 
     def add_number_input(self, source: Source, value: int | float) -> VariableTracker:
         """A local int or float that varies between calls: a symbolic graph input (0 and 1
@@ -358,7 +397,8 @@ class OutputGraph:
         node.meta["example_value"] = fake
         node.meta["source"] = source
         self._last_placeholder = node
-        self.graph_args.append(GraphArg(source, value, fake, node))
+        layout = (tuple(fake.size()), tuple(fake.stride())) if isinstance(fake, torch.Tensor) else None
+        self.graph_args.append(GraphArg(source, value, fake, node, layout=layout))
         return node
 
     def example_of(self, source: Source) -> Any:
@@ -411,6 +451,8 @@ class OutputGraph:
             return decomposed
         node_args, fake_args = _graph_arg(list(args))
         node_kwargs, fake_kwargs = _graph_arg(dict(kwargs))
+        tensor_args = _tensor_args((node_args, node_kwargs), (fake_args, fake_kwargs))
+        versions = [_version(f) for _, f in tensor_args]
         pending = self.shape_env.pending_fresh_unbacked_symbols
         before = len(pending)
         out = self.run_fake(kind, target, fake_args, fake_kwargs)
@@ -425,6 +467,20 @@ class OutputGraph:
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
+        written = [n for (n, f), v in zip(tensor_args, versions) if v is not None and _version(f) != v]
+        if written:
+            self._wrote[node] = written
+        same = self.known_tensor(out)
+        if same is not None:
+            # Eager returns that very tensor object (`x.to(x.dtype) is x`: the fake kernel returns
+            # its fake input exactly when the real one returns its input): the same tracker, so
+            # `is`, a return value and a stored reference are the caller's own tensor. Only an op
+            # that writes into it stays in the graph.
+            if self.written(node) or None in versions:     # (an inference tensor: writes not known)
+                node.meta["example_value"] = out
+            else:
+                self.graph.erase_node(node)
+            return same
         if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
             self.ops_under_handler = True
         return self.wrap_fx_proxy(node, out)
@@ -455,13 +511,15 @@ class OutputGraph:
         """The tracker for an op's result: a tensor, a (named) tuple of results, or None."""
         node.meta["example_value"] = value
         if isinstance(value, torch.Tensor):
-            return TensorVariable(node, value)
+            return self._tensor_variable(node, value)
         if is_symbolic(value):
             return SymNodeVariable(node, value)
         if isinstance(value, (tuple, list)):
             items = []
             for i, v in enumerate(value):
-                if _contains_tensor(v) or _has_symbols(v):
+                if self.known_tensor(v) is not None:        # torch.broadcast_tensors(x)[0] is x
+                    items.append(self.known_tensor(v))
+                elif _contains_tensor(v) or _has_symbols(v):
                     item = self.graph.call_function(operator.getitem, (node, i))
                     items.append(self.wrap_fx_proxy(item, v))
                 else:
@@ -565,10 +623,21 @@ class OutputGraph:
         """Whether the graph changes grad mode, autocast or inference mode as it runs."""
         return any(n.op == "call_function" and n.target in _MODE_SWITCHES for n in self.graph.nodes)
 
+    def written(self, n: torch.fx.Node) -> list[Any]:
+        """The arguments op ``n`` writes into: those its fake run wrote (their version counter
+        moved), the first argument of an op named as in-place, what a Triton kernel launch may
+        write (variables/triton.py)."""
+        found = list(self._wrote.get(n, ()))
+        if _named_in_place(n) and n.args[0] not in found:
+            found.append(n.args[0])
+        if n.op == "call_function":
+            found += [w for w in launch_writes(n) if w not in found]
+        return found
+
     def mutates(self) -> bool:
         """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``,
         a Triton kernel launch)."""
-        return any(_written_by(n) for n in self.graph.nodes)
+        return any(self.written(n) for n in self.graph.nodes)
 
     def mutated_inputs(self) -> list[int]:
         """Positions of the graph inputs an op may write into: the tensors each in-place op (or
@@ -577,7 +646,7 @@ class OutputGraph:
         placeholders = [n for n in self.graph.nodes if n.op == "placeholder"]
         hit: set[torch.fx.Node] = set()
         for n in self.graph.nodes:
-            for node in _written_by(n):
+            for node in self.written(n):
                 while isinstance(node, torch.fx.Node) and node.op != "placeholder" and node.args:
                     node = node.args[0]
                 if isinstance(node, torch.fx.Node) and node.op == "placeholder":

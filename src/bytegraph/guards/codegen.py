@@ -34,7 +34,8 @@ from typing import Any, Callable
 import torch
 from torch._C._dynamo.guards import TensorGuards, dict_version
 
-from ..sources import (DerivedSource, LocalSource, ModuleGlobalsSource, Source, contextvar_value, guard_locals,
+from ..sources import (DerivedSource, LocalSource, ModuleGlobalsSource, RootBuiltinsSource, Source, contextvar_value,
+                       guard_locals,
                        guard_name, ndarray_as_tensor)
 from .guard import Guard, GuardKind, GuardSet, payload_text
 
@@ -142,6 +143,10 @@ _ACTUAL: dict[GuardKind, Callable[[Any], str]] = {
     _K.SEQUENCE_LENGTH: lambda v: f"length {len(v)}",
     _K.DICT_KEYS: lambda v: f"keys {list(v)!r}",
     _K.NO_MODULE_HOOKS: lambda v: "hooks registered (or the module was compiled with Module.compile())",
+    _K.DICT_CONTAINS: lambda v: "a mapping without that key",
+    _K.DICT_NOT_CONTAINS: lambda v: "a mapping with that key",
+    _K.HASATTR: lambda v: "no such attribute",
+    _K.NOT_HASATTR: lambda v: "an attribute of that name",
 }
 
 
@@ -296,6 +301,8 @@ def compile_guards(
             return temps[s]
         if isinstance(s, ModuleGlobalsSource):          # a module's globals dict: bound once, here
             return ns.name(sys.modules[s.module].__dict__, "module_globals")
+        if isinstance(s, RootBuiltinsSource):           # read-only on the function: bound once too
+            return ns.name(function.__builtins__, "builtins")
         return s.wrap(expr(s.of)) if isinstance(s, DerivedSource) else s.guard_expr()
 
     def materialize(srcs: list[Source]) -> None:

@@ -20,7 +20,6 @@ code rebinds (``global flag; flag = True``: ``rebound_globals``).
 from __future__ import annotations
 
 import builtins
-import collections
 import inspect
 import sys
 import types
@@ -34,7 +33,8 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..diagnostics.locations import UserLocation
 from ..guards import Guard, GuardKind, IdRef
-from ..sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, LocalSource, ModuleGlobalsSource, Source
+from ..sources import (AttrSource, FreeVarSource, GlobalsDictSource, GlobalSource, ItemSource, LocalSource,
+                       ModuleGlobalsSource, RootBuiltinsSource, Source, builtins_of)
 from ..variables.base import NULL, LazyVariableTracker, NullVariable, VariableTracker
 from ..variables.dicts import DictVariable
 from ..variables.functions import existing_cell
@@ -42,7 +42,7 @@ from ..variables.iterators import GeneratorVariable
 from ..variables.lists import TupleVariable
 from ..variables.native import native_module_reason
 from ..variables.rebound import rebound_globals
-from ..variables.user_defined import is_torch_module_name
+from ..variables.user_defined import is_torch_code, is_torch_module_name
 from .capture import CaptureState
 from .registry import handlers_for_current
 
@@ -60,7 +60,8 @@ def program_for(code: types.CodeType) -> Program:
 class InstructionTranslator:
     def __init__(self, capture: CaptureState, code: types.CodeType, f_locals: dict[str, VariableTracker],
                  cells: dict[str, VariableTracker], fn_globals: dict[str, Any], globals_base: Source | None,
-                 parent: "InstructionTranslator | None" = None) -> None:
+                 parent: "InstructionTranslator | None" = None, fn_builtins: dict[str, Any] | None = None,
+                 builtins_base: Source | None = None) -> None:
         if code.co_flags & _UNTRACEABLE_FLAGS or (parent is None and code.co_flags & inspect.CO_GENERATOR):
             raise Unsupported(breaks.GENERATOR, f"{code.co_qualname} is a coroutine, or a compiled generator")
         self.capture = capture
@@ -71,6 +72,10 @@ class InstructionTranslator:
         self.fn_globals = fn_globals
         self.globals_base = globals_base        # source of the globals dict; None = not guardable
         self.globals_trusted = is_torch_module_name(fn_globals.get("__name__"))
+        # The builtins the code runs with: its function's ``__builtins__`` (fixed when the function
+        # was made), and where the guards re-read that dict (None: not guardable).
+        self.fn_builtins = fn_builtins if fn_builtins is not None else builtins_of(fn_globals)
+        self.builtins_base = builtins_base if fn_builtins is not None else _builtins_source(self.fn_builtins)
         self.parent = parent
         self.depth = 0 if parent is None else parent.depth + 1
         self.stack: list[VariableTracker] = []
@@ -242,15 +247,28 @@ class InstructionTranslator:
         if name in self.fn_globals:
             value = self.fn_globals[name]
             source = self.global_source(name)
-            if source is None or (self.globals_trusted and type(value) not in _REGISTRY_TYPES
+            if source is None or (self.globals_trusted and is_torch_code(value)
                                   and name not in rebound_globals(self.fn_globals)):
                 return self.wrap_const(value)
             return self.wrap(value, source)
-        b = self.fn_globals.get("__builtins__", builtins)
-        b = b.__dict__ if isinstance(b, types.ModuleType) else b
-        if name in b:
-            return self.wrap_const(b[name])
-        raise UserCodeError(NameError(f"name '{name}' is not defined"))
+        if name not in self.fn_builtins:
+            raise UserCodeError(NameError(f"name '{name}' is not defined"))
+        return self._load_builtin(name)
+
+    def _load_builtin(self, name: str) -> VariableTracker:
+        """A global read that found a builtin (CPython: LOAD_GLOBAL looks in the function's globals,
+        then its builtins). It holds while the name stays absent from the globals (a module
+        global added later shadows it) and the builtins dict still maps it to the same value
+        (``builtins.abs = ...``): both are guarded. Torch's own modules are trusted."""
+        value = self.fn_builtins[name]
+        if self.globals_trusted:
+            return self.wrap_const(value)
+        globals_dict = GlobalsDictSource() if self.fn_globals is self.capture.root_globals else self.globals_base
+        if globals_dict is not None:
+            self.guard(globals_dict, GuardKind.DICT_NOT_CONTAINS, name, "a builtin read: no global shadows it")
+        if self.builtins_base is None:
+            return self.wrap_const(value)
+        return self.wrap(value, ItemSource(self.builtins_base, name))
 
     # -- the tx interface for trackers -----------------------------------------------------
     def wrap(self, value: Any, source: Source) -> VariableTracker:
@@ -318,7 +336,8 @@ class InstructionTranslator:
         f_locals = bind_arguments(code, target.defaults, target.kwdefaults, args, kwargs)
         cells = {name: target.closure[i] for i, name in enumerate(code.co_freevars)}
         child = InstructionTranslator(self.capture, code, f_locals, cells, target.fn_globals,
-                                      self._globals_base_for(target.fn_globals, target.fn_source), parent=self)
+                                      self._globals_base_for(target.fn_globals, target.fn_source), parent=self,
+                                      fn_builtins=target.builtins, builtins_base=self._builtins_base_for(target))
         if child.is_generator:          # nothing runs until the first next(), as in CPython
             return GeneratorVariable(child)
         return child.run()
@@ -332,12 +351,22 @@ class InstructionTranslator:
         return AttrSource(fn_source, "__globals__") if fn_source is not None else None
 
 
-# Mutable module-level registries: guarded even in torch's trusted modules (hook dicts...).
-_REGISTRY_TYPES = frozenset({dict, list, set, collections.OrderedDict})
+    def _builtins_base_for(self, target: Any) -> Source | None:
+        """Where an inlined function's builtins dict can be re-read from (None: unguardable)."""
+        if target.builtins is builtins.__dict__:
+            return _builtins_source(target.builtins)
+        if target.builtins is self.fn_builtins:        # a function made here, from these globals
+            return self.builtins_base
+        return AttrSource(target.fn_source, "__builtins__") if target.fn_source is not None else None
+
+
+def _builtins_source(b: dict[str, Any]) -> Source | None:
+    """The interpreter's builtins are ``sys.modules['builtins'].__dict__`` (bound once in guards)."""
+    return ModuleGlobalsSource("builtins") if b is builtins.__dict__ else None
 
 
 def root_translator(capture: CaptureState, code: types.CodeType, bound: dict[str, Any],
-                    closure: tuple[Any, ...] | None) -> InstructionTranslator:
+                    closure: tuple[Any, ...] | None, fn_builtins: dict[str, Any] | None = None) -> InstructionTranslator:
     """The translator of the compiled function itself: its arguments are lazy ``L[...]``
     sources, its closure cells are read through ``FreeVarSource``."""
     build = capture.build
@@ -357,7 +386,9 @@ def root_translator(capture: CaptureState, code: types.CodeType, bound: dict[str
             f_locals[name] = LazyVariableTracker(value, src, build)
     cells: dict[str, VariableTracker] = {name: existing_cell(capture, cell, FreeVarSource(name), name)
                                          for name, cell in zip(code.co_freevars, closure or ())}
-    tx = InstructionTranslator(capture, code, f_locals, cells, capture.root_globals, None)
+    b = fn_builtins if fn_builtins is not None else builtins_of(capture.root_globals)
+    tx = InstructionTranslator(capture, code, f_locals, cells, capture.root_globals, None, fn_builtins=b,
+                               builtins_base=_builtins_source(b) or RootBuiltinsSource())
     capture.tx = tx
     capture.graph.handler_probe = capture.under_handler
     return tx

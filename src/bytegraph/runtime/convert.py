@@ -107,7 +107,7 @@ def _capture(owner: Any, frame_locals: dict[str, Any], caller_exc: BaseException
         # (each attempt puts torch's state back as it ends, so what follows a failure, its
         # fallback entry's guards included, starts from the state the call found)
         with torch_state.preserved(f"tracing {fn.__qualname__}"):
-            tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__)
+            tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__, fn.__builtins__)
             tx.run()
             return _finish(owner, capture, tx, frame_locals)
     except Unsupported as e:
@@ -179,7 +179,8 @@ def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupport
     capture = _new_capture(owner, caller_exc)
     try:
         with torch_state.preserved(f"retracing {owner.fn.__qualname__} up to a graph break"):
-            tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__)
+            tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__,
+                                 owner.fn.__builtins__)
             tx.stop_at = why.root_index
             tx.run()
             if tx.stopped is None:
@@ -334,7 +335,7 @@ def rerun_eagerly_if_graph_raises(transformed: types.FunctionType, original: typ
 def _refresh_tensor_specs(capture: CaptureState) -> None:
     """TENSOR_MATCH checks the sizes each input has *after* tracing: a dimension that started
     symbolic but was specialized along the way (``x.size(1) == 12``) is checked as a constant."""
-    fakes = {a.source: a.fake for a in capture.graph.graph_args if isinstance(a.fake, torch.Tensor)}
+    fakes = {a.source: a for a in capture.graph.graph_args if a.layout is not None}   # (sizes as they entered)
     for g in [g for g in capture.guards if g.kind is GuardKind.TENSOR_MATCH and g.source in fakes]:
         spec = TensorSpec.of(capture.graph.example_of(g.source), fakes[g.source])
         if spec != g.payload:

@@ -161,6 +161,11 @@ class VariableTracker:
         all before writing anything back, so each is the value as the trace read it."""
         return []
 
+    def changes_nothing(self) -> bool:
+        """Whether the final state is the state the trace found (a value swapped in and
+        restored, as ``functional_call`` and patching context managers do): no write-back."""
+        return False
+
     def reconstruct_method(self, cg: Any, name: str) -> None:
         """Push the bound method ``value.name`` (a BoundMethodVariable being rebuilt)."""
         cg.reconstruct(self)

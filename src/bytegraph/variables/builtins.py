@@ -191,7 +191,8 @@ def _absent(tx: Tx, obj: VariableTracker, name: str, e: UserCodeError) -> bool:
     """True (and guarded: the attribute may be added later) when ``e`` says ``obj.name`` is missing."""
     if not isinstance(e.original, AttributeError):
         return False
-    if obj.source is not None:
+    removed = getattr(obj, "_removed_by_trace", None)       # (deleted by the trace: the real object has it)
+    if obj.source is not None and not (removed is not None and removed(name)):
         tx.guard(obj.source, GuardKind.NOT_HASATTR, name, "getattr/hasattr found no attribute")
     return True
 
@@ -501,6 +502,15 @@ def _object_setattr(tx: Tx, obj: VariableTracker, name: VariableTracker, value: 
     if not isinstance(obj, UserDefinedObjectVariable):
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"object.__setattr__ on {obj.describe()}")
     return obj.generic_setattr(tx, name.as_constant(), value)
+
+
+@handles(object.__delattr__)
+def _object_delattr(tx: Tx, obj: VariableTracker, name: VariableTracker) -> VariableTracker:
+    from .user_defined import UserDefinedObjectVariable
+
+    if not isinstance(obj, UserDefinedObjectVariable):
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"object.__delattr__ on {obj.describe()}")
+    return obj.generic_delattr(tx, name.as_constant())
 
 
 @handles(object.__getattribute__)

@@ -23,7 +23,7 @@ import torch
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import Guard, GuardKind
-from .base import NotConstant, Tx, VariableTracker, pymethod
+from .base import LazyVariableTracker, NotConstant, Tx, VariableTracker, pymethod
 from .lists import IteratorVariable, TupleVariable
 
 _IDENTITY_HASHES = frozenset({object.__hash__, torch.Tensor.__hash__})
@@ -109,6 +109,21 @@ def replace_contents(target: Any, contents: Any) -> None:
             base.__setitem__(target, k, v)
 
 
+def update_contents(target: Any, deleted: tuple, updates: dict) -> None:
+    """Run-time write-back of the keys a trace changed in a dict (or a subclass: through the
+    builtin's own methods). The new values were built before any was written."""
+    base = collections.OrderedDict if isinstance(target, collections.OrderedDict) else dict
+    for k in deleted:
+        base.__delitem__(target, k)
+    for k, v in updates.items():
+        base.__setitem__(target, k, v)
+
+
+def _same_entry(initial: VariableTracker, final: VariableTracker) -> bool:
+    """Whether a dict entry still holds the value the trace found there (lazily built or not)."""
+    return final is initial or (isinstance(initial, LazyVariableTracker) and initial.realize() is final)
+
+
 def _clear_and_update(cg: Any, source: Any, build_contents: Any) -> None:
     cg.push_callable(replace_contents)
     cg.load_source(source)
@@ -148,6 +163,7 @@ class DictVariable(VariableTracker):
         # the keys the dict had before the call, in order: key guards are about them, never about
         # keys the trace itself added or removed since
         self._original = tuple(self._items) if key_guards is not None else ()
+        self._guard_set = key_guards        # kept after key_guards is used (the write-back may guard)
 
     def value(self, key: Hashable) -> VariableTracker:
         vt = self._items[key].realize()
@@ -210,14 +226,58 @@ class DictVariable(VariableTracker):
         if self.py_type is types.MappingProxyType:
             raise UserCodeError(TypeError(f"'mappingproxy' object does not support {what}"))
         if self.source is not None:
+            if self._initial is None:      # what the write-back compares the final state with
+                self._initial = dict(self._items)
             tx.mutation(self, f"dict.{what}")
 
+    _initial: dict[Hashable, VariableTracker] | None = None
+
+    def _diff(self) -> tuple[list[Hashable], list[Hashable]] | None:
+        """(deleted keys, keys set) that turn the dict the trace found into the final one, as
+        ``del d[k]`` then ``d[k] = v`` in order; None when that would not give the final key
+        order (a key deleted and set again, ``move_to_end``): the whole dict is rewritten then."""
+        initial = self._initial or {}
+        final = self._items
+        survivors = [k for k in initial if k in final]
+        if list(final) != survivors + [k for k in final if k not in initial]:
+            return None
+        changed = [k for k in final if k not in initial or not _same_entry(initial[k], final[k])]
+        return [k for k in initial if k not in final], changed
+
+    def changes_nothing(self) -> bool:
+        return self._diff() == ([], [])
+
     def replay_values(self) -> list[VariableTracker]:
-        return [*(k.vt for k in self._items if isinstance(k, IdentityKey)), *(self.value(k) for k in self._items)]
+        diff = self._diff()
+        keys = list(self._items) if diff is None else diff[1]
+        return [*(k.vt for k in keys if isinstance(k, IdentityKey)), *(self.value(k) for k in keys)]
 
     def replay(self, cg: Any) -> None:
-        """``src.clear(); src.update({...})``: same dict object, new contents in order."""
-        _clear_and_update(cg, self.source, lambda: self._build_plain(cg))
+        """Only what changed: ``del d[k]`` and ``d[k] = v`` through the builtin's own methods (so
+        keys added to the real dict since, which the trace never saw, stay). When the key order
+        changed, ``d.clear(); d.update({...})`` of the final contents, under a guard on the key
+        set the trace found."""
+        diff = self._diff()
+        if diff is None:
+            if self._guard_set is not None:
+                self._guard_set.add(Guard(self.source, GuardKind.DICT_KEYS, self._original,
+                                          "the dict is written back whole"))
+            _clear_and_update(cg, self.source, lambda: self._build_plain(cg))
+            return
+        deleted, changed = diff
+        cg.push_callable(update_contents)
+        cg.load_source(self.source)
+        cg.begin_build(tuple)
+        for k in deleted:
+            _reconstruct_key(cg, k)
+        cg.build(tuple, len(deleted))
+        cg.begin_build(dict)
+        for k in changed:
+            _reconstruct_key(cg, k)
+            cg.reconstruct(self.value(k))
+        cg.build(dict, len(changed))
+        cg.call(3)
+        cg.emit("POP_TOP")
 
     def _build_plain(self, cg: Any) -> None:
         cg.begin_build(dict)
@@ -312,7 +372,7 @@ class DictVariable(VariableTracker):
     @pymethod("pop")
     def _pop(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
         k = hash_key(tx, key, self._items)
-        if not self.has_key(k):
+        if not self.has_key(k, reading=True):
             if default is None:
                 raise UserCodeError(KeyError(k))
             return default

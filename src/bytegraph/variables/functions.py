@@ -23,7 +23,7 @@ from typing import Any
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
-from ..sources import AttrSource, ItemSource, Source
+from ..sources import AttrSource, ItemSource, Source, builtins_of
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 
 
@@ -43,6 +43,7 @@ class InlineTarget:
     kwdefaults: dict[str, VariableTracker]
     closure: list[VariableTracker]           # CellVariable / ExistingCellVariable, in co_freevars order
     module: str | None                       # __module__ of the function (globals policy)
+    builtins: dict[str, Any]                 # the function's __builtins__ (what LOAD_GLOBAL falls back to)
 
 
 class CellVariable(VariableTracker):
@@ -127,7 +128,11 @@ class ExistingCellVariable(VariableTracker):
         return self.contents_source is not None
 
     def replay_values(self) -> list[VariableTracker]:
-        return [self._contents] if self._contents is not None else []
+        return [self._contents] if self._contents is not None and self._contents is not _UNREAD else []
+
+    def changes_nothing(self) -> bool:
+        contents = self._contents
+        return contents is not None and contents is not _UNREAD and contents.source == self.contents_source
 
     def replay(self, cg: Any) -> None:
         """``cell.cell_contents = value`` on the real cell (deleting it for ``del``)."""
@@ -213,7 +218,8 @@ class UserFunctionVariable(VariableTracker):
         closure = [existing_cell(tx.capture, cell, AttrSource(ItemSource(AttrSource(src, "__closure__"), i),
                                                              "cell_contents") if src else None, fn.__code__.co_freevars[i])
                    for i, cell in enumerate(fn.__closure__ or ())]
-        return InlineTarget(fn.__code__, fn.__globals__, src, defaults, kwdefaults, closure, fn.__module__)
+        return InlineTarget(fn.__code__, fn.__globals__, src, defaults, kwdefaults, closure, fn.__module__,
+                            fn.__builtins__)
 
     @pymethod("__get__")
     def _get(self, tx: Tx, obj: VariableTracker, cls: VariableTracker | None = None) -> VariableTracker:
@@ -251,6 +257,7 @@ class NestedFunctionVariable(VariableTracker):
         self.kwdefaults = kwdefaults
         self.closure = closure
         self.module = module
+        self.fn_builtins = builtins_of(fn_globals)      # as CPython's MAKE_FUNCTION takes them
 
     def python_type(self) -> type:
         return types.FunctionType
@@ -259,7 +266,8 @@ class NestedFunctionVariable(VariableTracker):
         return tx.inline_call(self, args, kwargs)
 
     def inline_target(self, tx: Tx) -> InlineTarget:
-        return InlineTarget(self.code, self.fn_globals, None, self.defaults, self.kwdefaults, self.closure, self.module)
+        return InlineTarget(self.code, self.fn_globals, None, self.defaults, self.kwdefaults, self.closure, self.module,
+                            self.fn_builtins)
 
     @pymethod("__get__")
     def _get(self, tx: Tx, obj: VariableTracker, cls: VariableTracker | None = None) -> VariableTracker:

@@ -10,6 +10,8 @@ hooks that is ``Module._call_impl``'s fast path, whose hook-dict checks become g
 
 from __future__ import annotations
 
+import types
+
 import torch
 
 from ..diagnostics.errors import UserCodeError
@@ -17,6 +19,7 @@ from ..guards import GuardKind
 from ..sources import AttrSource, ItemSource
 from .base import Tx, VariableTracker, pymethod
 from .dicts import DictVariable
+from .functions import UserMethodVariable
 from .user_defined import UserDefinedObjectVariable, lookup_class_attr, wrap_child
 
 STATE_DICTS = ("_parameters", "_buffers", "_modules")
@@ -41,10 +44,23 @@ class NNModuleVariable(UserDefinedObjectVariable):
         state = self.value.__dict__
         for dict_name in STATE_DICTS:
             d = state.get(dict_name)
+            tracked = tx.capture.identity.get(id(d)) if d is not None else None
+            if isinstance(tracked, DictVariable):
+                # The trace has read or written this dict (functional_call swaps parameters in
+                # with `module._parameters[name] = t`): its tracker holds the state as of now.
+                if tracked.has_key(name, reading=True):
+                    return tracked.value(name)
+                continue
             if d is not None and name in d:
                 src = ItemSource(AttrSource(self.source, dict_name), name) if self.source is not None else None
                 return wrap_child(tx, d[name], src)
         return None
+
+    def _removed_by_trace(self, name: str) -> bool:
+        """Also a parameter, buffer or submodule the trace deleted (``Module.__delattr__``)."""
+        state = self.value.__dict__
+        return super()._removed_by_trace(name) or (
+            not self.created and any(name in state.get(d, ()) for d in STATE_DICTS))
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         """``m(*args)``. Without hooks, ``Module.__call__`` is just ``forward``: we guard that
@@ -86,14 +102,19 @@ class NNModuleVariable(UserDefinedObjectVariable):
         return [d.value(k) for k in d.keys()]
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        """``m.name = value``: kept on the tracker and replayed through ``Module.__setattr__``
-        (which files tensors, parameters and submodules where they belong). On a module made
-        while tracing, torch's ``Module.__setattr__`` itself is traced."""
+        """``m.name = value`` and ``del m.name`` run ``Module.__setattr__``/``__delattr__`` (or the
+        class's own), traced: a tensor assigned to a buffer's name goes into ``_buffers``, a
+        deleted buffer leaves it, anything else is an instance attribute (``object.__setattr__``).
+        So reads later in the trace, and the write-back, see what eager would."""
         if self.created:
             return super().call_method(tx, name, args, kwargs)
-        if name == "__setattr__":
-            return self.generic_setattr(tx, args[0].as_constant(), args[1])
-        if name == "__delattr__":
+        if name in ("__setattr__", "__delattr__"):
+            owner, fn = lookup_class_attr(type(self.value), name)
+            if isinstance(fn, types.FunctionType):
+                method = UserMethodVariable(wrap_child(tx, fn, self._member_source(owner, name)), self)
+                return tx.call(method, args, kwargs)
+            if name == "__setattr__":
+                return self.generic_setattr(tx, args[0].as_constant(), args[1])
             return self.generic_delattr(tx, args[0].as_constant())
         return super().call_method(tx, name, args, kwargs)
 

@@ -23,8 +23,8 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 import torch
 
-from ..guards import GuardKind
-from ..sources import AttrSource, InstanceAttrSource, ItemSource, ModuleGlobalsSource, Source, TypeSource
+from ..guards import GuardKind, IdRef
+from ..sources import AttrSource, InstanceAttrSource, ItemSource, ModuleGlobalsSource, ModuleSource, Source, TypeSource
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
@@ -43,6 +43,20 @@ def is_torch_module_name(module: Any) -> bool:
 def is_torch_owned(obj: Any) -> bool:
     """Classes, functions and modules that belong to torch (trusted: never guarded by identity)."""
     return is_torch_module_name(obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None))
+
+
+# Mutable registries (hook dicts...) of torch's modules: guarded like a user's values.
+_REGISTRY_TYPES = frozenset({dict, list, set, collections.OrderedDict})
+
+
+def is_torch_code(value: Any) -> bool:
+    """Is this value, read from one of torch's own modules, trusted (never guarded)? Its
+    functions, classes and submodules are: torch does not monkey-patch itself. Its data is
+    not: flags users set (``torch.backends.cudnn.enabled``, plain bools, numbers and strings
+    of a module) and mutable registries (the global module-hook dicts) are guarded."""
+    from .constant import is_literal
+
+    return type(value) not in _REGISTRY_TYPES and not is_literal(value)
 
 
 CONTAINER_BASES = (collections.OrderedDict, dict, list)      # most specific first
@@ -76,6 +90,23 @@ def wrap_child(tx: Tx, value: Any, source: Source | None) -> VariableTracker:
     return tx.wrap(value, source) if source is not None else tx.wrap_const(value)
 
 
+def module_source(module: types.ModuleType) -> Source | None:
+    """``sys.modules[name]`` for a module reached without a source (through a trusted torch
+    module, an import inside the function), if that is where it lives."""
+    name = getattr(module, "__name__", None)
+    return ModuleSource(name) if isinstance(name, str) and sys.modules.get(name) is module else None
+
+
+def _guard_torch_function(tx: Tx, module: types.ModuleType, name: str, value: Any) -> None:
+    """A function of torch's (``F.gelu``, ``torch.sin``) is a constant of the graph, but the
+    program may replace it (``F.gelu = my_gelu``, before or between calls): it is guarded by
+    identity, read from the module's dict (bound once in the guard function). Submodules and
+    classes stay trusted."""
+    if callable(value) and not isinstance(value, (types.ModuleType, type)) and module.__dict__.get(name) is value:
+        tx.guard(ItemSource(ModuleGlobalsSource(module.__name__), name), GuardKind.ID_MATCH, IdRef.of(value),
+                 "a torch function the program could replace")
+
+
 class PythonModuleVariable(VariableTracker):
     static_identity = True      # sys.modules holds it
 
@@ -89,7 +120,35 @@ class PythonModuleVariable(VariableTracker):
     def as_constant(self) -> Any:
         return self.module
 
+    def _globals_key(self, tx: Tx) -> Source | None:
+        """How side effects name this module's globals: None for the compiled function's own."""
+        if self.module.__dict__ is tx.capture.root_globals:
+            return None
+        return ModuleGlobalsSource(self.module.__name__)
+
+    def _assignable(self, tx: Tx, name: str) -> bool:
+        """``mod.name = value`` is a global store: a plain module (no ``__setattr__`` of its own, so
+        no property of torch.backends' kind), reachable again through sys.modules, or the
+        compiled function's own module; a plain name."""
+        return (type(self.module).__setattr__ is types.ModuleType.__setattr__ and not name.startswith("__")
+                and (self.module.__dict__ is tx.capture.root_globals or module_source(self.module) is not None))
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        """``mod.NAME = value`` (a patch of a module global, a ``mock.patch.object`` of a module): a
+        store into the module's globals, read back by the trace (attribute reads, and the global
+        reads of the module's functions) and written back after the graph."""
+        if name == "__setattr__" and len(args) == 2 and not kwargs and args[0].is_constant():
+            attr = args[0].as_constant()
+            if isinstance(attr, str) and self._assignable(tx, attr):
+                tx.capture.side_effects.store_global(self._globals_key(tx), attr, args[1])
+                return tx.wrap_const(None)
+        return super().call_method(tx, name, args, kwargs)
+
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        stored = tx.capture.side_effects.load_global(self._globals_key(tx), name) \
+            if self.module.__dict__ is tx.capture.root_globals or module_source(self.module) is not None else None
+        if stored is not None:
+            return stored
         try:
             value = getattr(self.module, name)
         except AttributeError as e:
@@ -97,12 +156,16 @@ class PythonModuleVariable(VariableTracker):
         modelled = numpy_module_attr(self.module, name, value)      # numpy's callables, torch.from_numpy
         if modelled is not None:
             return modelled
-        source = AttrSource(self.source, name) if self.source is not None else None
-        if is_torch_owned(self.module) or source is None:
-            # trusted (decision 6), unless the module's own code rebinds the name (a lazy flag)
-            rebinds = name in rebound_globals(self.module.__dict__) and sys.modules.get(self.module.__name__) is self.module
-            source = ItemSource(ModuleGlobalsSource(self.module.__name__), name) if rebinds else None
-        return tx.wrap(value, source) if source is not None else tx.wrap_const(value)
+        in_sys_modules = sys.modules.get(self.module.__name__) is self.module
+        if in_sys_modules and name in rebound_globals(self.module.__dict__):
+            # a name the module's own code rebinds (a lazy flag): guarded, torch's or not
+            return tx.wrap(value, ItemSource(ModuleGlobalsSource(self.module.__name__), name))
+        base = self.source if self.source is not None else module_source(self.module)
+        if base is not None and is_torch_owned(self.module) and is_torch_code(value):
+            _guard_torch_function(tx, self.module, name, value)
+        if base is None or (is_torch_owned(self.module) and is_torch_code(value)):
+            return tx.wrap_const(value)     # torch's code is trusted (decision 6); its data is not
+        return tx.wrap(value, AttrSource(base, name))
 
     def describe(self) -> str:
         return f"module {self.module.__name__}"
@@ -439,9 +502,15 @@ class UserDefinedObjectVariable(VariableTracker):
         if isinstance(getattr_fn, types.FunctionType) and not is_torch_owned(owner):
             fn = wrap_child(tx, getattr_fn, self._member_source(owner, "__getattr__"))
             return tx.call(fn, [self, tx.wrap_const(name)], {})
-        if self.source is not None:     # caught (hasattr, try/except, a class pattern): it may appear later
+        if self.source is not None and not self._removed_by_trace(name):
+            # caught (hasattr, try/except, a class pattern): it may appear later
             tx.guard(self.source, GuardKind.NOT_HASATTR, name, "attribute read found none")
         raise UserCodeError(AttributeError(f"'{type(self.value).__name__}' object has no attribute '{name}'"))
+
+    def _removed_by_trace(self, name: str) -> bool:
+        """Whether the attribute is missing only because the trace deleted it (the real object
+        still has it: a guard that it is absent would reject the very call it was made for)."""
+        return self.pending.get(name) is DELETED
 
     def _member_source(self, owner: type | None, name: str) -> Source | None:
         """Where a class member is read from: ``type(obj).name``, so that replacing it on a user
@@ -548,13 +617,23 @@ class UserDefinedObjectVariable(VariableTracker):
     def _has_instance_attr(self, name: str) -> bool:
         return name in getattr(self.value, "__dict__", {})
 
+    def _changed(self) -> dict[str, VariableTracker]:
+        """The attributes whose final value is not the one the object had: an attribute set
+        back to the value read from it (a patch undone in ``finally``) is left alone."""
+        src = self.source
+        return {name: vt for name, vt in self.pending.items()
+                if vt is DELETED or src is None or vt.source != InstanceAttrSource.of_object(src, name)}
+
     def replay_values(self) -> list[VariableTracker]:
-        return [vt for vt in self.pending.values() if vt is not DELETED]
+        return [vt for vt in self._changed().values() if vt is not DELETED]
+
+    def changes_nothing(self) -> bool:
+        return not self._changed()
 
     def replay(self, cg: Any) -> None:
         """``setattr``/``delattr`` of each attribute the trace changed, through the real
         ``__setattr__`` (so a module registers a new submodule or parameter as it would)."""
-        for name, vt in self.pending.items():
+        for name, vt in self._changed().items():
             if vt is DELETED:
                 cg.load_source(self.source)
                 cg.emit("DELETE_ATTR", name)
