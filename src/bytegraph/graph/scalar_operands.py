@@ -6,10 +6,11 @@ path (its step count is a tensor there). Faked, that read is an unbacked symbol 
 itself; the op's output does not carry it, so AOTAutograd refuses the graph ("pending unbacked
 symbols not in returned outputs"). Two rewrites, first match wins:
 
-1. ``DECOMPOSED``: ``addcdiv``/``addcmul`` (and their in-place forms) with a tensor ``value`` on a
-   float32/float64 tensor become the tensor ops eager's kernel computes, ``self + value * t1 / t2``
-   and ``self + value * t1 * t2`` (each rounded in the tensor's dtype, as the kernel rounds), so no
-   number is read at all (no device sync on a GPU). torch.compile decomposes them too.
+1. ``DECOMPOSED``: ``addcdiv`` (and ``addcdiv_``) with a tensor ``value`` on a float32/float64
+   tensor becomes the tensor ops eager's CPU kernel computes, ``self + value * t1 / t2`` (each
+   rounded in the tensor's dtype, as the kernel rounds), so no number is read at all (no device
+   sync on a GPU). torch.compile decomposes it too. (``addcmul`` is not listed: its kernel fuses
+   a multiply-add, which no sequence of tensor ops rounds alike.)
 2. ``explicit_items``: any other op whose fake run made such a symbol: each 0-d tensor passed to a
    parameter that every tensor overload of the op types as a number (``alpha``, ``value``...) is
    read by an explicit ``.item()`` node before the op, an unbacked float the graph owns.
@@ -39,22 +40,23 @@ def _is_scalar_tensor(vt: Any) -> bool:
     return isinstance(vt, TensorVariable) and vt.fake.dim() == 0
 
 
-def _addc(graph: "OutputGraph", name: str, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker | None:
+def _addcdiv(graph: "OutputGraph", name: str, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker | None:
     """``self.addcdiv(t1, t2, value=v)`` as ``self + v * t1 / t2`` (CPython-order ops, eager's
-    ``self_val + scalar_val * t1_val / t2_val``); ``addcmul`` with ``*``."""
+    ``self_val + scalar_val * t1_val / t2_val``)."""
     if len(args) != 3 or set(kwargs) != {"value"} or not _is_scalar_tensor(kwargs["value"]):
         return None
     self_, t1, t2 = args
-    if not all(isinstance(t, TensorVariable) and t.fake.dtype in _EXACT_DTYPES for t in (self_, t1, t2)):
-        return None
+    if not all(isinstance(t, TensorVariable) and t.fake.dtype in _EXACT_DTYPES and t.fake.device.type == "cpu"
+               for t in (self_, t1, t2)):
+        return None         # (another device's kernel may round otherwise: rule 2 reads the number)
     scaled = graph.call_function(torch.mul, [kwargs["value"], t1], {})
-    combined = graph.call_function(torch.div if name.startswith("addcdiv") else torch.mul, [scaled, t2], {})
+    combined = graph.call_function(torch.div, [scaled, t2], {})
     if name.endswith("_"):
         return graph.call_method("add_", [self_, combined], {})
     return graph.call_function(torch.add, [self_, combined], {})
 
 
-DECOMPOSED = {name: _addc for name in ("addcdiv", "addcdiv_", "addcmul", "addcmul_")}
+DECOMPOSED = {"addcdiv": _addcdiv, "addcdiv_": _addcdiv}
 
 
 def decompose(graph: "OutputGraph", kind: str, target: Any, args: list[Any],
