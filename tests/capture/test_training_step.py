@@ -366,3 +366,24 @@ def test_clip_grad_norm_mixed_dtypes():
         assert torch.equal(cf(ps2), clip(ps1))
         assert all(torch.equal(p1.grad, p2.grad) for p1, p2 in zip(ps1, ps2))
     assert backend.compiled == 1 and cf.stats.break_reasons == [] and cf.stats.eager_reasons == []
+
+
+def _no_grad_then_break(x):
+    torch.set_grad_enabled(False)          # what the optimizer's _use_grad does before its break
+    print(end="")
+    y = x * 2
+    torch.set_grad_enabled(True)
+    return y
+
+
+def test_graph_that_only_switches_grad_mode_runs_natively():
+    """A frame whose graph would only switch grad mode before a break switches it natively:
+    no graph call, and the code after the break runs with grad off."""
+    backend = Counting()
+    cf = bytegraph.compile(_no_grad_then_break, backend=backend)
+    for _ in range(2):
+        x = torch.randn(3, requires_grad=True)
+        y = cf(x)
+        assert torch.equal(y, x * 2) and not y.requires_grad and torch.is_grad_enabled()
+    assert backend.compiled == 1 and backend.calls == 2          # (the resume function's graph only)
+    assert [(s.captures, s.graphs) for s in cf.stats_all] == [(1, 0), (1, 1)]
