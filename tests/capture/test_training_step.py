@@ -387,3 +387,33 @@ def test_graph_that_only_switches_grad_mode_runs_natively():
         assert torch.equal(y, x * 2) and not y.requires_grad and torch.is_grad_enabled()
     assert backend.compiled == 1 and backend.calls == 2          # (the resume function's graph only)
     assert [(s.captures, s.graphs) for s in cf.stats_all] == [(1, 0), (1, 1)]
+
+
+def _update_in_try(p, g, idx):
+    try:
+        p.mul_(0.9).add_(g)
+        if idx is not None:
+            p.add_(g[idx].sum())          # a tensor index: may raise at run time
+    finally:
+        g.mul_(0)
+    return p
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_inputs_copied_only_for_graphs_that_may_raise(indexed, monkeypatch):
+    """A graph inside the program's try/finally (an optimizer's update inside ``_use_grad``) is
+    rerun eagerly if it raises, from copies of the inputs it writes; a graph of elementwise
+    float ops cannot raise once its guards hold, and copies nothing."""
+    cf = bytegraph.compile(_update_in_try, backend=Counting())
+    p, g, p2, g2 = torch.ones(4), torch.full((4,), 2.0), torch.ones(4), torch.full((4,), 2.0)
+    idx = torch.tensor([1, 3]) if indexed else None
+    cf(p, g, idx)                                           # (compiles)
+    clones = []
+    real_clone = torch.Tensor.clone
+    monkeypatch.setattr(torch.Tensor, "clone", lambda self, *a, **k: clones.append(1) or real_clone(self, *a, **k))
+    p, g = torch.ones(4), torch.full((4,), 2.0)
+    cf(p, g, idx)
+    monkeypatch.undo()
+    assert torch.equal(p, _update_in_try(p2, g2, idx)) and torch.equal(g, g2)
+    assert (len(clones) > 0) == indexed, clones
+    assert cf.stats.captures == 1 and cf.stats.graphs == 1

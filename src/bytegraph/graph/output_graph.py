@@ -104,6 +104,20 @@ def _named_in_place(n: torch.fx.Node) -> bool:
         (name.endswith("_") and not name.startswith("_")) or name in _INPLACE_NAMES)
 
 
+# Ops that raise nothing at run time on floating-point tensors whose metadata the guards fix:
+# elementwise arithmetic, copies, creation from constants, reading a 0-d tensor as a number.
+# (Errors they can raise, shape or dtype mismatches, in-place ops on leaves that require grad,
+# are raised by the fake run while tracing.) Names of torch functions, Tensor methods and
+# operator functions alike; read by ``OutputGraph.may_raise``.
+NEVER_RAISE = frozenset({
+    "add", "add_", "sub", "sub_", "rsub", "mul", "mul_", "div", "div_", "truediv", "neg", "neg_", "pow", "pow_",
+    "iadd", "isub", "imul", "itruediv", "sqrt", "sqrt_", "rsqrt", "abs", "exp", "log", "sign", "maximum",
+    "minimum", "clamp", "clamp_", "lerp", "lerp_", "addcdiv", "addcdiv_", "addcmul", "addcmul_", "copy_",
+    "zero_", "fill_", "clone", "detach", "item", "tensor", "zeros", "zeros_like", "ones_like",
+    "_set_grad_enabled",
+})
+
+
 def _version(t: torch.Tensor) -> int | None:
     """A tensor's version counter (bumped by every write into it); None for inference tensors,
     which have none (an op's writes into those are found by its name alone)."""
@@ -618,6 +632,24 @@ class OutputGraph:
     def drop_examples(self) -> None:
         for a in self.graph_args:
             a.example = None
+
+    def may_raise(self) -> bool:
+        """Whether an op of the graph may raise at run time once the guards hold: False when
+        every op is one of ``NEVER_RAISE`` computing a floating-point tensor (or reading one as
+        a number), whose shapes, dtypes and devices the guards fix. (An optimizer's update is
+        such a graph; ``runtime/convert.GraphCall`` then copies none of the inputs it writes.)"""
+        for n in self.graph.nodes:
+            if n.op not in ("call_function", "call_method"):
+                continue
+            name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
+            if name not in NEVER_RAISE:
+                return True
+            value = n.meta.get("example_value")
+            if name == "item":
+                value = n.args[0].meta.get("example_value") if isinstance(n.args[0], torch.fx.Node) else None
+            if name != "_set_grad_enabled" and not (isinstance(value, torch.Tensor) and value.dtype.is_floating_point):
+                return True     # (integer division by zero raises; a Python number's arithmetic may)
+        return False
 
     def switches_modes(self) -> bool:
         """Whether the graph changes grad mode, autocast or inference mode as it runs."""

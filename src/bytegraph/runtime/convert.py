@@ -400,7 +400,10 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         # graph, they would be lost): the frame is then rerun eagerly from the start.
         rerun = graph.ops_under_handler or bool(capture.side_effects)
         if rerun:
-            compiled = GraphCall(compiled, graph.mutated_inputs(), graph.switches_modes())
+            # (a graph that cannot raise once its guards hold, an optimizer's update, needs no
+            # copy of what it writes: GraphCall.__call__ then only restores modes)
+            compiled = GraphCall(compiled, graph.mutated_inputs() if graph.may_raise() else [],
+                                 graph.switches_modes())
         body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
     transformed = make_function(fn, program_for(code).prologue, body)
     if log_bytecode.isEnabledFor(logging.DEBUG):
