@@ -391,7 +391,7 @@ def test_graph_that_only_switches_grad_mode_runs_natively():
 
 def _update_in_try(p, g, idx):
     try:
-        p.mul_(0.9).add_(g)
+        p.copy_(p * 0.9 + g)
         if idx is not None:
             p.add_(g[idx].sum())          # a tensor index: may raise at run time
     finally:
@@ -404,10 +404,17 @@ def test_inputs_copied_only_for_graphs_that_may_raise(indexed, monkeypatch):
     """A graph inside the program's try/finally (an optimizer's update inside ``_use_grad``) is
     rerun eagerly if it raises, from copies of the inputs it writes; a graph of elementwise
     float ops cannot raise once its guards hold, and copies nothing."""
+    from bytegraph.runtime import convert
+
+    calls = []
+    real_init = convert.GraphCall.__init__
+    monkeypatch.setattr(convert.GraphCall, "__init__",
+                        lambda self, compiled, mutated, modes: calls.append(mutated) or real_init(self, compiled, mutated, modes))
     cf = bytegraph.compile(_update_in_try, backend=Counting())
     p, g, p2, g2 = torch.ones(4), torch.full((4,), 2.0), torch.ones(4), torch.full((4,), 2.0)
     idx = torch.tensor([1, 3]) if indexed else None
     cf(p, g, idx)                                           # (compiles)
+    monkeypatch.undo()
     clones = []
     real_clone = torch.Tensor.clone
     monkeypatch.setattr(torch.Tensor, "clone", lambda self, *a, **k: clones.append(1) or real_clone(self, *a, **k))
@@ -417,3 +424,4 @@ def test_inputs_copied_only_for_graphs_that_may_raise(indexed, monkeypatch):
     assert torch.equal(p, _update_in_try(p2, g2, idx)) and torch.equal(g, g2)
     assert (len(clones) > 0) == indexed, clones
     assert cf.stats.captures == 1 and cf.stats.graphs == 1
+    assert calls == [[0, 1] if indexed else []]         # the graph is rerun on a raise, either way
