@@ -39,6 +39,7 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "StatefulSymbolicContext": ("torch.fx.experimental.symbolic_shapes:StatefulSymbolicContext",),
     "GuardOnDataDependentSymNode": ("torch.fx.experimental.symbolic_shapes:GuardOnDataDependentSymNode",),
     "guard_scalar": ("torch.fx.experimental.symbolic_shapes:guard_scalar",),
+    "free_unbacked_symbols": ("torch.fx.experimental.symbolic_shapes:free_unbacked_symbols",),
     "enable_python_dispatcher": ("torch._dispatch.python:enable_python_dispatcher",),
     # Tracing context and torch's Source protocol (what a ShapeEnv symbol is named after)
     "torch_guards": ("torch._guards",),

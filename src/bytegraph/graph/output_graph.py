@@ -38,6 +38,7 @@ from ..torch_compat import (
     TracingContext,
     UnsupportedOperatorException,
     enable_python_dispatcher,
+    free_unbacked_symbols,
     guard_scalar,
     torch_guards,
 )
@@ -48,6 +49,7 @@ from ..variables.lists import ListVariable, TupleVariable
 from ..variables.symbolic import SymNodeVariable, is_symbolic
 from ..variables.tensor import TensorVariable
 from ..variables.triton import launch_writes
+from . import scalar_operands
 from .float_operands import tensor_operands
 from .shapes import ShapeSource
 
@@ -99,6 +101,20 @@ def _named_in_place(n: torch.fx.Node) -> bool:
     name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
     return n.op in ("call_function", "call_method") and bool(n.args) and (
         (name.endswith("_") and not name.startswith("_")) or name in _INPLACE_NAMES)
+
+
+# Ops that raise nothing at run time on floating-point tensors whose metadata the guards fix:
+# elementwise arithmetic, copies, creation from constants, reading a 0-d tensor as a number.
+# (Errors they can raise, shape or dtype mismatches, in-place ops on leaves that require grad,
+# are raised by the fake run while tracing.) Names of torch functions, Tensor methods and
+# operator functions alike; read by ``OutputGraph.may_raise``.
+NEVER_RAISE = frozenset({
+    "add", "add_", "sub", "sub_", "rsub", "mul", "mul_", "div", "div_", "truediv", "neg", "neg_", "pow", "pow_",
+    "iadd", "isub", "imul", "itruediv", "sqrt", "sqrt_", "rsqrt", "abs", "exp", "log", "sign", "maximum",
+    "minimum", "clamp", "clamp_", "lerp", "lerp_", "addcdiv", "addcdiv_", "addcmul", "addcmul_", "copy_",
+    "zero_", "fill_", "clone", "detach", "item", "tensor", "zeros", "zeros_like", "ones_like",
+    "_set_grad_enabled",
+})
 
 
 def _version(t: torch.Tensor) -> int | None:
@@ -172,6 +188,10 @@ def _as_eager_raises(error: Exception, kind: str, target: Any, args: list[Any], 
     except Exception:   # noqa: BLE001 - no eager counterpart; the fake error is the program's
         pass
     return error
+
+
+def _describe_target(target: Any) -> str:
+    return target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
 
 
 def _has_symbols(value: Any) -> bool:
@@ -365,6 +385,16 @@ class OutputGraph:
             found = self.float_items[vt.node] = (node, vt)
         return found[0], found[0].meta["example_value"]
 
+    def tensor_item(self, vt: TensorVariable) -> SymNodeVariable:
+        """``vt.item()`` of a 0-d tensor as an op's number argument: an unbacked symbol the graph's
+        own node makes (``scalar_operands.explicit_items``)."""
+        node = self.graph.call_method("item", (vt.node,))
+        with self.shape_env.ignore_fresh_unbacked_symbols():
+            sym = (self.shape_env.create_unbacked_symfloat() if vt.fake.dtype.is_floating_point
+                   else self.shape_env.create_unbacked_symint())
+        node.meta["example_value"] = sym
+        return SymNodeVariable(node, sym)
+
     def specialize_float(self, vt: GraphFloatVariable, why: str) -> None:
         """The trace uses ``vt``'s value as a constant: each input float it is computed from is
         guarded by value (the caller turns ``specialized_floats`` into EQUALS_MATCH guards)."""
@@ -429,11 +459,24 @@ class OutputGraph:
                                  _map_graph_floats(constant, dict(kwargs)))
 
     def _record_node(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker:
+        decomposed = scalar_operands.decompose(self, kind, target, args, kwargs)
+        if decomposed is not None:
+            return decomposed
         node_args, fake_args = _graph_arg(list(args))
         node_kwargs, fake_kwargs = _graph_arg(dict(kwargs))
         tensor_args = _tensor_args((node_args, node_kwargs), (fake_args, fake_kwargs))
         versions = [_version(f) for _, f in tensor_args]
+        pending = self.shape_env.pending_fresh_unbacked_symbols
+        before = len(pending)
         out = self.run_fake(kind, target, fake_args, fake_kwargs)
+        if len(pending) > before and not set(pending[before:]) <= free_unbacked_symbols(out):
+            # the op read a tensor as a number inside itself (graph/scalar_operands.py)
+            del pending[before:]
+            rewritten = scalar_operands.explicit_items(self, kind, target, args, kwargs)
+            if rewritten is not None:
+                return self._record_node(kind, target, *rewritten)
+            raise Unsupported(breaks.DATA_DEPENDENT_OP, f"{_describe_target(target)} reads a tensor argument as a "
+                              "Python number")
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
@@ -588,6 +631,24 @@ class OutputGraph:
         for a in self.graph_args:
             a.example = None
 
+    def may_raise(self) -> bool:
+        """Whether an op of the graph may raise at run time once the guards hold: False when
+        every op is one of ``NEVER_RAISE`` computing a floating-point tensor (or reading one as
+        a number), whose shapes, dtypes and devices the guards fix. (An optimizer's update is
+        such a graph; ``runtime/convert.GraphCall`` then copies none of the inputs it writes.)"""
+        for n in self.graph.nodes:
+            if n.op not in ("call_function", "call_method"):
+                continue
+            name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
+            if name not in NEVER_RAISE:
+                return True
+            value = n.meta.get("example_value")
+            if name == "item":
+                value = n.args[0].meta.get("example_value") if isinstance(n.args[0], torch.fx.Node) else None
+            if name != "_set_grad_enabled" and not (isinstance(value, torch.Tensor) and value.dtype.is_floating_point):
+                return True     # (integer division by zero raises; a Python number's arithmetic may)
+        return False
+
     def switches_modes(self) -> bool:
         """Whether the graph changes grad mode, autocast or inference mode as it runs."""
         return any(n.op == "call_function" and n.target in _MODE_SWITCHES for n in self.graph.nodes)
@@ -624,6 +685,14 @@ class OutputGraph:
 
     def op_count(self) -> int:
         return sum(1 for n in self.graph.nodes if n.op in ("call_function", "call_method", "call_module"))
+
+    def only_switches_grad_mode(self) -> bool:
+        """Whether the graph does nothing but leave grad mode changed (``torch.set_grad_enabled(b)``
+        before a break, as every optimizer's ``step`` does): the transformed code switches it
+        natively instead of calling a graph."""
+        return not self.autocast and not self.inference_mode and all(
+            n.op in ("placeholder", "output") or n.op == "call_function" and n.target is torch._C._set_grad_enabled
+            for n in self.graph.nodes)
 
     def has_work(self) -> bool:
         """Whether calling the graph does anything: an op, or leaving grad mode changed

@@ -356,6 +356,16 @@ def _install_shape_guards(capture: CaptureState) -> None:
                                  "symbolic shapes (torch's ShapeEnv)"))
 
 
+def _switch_grad_mode(cg: PyCodegen, mode: bool) -> list[Any]:
+    """``torch._C._set_grad_enabled(mode)``, natively: what a graph that only switched grad mode did."""
+    call = PyCodegen(cg.code, cg.lineno)
+    call.push_callable(torch._C._set_grad_enabled)
+    call.load_const(mode)
+    call.call(1)
+    call.emit("POP_TOP")
+    return call.instrs
+
+
 def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_locals: dict[str, Any],
             why: Unsupported | None = None) -> CacheEntry:
     """Emit the transformed function: the graph call, then either side effects + the return
@@ -376,7 +386,9 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
     graph = capture.graph
     body = out.instrs
     gm = None
-    if out.graph_outputs or graph.has_work():
+    if not out.graph_outputs and graph.has_work() and graph.only_switches_grad_mode():
+        body = _switch_grad_mode(out, graph.grad_enabled) + body
+    elif out.graph_outputs or graph.has_work():
         graph.set_outputs(out.graph_outputs)
         gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
         if log_graphs.isEnabledFor(logging.DEBUG):
@@ -388,7 +400,10 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         # graph, they would be lost): the frame is then rerun eagerly from the start.
         rerun = graph.ops_under_handler or bool(capture.side_effects)
         if rerun:
-            compiled = GraphCall(compiled, graph.mutated_inputs(), graph.switches_modes())
+            # (a graph that cannot raise once its guards hold, an optimizer's update, needs no
+            # copy of what it writes: GraphCall.__call__ then only restores modes)
+            compiled = GraphCall(compiled, graph.mutated_inputs() if graph.may_raise() else [],
+                                 graph.switches_modes())
         body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
     transformed = make_function(fn, program_for(code).prologue, body)
     if log_bytecode.isEnabledFor(logging.DEBUG):

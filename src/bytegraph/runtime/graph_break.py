@@ -169,7 +169,9 @@ def compiled_callee(obj: Any, backend: Any, dynamic: Any) -> Any:
     if not isinstance(obj, types.FunctionType) or not _capturable_frame(obj.__code__):
         return obj
     per_settings = obj.__dict__.get(_CALLEES_ATTR)
-    if per_settings is None:
+    if per_settings is None or any(c.fn is not obj for c in per_settings.values()):
+        # (none yet, or another function's: functools.wraps copies the wrapped function's
+        # __dict__, so a wrapper made after the wrapped function broke starts with its table)
         per_settings = obj.__dict__[_CALLEES_ATTR] = {}
     key = (id(backend), dynamic)
     compiled = per_settings.get(key)

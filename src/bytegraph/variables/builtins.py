@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import contextvars
+import itertools
 import math
 import operator
 import sys
@@ -288,6 +289,17 @@ def _enumerate(tx: Tx, iterable: VariableTracker, start: VariableTracker | None 
         return CombinedIteratorVariable([ListIteratorVariable(iterable)], enumerate, first)
     return IteratorVariable([TupleVariable([tx.wrap_const(first + i), vt]) for i, vt in enumerate(iterable.unpack(tx))],
                             enumerate)
+
+
+@handles(itertools.chain)
+def _chain(tx: Tx, *iterables: VariableTracker) -> VariableTracker:
+    """``itertools.chain(a, b, ...)``: the items of each, in order (read now, as ``zip`` reads them)."""
+    return IteratorVariable([vt for it in iterables for vt in it.unpack(tx)], itertools.chain)
+
+
+@handles(itertools.chain.from_iterable)
+def _chain_from_iterable(tx: Tx, iterables: VariableTracker) -> VariableTracker:
+    return IteratorVariable([vt for it in iterables.unpack(tx) for vt in it.unpack(tx)], itertools.chain)
 
 
 @handles(reversed)

@@ -5,6 +5,9 @@
   records the switch as a node, so the graph replays it, and fake propagation follows it).
 * AutocastVariable, InferenceModeVariable — ``torch.autocast(...)``, ``torch.inference_mode()``:
   recorded as enter/exit nodes, as torch.compile records them.
+* ProfilerRecordVariable — ``torch.autograd.profiler.record_function(name)`` (every optimizer's
+  ``step`` runs inside one): a no-op while tracing, as torch.compile makes it; the graph's ops are
+  not labelled.
 * ExceptionVariable — an exception object raised or caught while tracing (a real,
   trace-time instance: exceptions are made from constants).
 """
@@ -17,6 +20,7 @@ import torch
 
 from ..sources import AttrSource
 from .base import NotConstant, Tx, VariableTracker, pymethod
+from .constant import ConstantVariable
 
 
 class GradModeVariable(VariableTracker):
@@ -217,6 +221,53 @@ class InferenceModeVariable(GraphContextVariable):
         return f"torch.inference_mode({self.mode})"
 
 
+class ProfilerRecordVariable(VariableTracker):
+    """``torch.autograd.profiler.record_function(name, args)``: a profiler label around a block.
+    Entering and leaving it is a no-op in the graph (torch.compile, without
+    ``capture_profiler_record_function``, ignores it too): it changes no value the program
+    computes, and tracing its ``__enter__`` would break on the profiler's own C calls. One that
+    escapes (``with ... as rf: return rf``) is a new, unentered manager with the same arguments."""
+
+    def __init__(self, name: VariableTracker, args: VariableTracker | None = None) -> None:
+        super().__init__(None)
+        self.name, self.args = name, args
+
+    @classmethod
+    def create(cls, tx: Tx, name: VariableTracker, args: VariableTracker | None = None) -> "ProfilerRecordVariable":
+        return cls(name, args)
+
+    def python_type(self) -> type:
+        return torch.autograd.profiler.record_function
+
+    @pymethod("__enter__")
+    def _enter(self, tx: Tx) -> VariableTracker:
+        return self
+
+    @pymethod("__exit__")
+    def _exit(self, tx: Tx, *exc_info: VariableTracker) -> VariableTracker:
+        return tx.wrap_const(None)
+
+    def reconstruct_method(self, cg: Any, name: str) -> None:
+        """The ``__exit__`` of a block still open at a graph break: a no-op, as entering was."""
+        if name != "__exit__":
+            super().reconstruct_method(cg, name)
+            return
+        cg.push_callable(_no_exit)
+
+    def reconstruct(self, cg: Any) -> None:
+        cg.push_callable(torch.autograd.profiler.record_function)
+        cg.reconstruct(self.name)
+        cg.reconstruct(self.args if self.args is not None else ConstantVariable(None))
+        cg.call(2)
+
+    def describe(self) -> str:
+        return "torch.autograd.profiler.record_function"
+
+
+def _no_exit(*exc_info: Any) -> bool:
+    return False
+
+
 class ExceptionVariable(VariableTracker):
     identity_matters = True       # `except E as e`: e is sys.exc_info()[1], one object
 
@@ -272,6 +323,7 @@ GRAD_MODE_CLASSES: dict[type, Any] = {
     torch.amp.autocast: _autocast(torch.amp.autocast),
     torch.cpu.amp.autocast: _autocast(torch.cpu.amp.autocast),
     torch.inference_mode: InferenceModeVariable.create,
+    torch.autograd.profiler.record_function: ProfilerRecordVariable.create,
     torch.no_grad: lambda tx: GradModeVariable.create(tx, False, torch.no_grad),
     torch.enable_grad: lambda tx: GradModeVariable.create(tx, True, torch.enable_grad),
     torch.set_grad_enabled: lambda tx, mode: GradModeVariable.create(tx, bool(mode.as_constant()),

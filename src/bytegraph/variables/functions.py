@@ -24,7 +24,7 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, ItemSource, Source, builtins_of
-from .base import Tx, VariableTracker
+from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 
 
 # Functions of these modules write somewhere (log records, warnings): a graph break that runs
@@ -158,6 +158,14 @@ class ExistingCellVariable(VariableTracker):
             super().reconstruct(cg)
 
 
+def bind_function(fn: VariableTracker, obj: VariableTracker) -> VariableTracker:
+    """``fn.__get__(obj, cls)``: a method bound to ``obj``; ``fn`` itself when ``obj`` is None
+    (CPython: Objects/funcobject.c func_descr_get)."""
+    if obj.is_constant() and obj.as_constant() is None:
+        return fn
+    return UserMethodVariable(fn, obj)
+
+
 def existing_cell(capture: Any, cell: Any, contents_source: Source | None, name: str) -> ExistingCellVariable:
     """The one tracker of a real cell in this capture, however it is reached (the compiled
     function's closure, an inlined function's ``__closure__``, a resume function's cell
@@ -213,7 +221,13 @@ class UserFunctionVariable(VariableTracker):
         return InlineTarget(fn.__code__, fn.__globals__, src, defaults, kwdefaults, closure, fn.__module__,
                             fn.__builtins__)
 
+    @pymethod("__get__")
+    def _get(self, tx: Tx, obj: VariableTracker, cls: VariableTracker | None = None) -> VariableTracker:
+        return bind_function(self, obj)
+
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name in type(self)._methods:
+            return BoundMethodVariable(self, name)
         if name in ("__name__", "__qualname__", "__module__", "__doc__"):
             return tx.wrap_const(getattr(self.fn, name))
         if name == "__code__":
@@ -254,6 +268,10 @@ class NestedFunctionVariable(VariableTracker):
     def inline_target(self, tx: Tx) -> InlineTarget:
         return InlineTarget(self.code, self.fn_globals, None, self.defaults, self.kwdefaults, self.closure, self.module,
                             self.fn_builtins)
+
+    @pymethod("__get__")
+    def _get(self, tx: Tx, obj: VariableTracker, cls: VariableTracker | None = None) -> VariableTracker:
+        return bind_function(self, obj)
 
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
         if name in ("__name__", "__qualname__"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import inspect
+import itertools
 import operator
 import types
 from typing import Any, Callable
@@ -448,6 +449,7 @@ REBUILD: dict[type, Callable[[list], Any]] = {
     map: lambda items: map(_identity, items),
     filter: lambda items: filter(_keep, items),
     type(iter({})): lambda items: iter(dict.fromkeys(items)),
+    itertools.chain: lambda items: itertools.chain(items),
 }
 
 

@@ -4,6 +4,12 @@ Metadata (shape, dtype, device, ndim, requires_grad...) is read from the fake te
 is a trace-time constant (the input's TENSOR_MATCH guard makes that sound). Every other
 method and operator becomes a graph node through ``tx.graph``. Anything that needs the
 data itself (``bool(x)``, ``x.item()`` feeding Python) is a graph break.
+
+``.grad`` (what an optimizer reads, and ``zero_grad`` sets to None) is an attribute of the real
+tensor: of an input, it is read through ``AttrSource(x, "grad")`` (a tensor input of its own, or
+None, guarded as any value); a tensor the graph computes has none yet. Assigning it (``p.grad =
+None``, ``p.grad = g``) on an input is a side effect written back after the graph, and later reads
+in the trace see the assigned value.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import torch
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
-from ..sources import InstanceAttrSource
+from ..sources import AttrSource, InstanceAttrSource
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 from .numpy import tensor_numpy
 
@@ -26,6 +32,8 @@ META_ATTRS = frozenset({
 })
 # Attributes that are tensors computed from the tensor: graph nodes (getattr).
 GRAPH_ATTRS = frozenset({"T", "mT", "H", "mH", "real", "imag"})
+# Attributes of the real tensor the trace may read and assign (inputs only; written back after the graph).
+REAL_ATTRS = frozenset({"grad"})
 # Methods that need the data, or act outside the program: a graph break with its catalog kind.
 BREAKING_METHODS: dict[str, breaks.BreakKind] = {
     "item": breaks.DATA_DEPENDENT_OP, "tolist": breaks.DATA_DEPENDENT_OP,
@@ -46,6 +54,7 @@ class TensorVariable(VariableTracker):
         self.node = node
         self.fake = fake
         self.py_type = py_type
+        self.assigned: dict[str, VariableTracker] = {}     # REAL_ATTRS the trace assigned, by name
 
     def python_type(self) -> type:
         return self.py_type
@@ -58,6 +67,8 @@ class TensorVariable(VariableTracker):
             return self.call_method(tx, "size", [], {})    # a constant, or symbolic sizes from the graph
         if name in META_ATTRS:
             return tx.wrap_const(getattr(self.fake, name))
+        if name in REAL_ATTRS:
+            return self._real_attr(tx, name)
         if name in GRAPH_ATTRS:
             return tx.graph.call_function(getattr, [self, tx.wrap_const(name)], {})
         if callable(getattr(torch.Tensor, name, None)):
@@ -69,6 +80,38 @@ class TensorVariable(VariableTracker):
         if real is not None and name in getattr(real, "__dict__", {}):
             return tx.wrap(real.__dict__[name], InstanceAttrSource.of_object(self.source, name))
         raise UserCodeError(AttributeError(f"'Tensor' object has no attribute '{name}'"))
+
+    def _real_attr(self, tx: Tx, name: str) -> VariableTracker:
+        """``x.grad``: as the trace assigned it, else the input's own (guarded through its source);
+        a tensor made by the graph has no gradient while the graph runs."""
+        if name in self.assigned:
+            return self.assigned[name]
+        if self.source is None:
+            return tx.wrap_const(None)
+        real = tx.graph.example_of(self.source)
+        return tx.wrap(getattr(real, name), AttrSource(self.source, name))
+
+    @pymethod("__setattr__")
+    def _setattr(self, tx: Tx, name: VariableTracker, value: VariableTracker) -> VariableTracker:
+        attr = name.as_constant()
+        if attr not in REAL_ATTRS or self.source is None:
+            raise Unsupported(breaks.SIDE_EFFECT, f"assigning .{attr} of {self.describe()}")
+        if not (value.is_tensor or value.is_constant() and value.as_constant() is None):
+            raise UserCodeError(TypeError(f"assigned {attr} expected to be a Tensor or None but got "
+                                          f"{value.python_type().__name__}"))
+        tx.mutation(self, f"assigning .{attr}")
+        self.assigned[attr] = value
+        return tx.wrap_const(None)
+
+    def replay_values(self) -> list[VariableTracker]:
+        return list(self.assigned.values())
+
+    def replay(self, cg: Any) -> None:
+        """``x.grad = value`` on the real tensor, for each attribute the trace assigned."""
+        for attr, vt in self.assigned.items():
+            cg.reconstruct(vt)
+            cg.load_source(self.source)
+            cg.emit("STORE_ATTR", attr)
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         if name in BREAKING_METHODS:

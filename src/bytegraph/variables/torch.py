@@ -6,7 +6,10 @@ What happens to a call, first match wins:
    that belongs to a transform or higher-order op (``checkpoint``): a graph break that runs it
    natively (GB019).
 2. ``TRACE_TIME``: a query of trace-time state (``torch.is_grad_enabled()``,
-   ``torch.jit.is_scripting()``...) answered now, as a constant.
+   ``torch.jit.is_scripting()``...) answered now, as a constant; ``METADATA_CALLS``: a C
+   function that only sorts tensors by their metadata (``_group_tensors_by_device_and_dtype``,
+   what ``clip_grad_norm_`` and the foreach optimizers call), answered now with the trace's own
+   tensors.
 3. ``NOT_TRACEABLE``: a function that changes global state (seeds, default dtype, flags):
    a graph break, never a silent change at trace time.
 4. Anything else goes into the graph (``OutputGraph.call_function``), after running on
@@ -47,6 +50,45 @@ TRACE_TIME: dict[Any, Callable[..., Any]] = {
     torch._C._has_torch_function: lambda tx, *a: False,
     torch._C._has_torch_function_unary: lambda tx, *a: False,
     torch._C._has_torch_function_variadic: lambda tx, *a: False,
+}
+
+
+
+def _group_by_device_and_dtype(tx: Tx, tensorlistlist: VariableTracker,
+                               with_indices: VariableTracker | None = None) -> VariableTracker:
+    """``torch._C._group_tensors_by_device_and_dtype(lists, with_indices)``: the result depends
+    only on each tensor's device and dtype (constants of the trace, guarded by TENSOR_MATCH).
+    The real function is called on empty stand-ins of the same device and dtype, so the
+    groups, their order and the indices are eager's; each stand-in is then replaced by the
+    trace's tracker of the tensor it stands for."""
+    from .dicts import DictVariable
+    from .lists import ListVariable, TupleVariable
+
+    lists = [lst.unpack(tx) for lst in tensorlistlist.unpack(tx)]
+    if not all(vt.is_tensor or vt.is_constant() and vt.as_constant() is None for lst in lists for vt in lst):
+        raise Unsupported(breaks.UNSUPPORTED_CALL, "_group_tensors_by_device_and_dtype() of something not a tensor")
+    standins: dict[int, VariableTracker] = {}
+
+    def standin(vt: VariableTracker) -> Any:
+        if not vt.is_tensor:
+            return None
+        fake = vt.fake
+        t = torch.empty(0, device=fake.device, dtype=fake.dtype)
+        standins[id(t)] = vt
+        return t
+
+    real = [[standin(vt) for vt in lst] for lst in lists]
+    grouped = torch._C._group_tensors_by_device_and_dtype(real, bool(with_indices.as_constant()) if with_indices else False)
+
+    def tracker(t: Any) -> VariableTracker:
+        return tx.wrap_const(None) if t is None else standins[id(t)]
+    return DictVariable({key: TupleVariable([ListVariable([ListVariable([tracker(t) for t in lst]) for lst in groups]),
+                                             ListVariable([tx.wrap_const(i) for i in indices])])
+                         for key, (groups, indices) in grouped.items()})
+
+
+METADATA_CALLS: dict[Any, Callable[..., VariableTracker]] = {
+    torch._C._group_tensors_by_device_and_dtype: _group_by_device_and_dtype,
 }
 
 NOT_TRACEABLE: frozenset[Any] = frozenset({
@@ -106,7 +148,7 @@ def is_torch_callable(value: Any) -> bool:
     if isinstance(value, types.FunctionType) and value.__code__ is _DISABLED_CODE:
         return True
     try:
-        if value in TRACE_TIME or value in NOT_TRACEABLE or value in CONSTANT_CONSTRUCTORS or value in GRAPH_STATE \
+        if any(value in table for table in (TRACE_TIME, METADATA_CALLS, NOT_TRACEABLE, CONSTANT_CONSTRUCTORS, GRAPH_STATE)) \
                 or value in disable_decorators():
             return True
     except TypeError:
@@ -148,6 +190,8 @@ class TorchVariable(VariableTracker):
                               + (" (it changes global state)" if fn in NOT_TRACEABLE else ""))
         if fn in TRACE_TIME:
             return tx.wrap_new(TRACE_TIME[fn](tx, *args, **kwargs))
+        if fn in METADATA_CALLS:
+            return METADATA_CALLS[fn](tx, *args, **kwargs)
         if fn in GRAPH_STATE:
             GRAPH_STATE[fn](tx, *args, **kwargs)
             return tx.wrap_const(None)
