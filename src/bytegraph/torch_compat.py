@@ -58,6 +58,10 @@ _NAMES: dict[str, tuple[str, ...]] = {
     # Process-wide torch state a trace sets aside (runtime/torch_state.py)
     "python_dispatch": ("torch.utils._python_dispatch",),
     "functorch_C": ("torch._C._functorch",),
+    # The per-backend fp32 precision table (cuda/mkldnn x matmul/conv/rnn) behind
+    # torch.set_float32_matmul_precision, which torch's GlobalStateGuard checks (2.15)
+    "get_fp32_precision": ("torch._C:_get_fp32_precision_getter",),
+    "set_fp32_precision": ("torch._C:_set_fp32_precision_setter",),
     "autograd_C": ("torch._C._autograd",),
     # torch.compile's own pieces bytegraph hands graphs to or recognises
     "torch_dynamo": ("torch._dynamo",),
@@ -86,6 +90,15 @@ def _resolve(name: str) -> Any:
     raise ImportError(f"bytegraph needs torch's {name!r}, which torch {torch.__version__} does not have "
                       f"(tried {', '.join(tried)}); bytegraph supports torch>=2.13,<2.16: add where this "
                       f"torch keeps it to bytegraph/torch_compat.py _NAMES")
+
+
+def optional(name: str) -> Any:
+    """The name's value, or None where this torch has none of its candidates (a feature that
+    older or newer releases lack; the caller says what it does without it)."""
+    try:
+        return globals()[name] if name in globals() else __getattr__(name)
+    except ImportError:
+        return None
 
 
 def __getattr__(name: str) -> Any:

@@ -107,3 +107,9 @@ def test_a_missing_name_says_which_torch_and_what_was_tried(monkeypatch):
 def test_a_later_candidate_is_used_when_the_first_is_missing(monkeypatch):
     monkeypatch.setitem(compat._NAMES, "Moved", ("torch._nowhere:TracingContext", "torch._guards:TracingContext"))
     assert compat._resolve("Moved") is importlib.import_module("torch._guards").TracingContext
+
+
+def test_optional_is_none_where_torch_lacks_the_name(monkeypatch):
+    monkeypatch.setitem(compat._NAMES, "Gone", ("torch._nowhere:Gone",))
+    assert compat.optional("Gone") is None
+    assert compat.optional("TracingContext") is compat.TracingContext

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import random
 from typing import Any, Callable, Iterator
 
 import torch
 
 from ..diagnostics.logs import get_logger
+from .. import torch_compat
 from ..torch_compat import autograd_C, functorch_C, python_dispatch, torch_guards
 
 log = get_logger("fallbacks")
@@ -203,6 +205,36 @@ def _set_deterministic(state: tuple[bool, bool, bool]) -> None:
     torch.utils.deterministic.fill_uninitialized_memory = state[2]
 
 
+def _fp32_pairs() -> tuple[tuple[str, str], ...]:
+    """The (backend, op) pairs of torch's fp32 precision table that this torch knows."""
+    get = torch_compat.optional("get_fp32_precision")
+    pairs = []
+    for pair in itertools.product(("generic", "cuda", "mkldnn"), ("all", "matmul", "conv", "rnn")):
+        try:
+            get(*pair)
+        except (TypeError, RuntimeError):       # an invalid pair (or no table at all: get is None)
+            continue
+        pairs.append(pair)
+    return tuple(pairs)
+
+
+_FP32_PAIRS = _fp32_pairs()
+
+
+def _matmul_precision() -> tuple[str, tuple[str, ...]]:
+    """``torch.get_float32_matmul_precision()`` and the per-backend table it sets (on 2.15
+    setting "medium" and then "highest" back leaves cuda/mkldnn matmul at "ieee", not "none")."""
+    get = torch_compat.optional("get_fp32_precision")
+    return torch.get_float32_matmul_precision(), tuple(get(*pair) for pair in _FP32_PAIRS)
+
+
+def _set_matmul_precision(state: tuple[str, tuple[str, ...]]) -> None:
+    torch.set_float32_matmul_precision(state[0])
+    set_pair = torch_compat.optional("set_fp32_precision")
+    for pair, value in zip(_FP32_PAIRS, state[1]):
+        set_pair(*pair, value)
+
+
 def _cudnn() -> tuple[bool, bool, bool]:
     return torch._C._get_cudnn_enabled(), torch._C._get_cudnn_deterministic(), torch._C._get_cudnn_benchmark()
 
@@ -250,7 +282,7 @@ ITEMS: list[StateItem] = [                   # restored top to bottom, where the
     StateItem("autocast", _autocast, _set_autocast),
     StateItem("default dtype", torch.get_default_dtype, torch.set_default_dtype),
     StateItem("deterministic algorithms", _deterministic, _set_deterministic),
-    StateItem("float32 matmul precision", torch.get_float32_matmul_precision, torch.set_float32_matmul_precision),
+    StateItem("float32 matmul precision", _matmul_precision, _set_matmul_precision),
     StateItem("cudnn flags", _cudnn, _set_cudnn),
     StateItem("CPU RNG state", lambda: (torch.get_rng_state(),), lambda s: torch.set_rng_state(s[0]), _same_tensors),
     StateItem("CUDA RNG state", _cuda_rng, _set_cuda_rng, _same_tensors),

@@ -83,7 +83,8 @@ def _skip(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> Variable
 PY_FUNCTION_HANDLERS_BY_NAME: dict[tuple[str, str], Callable[..., VariableTracker]] = {
     # Once torch.compile has run in the process, torch._dynamo wraps nn.Module.__init__ to tag
     # every new module for its own heuristics; nothing in a traced program reads the tag.
-    ("torch._dynamo.mutation_guard", "GenerationTracker.tag"): _skip,
+    ("torch._dynamo.mutation_guard", "GenerationTracker.tag"): _skip,     # torch 2.13, 2.14: a classmethod
+    ("torch._dynamo.mutation_guard", "_GenerationTracker.tag"): _skip,    # torch 2.15: a method of one instance
 }
 
 
