@@ -46,6 +46,7 @@ from ..variables.functions import (
 )
 from ..variables.lists import BaseListVariable, DequeVariable, IteratorVariable, ListVariable, TupleVariable
 from ..variables.iterators import ExternalGeneratorVariable
+from ..variables.higher_order import HigherOrderVariable, higher_order_rule, is_higher_order
 from ..variables.nn_module import NNModuleVariable
 from ..variables.numpy import NumpyNdarrayVariable, is_ndarray
 from ..variables.torch import TorchVariable, is_torch_callable
@@ -368,6 +369,16 @@ def wrap_module(b: "VariableBuilder", value: torch.nn.Module) -> VariableTracker
     return NNModuleVariable(value, b.source)
 
 
+def wrap_higher_order(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """torch callables that take functions (``torch.cond``, ``torch.func.vmap``, ``checkpoint``, the
+    flex_attention op...: the table in variables/higher_order.py): calling one traces its function
+    arguments into subgraphs and records one node. Before "torch callable" (``checkpoint`` is one of
+    torch's run-eagerly wrappers) and "python function" (most are Python functions, whose code must
+    never be inlined)."""
+    b.guard_id(value)
+    return HigherOrderVariable(value, higher_order_rule(value), b.source)
+
+
 def wrap_torch_callable(b: "VariableBuilder", value: Any) -> VariableTracker:
     """torch functions, Tensor methods and ops go into the graph. Before "python function":
     torch.nn.functional's functions are Python functions we record, not inline."""
@@ -569,6 +580,7 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("warning", lambda v: v is warnings.warn, wrap_deferred_io, (K.ID_MATCH,)),
     WrapRule("torch autocast or inference_mode", is_graph_context_manager, wrap_graph_context_manager,
              (K.TYPE_MATCH, K.EQUALS_MATCH)),
+    WrapRule("higher-order op", is_higher_order, wrap_higher_order, (K.ID_MATCH,)),
     WrapRule("torch callable", is_torch_callable, wrap_torch_callable, (K.ID_MATCH,)),
     WrapRule("python function", lambda v: isinstance(v, types.FunctionType), wrap_function, (K.CLOSURE_MATCH,)),
     WrapRule("bound method", lambda v: isinstance(v, types.MethodType), wrap_bound_method, ()),

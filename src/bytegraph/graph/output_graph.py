@@ -47,6 +47,7 @@ from ..variables.symbolic import SymNodeVariable, is_symbolic
 from ..variables.tensor import TensorVariable
 from ..variables.triton import launch_writes
 from .shapes import ShapeSource
+from .subgraph import Escaped, SubgraphScope, fake_like, install_module, make_graph_module
 
 
 _MODE_SWITCHES = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast,
@@ -92,6 +93,20 @@ def _written_by(n: torch.fx.Node) -> list[Any]:
     if _writes_in_place(n):
         return list(n.args[:1])
     return launch_writes(n) if n.op == "call_function" else []
+
+
+def written_placeholders(graph: torch.fx.Graph) -> set[torch.fx.Node]:
+    """The placeholders of ``graph`` an op may write into: the tensors each in-place op (or kernel
+    launch) writes, followed back through first arguments (views, or not: erring on the side of
+    more)."""
+    hit: set[torch.fx.Node] = set()
+    for n in graph.nodes:
+        for node in _written_by(n):
+            while isinstance(node, torch.fx.Node) and node.op != "placeholder" and node.args:
+                node = node.args[0]
+            if isinstance(node, torch.fx.Node) and node.op == "placeholder":
+                hit.add(node)
+    return hit
 
 
 def _specialize(value: Any) -> Any:
@@ -184,7 +199,10 @@ _DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException, Gu
 
 class OutputGraph:
     def __init__(self) -> None:
-        self.graph = torch.fx.Graph()
+        self.graph = torch.fx.Graph()             # where ops are recorded now: the root, or an open body
+        self.root_graph = self.graph
+        self.scope: SubgraphScope | None = None    # the innermost open higher-order op body
+        self.modules: dict[str, torch.fx.GraphModule] = {}   # bodies the root graph calls (get_attr)
         self.shape_env = ShapeEnv()
         self.fake_mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=False)
         self.graph_args: list[GraphArg] = []
@@ -259,10 +277,12 @@ class OutputGraph:
         return SymNodeVariable(node, sym, source)
 
     def _placeholder(self, source: Source, value: Any, fake: Any) -> torch.fx.Node:
-        where = (self.graph.inserting_after(self._last_placeholder) if self._last_placeholder is not None
-                 else self.graph.inserting_before(None))
+        """A graph input: always a placeholder of the root graph (a body that reads it lifts it)."""
+        root = self.root_graph
+        where = (root.inserting_after(self._last_placeholder) if self._last_placeholder is not None
+                 else root.inserting_before(next(iter(root.nodes), None)))
         with where:
-            node = self.graph.placeholder(placeholder_name(source))
+            node = root.placeholder(placeholder_name(source))
         node.meta["example_value"] = fake
         node.meta["source"] = source
         self._last_placeholder = node
@@ -291,6 +311,7 @@ class OutputGraph:
         """Record one op; its arguments are trackers, constants, or lists/tuples/dicts of them."""
         node_args, fake_args = _graph_arg(list(args))
         node_kwargs, fake_kwargs = _graph_arg(dict(kwargs))
+        node_args, node_kwargs = self.local_args(node_args), self.local_args(node_kwargs)
         out = self.run_fake(kind, target, fake_args, fake_kwargs)
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
@@ -342,12 +363,68 @@ class OutputGraph:
             return ConstantVariable(None)
         raise Unsupported(breaks.UNSUPPORTED_TENSOR_OP, f"operation returned {type(value).__qualname__}")
 
+    # -- higher-order op bodies (graph/subgraph.py) ----------------------------------------
+    def local_args(self, args: Any) -> Any:
+        """fx arguments with every node of an enclosing graph replaced by its lifted placeholder in
+        the graph being recorded; a node of a closed body used outside it is a side effect."""
+        def local(node: torch.fx.Node) -> torch.fx.Node:
+            try:
+                if self.scope is not None:
+                    return self.scope.lift(node)
+                if node.graph is not self.root_graph:
+                    raise Escaped(node.name)
+                return node
+            except Escaped:
+                raise Unsupported(breaks.HOP_BODY, f"a value computed inside the body of a higher-order op "
+                                  f"({node.name}) is used outside it (the body stored it somewhere)") from None
+        return torch.fx.node.map_arg(args, local)
+
+    def open_subgraph(self, name: str, parent: SubgraphScope | None | str = "current",
+                      grad_enabled: bool | None = None) -> SubgraphScope:
+        """Record into a new body graph from now on, until ``close_subgraph``. Its lifted values come
+        from ``parent`` (by default the graph being recorded now). ``grad_enabled`` sets the grad
+        mode the body is traced under (without a node: the op decides it when it runs)."""
+        scope = SubgraphScope(torch.fx.Graph(), self.scope if parent == "current" else parent, self.root_graph, name)
+        scope.saved_modes = (self.scope, self.graph, self.grad_enabled, list(self.autocast),
+                             list(self.inference_mode), self.ops_under_handler)
+        self.scope, self.graph = scope, scope.graph
+        if grad_enabled is not None:
+            self.grad_enabled = grad_enabled
+        return scope
+
+    def add_subgraph_input(self, scope: SubgraphScope, name: str, example: Any) -> tuple[torch.fx.Node, Any]:
+        """A placeholder of the open body for one of its own arguments, with a fresh fake like ``example``."""
+        fake = fake_like(self.fake_mode, example)
+        return scope.add_input(name, fake), fake
+
+    def close_subgraph(self, scope: SubgraphScope, outputs: Any) -> torch.fx.GraphModule:
+        """End the body: its output is ``outputs`` (nodes, or containers of nodes); recording goes
+        back to the graph that was current when it opened. Returns the body as a GraphModule."""
+        self.end_subgraph(scope)
+        scope.graph.output(outputs)
+        return scope.module()
+
+    def end_subgraph(self, scope: SubgraphScope) -> None:
+        """Stop recording into ``scope`` (also when its trace failed); its graph may still be
+        extended by lifting (an autograd.Function's forward, lifted into by its backward)."""
+        if self.scope is scope:
+            self.scope, self.graph, self.grad_enabled, self.autocast, self.inference_mode, \
+                self.ops_under_handler = scope.saved_modes
+
+    def install_subgraph(self, base: str, gm: torch.fx.GraphModule) -> torch.fx.Node:
+        """A ``get_attr`` node, in the graph being recorded, for a body module it will call."""
+        modules = self.scope.modules if self.scope is not None else self.modules
+        name = install_module(modules, base, gm)
+        node = self.graph.get_attr(name)
+        node.meta["example_value"] = gm
+        return node
+
     # -- finishing -----------------------------------------------------------------------
     def set_outputs(self, outputs: list[VariableTracker]) -> None:
-        self.graph.output(tuple(vt.node for vt in outputs))
+        self.graph.output(self.local_args(tuple(vt.node for vt in outputs)))
 
     def make_module(self, name: str) -> torch.fx.GraphModule:
-        gm = torch.fx.GraphModule(torch.nn.Module(), self.graph, class_name=name)
+        gm = make_graph_module(self.graph, self.modules, name)
         gm.meta["bytegraph_sources"] = [a.source for a in self.graph_args]
         return gm
 
@@ -419,13 +496,7 @@ class OutputGraph:
         kernel launch) writes, followed back through first arguments (views, or not: erring on
         the side of more) to a placeholder."""
         placeholders = [n for n in self.graph.nodes if n.op == "placeholder"]
-        hit: set[torch.fx.Node] = set()
-        for n in self.graph.nodes:
-            for node in _written_by(n):
-                while isinstance(node, torch.fx.Node) and node.op != "placeholder" and node.args:
-                    node = node.args[0]
-                if isinstance(node, torch.fx.Node) and node.op == "placeholder":
-                    hit.add(node)
+        hit = written_placeholders(self.graph)
         return [i for i, p in enumerate(placeholders) if p in hit]
 
     def op_count(self) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported
 from ..graph.output_graph import OutputGraph
 from ..graph.shapes import FrameState
 from ..guards import GuardSet
@@ -35,6 +37,17 @@ class CaptureState:
     # Sources of objects the trace told apart by identity (`a is b` False, a dict key lookup
     # that missed): they must still be distinct objects for the graph to hold.
     distinct: dict[Source, None] = dataclasses.field(default_factory=dict)
+
+    # Higher-order op bodies being traced (outermost first): (first serial of the body, what it is).
+    bodies: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+
+    def check_body_mutation(self, vt: VariableTracker, what: str, existing: bool) -> None:
+        """Inside a higher-order op body, changing anything made before the body began (an object
+        from outside the frame, or one the frame made earlier) is a side effect the subgraph cannot
+        hold: a break (GB020) instead of a change made once at trace time."""
+        if self.bodies and (existing or vt.serial < self.bodies[-1][0]):
+            raise Unsupported(breaks.HOP_BODY, f"{what} on {vt.describe()} inside {self.bodies[-1][1]}, "
+                              f"which changes state outside the body")
 
     def assume_distinct(self, *vts: VariableTracker) -> None:
         if all(vt.source is not None for vt in vts):

@@ -201,6 +201,8 @@ class DictVariable(VariableTracker):
             raise UserCodeError(TypeError(f"'mappingproxy' object does not support {what}"))
         if self.source is not None:
             tx.mutation(self, f"dict.{what}")
+        else:
+            tx.local_mutation(self, f"dict.{what}")
 
     def replay(self, cg: Any) -> None:
         """``src.clear(); src.update({...})``: same dict object, new contents in order."""
@@ -474,6 +476,8 @@ class SetVariable(VariableTracker):
             raise UserCodeError(AttributeError(f"'frozenset' object has no attribute '{what}'"))
         if self.source is not None:
             tx.mutation(self, f"set.{what}")
+        else:
+            tx.local_mutation(self, f"set.{what}")
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
         if not isinstance(other, SetVariable):

@@ -23,18 +23,31 @@ from __future__ import annotations
 import types
 from typing import Any
 
-# (module prefix, runs natively?, why): first match wins; read top to bottom
+# (module prefix, runs natively?, why): first match wins; read top to bottom. The callables these
+# families are used through (torch.cond, torch.func.vmap, checkpoint...) are captured as higher-order
+# ops before this table is consulted (variables/higher_order.py); what is left runs natively.
 NATIVE_MODULES: tuple[tuple[str, bool, str], ...] = (
     ("torch._functorch.functional_call", False, "functional_call and stack_module_state: traced"),
+    ("torch.nn.attention.flex_attention", False, "flex_attention's front-end and create_block_mask: traced "
+     "(they reach the flex_attention op and torch.vmap, captured as higher-order ops)"),
     ("torch._functorch", True, "a functorch transform (torch.func.grad, vmap, jacrev, jvp...)"),
     ("torch._C._functorch", True, "functorch's transform machinery"),
     ("torch.func", True, "a functorch transform (torch.func.grad, vmap, jacrev, jvp...)"),
     ("torch._higher_order_ops", True, "a higher-order op (torch.cond, while_loop, scan, map...)"),
-    ("torch.nn.attention.flex_attention", True, "flex_attention (a higher-order op)"),
     ("torch.utils.checkpoint", True, "activation checkpointing (saved-tensor hooks, a rerun in backward)"),
     ("torch.autograd.functional", True, "a nested autograd pass (torch.autograd.functional)"),
     ("torch.autograd.forward_ad", True, "forward-mode AD (dual levels)"),
 )
+
+
+# Front-ends of higher-order ops that are traced and, as under torch.compile, see
+# ``torch.compiler.is_dynamo_compiling()`` True: they then call the op itself (a higher-order op row)
+# instead of compiling it themselves.
+COMPILING_FRONTENDS = frozenset({"torch.nn.attention.flex_attention"})
+
+
+def compiling_frontend(module: str | None) -> bool:
+    return module in COMPILING_FRONTENDS
 
 
 def native_module_reason(module: str | None) -> str | None:
