@@ -87,7 +87,7 @@ def _writes_in_place(n: torch.fx.Node) -> bool:
                                                          or name in _INPLACE_NAMES)
 
 
-def _written_by(n: torch.fx.Node) -> list[Any]:
+def written_by(n: torch.fx.Node) -> list[Any]:
     """The tensors (nodes) an op may write into: an in-place op's first argument, or what a
     Triton kernel launch may write (variables/triton.py)."""
     if _writes_in_place(n):
@@ -101,7 +101,7 @@ def written_placeholders(graph: torch.fx.Graph) -> set[torch.fx.Node]:
     more)."""
     hit: set[torch.fx.Node] = set()
     for n in graph.nodes:
-        for node in _written_by(n):
+        for node in written_by(n):
             while isinstance(node, torch.fx.Node) and node.op != "placeholder" and node.args:
                 node = node.args[0]
             if isinstance(node, torch.fx.Node) and node.op == "placeholder":
@@ -162,6 +162,14 @@ def _as_eager_raises(error: Exception, kind: str, target: Any, args: list[Any], 
     return error
 
 
+def _getitem_as_index(target: Any, args: list[Any]) -> tuple[Any, list[Any]]:
+    index = args[1]
+    leaves = index.realized() if isinstance(index, TupleVariable) else [index]
+    if leaves and all(isinstance(vt, VariableTracker) and vt.is_tensor for vt in leaves):
+        return torch.ops.aten.index.Tensor, [args[0], ListVariable(leaves)]
+    return target, args
+
+
 def _has_symbols(value: Any) -> bool:
     """Whether a value (a fake tensor's sizes, a number, a tuple of them) mentions a symbol."""
     if is_symbolic(value):
@@ -216,6 +224,8 @@ class OutputGraph:
         # Set by the capture: is the op being recorded inside a try/with block of the program?
         self.handler_probe: Callable[[], bool] | None = None
         self.ops_under_handler = False
+        self.getitem_to_index = 0       # inside TransformGetItemToIndex blocks (getitem_as_index)
+        self.custom_meta: list[dict[str, Any]] = []     # torch.fx.traceback.annotate blocks open now
 
     # -- global state --------------------------------------------------------------------
     def set_grad_enabled(self, mode: bool) -> bool:
@@ -307,8 +317,21 @@ class OutputGraph:
     def call_method(self, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         return self._record("call_method", name, args, kwargs)
 
+    @contextlib.contextmanager
+    def getitem_as_index(self) -> Any:
+        """Inside: ``x[i, j]`` whose index is all tensors is recorded as ``aten.index(x, [i, j])``, as
+        torch's ``TransformGetItemToIndex`` mode turns it (flex_attention's score_mod and mask_mod run
+        under it): a 0-d index tensor is then an index tensor, not an int read from data."""
+        self.getitem_to_index += 1
+        try:
+            yield
+        finally:
+            self.getitem_to_index -= 1
+
     def _record(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker:
         """Record one op; its arguments are trackers, constants, or lists/tuples/dicts of them."""
+        if self.getitem_to_index and target is operator.getitem and kind == "call_function":
+            target, args = _getitem_as_index(target, args)
         node_args, fake_args = _graph_arg(list(args))
         node_kwargs, fake_kwargs = _graph_arg(dict(kwargs))
         node_args, node_kwargs = self.local_args(node_args), self.local_args(node_kwargs)
@@ -316,6 +339,8 @@ class OutputGraph:
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
+        if self.custom_meta:
+            node.meta["custom"] = {k: v for d in self.custom_meta for k, v in d.items()}
         if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
             self.ops_under_handler = True
         return self.wrap_fx_proxy(node, out)
@@ -381,7 +406,7 @@ class OutputGraph:
 
     def open_subgraph(self, name: str, parent: SubgraphScope | None | str = "current",
                       grad_enabled: bool | None = None) -> SubgraphScope:
-        """Record into a new body graph from now on, until ``close_subgraph``. Its lifted values come
+        """Record into a new body graph from now on, until ``end_subgraph``. Its lifted values come
         from ``parent`` (by default the graph being recorded now). ``grad_enabled`` sets the grad
         mode the body is traced under (without a node: the op decides it when it runs)."""
         scope = SubgraphScope(torch.fx.Graph(), self.scope if parent == "current" else parent, self.root_graph, name)
@@ -489,7 +514,7 @@ class OutputGraph:
     def mutates(self) -> bool:
         """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``,
         a Triton kernel launch)."""
-        return any(_written_by(n) for n in self.graph.nodes)
+        return any(written_by(n) for n in self.graph.nodes)
 
     def mutated_inputs(self) -> list[int]:
         """Positions of the graph inputs an op may write into: the tensors each in-place op (or

@@ -28,7 +28,7 @@ import torch
 
 from .base import Tx, VariableTracker
 from .hop_control import build_checkpoint, build_cond, build_while_loop
-from .hop_flex import build_flex_attention, mark_static
+from .hop_flex import annotate, build_flex_attention, getitem_to_index, mark_static
 from .functorch import TRANSFORMS, transform_builder
 from .autograd_function import build_autograd_function  # noqa: F401 - (re-exported for user_defined)
 
@@ -59,6 +59,12 @@ HIGHER_ORDER: dict[tuple[str, str], HigherOrderRule] = {
         "torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False, **kwargs)", build_checkpoint,
         "torch.ops.higher_order.tag_activation_checkpoint(gm, *tensors, *lifted): recomputed in backward; "
         "reentrant checkpoint only when an input requires grad, a context_fn runs natively"),
+    ("torch._dynamo._trace_wrapped_higher_order_op", "TransformGetItemToIndex"): HigherOrderRule(
+        "TransformGetItemToIndex() (create_block_mask runs mask_mod under it)", getitem_to_index,
+        "no node: inside its `with` block, getitem with tensor indices is recorded as aten.index"),
+    ("torch.fx.traceback", "annotate"): HigherOrderRule(
+        "torch.fx.traceback.annotate(dict) (create_block_mask uses it)", annotate,
+        "no node: nodes recorded inside its `with` block carry the dict in node.meta['custom']"),
     ("torch._dynamo.decorators", "mark_static"): HigherOrderRule(
         "torch._dynamo.mark_static(t, dim) (called by flex_attention)", mark_static,
         "no node: the dimensions are specialized (guarded) in this capture"),
@@ -70,7 +76,7 @@ HIGHER_ORDER: dict[tuple[str, str], HigherOrderRule] = {
 def _key(value: Any) -> tuple[str, str] | None:
     if isinstance(value, torch._ops.HigherOrderOperator):
         return (_HOP, value.name())
-    if isinstance(value, types.FunctionType):
+    if isinstance(value, (types.FunctionType, type)):
         return (value.__module__, value.__qualname__)
     return None
 

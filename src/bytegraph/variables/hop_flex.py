@@ -27,7 +27,7 @@ from torch.fx.experimental.symbolic_shapes import guard_scalar
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
-from .base import NotConstant, Tx, VariableTracker
+from .base import NotConstant, Tx, VariableTracker, pymethod
 from .lists import TupleVariable
 from .subgraphs import BodyInput, bind_args, install, trace_body
 
@@ -62,11 +62,14 @@ def build_flex_attention(tx: Tx, args: list[VariableTracker], kwargs: dict[str, 
         from torch.nn.attention.flex_attention import noop_mask
 
         mask_mod = tx.wrap_const(noop_mask)
-    score_body = trace_body(tx, a["score_mod"], [score, *indices], {}, what="the score_mod of flex_attention",
-                            name="score_mod")
-    score_gm = _body_module(tx, score_body)
-    mask_body = trace_body(tx, mask_mod, list(indices), {}, what="the mask_mod of flex_attention", name="mask_mod")
-    mask_gm = _body_module(tx, mask_body)
+    # flex_attention runs both under TransformGetItemToIndex: ``bias[h]`` with a 0-d index tensor is
+    # aten.index, not a data-dependent int (OutputGraph.getitem_as_index)
+    with tx.graph.getitem_as_index():
+        score_body = trace_body(tx, a["score_mod"], [score, *indices], {}, what="the score_mod of flex_attention",
+                                name="score_mod")
+        score_gm = _body_module(tx, score_body)
+        mask_body = trace_body(tx, mask_mod, list(indices), {}, what="the mask_mod of flex_attention", name="mask_mod")
+        mask_gm = _body_module(tx, mask_body)
     from torch._higher_order_ops.flex_attention import flex_attention as flex_attention_op
 
     return tx.graph.call_function(flex_attention_op, [
@@ -76,14 +79,18 @@ def build_flex_attention(tx: Tx, args: list[VariableTracker], kwargs: dict[str, 
         TupleVariable(score_body.lifted_args()), TupleVariable(mask_body.lifted_args())], {})
 
 
-def mark_static(tx: Tx, t: VariableTracker, index: VariableTracker | None = None, *,
-                strict: VariableTracker | None = None) -> VariableTracker:
+def _mark_static_signature(t: Any, index: Any = None, *, strict: Any = False) -> None: ...
+
+
+def mark_static(tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
     """``torch._dynamo.mark_static(t, index)`` inside a trace: each (or that) dimension of ``t`` is
     specialized now (a guard on its size), so this graph treats it as static."""
+    a = bind_args(tx, _mark_static_signature, args, kwargs)
+    t, index = a["t"], a["index"]
     if not t.is_tensor:
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"mark_static of {t.describe()}")
     try:
-        dims = range(t.fake.dim()) if index is None or index.as_constant() is None else [index.as_constant()]
+        dims = range(t.fake.dim()) if index.as_constant() is None else [index.as_constant()]
     except NotConstant:
         raise Unsupported(breaks.UNSUPPORTED_CALL, "mark_static with a dimension unknown at trace time") from None
     for d in dims:
@@ -91,3 +98,66 @@ def mark_static(tx: Tx, t: VariableTracker, index: VariableTracker | None = None
         if isinstance(size, torch.SymInt):
             guard_scalar(size)
     return tx.wrap_const(None)
+
+
+class GetItemToIndexVariable(VariableTracker):
+    """``with TransformGetItemToIndex():`` (torch's mode that ``create_mask`` runs the vmapped mask_mod
+    under): inside, tensor-indexed getitem is recorded as ``aten.index`` (OutputGraph.getitem_as_index)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self._open: list[Any] = []
+
+    def python_type(self) -> type:
+        from torch._dynamo._trace_wrapped_higher_order_op import TransformGetItemToIndex
+
+        return TransformGetItemToIndex
+
+    @pymethod("__enter__")
+    def _enter(self, tx: Tx) -> VariableTracker:
+        block = tx.graph.getitem_as_index()
+        block.__enter__()
+        self._open.append(block)
+        return self
+
+    @pymethod("__exit__")
+    def _exit(self, tx: Tx, *exc_info: VariableTracker) -> VariableTracker:
+        self._open.pop().__exit__(None, None, None)
+        return tx.wrap_const(False)
+
+
+def getitem_to_index(tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    if args or kwargs:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, "TransformGetItemToIndex() with arguments")
+    return GetItemToIndexVariable()
+
+
+class AnnotateVariable(VariableTracker):
+    """``with torch.fx.traceback.annotate({...}):`` (create_block_mask marks its argsort this way): the
+    nodes recorded inside carry the dict in ``node.meta["custom"]``, as under torch.compile."""
+
+    def __init__(self, annotation: dict[str, Any]) -> None:
+        super().__init__(None)
+        self.annotation = annotation
+
+    def python_type(self) -> type:
+        return type(torch.fx.traceback.annotate({}))
+
+    @pymethod("__enter__")
+    def _enter(self, tx: Tx) -> VariableTracker:
+        tx.graph.custom_meta.append(self.annotation)
+        return tx.wrap_const(None)
+
+    @pymethod("__exit__")
+    def _exit(self, tx: Tx, *exc_info: VariableTracker) -> VariableTracker:
+        tx.graph.custom_meta.pop()
+        return tx.wrap_const(False)
+
+
+def annotate(tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    try:
+        (annotation,) = [a.as_constant() for a in args] + [v.as_constant() for v in kwargs.values()]
+    except (NotConstant, ValueError):
+        raise Unsupported(breaks.UNSUPPORTED_CALL, "torch.fx.traceback.annotate() of a value unknown at trace "
+                          "time") from None
+    return AnnotateVariable(dict(annotation))

@@ -31,7 +31,7 @@ from torch.multiprocessing.reductions import StorageWeakRef
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
-from ..graph.output_graph import written_placeholders
+from ..graph.output_graph import written_by
 from ..graph.subgraph import SubgraphScope, fake_like
 from .base import Tx, VariableTracker, next_serial
 from .constant import ConstantVariable
@@ -136,7 +136,8 @@ def trace_body(tx: Tx, fn: VariableTracker, args: list[VariableTracker], kwargs:
                what: str, name: str = "body", grad_enabled: bool | None = None,
                parent: Any = "current") -> Body:
     """Trace ``fn(*args, **kwargs)`` into a new body graph (module docstring). ``what`` names the op
-    and argument in messages (``"the true branch of torch.cond"``)."""
+    and argument in messages (``"the true branch of torch.cond"``); ``grad_enabled`` is the grad
+    mode the op runs the body in (``OutputGraph.open_subgraph``)."""
     graph, capture = tx.graph, tx.capture
     scope = graph.open_subgraph(name, parent, grad_enabled)
     capture.bodies.append((next_serial(), what))
@@ -147,14 +148,23 @@ def trace_body(tx: Tx, fn: VariableTracker, args: list[VariableTracker], kwargs:
         result = tx.call(fn, inner_args, inner_kwargs).realize()
         leaves: list[VariableTracker] = []
         skeleton = _flatten(result, leaves, what)
-        if written_placeholders(scope.graph):
-            raise Unsupported(breaks.HOP_BODY, f"{what} writes into one of its inputs in place")
+        if _writes_inputs(scope.graph):
+            raise Unsupported(breaks.HOP_BODY, f"{what} writes into one of its inputs (or a tensor from "
+                              f"outside it) in place")
     except Unsupported as e:
         raise body_break(e, what) from e
     finally:
         capture.bodies.pop()
         graph.end_subgraph(scope)
     return Body(scope, inputs, result, leaves, lambda new: _rebuild(result, iter(new)), skeleton, what)
+
+
+def _writes_inputs(graph: torch.fx.Graph) -> bool:
+    """Whether an op of the body writes in place into memory of one of its placeholders (its inputs,
+    and the tensors it lifted): the fake tensors' storages tell exactly what aliases what."""
+    inputs = {_storage(n.meta.get("example_value")) for n in graph.nodes if n.op == "placeholder"} - {None}
+    return any(isinstance(w, torch.fx.Node) and _storage(w.meta.get("example_value")) in inputs
+               for n in graph.nodes for w in written_by(n))
 
 
 def body_break(e: Unsupported, what: str) -> Unsupported:
