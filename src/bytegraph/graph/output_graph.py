@@ -42,6 +42,7 @@ from ..diagnostics.errors import Unsupported, UserCodeError
 from ..sources import Source, placeholder_name
 from ..variables.base import VariableTracker
 from ..variables.constant import ConstantVariable
+from ..variables.dicts import DictVariable
 from ..variables.lists import ListVariable, TupleVariable
 from ..variables.symbolic import SymNodeVariable, is_symbolic
 from ..variables.tensor import TensorVariable
@@ -186,6 +187,8 @@ def _contains_tensor(value: Any) -> bool:
         return True
     if isinstance(value, (list, tuple)):
         return any(_contains_tensor(v) for v in value)
+    if type(value) is dict:
+        return any(_contains_tensor(v) for v in value.values())
     return False
 
 
@@ -374,16 +377,12 @@ class OutputGraph:
         if is_symbolic(value):
             return SymNodeVariable(node, value)
         if isinstance(value, (tuple, list)):
-            items = []
-            for i, v in enumerate(value):
-                if _contains_tensor(v) or _has_symbols(v):
-                    item = self.graph.call_function(operator.getitem, (node, i))
-                    items.append(self.wrap_fx_proxy(item, v))
-                else:
-                    items.append(ConstantVariable(v))
+            items = [self._wrap_item(node, i, v) for i, v in enumerate(value)]
             if isinstance(value, list):
                 return ListVariable(items)
             return TupleVariable(items, py_type=type(value))
+        if type(value) is dict:         # (a torch.func transform of a function of dicts)
+            return DictVariable({k: self._wrap_item(node, k, v) for k, v in value.items()})
         if value is None:
             return ConstantVariable(None)
         raise Unsupported(breaks.UNSUPPORTED_TENSOR_OP, f"operation returned {type(value).__qualname__}")
@@ -443,6 +442,11 @@ class OutputGraph:
         node = self.graph.get_attr(name)
         node.meta["example_value"] = gm
         return node
+
+    def _wrap_item(self, node: torch.fx.Node, key: Any, value: Any) -> VariableTracker:
+        if _contains_tensor(value) or _has_symbols(value):
+            return self.wrap_fx_proxy(self.graph.call_function(operator.getitem, (node, key)), value)
+        return ConstantVariable(value)
 
     # -- finishing -----------------------------------------------------------------------
     def set_outputs(self, outputs: list[VariableTracker]) -> None:

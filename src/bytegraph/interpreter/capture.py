@@ -38,6 +38,8 @@ class CaptureState:
     # that missed): they must still be distinct objects for the graph to hold.
     distinct: dict[Source, None] = dataclasses.field(default_factory=dict)
 
+    # torch.func.functional_call in progress: a module state's source -> the tracker that replaces it
+    overrides: dict[Source, VariableTracker] = dataclasses.field(default_factory=dict)
     # Higher-order op bodies being traced (outermost first): (first serial of the body, what it is).
     bodies: list[tuple[int, str]] = dataclasses.field(default_factory=list)
 

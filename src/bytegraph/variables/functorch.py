@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 import torch
 import torch.func
+from torch.fx.immutable_collections import immutable_dict, immutable_list
 from torch.utils._pytree import _broadcast_to_and_flatten, tree_flatten
 
 from ..diagnostics import breaks
@@ -137,7 +138,17 @@ def apply_transform(tx: Tx, name: str, func: VariableTracker, options: dict[str,
     const = tx.wrap_const
     return tx.graph.call_function(func_transform, [
         const(name), install(tx, f"{name}_body", gm), const(options), const(body.skeleton), const(len(node_args)),
-        *node_args, *body.lifted_args()], {})
+        *[_node_arg(vt) for vt in node_args], *body.lifted_args()], {})
+
+
+def _node_arg(vt: VariableTracker) -> Any:
+    """An argument of the transformed function as an fx argument (dicts of tensors included)."""
+    vt = vt.realize()
+    if isinstance(vt, DictVariable) and vt.py_type is dict:
+        return {k: _node_arg(vt.value(k)) for k in vt.keys()}
+    if isinstance(vt, TupleVariable) and vt.py_type is tuple or type(vt) is ListVariable:
+        return vt.py_type(_node_arg(i) for i in vt.realized())
+    return vt
 
 
 def _check_arg(tx: Tx, vt: VariableTracker, name: str) -> None:
@@ -201,13 +212,18 @@ def _per_example(tx: Tx, in_dims: Any, args: list[VariableTracker]) -> list[Vari
 
 # -- run time ----------------------------------------------------------------------------------
 
+# fx hands node arguments over as its immutable containers (an fx.Interpreter, AOTAutograd)
+_LISTS = (tuple, list, immutable_list)
+_DICTS = (dict, immutable_dict)
+
+
 def _tensor_leaves(value: Any) -> list[torch.Tensor]:
     """The tensors ``subgraphs._as_inputs`` made placeholders of, in the same order."""
     if isinstance(value, torch.Tensor):
         return [value]
-    if type(value) in (tuple, list):
+    if type(value) in _LISTS:
         return [t for v in value for t in _tensor_leaves(v)]
-    if type(value) is dict:
+    if type(value) in _DICTS:
         return [t for v in value.values() for t in _tensor_leaves(v)]
     return []
 
@@ -217,7 +233,7 @@ def _fill(skeleton: Any, flat: Any) -> Any:
         return type(skeleton)(*(_fill(s, flat) for s in skeleton))
     if isinstance(skeleton, (tuple, list)):
         return (tuple if isinstance(skeleton, tuple) else list)(_fill(s, flat) for s in skeleton)
-    if isinstance(skeleton, dict):
+    if isinstance(skeleton, dict):      # (an immutable_dict once fx has it: a dict again for the transform)
         return {k: _fill(v, flat) for k, v in skeleton.items()}
     return next(flat) if skeleton == 0 and skeleton is not False else skeleton
 
@@ -237,6 +253,55 @@ def func_transform(name: str, body: Callable[..., Any], options: dict[str, Any],
     return transform(fn, **dict(options))(*user)
 
 
-@functools.lru_cache(maxsize=None)
-def _unused() -> None:      # (keeps functools imported for future caches)
-    return None
+def _functional_call_signature(module: Any, parameter_and_buffer_dicts: Any, args: Any = None, kwargs: Any = None, *,
+                               tie_weights: bool = True, strict: bool = False) -> None: ...
+
+
+def build_functional_call(tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    """``torch.func.functional_call(module, params, args, kwargs)``: the module is called with its
+    parameters and buffers read as the given tensors (``CaptureState.overrides``, by the source each
+    is read from), and nothing is swapped on the real module, so it can run inside a transform body.
+    Weights tied to a replaced one are replaced too (``tie_weights``)."""
+    from ..sources import AttrSource, ItemSource
+
+    a = bind_args(tx, _functional_call_signature, args, kwargs)
+    module = a["module"].realize()
+    value = getattr(module, "value", None)
+    if not isinstance(value, torch.nn.Module) or module.source is None or a["strict"].as_constant() \
+            or not a["tie_weights"].as_constant():
+        raise Unsupported(breaks.RUNS_NATIVELY, "functional_call of a module made while tracing, or with "
+                          "strict=True or tie_weights=False")
+    dicts = a["parameter_and_buffer_dicts"].realize()
+    dicts = [dicts] if isinstance(dicts, DictVariable) else dicts.unpack(tx)
+    given = {k: d.value(k) for d in dicts for k in d.keys()}
+    states = {name: (t, src) for name, t, src in _module_state(value, module.source, AttrSource, ItemSource)}
+    by_tensor = {id(states[name][0]): vt for name, vt in given.items() if name in states}
+    if any(name not in states for name in given):
+        raise Unsupported(breaks.RUNS_NATIVELY, f"functional_call with names the module does not have "
+                          f"({sorted(set(given) - set(states))})")
+    overrides = {src: by_tensor[id(t)] for t, src in states.values() if id(t) in by_tensor}
+    call_args = a["args"].realize()
+    call_args = [] if call_args.is_constant() and call_args.as_constant() is None else (
+        call_args.unpack(tx) if isinstance(call_args, TupleVariable) else [call_args])
+    call_kwargs = a["kwargs"].realize()
+    call_kwargs = {} if call_kwargs.is_constant() and call_kwargs.as_constant() is None else {
+        k: call_kwargs.value(k) for k in call_kwargs.keys()}
+    saved = dict(tx.capture.overrides)
+    tx.capture.overrides.update(overrides)
+    try:
+        return tx.call(module, call_args, call_kwargs)
+    finally:
+        tx.capture.overrides.clear()
+        tx.capture.overrides.update(saved)
+
+
+def _module_state(module: torch.nn.Module, source: Any, attr: Any, item: Any) -> Any:
+    """(dotted name, tensor, source it is read from) of every parameter and buffer, tied ones included."""
+    for prefix, m in module.named_modules(remove_duplicate=False):
+        src = source
+        for part in prefix.split(".") if prefix else ():
+            src = item(attr(src, "_modules"), part)
+        for dict_name in ("_parameters", "_buffers"):
+            for name, t in m.__dict__[dict_name].items():
+                if t is not None:
+                    yield (f"{prefix}.{name}" if prefix else name), t, item(attr(src, dict_name), name)
