@@ -29,7 +29,7 @@ from torch.utils.hooks import RemovableHandle
 
 from ..sources import DictKeySource, DictValueSource, InstanceAttrSource, IteratorStateSource, WeakRefCallSource
 from ..codegen.resume import CELL_PREFIX
-from ..sources import AttrSource, LocalSource, NumpyTensorSource, is_source_key, ndarray_as_tensor
+from ..sources import AttrSource, ItemSource, LocalSource, NumpyTensorSource, is_source_key, ndarray_as_tensor
 from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
@@ -46,6 +46,7 @@ from ..variables.functions import (
 )
 from ..variables.lists import BaseListVariable, DequeVariable, IteratorVariable, ListVariable, TupleVariable
 from ..variables.iterators import ExternalGeneratorVariable
+from ..variables.functorch import transformed_function, transformed_name
 from ..variables.higher_order import HigherOrderVariable, higher_order_rule, is_higher_order
 from ..variables.nn_module import NNModuleVariable
 from ..variables.numpy import NumpyNdarrayVariable, is_ndarray
@@ -386,6 +387,27 @@ def wrap_torch_callable(b: "VariableBuilder", value: Any) -> VariableTracker:
     return TorchVariable(value, b.source)
 
 
+def is_transformed_function(value: Any) -> bool:
+    return isinstance(value, types.FunctionType) and transformed_name(value) is not None
+
+
+def wrap_transformed_function(b: "VariableBuilder", value: types.FunctionType) -> VariableTracker:
+    """A function ``torch.func.vmap/grad/grad_and_value/jacrev/jacfwd`` returned before the trace
+    (``per_sample_grads = vmap(grad(loss))`` at module level): calling it is one node, as if the
+    transform were applied in the trace. Guarded by its code object; the function it transforms and
+    the options are read from its closure cells (each guarded by its own rule). Before "python
+    function", which would inline torch's wrapper."""
+    b.guard(K.CLOSURE_MATCH, value.__code__)
+    cells = {}
+    for i, (var, cell) in enumerate(zip(value.__code__.co_freevars, value.__closure__ or ())):
+        if b.source is None:
+            cells[var] = b.tx.wrap_const(cell.cell_contents)
+        else:
+            cells[var] = b.tx.wrap(cell.cell_contents, AttrSource(ItemSource(AttrSource(b.source, "__closure__"), i),
+                                                                 "cell_contents"))
+    return transformed_function(transformed_name(value), cells)
+
+
 def wrap_function(b: "VariableBuilder", value: types.FunctionType) -> VariableTracker:
     """Python functions are inlined when called; guarded by their code object, so a closure
     re-created by the same ``def`` on every call still hits the cache."""
@@ -582,6 +604,8 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
              (K.TYPE_MATCH, K.EQUALS_MATCH)),
     WrapRule("higher-order op", is_higher_order, wrap_higher_order, (K.ID_MATCH,)),
     WrapRule("torch callable", is_torch_callable, wrap_torch_callable, (K.ID_MATCH,)),
+    WrapRule("torch.func transformed function", is_transformed_function, wrap_transformed_function,
+             (K.CLOSURE_MATCH,)),
     WrapRule("python function", lambda v: isinstance(v, types.FunctionType), wrap_function, (K.CLOSURE_MATCH,)),
     WrapRule("bound method", lambda v: isinstance(v, types.MethodType), wrap_bound_method, ()),
     WrapRule("builtin", is_builtin, wrap_builtin, (K.ID_MATCH,)),

@@ -171,6 +171,21 @@ def _getitem_as_index(target: Any, args: list[Any]) -> tuple[Any, list[Any]]:
     return target, args
 
 
+@contextlib.contextmanager
+def _without_saved_tensors_hooks() -> Any:
+    """The program's saved-tensor hooks (offloading, counting...) set aside: they must not see fake
+    tensors, and functorch's grad refuses to run while any is set."""
+    popped = []
+    while (top := torch._C._autograd._top_saved_tensors_default_hooks(True)) is not None:
+        popped.append(top)
+        torch._C._autograd._pop_saved_tensors_default_hooks()
+    try:
+        yield
+    finally:
+        for pack, unpack in reversed(popped):
+            torch._C._autograd._push_saved_tensors_default_hooks(pack, unpack)
+
+
 def _has_symbols(value: Any) -> bool:
     """Whether a value (a fake tensor's sizes, a number, a tuple of them) mentions a symbol."""
     if is_symbolic(value):
@@ -354,6 +369,7 @@ class OutputGraph:
             with contextlib.ExitStack() as stack:
                 stack.enter_context(self.fake_mode)
                 stack.enter_context(enable_python_dispatcher())     # symbolic-shape meta kernels, as Dynamo
+                stack.enter_context(_without_saved_tensors_hooks())
                 stack.enter_context(torch.set_grad_enabled(self.grad_enabled))
                 for device_type, dtype, enabled, cache in self.autocast:
                     stack.enter_context(torch.autocast(device_type, dtype, enabled, cache))

@@ -82,6 +82,29 @@ def transform_builder(name: str) -> Callable[[Tx, list[VariableTracker], dict[st
     return build
 
 
+# The functions torch.func's makers return, by (module of their globals, code qualname): a program
+# may make them outside the compiled function (``per_sample_grads = vmap(grad(loss))`` at module level).
+TRANSFORMED_CODE: dict[tuple[str, str], str] = {
+    ("torch._functorch.apis", "vmap.<locals>.wrapped"): "vmap",
+    ("torch._functorch.apis", "grad.<locals>.wrapper"): "grad",
+    ("torch._functorch.apis", "grad_and_value.<locals>.wrapper"): "grad_and_value",
+    ("torch._functorch.eager_transforms", "jacrev.<locals>.wrapper_fn"): "jacrev",
+    ("torch._functorch.eager_transforms", "jacfwd.<locals>.wrapper_fn"): "jacfwd",
+}
+_NOT_OPTIONS = frozenset({"func", "eager_transforms"})     # closure cells that are not the maker's options
+
+
+def transformed_name(fn: Any) -> str | None:
+    """The transform that made ``fn`` (a function torch.func returned), or None."""
+    return TRANSFORMED_CODE.get((fn.__globals__.get("__name__"), fn.__code__.co_qualname))
+
+
+def transformed_function(name: str, cells: dict[str, VariableTracker]) -> VariableTracker:
+    """A function torch.func made before the trace, from its closure cells (func and options)."""
+    return TransformedFunctionVariable(name, cells["func"], _constants(
+        {k: v for k, v in cells.items() if k not in _NOT_OPTIONS}, name))
+
+
 def _constants(options: dict[str, VariableTracker], name: str) -> dict[str, Any]:
     try:
         return {k: v.as_constant() for k, v in options.items()}

@@ -47,11 +47,9 @@ def build_cond(tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTr
     a = bind_args(tx, _cond_signature, args, kwargs)
     pred = a["pred"]
     operands = _operands(tx, a["operands"], "torch.cond")
-    try:
+    if pred.is_constant():                            # (never specializes a symbolic predicate)
         taken = a["true_fn"] if pred.as_constant() else a["false_fn"]
         return tx.call(taken, operands, {})          # a Python bool: the branch runs (eager does the same)
-    except NotConstant:
-        pass
     if not (pred.is_tensor or pred.is_symbolic):
         raise Unsupported(breaks.HOP_BODY, f"torch.cond with a predicate that is {pred.describe()}")
     true = trace_body(tx, a["true_fn"], operands, {}, what="the true branch of torch.cond", name="cond_true")
