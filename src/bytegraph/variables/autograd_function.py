@@ -107,6 +107,11 @@ class AutogradFunctionApplyVariable(VariableTracker):
             raise UserCodeError(TypeError("apply() takes no keyword arguments"))
         return build_autograd_function(tx, self.cls, self.cls_vt, [a.realize() for a in args])
 
+    def reconstruct(self, cg: Any) -> None:
+        """``cls.apply`` at run time (the operand of a break at the call: it then runs natively)."""
+        cg.reconstruct(self.cls_vt)
+        cg.load_attr("apply")
+
     def describe(self) -> str:
         return f"{self.cls.__qualname__}.apply"
 

@@ -77,6 +77,15 @@ HIGHER_ORDER: dict[tuple[str, str], HigherOrderRule] = {
 }
 
 
+# Captured the same way, but reached as an attribute rather than by identity (docs/builder.md lists them too).
+ATTRIBUTE_ROWS: tuple[tuple[str, str], ...] = (
+    ("MyFunction.apply(*args) of a torch.autograd.Function subclass (variables/autograd_function.py)",
+     "torch.ops.higher_order.autograd_function_apply(fwd_gm, bwd_gm, *inputs, *lifted, non_differentiable_idx=, "
+     "saved_for_backward_idx=): forward and backward both traced; ctx.mark_dirty/save_for_forward/"
+     "set_materialize_grads(False) run natively"),
+)
+
+
 def _key(value: Any) -> tuple[str, str] | None:
     if isinstance(value, torch._ops.HigherOrderOperator):
         return (_HOP, value.name())
