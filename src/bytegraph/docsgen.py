@@ -179,13 +179,15 @@ def _higher_order_rows() -> list[str]:
              "`variables/higher_order.py` `HIGHER_ORDER`): the functions are traced in a nested scope into "
              "subgraphs (values they use from outside lifted to inputs, guards installed on the frame) and the "
              "call is one node, as torch.compile records it. A body that cannot be one subgraph is a break "
-             f"({breaks.HOP_BODY.id}); anything of these families not listed runs natively ({breaks.RUNS_NATIVELY.id}).",
+             f"({breaks.HOP_BODY.id}); anything of these families not listed runs natively "
+             f"({breaks.RUNS_NATIVELY.id}).",
              "", "| call | node |", "|---|---|"]
     lines += [f"| `{_cell(rule.op)}` | {_cell(rule.node)} |" for rule in HIGHER_ORDER.values()]
     lines += [f"| `{_cell(call)}` | {_cell(node)} |" for call, node in ATTRIBUTE_ROWS]
     lines += ["", "Functions torch.func returned before the call (rule \"torch.func transformed function\"), by "
               "the code of the wrapper torch made:", "", "| wrapper code | transform |", "|---|---|"]
-    lines += [f"| `{module}.{qualname}` | `torch.func.{name}` |" for (module, qualname), name in TRANSFORMED_CODE.items()]
+    lines += [f"| `{module}.{qualname}` | `torch.func.{name}` |"
+              for (module, qualname), name in TRANSFORMED_CODE.items()]
     return [*lines, ""]
 
 

@@ -217,7 +217,8 @@ PROGRAMS: dict[str, tuple[Callable[..., Any], Callable[[int], tuple[Any, ...]], 
     "flex_attention": (flex_prog, _flex_args, HOP.flex_attention),
     "flex_attention, create_block_mask inside": (flex_mask_inside_prog, lambda n: _flex_args(n)[:3],
                                                  HOP.flex_attention),
-    "checkpoint": (checkpoint_prog, lambda n: (torch.randn(n, 4, requires_grad=True), W), HOP.tag_activation_checkpoint),
+    "checkpoint": (checkpoint_prog, lambda n: (torch.randn(n, 4, requires_grad=True), W),
+                   HOP.tag_activation_checkpoint),
     "autograd.Function": (autograd_function_prog, _randn(4, grad=True), HOP.autograd_function_apply),
 }
 # the same values again (a cache hit), new values, a new shape (one recompile)

@@ -31,7 +31,7 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from .base import Tx, VariableTracker, pymethod
 from .lists import TupleVariable
-from .subgraphs import Body, BodyInput, GraphValue, count_inputs, install, leaf_trackers, trace_body
+from .subgraphs import Body, BodyInput, count_inputs, install, leaf_trackers, trace_body
 
 
 class FunctionCtxVariable(VariableTracker):
@@ -175,5 +175,3 @@ def _gradient_outputs(tx: Tx, bwd: Body, fwd: Body, args: list[VariableTracker],
         position += count_inputs(arg)
     return outputs
 
-
-__all__ = ["AutogradFunctionApplyVariable", "FunctionCtxVariable", "GraphValue", "build_autograd_function"]

@@ -22,7 +22,6 @@ keyword arguments to the transformed function; symbolic numbers among its argume
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any, Callable
 
 import torch
@@ -38,7 +37,8 @@ from .lists import ListVariable, TupleVariable
 from .subgraphs import BodyInput, bind_args, install, trace_body
 
 
-def _vmap(func: Any, in_dims: Any = 0, out_dims: Any = 0, randomness: str = "error", *, chunk_size: Any = None) -> None: ...
+def _vmap(func: Any, in_dims: Any = 0, out_dims: Any = 0, randomness: str = "error", *,
+          chunk_size: Any = None) -> None: ...
 def _grad(func: Any, argnums: Any = 0, has_aux: bool = False) -> None: ...
 def _jacrev(func: Any, argnums: Any = 0, *, has_aux: bool = False, chunk_size: Any = None,
             _preallocate_and_copy: bool = False) -> None: ...

@@ -30,7 +30,6 @@ from .base import Tx, VariableTracker
 from .hop_control import build_checkpoint, build_cond, build_while_loop
 from .hop_flex import annotate, build_flex_attention, getitem_to_index, mark_static
 from .functorch import TRANSFORMS, build_functional_call, transform_builder
-from .autograd_function import build_autograd_function  # noqa: F401 - (re-exported for user_defined)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,7 +44,8 @@ _HOP = "torch.ops.higher_order"
 HIGHER_ORDER: dict[tuple[str, str], HigherOrderRule] = {
     ("torch", "cond"): HigherOrderRule(
         "torch.cond(pred, true_fn, false_fn, operands)", build_cond,
-        "torch.ops.higher_order.cond(pred, true_gm, false_gm, (*operands, *lifted)); a Python bool pred runs its branch"),
+        "torch.ops.higher_order.cond(pred, true_gm, false_gm, (*operands, *lifted)); a Python bool pred runs "
+        "its branch"),
     (_HOP, "cond"): HigherOrderRule("torch.ops.higher_order.cond(...)", build_cond, "the same node"),
     ("torch._higher_order_ops.while_loop", "while_loop"): HigherOrderRule(
         "torch._higher_order_ops.while_loop(cond_fn, body_fn, carried_inputs)", build_while_loop,

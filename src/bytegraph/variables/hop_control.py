@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
 from .base import NotConstant, Tx, VariableTracker
@@ -91,7 +89,8 @@ def build_while_loop(tx: Tx, args: list[VariableTracker], kwargs: dict[str, Vari
 
     out = tx.graph.call_function(while_loop_op, [install(tx, "while_loop_cond", cond_gm),
                                                  install(tx, "while_loop_body", body_gm),
-                                                 TupleVariable(list(body.inputs)), TupleVariable(body.lifted_args())], {})
+                                                 TupleVariable(list(body.inputs)),
+                                                 TupleVariable(body.lifted_args())], {})
     return body.rebuild(leaf_trackers(tx.graph, out, len(body.leaves)))
 
 

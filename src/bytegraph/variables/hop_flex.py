@@ -33,7 +33,8 @@ from .subgraphs import BodyInput, bind_args, install, trace_body
 
 
 def _flex_signature(query: Any, key: Any, value: Any, score_mod: Any, block_mask: Any, scale: Any,
-                    kernel_options: Any, score_mod_other_buffers: Any = (), mask_mod_other_buffers: Any = ()) -> None: ...
+                    kernel_options: Any, score_mod_other_buffers: Any = (),
+                    mask_mod_other_buffers: Any = ()) -> None: ...
 
 
 def _scalar(tx: Tx, like: torch.Tensor, dtype: torch.dtype, requires_grad: bool = False) -> BodyInput:

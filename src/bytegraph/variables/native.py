@@ -2,13 +2,13 @@
 
 Some of torch's Python entry points work by changing torch's global state while they run:
 a functorch transform (``torch.func.grad``, ``vmap``, ``jacrev``...) pushes a transform level
-that wraps every tensor it sees, ``flex_attention`` and ``torch.cond`` dispatch through
-higher-order operators, ``checkpoint`` installs saved-tensor hooks, forward AD opens dual
-levels. Inlining their Python implementation records the state changes as if they were
-ordinary calls (and used to leave torch's functorch stack pushed when the trace failed
-midway). Until they are captured as higher-order ops, a call to any function defined in one
-of these modules is a graph break (GB019): the graph so far is compiled, the call runs
-natively, capture resumes after it.
+that wraps every tensor it sees, ``torch.cond`` dispatches through a higher-order operator,
+``checkpoint`` installs saved-tensor hooks, forward AD opens dual levels. Inlining their Python
+implementation records the state changes as if they were ordinary calls (and used to leave
+torch's functorch stack pushed when the trace failed midway). The ones bytegraph captures as
+higher-order ops (``variables/higher_order.py``) are taken by the builder before this table is
+read; a call to any other function defined in one of these modules is a graph break (GB019):
+the graph so far is compiled, the call runs natively, capture resumes after it.
 
 ``NATIVE_MODULES`` is an ordered list of module prefixes, first match wins; a row can also
 exempt a module (``torch.func.functional_call`` only swaps a module's tensors and is traced).

@@ -96,7 +96,8 @@ class Body:
         for vt in self.leaves:
             node = self.scope.lift(vt.node)
             fake = node.meta.get("example_value")
-            if clone_aliases and isinstance(fake, torch.Tensor) and (node.op == "placeholder" or _storage(fake) in storages):
+            aliases = isinstance(fake, torch.Tensor) and (node.op == "placeholder" or _storage(fake) in storages)
+            if clone_aliases and aliases:
                 node = graph.call_function(torch.clone, (node,))
                 node.meta["example_value"] = fake_like(fake.fake_mode, fake)
             nodes.append(node)
