@@ -314,6 +314,30 @@ def test_checkpoint_recomputes_in_backward(backend):
     backend.assert_graphs(checkpointed, 1)
 
 
+def _dropout_block_prog(x, w):
+    return checkpoint(lambda a: torch.nn.functional.dropout(a @ w, 0.5, training=True).sin(), x,
+                      use_reentrant=False).sum()
+
+
+@pytest.mark.parametrize("backend", ["eager", "aot_eager"], indirect=True)
+def test_checkpoint_recomputes_dropout_with_the_forward_mask(backend):
+    """A recomputed random op draws what the forward drew (torch's checkpoint keeps the RNG state;
+    torch's op leaves that to Inductor, so bytegraph's "eager" backend runs torch's checkpoint
+    instead: ``registry.runnable_as_python``). Inductor's random numbers are its own, not comparable
+    with eager's; a callable backend that runs the graph as Python gets torch's op, as from
+    torch.compile."""
+    compiled = bytegraph.compile(_dropout_block_prog, backend=backend.arg)
+    w = torch.randn(8, 8, requires_grad=True)
+    for _ in range(3):
+        x = torch.randn(4, 8)
+        torch.manual_seed(0)
+        loss, grads = _train_step(compiled, (x, w), [w])
+        torch.manual_seed(0)
+        ref, ref_grads = _train_step(_dropout_block_prog, (x, w), [w])
+        assert _close(loss, ref) and _close(grads, ref_grads)
+    backend.assert_graphs(compiled, 1)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="flex_attention has no backward on CPU in torch 2.13 "
                     "(NotImplementedError in eager and torch.compile alike); benchmarks/gpu_check.py runs it on a GPU")
 @pytest.mark.parametrize("backend", ["eager", "aot_eager", "inductor"], indirect=True)
@@ -461,3 +485,30 @@ def test_guards_of_a_body_are_the_frame_guards(counter):
 
 
 SCALE = 2.0
+
+
+def test_gradient_checkpointing_of_a_transformers_model():
+    """HuggingFace's gradient checkpointing (``functools.partial(checkpoint, use_reentrant=False)`` around
+    each block's ``__call__``): one graph with a checkpoint node per block, eager's loss and gradients."""
+    pytest.importorskip("transformers")
+    from bytegraph.testing import CompileCounter
+    from bytegraph.zoo import build
+
+    model, make_inputs = build("gpt2", "causal-lm")
+    model.train()
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    counter = CompileCounter()
+    compiled = bytegraph.compile(model, backend=counter)
+    for _ in range(2):
+        ids = make_inputs(12)["input_ids"]
+        model.zero_grad()
+        torch.manual_seed(1)                       # (dropout: the same masks in both runs)
+        compiled(input_ids=ids, labels=ids).loss.backward()
+        ours = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        model.zero_grad()
+        torch.manual_seed(1)
+        model(input_ids=ids, labels=ids).loss.backward()
+        assert ours and all(_close(g, p.grad) for n, p in model.named_parameters() if (g := ours.get(n)) is not None)
+    assert counter.frame_count == 1
+    blocks = len(model.transformer.h)
+    assert _targets(counter.graphs[0]).count(HOP.tag_activation_checkpoint) == blocks

@@ -139,3 +139,20 @@ def _some_input_requires_grad(tx: Tx, args: list[VariableTracker]) -> bool:
             return any(walk(i) for i in vt.unpack(tx))
         return False
     return tx.graph.grad_enabled and any(walk(a) for a in args)
+
+
+def run_checkpoint_eagerly(gm: Any, *args: Any, **kwargs: Any) -> Any:
+    """How a graph run as Python (the ``eager`` backend) runs a checkpoint node: torch's own
+    non-reentrant ``checkpoint``, which saves and restores the RNG state, so a recomputed dropout
+    draws the forward's mask. (torch's op turns RNG preservation off and leaves it to Inductor's
+    RNG functionalization; run eagerly, it recomputes with new random numbers.)"""
+    from torch.utils.checkpoint import checkpoint
+
+    return checkpoint(gm, *args, use_reentrant=False)
+
+
+def eager_targets() -> dict[Any, Any]:
+    """Op -> what a graph run as Python calls instead (backends/registry.py ``runnable_as_python``)."""
+    from torch._higher_order_ops.wrap import tag_activation_checkpoint
+
+    return {tag_activation_checkpoint: run_checkpoint_eagerly}
