@@ -21,7 +21,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip install -q -c $(LOCK)
 
-.PHONY: demo test test-slow test-latest lock bench docs clean chromium
+.PHONY: demo test test-slow test-latest lock bench docs clean chromium fuzz
 
 $(BIN)/python:
 	@test -n "$(PYVER)" || { echo "no Python found for PY=$(PY)"; exit 1; }
@@ -82,6 +82,17 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+
+# A differential fuzz campaign (tests/fuzz): N random programs, eager vs compiled, every construct
+# flag on (FLAGS=slice for only what passes today). Prints programs run, mismatches, exceptions
+# reaching the user, internal and eager fallbacks by reason; add ARGS=--shrink to minimise failures.
+N ?= 2000
+SEED ?= 0
+JOBS ?= 2
+BACKEND ?= eager
+FLAGS ?= all
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz --n $(N) --seed $(SEED) --jobs $(JOBS) --backend $(BACKEND) --flags $(FLAGS) $(ARGS)
 
 docs: $(STAMP)
 	$(BIN)/python -m bytegraph docs

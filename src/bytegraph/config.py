@@ -22,6 +22,10 @@ class Config:
     # Most instructions one frame may interpret before capture gives up (a guard against
     # loops whose trip count is large and known, which would unroll into huge graphs).
     max_instructions: int = 500_000
+    # Split a graph captured inside a DistributedDataParallel forward at DDP's gradient-bucket
+    # boundaries, one compiled submodule per bucket, so each bucket's all-reduce overlaps the rest
+    # of backward (runtime/ddp.py; torch._dynamo.config.optimize_ddp). Off: one graph, no overlap.
+    ddp_split_graphs: bool = True
 
     @contextlib.contextmanager
     def patch(self, **changes: object) -> Iterator[None]:

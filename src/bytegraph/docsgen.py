@@ -99,8 +99,8 @@ def _native_rows() -> list[str]:
     lines = ["Code of these modules is never inlined (`variables/native.py`, first match wins); what the "
              "higher-order op rules of [builder.md](builder.md#higher-order-ops) capture never reaches this "
              "table:", "", "| module | inlined? | what |", "|---|---|---|"]
-    lines += [f"| `{m}` | {'no: runs natively' if native else 'yes: traced'} | {_cell(why)} |"
-              for m, native, why in NATIVE_MODULES]
+    lines += [f"| `{m}` | {f'no: runs natively ({kind.id})' if kind else 'yes: traced'} | {_cell(why)} |"
+              for m, kind, why in NATIVE_MODULES]
     return [*lines, ""]
 
 

@@ -5,7 +5,7 @@ Every program runs under eager, aot_eager, inductor and a recording backend, thr
 values, then a new shape (one recompile), compared with eager; each capture must be exactly one graph
 (no break, nothing eager), and the recorded graph must hold the op's node with its bodies as
 subgraph modules. Programs with a backward are also trained (gradients compared with eager's).
-Bodies that cannot be one subgraph are a GB020 break that runs the op natively, with eager's result
+Bodies that cannot be one subgraph are a GB021 break that runs the op natively, with eager's result
 and eager's side effects.
 """
 
@@ -362,7 +362,7 @@ def test_flex_attention_backward_on_cpu_raises_as_eager():
         compiled(q, k, v, mask)
 
 
-# -- what a body cannot be: a clear break (GB020), and eager's result --------------------------
+# -- what a body cannot be: a clear break (GB021), and eager's result --------------------------
 
 def _data_dependent_branch(x):
     def block(t):
@@ -411,12 +411,12 @@ def _assigns_global(x):
 BREAKS = {
     "data-dependent branch in a cond branch": (_data_dependent_branch, lambda: (torch.randn(5),),
                                                "if t.sum() > 1", "GB002"),
-    "list append in a vmap body": (_appends_outside, lambda: (torch.randn(3, 2),), "LOG.append(a)", "GB020"),
+    "list append in a vmap body": (_appends_outside, lambda: (torch.randn(3, 2),), "LOG.append(a)", "GB021"),
     "nonlocal assignment in a checkpointed function": (_assigns_nonlocal, lambda: (torch.randn(3),),
-                                                       "seen = seen + 1", "GB020"),
+                                                       "seen = seen + 1", "GB021"),
     "in-place write into a body input": (_writes_its_input, lambda: (torch.randn(3),),
-                                         "checkpoint(lambda t: t.mul_(2)", "GB020"),
-    "global assignment in a grad body": (_assigns_global, lambda: (torch.randn(3),), "COUNTER += 1", "GB020"),
+                                         "checkpoint(lambda t: t.mul_(2)", "GB021"),
+    "global assignment in a grad body": (_assigns_global, lambda: (torch.randn(3),), "COUNTER += 1", "GB021"),
 }
 
 
@@ -442,7 +442,7 @@ def test_body_that_cannot_be_a_subgraph_breaks(name, counter):
         COUNTER = 0
         assert _close(out, fn(*args)) and effects == (len(LOG), COUNTER), name
     reasons = [r for s in compiled.stats_all for r in s.break_reasons]
-    assert reasons and reasons[0].startswith("graph break GB020:"), reasons
+    assert reasons and reasons[0].startswith("graph break GB021:"), reasons
     assert inner in reasons[0] and f"{FILE}:{_line_of(text)}" in reasons[0], reasons[0]
     assert all(s.eager == 0 for s in compiled.stats_all)
 
@@ -452,7 +452,7 @@ def test_fullgraph_names_the_body():
     with pytest.raises(bytegraph.CompileError) as info:
         compiled(torch.randn(5))
     message = str(info.value)
-    assert "GB020" in message and "the function given to torch.utils.checkpoint" in message, message
+    assert "GB021" in message and "the function given to torch.utils.checkpoint" in message, message
     assert f"{FILE}:{_line_of('if t.sum() > 1')} in " in message, message
 
 

@@ -119,8 +119,14 @@ RUNS_NATIVELY = _kind(
     "scan, map, reentrant checkpoint...) are never inlined: the call runs natively between two graphs",
     "accept the graph break (the result is eager's), or call the transform outside the compiled function and "
     "compile the function it transforms")
+DISABLED = _kind(
+    "GB020", "function marked torch.compiler.disable",
+    "the function (or the library that wraps it: FSDP2 wraps its hooks so) asks not to be compiled; it "
+    "runs natively between two graphs, and so does everything it calls",
+    "accept the graph break, or remove torch.compiler.disable where the function can be compiled; for "
+    "FSDP2, compile each block and shard it (the hooks then run outside the compiled code)")
 HOP_BODY = _kind(
-    "GB020", "body of a higher-order op that cannot be one subgraph",
+    "GB021", "body of a higher-order op that cannot be one subgraph",
     "the function given to a higher-order op (torch.cond/while_loop branches, flex_attention's score_mod and "
     "mask_mod, the function of vmap/grad/jacrev/jvp, a checkpointed block, an autograd.Function's forward or "
     "backward) is traced into a subgraph of one graph node; it cannot contain a graph break (data-dependent "

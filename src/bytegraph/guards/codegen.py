@@ -34,8 +34,9 @@ from typing import Any, Callable
 import torch
 from torch._C._dynamo.guards import TensorGuards, dict_version
 
-from ..sources import (DerivedSource, LocalSource, ModuleGlobalsSource, Source, guard_locals, guard_name,
-                       ndarray_as_tensor)
+from ..sources import (DerivedSource, LocalSource, ModuleGlobalsSource, RootBuiltinsSource, Source, contextvar_value,
+                       guard_locals,
+                       guard_name, ndarray_as_tensor)
 from .guard import Guard, GuardKind, GuardSet, payload_text
 
 _K = GuardKind
@@ -105,6 +106,8 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.CELL_EMPTY: lambda g, e, x, ns: f"{ns.name(cell_is_empty, 'cell_is_empty')}({e})",
     _K.DICT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} in {e}",
     _K.DICT_NOT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} not in {e}",
+    _K.DICT_CONTAINS_OBJECT: lambda g, e, x, ns: f"{x(g.payload)} in {e}",
+    _K.DICT_NOT_CONTAINS_OBJECT: lambda g, e, x, ns: f"{x(g.payload)} not in {e}",
     _K.DUPLICATE_INPUT: lambda g, e, x, ns: f"{e} is {x(g.payload)}",
     _K.NO_TENSOR_ALIASING: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
     _K.DISTINCT_OBJECTS: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
@@ -140,6 +143,10 @@ _ACTUAL: dict[GuardKind, Callable[[Any], str]] = {
     _K.SEQUENCE_LENGTH: lambda v: f"length {len(v)}",
     _K.DICT_KEYS: lambda v: f"keys {list(v)!r}",
     _K.NO_MODULE_HOOKS: lambda v: "hooks registered (or the module was compiled with Module.compile())",
+    _K.DICT_CONTAINS: lambda v: "a mapping without that key",
+    _K.DICT_NOT_CONTAINS: lambda v: "a mapping with that key",
+    _K.HASATTR: lambda v: "no such attribute",
+    _K.NOT_HASATTR: lambda v: "an attribute of that name",
 }
 
 
@@ -151,7 +158,7 @@ def _order(g: Guard) -> tuple[int, int]:
 
 def _referenced(g: Guard) -> list[Source]:
     out = [g.source] if g.source is not None else []
-    if g.kind is _K.DUPLICATE_INPUT:
+    if g.kind in (_K.DUPLICATE_INPUT, _K.DICT_CONTAINS_OBJECT, _K.DICT_NOT_CONTAINS_OBJECT):
         out.append(g.payload)
     elif g.kind in (_K.NO_TENSOR_ALIASING, _K.DISTINCT_OBJECTS):
         out.extend(g.payload)
@@ -275,8 +282,8 @@ def compile_guards(
     only to build the C++ tensor checks; nothing read is kept."""
     frame_locals = guard_locals(frame_locals)
     ns = _Namespace({"___G": fn_globals, "___modules": sys.modules, "___fn": function, "math": math, "torch": torch,
-                     "___from_numpy": ndarray_as_tensor,
-                     **{f"___cell_{n}": c for n, c in cells.items()}})
+                     "___from_numpy": ndarray_as_tensor, "___cv_get": contextvar_value,
+                     **{f"___cell_{n}": c for n, c in cells.items()}, **guards.held})
     ordered = sorted(guards, key=_order)
     tensors = [g for g in ordered if g.kind is _K.TENSOR_MATCH]
     others = [g for g in ordered if g.kind is not _K.TENSOR_MATCH]
@@ -294,6 +301,8 @@ def compile_guards(
             return temps[s]
         if isinstance(s, ModuleGlobalsSource):          # a module's globals dict: bound once, here
             return ns.name(sys.modules[s.module].__dict__, "module_globals")
+        if isinstance(s, RootBuiltinsSource):           # read-only on the function: bound once too
+            return ns.name(function.__builtins__, "builtins")
         return s.wrap(expr(s.of)) if isinstance(s, DerivedSource) else s.guard_expr()
 
     def materialize(srcs: list[Source]) -> None:

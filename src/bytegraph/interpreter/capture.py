@@ -29,6 +29,8 @@ class CaptureState:
     side_effects: SideEffects = dataclasses.field(default_factory=SideEffects)
     identity: dict[int, VariableTracker] = dataclasses.field(default_factory=dict)
     by_source: dict[Source, VariableTracker] = dataclasses.field(default_factory=dict)
+    # The real object each source was wrapped from: what ``id()`` pins (``pin_identity``)
+    objects: dict[Source, Any] = dataclasses.field(default_factory=dict)
     keepalive: list[Any] = dataclasses.field(default_factory=list)
     wrapped: list[tuple[Source, str]] = dataclasses.field(default_factory=list)
     instructions: int = 0
@@ -37,6 +39,8 @@ class CaptureState:
     # Sources of objects the trace told apart by identity (`a is b` False, a dict key lookup
     # that missed): they must still be distinct objects for the graph to hold.
     distinct: dict[Source, None] = dataclasses.field(default_factory=dict)
+    # The exception the compiled function's caller is handling (sys.exc_info() in the frame)
+    caller_exc: BaseException | None = None
 
     # torch.func.functional_call in progress: a module state's source -> the tracker that replaces it
     overrides: dict[Source, VariableTracker] = dataclasses.field(default_factory=dict)
@@ -46,7 +50,7 @@ class CaptureState:
     def check_body_mutation(self, vt: VariableTracker, what: str, existing: bool) -> None:
         """Inside a higher-order op body, changing anything made before the body began (an object
         from outside the frame, or one the frame made earlier) is a side effect the subgraph cannot
-        hold: a break (GB020) instead of a change made once at trace time."""
+        hold: a break (GB021) instead of a change made once at trace time."""
         if self.bodies and (existing or vt.serial < self.bodies[-1][0]):
             raise Unsupported(breaks.HOP_BODY, f"{what} on {vt.describe()} inside {self.bodies[-1][1]}, "
                               f"which changes state outside the body")
@@ -74,4 +78,6 @@ class CaptureState:
         self.graph.handler_probe = None
         self.identity.clear()
         self.by_source.clear()
+        self.objects.clear()
         self.keepalive.clear()
+        self.caller_exc = None

@@ -37,9 +37,10 @@ from ..guards.codegen import CompiledGuards, compile_guards
 from ..guards.guard import GlobalStateSnapshot
 from ..interpreter.capture import CaptureState
 from ..interpreter.translator import InstructionTranslator, bind_arguments, program_for, root_translator
-from ..sources import NumpyTensorSource
+from ..sources import FloatTensorSource, NumpyTensorSource
 from . import torch_state
 from .cache import CacheEntry
+from .ddp import active_ddp_module, split_for_ddp
 from .graph_break import emit_break, why_not_resumable
 
 log_graphs = get_logger("graphs")
@@ -73,9 +74,10 @@ def compile_call(owner: Any, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
     fn = owner.fn
     start = time.perf_counter()
     frame_locals = bind_frame(fn, args, kwargs)
+    caller_exc = sys.exc_info()[1]        # what sys.exc_info() is for the frame (guarded where read)
     with torch_state.preserved(f"compiling {fn.__qualname__}"):
         try:
-            entry = _capture(owner, frame_locals)
+            entry = _capture(owner, frame_locals, caller_exc)
         except CompileError:
             raise
         except Exception as e:   # noqa: BLE001 - failed while handling a failure: the last line of defence
@@ -98,14 +100,14 @@ def _accepts(entry: CacheEntry, args: tuple, kwargs: dict[str, Any]) -> bool:
         return False
 
 
-def _capture(owner: Any, frame_locals: dict[str, Any]) -> CacheEntry:
+def _capture(owner: Any, frame_locals: dict[str, Any], caller_exc: BaseException | None) -> CacheEntry:
     fn = owner.fn
-    capture = _new_capture(owner)
+    capture = _new_capture(owner, caller_exc)
     try:
         # (each attempt puts torch's state back as it ends, so what follows a failure, its
         # fallback entry's guards included, starts from the state the call found)
         with torch_state.preserved(f"tracing {fn.__qualname__}"):
-            tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__)
+            tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__, fn.__builtins__)
             tx.run()
             return _finish(owner, capture, tx, frame_locals)
     except Unsupported as e:
@@ -114,7 +116,7 @@ def _capture(owner: Any, frame_locals: dict[str, Any]) -> CacheEntry:
                                f"{e.render()}") from None
         log_breaks.debug("%s", e.render())
         capture.release()
-        resumed = _resume_after_break(owner, frame_locals, e)
+        resumed = _resume_after_break(owner, frame_locals, e, caller_exc)
         return resumed if isinstance(resumed, CacheEntry) else \
             _eager_entry(owner, capture, frame_locals, f"{e.render()}\n  not resumable: {resumed}",
                          warned=resumed.startswith("internal error"))
@@ -161,22 +163,24 @@ def _user_stacklevel() -> int:
     return level
 
 
-def _new_capture(owner: Any) -> CaptureState:
-    capture = CaptureState(root_globals=owner.fn.__globals__, frame_state=owner.frame_state)
+def _new_capture(owner: Any, caller_exc: BaseException | None) -> CaptureState:
+    capture = CaptureState(root_globals=owner.fn.__globals__, frame_state=owner.frame_state, caller_exc=caller_exc)
     capture.guards.add(Guard(None, GuardKind.GLOBAL_STATE, GlobalStateSnapshot.capture(), "torch global state at capture"))
     return capture
 
 
-def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupported) -> CacheEntry | str:
+def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupported,
+                        caller_exc: BaseException | None) -> CacheEntry | str:
     """Retrace up to the instruction that broke and end the frame there with a resume
     function; when the break cannot resume, why not (the caller then runs the frame eagerly
     and records it)."""
     if why.root_index is None:
         return "the break happened outside the frame's own instructions"
-    capture = _new_capture(owner)
+    capture = _new_capture(owner, caller_exc)
     try:
         with torch_state.preserved(f"retracing {owner.fn.__qualname__} up to a graph break"):
-            tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__)
+            tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__,
+                                 owner.fn.__builtins__)
             tx.stop_at = why.root_index
             tx.run()
             if tx.stopped is None:
@@ -245,7 +249,8 @@ def _install_aliasing_guard(capture: CaptureState) -> None:
     ndarray itself is compared."""
     sources = tuple(a.source.of if isinstance(a.source, NumpyTensorSource) else a.source
                     for a in capture.graph.graph_args
-                    if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state())
+                    if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state()
+                    and not isinstance(a.source, FloatTensorSource))     # a new tensor on every call
     if len(sources) >= 2:
         capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
     if len(capture.distinct) >= 2:
@@ -330,7 +335,7 @@ def rerun_eagerly_if_graph_raises(transformed: types.FunctionType, original: typ
 def _refresh_tensor_specs(capture: CaptureState) -> None:
     """TENSOR_MATCH checks the sizes each input has *after* tracing: a dimension that started
     symbolic but was specialized along the way (``x.size(1) == 12``) is checked as a constant."""
-    fakes = {a.source: a.fake for a in capture.graph.graph_args if isinstance(a.fake, torch.Tensor)}
+    fakes = {a.source: a for a in capture.graph.graph_args if a.layout is not None}   # (sizes as they entered)
     for g in [g for g in capture.guards if g.kind is GuardKind.TENSOR_MATCH and g.source in fakes]:
         spec = TensorSpec.of(capture.graph.example_of(g.source), fakes[g.source])
         if spec != g.payload:
@@ -376,10 +381,8 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())
-        compiled = graph.compile_with(owner.backend, gm)
-        for source, value, _ in graph.specialized_floats:      # the backend made these constants
-            capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value,
-                                     "the backend cannot take this float symbolically (AOTAutograd's tensorify)"))
+        backend = split_for_ddp(owner.backend) if active_ddp_module() is not None else owner.backend
+        compiled = graph.compile_with(backend, gm)
         # An op that raises at run time must leave the program as eager would: inside its
         # try/with, or before side effects the frame made ahead of it (written back after the
         # graph, they would be lost): the frame is then rerun eagerly from the start.
@@ -392,6 +395,8 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         log_bytecode.debug("transformed bytecode of %s:\n%s", fn.__qualname__, dis.Bytecode(transformed).dis())
     if gm is not None and rerun:
         transformed = rerun_eagerly_if_graph_raises(transformed, fn)
+    for source, value, why in graph.specialized_floats:    # floats whose value the trace used
+        capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value, f"a float made a constant: {why}"))
     _refresh_tensor_specs(capture)
     _install_aliasing_guard(capture)
     _install_shape_guards(capture)

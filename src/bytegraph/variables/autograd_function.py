@@ -18,7 +18,7 @@ which runs ``fwd_gm`` as the forward of a fresh autograd.Function and ``bwd_gm``
 ``ctx`` is modelled (``FunctionCtxVariable``): ``save_for_backward``/``saved_tensors``, attributes,
 ``needs_input_grad`` (from the inputs' requires_grad and the grad mode), ``mark_non_differentiable``.
 ``mark_dirty``, ``save_for_forward`` and ``set_materialize_grads(False)`` are not modelled: the call
-then runs natively (GB019), as does a forward or backward that cannot be one body (GB020).
+then runs natively (GB019), as does a forward or backward that cannot be one body (GB021).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ torch.compile gives backends:
   ``eager`` backend runs torch's non-reentrant checkpoint itself).
 
 The bodies of one op share their lifted values (``union_lifted``). Anything a body cannot be
-(see subgraphs.py) is a GB020 break, and the call runs natively.
+(see subgraphs.py) is a GB021 break, and the call runs natively.
 """
 
 from __future__ import annotations

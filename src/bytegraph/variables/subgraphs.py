@@ -16,7 +16,7 @@ graph (graph/subgraph.py):
 
 A body is one graph or nothing: a graph break inside it, a change of state outside it
 (``CaptureState.check_body_mutation``), an in-place write into one of its inputs, or a result that
-is not tensors in tuples/lists/dicts is a GB020 break of the op call, which then runs natively.
+is not tensors in tuples/lists/dicts is a GB021 break of the op call, which then runs natively.
 Ops differ only in how they build their node from bodies: the table in ``variables/higher_order.py``.
 """
 
@@ -31,7 +31,6 @@ from torch.multiprocessing.reductions import StorageWeakRef
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
-from ..graph.output_graph import written_by
 from ..graph.subgraph import SubgraphScope, fake_like
 from .base import Tx, VariableTracker, next_serial
 from .constant import ConstantVariable
@@ -149,7 +148,7 @@ def trace_body(tx: Tx, fn: VariableTracker, args: list[VariableTracker], kwargs:
         result = tx.call(fn, inner_args, inner_kwargs).realize()
         leaves: list[VariableTracker] = []
         skeleton = _flatten(result, leaves, what)
-        if _writes_inputs(scope.graph):
+        if _writes_inputs(graph, scope.graph):
             raise Unsupported(breaks.HOP_BODY, f"{what} writes into one of its inputs (or a tensor from "
                               f"outside it) in place")
     except Unsupported as e:
@@ -160,16 +159,17 @@ def trace_body(tx: Tx, fn: VariableTracker, args: list[VariableTracker], kwargs:
     return Body(scope, inputs, result, leaves, lambda new: _rebuild(result, iter(new)), skeleton, what)
 
 
-def _writes_inputs(graph: torch.fx.Graph) -> bool:
+def _writes_inputs(output: Any, body: torch.fx.Graph) -> bool:
     """Whether an op of the body writes in place into memory of one of its placeholders (its inputs,
-    and the tensors it lifted): the fake tensors' storages tell exactly what aliases what."""
-    inputs = {_storage(n.meta.get("example_value")) for n in graph.nodes if n.op == "placeholder"} - {None}
+    and the tensors it lifted): ``output.written`` says what each op writes, the fake tensors'
+    storages exactly what aliases what."""
+    inputs = {_storage(n.meta.get("example_value")) for n in body.nodes if n.op == "placeholder"} - {None}
     return any(isinstance(w, torch.fx.Node) and _storage(w.meta.get("example_value")) in inputs
-               for n in graph.nodes for w in written_by(n))
+               for n in body.nodes for w in output.written(n))
 
 
 def body_break(e: Unsupported, what: str) -> Unsupported:
-    """A break inside a body, as a break of the op call (GB020) that says where and why."""
+    """A break inside a body, as a break of the op call (GB021) that says where and why."""
     if e.kind is breaks.HOP_BODY:
         return e
     where = next((loc for loc in reversed(e.stack) if not loc.internal), None)
