@@ -90,6 +90,36 @@ def per_sample_grads_prog(x, y):
     return torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0, 0))(PARAMS, x, y)
 
 
+NET = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3)).eval()
+STATE = {**{k: v.detach() * 1.5 for k, v in NET.named_parameters()}, **dict(NET.named_buffers())}
+
+
+def functional_call_strict_prog(x):
+    # every parameter and buffer given (strict), no tie handling; the module's state is swapped in
+    # and out inside the jacrev body, as eager does it
+    f = lambda a: torch.func.functional_call(NET, STATE, (a,), strict=True, tie_weights=False)  # noqa: E731
+    return torch.func.jacrev(f)(x)
+
+
+class _Holder:
+    def __init__(self) -> None:
+        self.scale = torch.ones(4)      # (an instance attribute: the body's restore leaves the object as it was)
+
+
+HOLDER = _Holder()
+
+
+def swap_restored_prog(xs):
+    def body(a):
+        old = HOLDER.scale
+        HOLDER.scale = a.cos()            # outside state swapped for the body's own tensor...
+        try:
+            return a * HOLDER.scale
+        finally:
+            HOLDER.scale = old            # ...and restored before it returns: no side effect left
+    return torch.func.vmap(body)(xs)
+
+
 def _score(score, b, h, q_idx, kv_idx):
     return score + BIAS[h] * (q_idx - kv_idx)
 
@@ -214,6 +244,8 @@ PROGRAMS: dict[str, tuple[Callable[..., Any], Callable[[int], tuple[Any, ...]], 
     "jacrev": (jacrev_prog, lambda n: (torch.randn(n),), FUNC),
     "jvp": (jvp_prog, lambda n: (torch.randn(n), torch.randn(n)), FUNC),
     "functional_call in vmap(grad)": (per_sample_grads_prog, lambda n: (torch.randn(n, 4), torch.randn(n, 3)), FUNC),
+    "functional_call strict in jacrev": (functional_call_strict_prog, lambda n: (torch.randn(n, 4),), FUNC),
+    "outside state swapped and restored in vmap": (swap_restored_prog, lambda n: (torch.randn(n, 4),), FUNC),
     "flex_attention": (flex_prog, _flex_args, HOP.flex_attention),
     "flex_attention, create_block_mask inside": (flex_mask_inside_prog, lambda n: _flex_args(n)[:3],
                                                  HOP.flex_attention),
@@ -408,6 +440,13 @@ def _assigns_global(x):
     return torch.func.grad(loss)(x)
 
 
+def _sets_attribute(xs):
+    def body(a):
+        HOLDER.calls = getattr(HOLDER, "calls", 0) + 1     # changed and left changed
+        return a * 2
+    return torch.func.vmap(body)(xs).sum()
+
+
 BREAKS = {
     "data-dependent branch in a cond branch": (_data_dependent_branch, lambda: (torch.randn(5),),
                                                "if t.sum() > 1", "GB002"),
@@ -417,6 +456,8 @@ BREAKS = {
     "in-place write into a body input": (_writes_its_input, lambda: (torch.randn(3),),
                                          "checkpoint(lambda t: t.mul_(2)", "GB021"),
     "global assignment in a grad body": (_assigns_global, lambda: (torch.randn(3),), "COUNTER += 1", "GB021"),
+    "attribute left changed in a vmap body": (_sets_attribute, lambda: (torch.randn(3, 2),), "HOLDER.calls = ",
+                                              "GB021"),
 }
 
 

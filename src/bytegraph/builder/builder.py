@@ -43,8 +43,6 @@ class VariableBuilder:
     def __call__(self, value: Any) -> VariableTracker:
         state = self.tx.capture
         source = self.source
-        if source is not None and source in state.overrides:    # (functional_call: variables/functorch.py)
-            return state.overrides[source]
         vt = state.identity.get(id(value))
         if vt is not None:
             if source is not None and vt.source is not None and vt.source != source:

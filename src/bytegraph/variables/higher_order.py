@@ -29,7 +29,7 @@ import torch
 from .base import Tx, VariableTracker
 from .hop_control import build_checkpoint, build_cond, build_while_loop
 from .hop_flex import annotate, build_flex_attention, getitem_to_index, mark_static
-from .functorch import TRANSFORMS, build_functional_call, transform_builder
+from .functorch import TRANSFORMS, transform_builder
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,10 +68,6 @@ HIGHER_ORDER: dict[tuple[str, str], HigherOrderRule] = {
     ("torch._dynamo.decorators", "mark_static"): HigherOrderRule(
         "torch._dynamo.mark_static(t, dim) (called by flex_attention)", mark_static,
         "no node: the dimensions are specialized (guarded) in this capture"),
-    ("torch.func", "functional_call"): HigherOrderRule(
-        "torch.func.functional_call(module, params_and_buffers, args, kwargs)", build_functional_call,
-        "no node of its own: the module is traced with those tensors in place of its state (nothing is swapped "
-        "on the real module), so it works inside transformed functions"),
     **{("torch.func", name): HigherOrderRule(f"torch.func.{name}(f, ...)", transform_builder(name), spec.node)
        for name, spec in TRANSFORMS.items()},
 }

@@ -57,7 +57,7 @@ def build_cond(tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTr
     if true.skeleton != false.skeleton:
         raise Unsupported(breaks.HOP_BODY, f"the branches of torch.cond return different structures "
                           f"({true.skeleton!r} and {false.skeleton!r})")
-    lifted = union_lifted(true, false)
+    union_lifted(true, false)
     true_gm = true.module(tuple(true.output_nodes()))
     false_gm = false.module(tuple(false.output_nodes()))
     from torch._higher_order_ops.cond import cond_op

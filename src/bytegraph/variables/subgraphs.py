@@ -140,12 +140,13 @@ def trace_body(tx: Tx, fn: VariableTracker, args: list[VariableTracker], kwargs:
     mode the op runs the body in (``OutputGraph.open_subgraph``)."""
     graph, capture = tx.graph, tx.capture
     scope = graph.open_subgraph(name, parent, grad_enabled)
-    capture.bodies.append((next_serial(), what))
+    body = capture.open_body(next_serial(), what)
     inputs: list[VariableTracker] = []
     try:
         inner_args = [_as_inputs(graph, scope, a, inputs) for a in args]
         inner_kwargs = {k: _as_inputs(graph, scope, v, inputs) for k, v in kwargs.items()}
         result = tx.call(fn, inner_args, inner_kwargs).realize()
+        capture.close_body(body, returned=True)
         leaves: list[VariableTracker] = []
         skeleton = _flatten(result, leaves, what)
         if _writes_inputs(graph, scope.graph):
@@ -154,7 +155,7 @@ def trace_body(tx: Tx, fn: VariableTracker, args: list[VariableTracker], kwargs:
     except Unsupported as e:
         raise body_break(e, what) from e
     finally:
-        capture.bodies.pop()
+        capture.close_body(body, returned=False)
         graph.end_subgraph(scope)
     return Body(scope, inputs, result, leaves, lambda new: _rebuild(result, iter(new)), skeleton, what)
 
