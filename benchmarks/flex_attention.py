@@ -8,7 +8,8 @@ compiler in the same process. Reported for the forward and for forward+backward:
 
 * first call (s): capture and Inductor's compilation, each compiler in a fresh process with a fresh
   Inductor cache directory (so neither reuses the other's warm-up or kernels);
-* per call (ms): median over interleaved rounds, and the ratio bytegraph / torch.compile;
+* per call (ms): median over interleaved rounds (eager: the uncompiled call, which materializes the
+  scores), and the ratios bytegraph / torch.compile and bytegraph / eager;
 * that both give eager's result (the outputs, and the gradients of q, k, v).
 
 torch 2.13 has no flex_attention backward on CPU (eager and torch.compile raise NotImplementedError),
@@ -137,11 +138,12 @@ def bench(name: str, backward: bool, device: str, seq: int, rounds: int, calls: 
     else:
         ref = attention(*args)
         ok = [torch.allclose(fn(*args), ref, atol=2e-3) for fn in (bg, tc)]
-    per = _per_call_ms({"bytegraph": bg, "torch.compile": tc}, args, rounds, calls, device)
+    per = _per_call_ms({"bytegraph": bg, "torch.compile": tc, "eager": wrap(attention)}, args, rounds, calls, device)
     graphs = compiled.stats.graphs
     print(f"{name:>18}  first call: bytegraph {bg_first:6.1f} s, torch.compile {tc_first:6.1f} s   "
           f"per call: bytegraph {per['bytegraph']:8.3f} ms, torch.compile {per['torch.compile']:8.3f} ms, "
-          f"ratio {per['bytegraph'] / per['torch.compile']:5.2f}   bytegraph graphs {graphs}   "
+          f"eager {per['eager']:8.3f} ms; bytegraph/torch.compile {per['bytegraph'] / per['torch.compile']:5.2f}, "
+          f"bytegraph/eager {per['bytegraph'] / per['eager']:5.2f}   bytegraph graphs {graphs}   "
           f"matches eager: {all(ok)}", flush=True)
 
 
