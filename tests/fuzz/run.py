@@ -33,11 +33,21 @@ MARK = "@@FUZZ "
 FAILURES = ("mismatch", "exception", "crash")
 
 
-def _quiet_torch() -> None:
-    """Fake tensors log every op that raises on them at ERROR level; the programs make many."""
+def _quiet_torch() -> dict[str, int]:
+    """Fake tensors log every op that raises on them at ERROR level; the programs make many.
+    Returns the levels it replaced (a test module restores them: ``restore_levels``)."""
     import logging
+    saved = {}
     for name in ("torch._subclasses.fake_tensor", "torch.fx.experimental.symbolic_shapes", "torch._dynamo"):
+        saved[name] = logging.getLogger(name).level
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    return saved
+
+
+def restore_levels(saved: dict[str, int]) -> None:
+    import logging
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
 
 
 def worker(start: int, count: int, backend: str, flags: frozenset[str], timeout_s: float) -> None:

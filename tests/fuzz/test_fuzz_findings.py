@@ -23,11 +23,19 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.fuzz.program import load_finding  # noqa: E402
-from tests.fuzz.run import _quiet_torch  # noqa: E402
+from tests.fuzz.run import _quiet_torch, restore_levels  # noqa: E402
 from tests.fuzz.runner import run_program  # noqa: E402
 
 FINDINGS = sorted((pathlib.Path(__file__).parent / "findings").glob("*.py"))
-_quiet_torch()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _quiet_torch_logs():
+    """torch's loggers quieted for this module only (set at import, they silenced the fake-tensor
+    records that tests/capture/test_clean_output.py checks are rerouted)."""
+    saved = _quiet_torch()
+    yield
+    restore_levels(saved)
 
 
 def _param(path: pathlib.Path) -> object:

@@ -25,10 +25,18 @@ from tests.fuzz import flags  # noqa: E402
 from tests.fuzz.gen import STATEMENTS, generate  # noqa: E402
 from tests.fuzz.runner import run_program  # noqa: E402
 from tests.fuzz.shrink import shrink  # noqa: E402
-from tests.fuzz.run import _quiet_torch  # noqa: E402
+from tests.fuzz.run import _quiet_torch, restore_levels  # noqa: E402
 
 SLICE_SEEDS = range(0, 25)
-_quiet_torch()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _quiet_torch_logs():
+    """torch's loggers quieted for this module only (set at import, they silenced the fake-tensor
+    records that tests/capture/test_clean_output.py checks are rerouted)."""
+    saved = _quiet_torch()
+    yield
+    restore_levels(saved)
 
 
 _OUTCOMES: dict = {}             # seed -> Outcome of test_slice (reused by the coverage check)

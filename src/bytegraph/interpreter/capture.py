@@ -70,11 +70,11 @@ class CaptureState:
         body = self.bodies[-1]
         if not existing and vt.serial >= body.serial:
             return                                  # made inside the body: its own
-        if existing and id(vt) not in body.swapped and _can_tell_restored(vt) and vt.changes_nothing():
+        if existing and id(vt) in body.swapped:
+            return                                  # changed earlier in this body: checked when it returns
+        if existing and _can_tell_restored(vt) and vt.changes_nothing():
             where = ", called from ".join(f.location().short() for f in reversed(self.frames))
             body.swapped[id(vt)] = (vt, what, where)
-            return
-        if existing and id(vt) in body.swapped:
             return
         raise Unsupported(breaks.HOP_BODY, f"{what} on {vt.describe()} inside {body.what}, "
                           f"which changes state outside the body")
