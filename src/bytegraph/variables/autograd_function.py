@@ -138,7 +138,7 @@ def build_autograd_function(tx: Tx, cls: type, cls_vt: VariableTracker, args: li
     bwd_gm = bwd.module(tuple(bwd_out))
     kept = {fwd.scope.lift(t.node) for t in ctx.saved if t.is_tensor}
     marked = {id(t) for t in ctx.non_differentiable}
-    from torch._functorch.autograd_function import autograd_function_apply
+    from ..torch_compat import autograd_function_apply
 
     out = tx.graph.call_function(autograd_function_apply, [
         install(tx, "fwd_body", fwd_gm), install(tx, "bwd_body", bwd_gm), *fwd.inputs, *fwd.lifted_args()], {

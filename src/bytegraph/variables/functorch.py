@@ -27,10 +27,10 @@ from typing import Any, Callable
 import torch
 import torch.func
 from torch.fx.immutable_collections import immutable_dict, immutable_list
-from torch.utils._pytree import _broadcast_to_and_flatten, tree_flatten
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
+from ..torch_compat import broadcast_to_and_flatten, tree_flatten
 from .base import NotConstant, Tx, VariableTracker
 from .dicts import DictVariable
 from .lists import ListVariable, TupleVariable
@@ -208,7 +208,7 @@ def _per_example(tx: Tx, in_dims: Any, args: list[VariableTracker]) -> list[Vari
     """What vmap's function sees: each batched tensor without its batch dimension."""
     skeleton = tuple(_skeleton(a) for a in args)
     leaves, spec = tree_flatten(skeleton)
-    dims = _broadcast_to_and_flatten(in_dims, spec)
+    dims = broadcast_to_and_flatten(in_dims, spec)
     if dims is None:
         raise UserCodeError(ValueError(f"vmap(in_dims={in_dims!r}): in_dims is not compatible with the structure "
                                        f"of the inputs"))

@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import torch
 
+from .. import torch_compat
 from .base import Tx, VariableTracker
 from .hop_control import build_checkpoint, build_cond, build_while_loop
 from .hop_flex import annotate, build_flex_attention, getitem_to_index, mark_static
@@ -83,7 +84,7 @@ ATTRIBUTE_ROWS: tuple[tuple[str, str], ...] = (
 
 
 def _key(value: Any) -> tuple[str, str] | None:
-    if isinstance(value, torch._ops.HigherOrderOperator):
+    if isinstance(value, torch_compat.HigherOrderOperator):
         return (_HOP, value.name())
     if isinstance(value, (types.FunctionType, type)):
         return (value.__module__, value.__qualname__)

@@ -60,7 +60,7 @@ def build_cond(tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTr
     union_lifted(true, false)
     true_gm = true.module(tuple(true.output_nodes()))
     false_gm = false.module(tuple(false.output_nodes()))
-    from torch._higher_order_ops.cond import cond_op
+    from ..torch_compat import cond_op
 
     out = tx.graph.call_function(cond_op, [pred, install(tx, "cond_true", true_gm), install(tx, "cond_false", false_gm),
                                            TupleVariable([*true.inputs, *true.lifted_args()])], {})
@@ -85,7 +85,7 @@ def build_while_loop(tx: Tx, args: list[VariableTracker], kwargs: dict[str, Vari
     union_lifted(cond, body)
     cond_gm = cond.module(cond.output_nodes(clone_aliases=False)[0])
     body_gm = body.module(tuple(body.output_nodes()))
-    from torch._higher_order_ops.while_loop import while_loop_op
+    from ..torch_compat import while_loop_op
 
     out = tx.graph.call_function(while_loop_op, [install(tx, "while_loop_cond", cond_gm),
                                                  install(tx, "while_loop_body", body_gm),
@@ -121,7 +121,7 @@ def build_checkpoint(tx: Tx, args: list[VariableTracker], kwargs: dict[str, Vari
     body = trace_body(tx, fn, fn_args, fn_kwargs, what="the function given to torch.utils.checkpoint",
                       name="checkpoint_body")
     gm = body.module(tuple(body.output_nodes()))
-    from torch._higher_order_ops.wrap import tag_activation_checkpoint
+    from ..torch_compat import tag_activation_checkpoint
 
     node_kwargs = {k: tx.wrap_const(v) for k, v in constants.items() if k != "context_fn"}
     node_kwargs["use_reentrant"] = tx.wrap_const(False)
@@ -153,6 +153,6 @@ def run_checkpoint_eagerly(gm: Any, *args: Any, **kwargs: Any) -> Any:
 
 def eager_targets() -> dict[Any, Any]:
     """Op -> what a graph run as Python calls instead (backends/registry.py ``runnable_as_python``)."""
-    from torch._higher_order_ops.wrap import tag_activation_checkpoint
+    from ..torch_compat import tag_activation_checkpoint
 
     return {tag_activation_checkpoint: run_checkpoint_eagerly}

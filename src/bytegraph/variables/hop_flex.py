@@ -23,10 +23,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.fx.experimental.symbolic_shapes import guard_scalar
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
+from ..torch_compat import guard_scalar
 from .base import NotConstant, Tx, VariableTracker, pymethod
 from .lists import TupleVariable
 from .subgraphs import BodyInput, bind_args, install, trace_body
@@ -71,7 +71,7 @@ def build_flex_attention(tx: Tx, args: list[VariableTracker], kwargs: dict[str, 
         score_gm = _body_module(tx, score_body)
         mask_body = trace_body(tx, mask_mod, list(indices), {}, what="the mask_mod of flex_attention", name="mask_mod")
         mask_gm = _body_module(tx, mask_body)
-    from torch._higher_order_ops.flex_attention import flex_attention as flex_attention_op
+    from ..torch_compat import flex_attention_op
 
     return tx.graph.call_function(flex_attention_op, [
         query, a["key"], a["value"], install(tx, "score_mod", score_gm),
@@ -110,7 +110,7 @@ class GetItemToIndexVariable(VariableTracker):
         self._open: list[Any] = []
 
     def python_type(self) -> type:
-        from torch._dynamo._trace_wrapped_higher_order_op import TransformGetItemToIndex
+        from ..torch_compat import TransformGetItemToIndex
 
         return TransformGetItemToIndex
 
