@@ -5,9 +5,12 @@
 1. What the machine is (GPU, torch, triton).
 2. The Triton tests on CUDA (``BYTEGRAPH_TEST_DEVICE=cuda``: real ``triton.jit`` kernels,
    torch's higher-order op, tensor descriptors where the GPU has TMA) and the stream/event tests.
+   Also the higher-order op tests (issue 20), whose flex_attention training test needs a GPU
+   (torch 2.13 has no flex_attention backward on CPU).
 3. Inductor on CUDA for the demo's MLP and GPT block, bytegraph beside torch.compile in the same
    process: first call (ms) and per call (µs, median), default mode and ``mode="reduce-overhead"``
    (CUDA graphs); outputs checked against eager.
+4. benchmarks/flex_attention.py on CUDA: forward and forward+backward, bytegraph beside torch.compile.
 
 Everything it prints is meant for the notes; it runs on a CPU-only machine too (the CUDA parts
 say they were skipped), which is how it is tested before GPU time is spent.
@@ -43,7 +46,8 @@ def machine() -> None:
 
 def run_tests(quick: bool) -> None:
     env = dict(os.environ, BYTEGRAPH_TEST_DEVICE="cuda" if torch.cuda.is_available() else "cpu")
-    tests = ["tests/capture/test_triton.py", "tests/capture/test_cuda_streams.py"]
+    tests = ["tests/capture/test_triton.py", "tests/capture/test_cuda_streams.py",
+             "tests/capture/test_higher_order.py::test_flex_attention_training"]
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *tests]
     if quick:
         cmd += ["-k", "not inductor"]
@@ -105,6 +109,17 @@ def main() -> None:
     machine()
     run_tests(args.quick)
     models(args.quick)
+    flex_attention(args.quick)
+
+
+def flex_attention(quick: bool) -> None:
+    if not torch.cuda.is_available():
+        print("\nflex_attention benchmark: skipped (no GPU)")
+        return
+    cmd = [sys.executable, "benchmarks/flex_attention.py", "--device", "cuda"] + (["--rounds", "3"] if quick else [])
+    print(f"\n$ {' '.join(cmd[1:])}", flush=True)
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    print((done.stdout + done.stderr).strip(), flush=True)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ from .diagnostics import breaks
 from .diagnostics.breaks import CATALOG, BreakKind
 from .interpreter import registry
 from .interpreter.opcodes import OPCODES
+from .variables.functorch import TRANSFORMED_CODE
+from .variables.higher_order import ATTRIBUTE_ROWS, HIGHER_ORDER
+from .variables.native import NATIVE_MODULES
 
 REGENERATE = "python -m bytegraph docs"
 
@@ -39,6 +42,12 @@ NOT_YET_SUPPORTED: tuple[tuple[str, str, str], ...] = (
      "`torch.cuda.Stream`, `torch.cuda.Event`, `torch.cuda.stream(...)`, `current_stream()`",
      "GPU only, and not yet verified on a GPU: the calls are graph breaks, so the work around them runs "
      "natively in program order (never reordered); recording them as graph nodes is not done."),
+    ("Higher-order ops not captured yet",
+     "`torch.func.vjp`, `torch.func.linearize`, `torch.autograd.functional.*`, forward AD, `scan`, `map`, "
+     "`associative_scan`, selective checkpointing (`context_fn`), reentrant checkpoint of inputs without grad, "
+     "autograd.Function `ctx.mark_dirty` / `save_for_forward`",
+     "They run natively (GB019) between two graphs: vjp and linearize return functions holding an autograd "
+     "graph, the others have no rule yet."),
     ("Triton's experimental TMA descriptors",
      "`triton.tools.experimental_descriptor.create_1d_tma_descriptor` / `create_2d_tma_descriptor`",
      "Removed from Triton (3.9 has only `TensorDescriptor`, which the rule \"triton tensor descriptor\" "
@@ -82,7 +91,29 @@ def render_breaks() -> str:
         if k.id in names:
             lines += [f"Raised as `breaks.{names[k.id]}`.", ""]
         lines += [f"- why: {k.why}", f"- fix: {k.fix}", ""]
+        lines += BREAK_DETAILS.get(k.id, lambda: [])()
     return _join(lines)
+
+
+def _native_rows() -> list[str]:
+    lines = ["Code of these modules is never inlined (`variables/native.py`, first match wins); what the "
+             "higher-order op rules of [builder.md](builder.md#higher-order-ops) capture never reaches this "
+             "table:", "", "| module | inlined? | what |", "|---|---|---|"]
+    lines += [f"| `{m}` | {f'no: runs natively ({kind.id})' if kind else 'yes: traced'} | {_cell(why)} |"
+              for m, kind, why in NATIVE_MODULES]
+    return [*lines, ""]
+
+
+def _hop_pointer() -> list[str]:
+    return ["The ops whose bodies are traced this way are listed in "
+            "[builder.md, \"Higher-order ops\"](builder.md#higher-order-ops).", ""]
+
+
+# break id -> more about it, printed after its why/fix
+BREAK_DETAILS: dict[str, Callable[[], list[str]]] = {
+    breaks.RUNS_NATIVELY.id: _native_rows,
+    breaks.HOP_BODY.id: _hop_pointer,
+}
 
 
 # -- builder.md ----------------------------------------------------------------------------
@@ -142,6 +173,24 @@ def _return_text(fn: Callable[..., Any]) -> str | None:
     return None
 
 
+def _higher_order_rows() -> list[str]:
+    lines = ["## Higher-order ops", "",
+             "Callables that take functions, matched by the rule \"higher-order op\" (the table "
+             "`variables/higher_order.py` `HIGHER_ORDER`): the functions are traced in a nested scope into "
+             "subgraphs (values they use from outside lifted to inputs, guards installed on the frame) and the "
+             "call is one node, as torch.compile records it. A body that cannot be one subgraph is a break "
+             f"({breaks.HOP_BODY.id}); anything of these families not listed runs natively "
+             f"({breaks.RUNS_NATIVELY.id}).",
+             "", "| call | node |", "|---|---|"]
+    lines += [f"| `{_cell(rule.op)}` | {_cell(rule.node)} |" for rule in HIGHER_ORDER.values()]
+    lines += [f"| `{_cell(call)}` | {_cell(node)} |" for call, node in ATTRIBUTE_ROWS]
+    lines += ["", "Functions torch.func returned before the call (rule \"torch.func transformed function\"), by "
+              "the code of the wrapper torch made:", "", "| wrapper code | transform |", "|---|---|"]
+    lines += [f"| `{module}.{qualname}` | `torch.func.{name}` |"
+              for (module, qualname), name in TRANSFORMED_CODE.items()]
+    return [*lines, ""]
+
+
 def _guards(rule: WrapRule) -> str:
     return ", ".join(k.name for k in rule.guards) or "none"
 
@@ -162,6 +211,7 @@ def render_builder() -> str:
         lines += [f"### {i}. {rule.name}", "", f"Built by `{rule.wrap.__name__}`; guards: {_guards(rule)}.", ""]
         doc = inspect.cleandoc(rule.wrap.__doc__ or "")
         lines += [doc or "(no docstring)", ""]
+    lines += _higher_order_rows()
     lines += ["## Not yet supported", "",
               "These have no rule of their own yet; each keeps a row here until it comes.", "",
               "| what | values | why not yet |", "|---|---|---|"]

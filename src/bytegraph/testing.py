@@ -26,7 +26,9 @@ class CompileCounter:
         self.frame_count += 1
         self.op_count += sum(1 for n in gm.graph.nodes if n.op in ("call_function", "call_method", "call_module"))
         self.graphs.append(gm)
-        return gm.forward
+        from .backends.registry import runnable_as_python
+
+        return runnable_as_python(gm).forward
 
     def clear(self) -> None:
         self.frame_count = 0

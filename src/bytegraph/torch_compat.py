@@ -75,6 +75,16 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "triton_kernel_wrapper_mutation": ("torch._higher_order_ops.triton_kernel_wrap:triton_kernel_wrapper_mutation",),
     "kernel_side_table": ("torch._higher_order_ops.triton_kernel_wrap:kernel_side_table",),
     "create_tma_stable_metadata": ("torch._higher_order_ops.triton_kernel_wrap:create_tma_stable_metadata",),
+    # Higher-order ops as graph nodes (variables/higher_order.py and the builders it names, issue 20)
+    "HigherOrderOperator": ("torch._ops:HigherOrderOperator",),
+    "cond_op": ("torch._higher_order_ops.cond:cond_op",),
+    "while_loop_op": ("torch._higher_order_ops.while_loop:while_loop_op",),
+    "tag_activation_checkpoint": ("torch._higher_order_ops.wrap:tag_activation_checkpoint",),
+    "flex_attention_op": ("torch._higher_order_ops.flex_attention:flex_attention",),
+    "TransformGetItemToIndex": ("torch._dynamo._trace_wrapped_higher_order_op:TransformGetItemToIndex",),
+    "autograd_function_apply": ("torch._functorch.autograd_function:autograd_function_apply",),
+    "tree_flatten": ("torch.utils._pytree:tree_flatten",),
+    "broadcast_to_and_flatten": ("torch.utils._pytree:_broadcast_to_and_flatten",),
 }
 
 

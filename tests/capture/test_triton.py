@@ -236,8 +236,6 @@ class _TritonAdd(torch.autograd.Function):
         return grad, grad
 
 
-@pytest.mark.xfail(strict=True, reason="an autograd.Function's forward is run on fake tensors as one opaque op; "
-                   "a kernel launched inside it needs the forward traced as a subgraph (issue 20)")
 def test_training_through_a_kernel_in_an_autograd_function():
     w = torch.randn(40, device=DEVICE, requires_grad=True)
 

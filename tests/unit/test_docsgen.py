@@ -52,7 +52,8 @@ def test_builder_page_lists_triton_as_rules_and_streams_not_supported():
     text = docsgen.render_builder()
     section = text[text.index("## Not yet supported"):]
     rows = _table_rows(section, "| what |")
-    assert [r[0] for r in rows] == ["CUDA streams and events", "Triton's experimental TMA descriptors"]
+    assert [r[0] for r in rows] == ["CUDA streams and events", "Higher-order ops not captured yet",
+                                    "Triton's experimental TMA descriptors"]
     assert "GPU only" in rows[0][2]
     rules = text[:text.index("## Not yet supported")]
     assert "triton kernel" in rules and "triton tensor descriptor" in rules
@@ -92,3 +93,22 @@ def test_main_docs_command_writes_into_the_folder(tmp_path, capsys):
     assert main(["docs", "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["breaks.md", "builder.md", "opcodes.md"]
     assert (tmp_path / "breaks.md").read_text() == docsgen.render_breaks()
+
+
+def test_builder_page_lists_the_higher_order_ops():
+    """Every row of the higher-order op table is on the page, between the rules and "Not yet supported"."""
+    from bytegraph.variables.higher_order import HIGHER_ORDER
+
+    text = docsgen.render_builder()
+    section = text[text.index("## Higher-order ops"):text.index("## Not yet supported")]
+    calls = [r[0].strip("`").replace("\\|", "|") for r in _table_rows(section, "| call | node |")]
+    assert all(rule.op in calls for rule in HIGHER_ORDER.values()), calls
+    assert any("autograd.Function" in c for c in calls) and "GB021" in section
+
+
+def test_break_page_lists_what_runs_natively():
+    from bytegraph.variables.native import NATIVE_MODULES
+
+    text = docsgen.render_breaks()
+    section = text[text.index("## GB019"):text.index("## GB020")]
+    assert all(f"`{module}`" in section for module, _, _ in NATIVE_MODULES)

@@ -28,8 +28,35 @@ import torch
 Backend = Callable[[torch.fx.GraphModule, list[Any]], Callable[..., Any]]
 
 
+def runnable_as_python(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """``gm`` to run as Python: a copy in which the higher-order ops whose torch implementation expects
+    a compiler after it are replaced by their eager equivalent (``hop_control.eager_targets``: a
+    checkpoint recomputed with the forward's RNG state), in every body it calls; ``gm`` itself when
+    it has none."""
+    from ..variables.hop_control import eager_targets
+
+    return _replace_targets(gm, eager_targets())
+
+
+def _replace_targets(gm: torch.fx.GraphModule, targets: dict[Any, Any]) -> torch.fx.GraphModule:
+    bodies = {name: _replace_targets(child, targets) for name, child in gm.named_children()
+              if isinstance(child, torch.fx.GraphModule)}
+    hits = any(n.op == "call_function" and n.target in targets for n in gm.graph.nodes)
+    if not hits and all(body is getattr(gm, name) for name, body in bodies.items()):
+        return gm
+    graph = torch.fx.Graph()
+    graph.output(graph.graph_copy(gm.graph, {}))
+    for n in graph.nodes:
+        if n.op == "call_function" and n.target in targets:
+            n.target = targets[n.target]
+    root = torch.nn.Module()
+    for name, child in gm.named_children():
+        setattr(root, name, bodies.get(name, child))
+    return torch.fx.GraphModule(root, graph, class_name=type(gm).__name__)
+
+
 def eager(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
-    return gm.forward
+    return runnable_as_python(gm).forward
 
 
 eager.symbolic_floats = True          # type: ignore[attr-defined]

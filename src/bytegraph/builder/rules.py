@@ -30,7 +30,7 @@ from torch.utils.hooks import RemovableHandle
 from ..sources import (BuiltinItemSource, DictKeySource, DictValueSource, InstanceAttrSource, IteratorStateSource,
                        ReduceSource, WeakRefCallSource)
 from ..codegen.resume import CELL_PREFIX
-from ..sources import AttrSource, LocalSource, NumpyTensorSource, is_source_key, ndarray_as_tensor
+from ..sources import AttrSource, ItemSource, LocalSource, NumpyTensorSource, is_source_key, ndarray_as_tensor
 from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
@@ -48,6 +48,8 @@ from ..variables.functions import (
 from ..variables.lists import BaseListVariable, DequeVariable, IteratorVariable, ListVariable, TupleVariable
 from ..variables.getters import GETTER_TYPES, GetterVariable, getter_parts
 from ..variables.iterators import ExternalGeneratorVariable
+from ..variables.functorch import transformed_function, transformed_name
+from ..variables.higher_order import HigherOrderVariable, higher_order_rule, is_higher_order
 from ..variables.nn_module import NNModuleVariable
 from ..variables.numpy import NumpyNdarrayVariable, is_ndarray
 from ..variables.torch import TorchVariable, is_torch_callable
@@ -404,11 +406,42 @@ def wrap_module(b: "VariableBuilder", value: torch.nn.Module) -> VariableTracker
     return NNModuleVariable(value, b.source, snapshot=b.source is None)
 
 
+def wrap_higher_order(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """torch callables that take functions (``torch.cond``, ``torch.func.vmap``, ``checkpoint``, the
+    flex_attention op...: the table in variables/higher_order.py): calling one traces its function
+    arguments into subgraphs and records one node. Before "torch callable" (``checkpoint`` is one of
+    torch's run-eagerly wrappers) and "python function" (most are Python functions, whose code must
+    never be inlined)."""
+    b.guard_id(value)
+    return HigherOrderVariable(value, higher_order_rule(value), b.source)
+
+
 def wrap_torch_callable(b: "VariableBuilder", value: Any) -> VariableTracker:
     """torch functions, Tensor methods and ops go into the graph. Before "python function":
     torch.nn.functional's functions are Python functions we record, not inline."""
     b.guard_id(value)
     return TorchVariable(value, b.source)
+
+
+def is_transformed_function(value: Any) -> bool:
+    return isinstance(value, types.FunctionType) and transformed_name(value) is not None
+
+
+def wrap_transformed_function(b: "VariableBuilder", value: types.FunctionType) -> VariableTracker:
+    """A function ``torch.func.vmap/grad/grad_and_value/jacrev/jacfwd`` returned before the trace
+    (``per_sample_grads = vmap(grad(loss))`` at module level): calling it is one node, as if the
+    transform were applied in the trace. Guarded by its code object; the function it transforms and
+    the options are read from its closure cells (each guarded by its own rule). Before "python
+    function", which would inline torch's wrapper."""
+    b.guard(K.CLOSURE_MATCH, value.__code__)
+    cells = {}
+    for i, (var, cell) in enumerate(zip(value.__code__.co_freevars, value.__closure__ or ())):
+        if b.source is None:
+            cells[var] = b.tx.wrap_const(cell.cell_contents)
+        else:
+            cells[var] = b.tx.wrap(cell.cell_contents, AttrSource(ItemSource(AttrSource(b.source, "__closure__"), i),
+                                                                 "cell_contents"))
+    return transformed_function(transformed_name(value), cells)
 
 
 def wrap_function(b: "VariableBuilder", value: types.FunctionType) -> VariableTracker:
@@ -628,7 +661,10 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("nn.Module", is_module, wrap_module, (K.TYPE_MATCH,), tracks_identity=True),
     WrapRule("torch autocast or inference_mode", is_graph_context_manager, wrap_graph_context_manager,
              (K.TYPE_MATCH, K.EQUALS_MATCH)),
+    WrapRule("higher-order op", is_higher_order, wrap_higher_order, (K.ID_MATCH,)),
     WrapRule("torch callable", is_torch_callable, wrap_torch_callable, (K.ID_MATCH,)),
+    WrapRule("torch.func transformed function", is_transformed_function, wrap_transformed_function,
+             (K.CLOSURE_MATCH,)),
     WrapRule("python function", lambda v: isinstance(v, types.FunctionType), wrap_function, (K.CLOSURE_MATCH,)),
     WrapRule("bound method", lambda v: isinstance(v, types.MethodType), wrap_bound_method, ()),
     WrapRule("builtin", is_builtin, wrap_builtin, (K.ID_MATCH,)),

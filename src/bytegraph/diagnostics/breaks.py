@@ -113,9 +113,10 @@ CLASS_STATEMENT = _kind(
     "define the class at module level (or once, outside the compiled function)")
 RUNS_NATIVELY = _kind(
     "GB019", "torch transform or higher-order function, run natively",
-    "functorch transforms (torch.func.grad, vmap, jacrev...), torch.cond and the other higher-order ops, "
-    "flex_attention, activation checkpointing and forward AD change torch's dispatch state while they run; "
-    "bytegraph does not capture them as higher-order ops yet, so the call runs natively between two graphs",
+    "functorch transforms, higher-order ops, activation checkpointing and forward AD change torch's dispatch "
+    "state while they run; the ones bytegraph captures as one graph node (docs/builder.md, \"higher-order "
+    "ops\") are traced into subgraphs, the others (vjp, linearize, torch.autograd.functional, forward AD, "
+    "scan, map, reentrant checkpoint...) are never inlined: the call runs natively between two graphs",
     "accept the graph break (the result is eager's), or call the transform outside the compiled function and "
     "compile the function it transforms")
 DISABLED = _kind(
@@ -124,3 +125,14 @@ DISABLED = _kind(
     "runs natively between two graphs, and so does everything it calls",
     "accept the graph break, or remove torch.compiler.disable where the function can be compiled; for "
     "FSDP2, compile each block and shard it (the hooks then run outside the compiled code)")
+HOP_BODY = _kind(
+    "GB021", "body of a higher-order op that cannot be one subgraph",
+    "the function given to a higher-order op (torch.cond/while_loop branches, flex_attention's score_mod and "
+    "mask_mod, the function of vmap/grad/jacrev/jvp, a checkpointed block, an autograd.Function's forward or "
+    "backward) is traced into a subgraph of one graph node; it cannot contain a graph break (data-dependent "
+    "Python control flow, print, a call bytegraph cannot trace), change state outside itself (append to an "
+    "outer list, assign an attribute, a global or a closure variable, write into its inputs in place), or "
+    "return what the op does not take (non-tensor values where tensors are required, an input unchanged)",
+    "make the body a function of its inputs that returns tensors (torch.where or torch.cond instead of `if` "
+    "on data; return values instead of mutating outer state); otherwise accept the break: the op runs "
+    "natively (eagerly) between two graphs")

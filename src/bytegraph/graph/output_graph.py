@@ -44,6 +44,7 @@ from ..torch_compat import (
 )
 from ..variables.base import VariableTracker
 from ..variables.constant import ConstantVariable
+from ..variables.dicts import DictVariable
 from ..variables.floats import FloatExpr, GraphFloatVariable
 from ..variables.lists import ListVariable, TupleVariable
 from ..variables.symbolic import SymNodeVariable, is_symbolic
@@ -52,6 +53,7 @@ from ..variables.triton import launch_writes
 from . import scalar_operands
 from .float_operands import tensor_operands
 from .shapes import ShapeSource
+from .subgraph import Escaped, SubgraphScope, fake_like, install_module, make_graph_module
 
 
 FAKE_TENSOR_LOGGER = "torch._subclasses.fake_tensor"
@@ -194,6 +196,31 @@ def _describe_target(target: Any) -> str:
     return target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
 
 
+def _getitem_as_index(target: Any, args: list[Any]) -> tuple[Any, list[Any]]:
+    index = args[1]
+    leaves = index.realized() if isinstance(index, TupleVariable) else [index]
+    if leaves and all(isinstance(vt, VariableTracker) and vt.is_tensor for vt in leaves):
+        return torch.ops.aten.index.Tensor, [args[0], ListVariable(leaves)]
+    return target, args
+
+
+@contextlib.contextmanager
+def _without_saved_tensors_hooks() -> Any:
+    """The program's saved-tensor hooks (offloading, counting...) set aside: they must not see fake
+    tensors, and functorch's grad refuses to run while any is set."""
+    popped = []
+    from ..torch_compat import autograd_C
+
+    while (top := autograd_C._top_saved_tensors_default_hooks(True)) is not None:
+        popped.append(top)
+        autograd_C._pop_saved_tensors_default_hooks()
+    try:
+        yield
+    finally:
+        for pack, unpack in reversed(popped):
+            autograd_C._push_saved_tensors_default_hooks(pack, unpack)
+
+
 def _has_symbols(value: Any) -> bool:
     """Whether a value (a fake tensor's sizes, a number, a tuple of them) mentions a symbol."""
     if is_symbolic(value):
@@ -210,6 +237,8 @@ def _contains_tensor(value: Any) -> bool:
         return True
     if isinstance(value, (list, tuple)):
         return any(_contains_tensor(v) for v in value)
+    if type(value) is dict:
+        return any(_contains_tensor(v) for v in value.values())
     return False
 
 
@@ -271,7 +300,10 @@ _DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException, Gu
 
 class OutputGraph:
     def __init__(self) -> None:
-        self.graph = torch.fx.Graph()
+        self.graph = torch.fx.Graph()             # where ops are recorded now: the root, or an open body
+        self.root_graph = self.graph
+        self.scope: SubgraphScope | None = None    # the innermost open higher-order op body
+        self.modules: dict[str, torch.fx.GraphModule] = {}   # bodies the root graph calls (get_attr)
         self.shape_env = ShapeEnv()
         self.fake_mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=False)
         self.graph_args: list[GraphArg] = []
@@ -293,6 +325,8 @@ class OutputGraph:
         # Set by the capture: is the op being recorded inside a try/with block of the program?
         self.handler_probe: Callable[[], bool] | None = None
         self.ops_under_handler = False
+        self.getitem_to_index = 0       # inside TransformGetItemToIndex blocks (getitem_as_index)
+        self.custom_meta: list[dict[str, Any]] = []     # torch.fx.traceback.annotate blocks open now
 
     # -- global state --------------------------------------------------------------------
     def set_grad_enabled(self, mode: bool) -> bool:
@@ -403,10 +437,12 @@ class OutputGraph:
                 self.specialized_floats.append((source, value, why))
 
     def _placeholder(self, source: Source, value: Any, fake: Any) -> torch.fx.Node:
-        where = (self.graph.inserting_after(self._last_placeholder) if self._last_placeholder is not None
-                 else self.graph.inserting_before(None))
+        """A graph input: always a placeholder of the root graph (a body that reads it lifts it)."""
+        root = self.root_graph
+        where = (root.inserting_after(self._last_placeholder) if self._last_placeholder is not None
+                 else root.inserting_before(next(iter(root.nodes), None)))
         with where:
-            node = self.graph.placeholder(placeholder_name(source))
+            node = root.placeholder(placeholder_name(source))
         node.meta["example_value"] = fake
         node.meta["source"] = source
         self._last_placeholder = node
@@ -432,6 +468,17 @@ class OutputGraph:
 
     def call_method(self, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         return self._record("call_method", name, args, kwargs)
+
+    @contextlib.contextmanager
+    def getitem_as_index(self) -> Any:
+        """Inside: ``x[i, j]`` whose index is all tensors is recorded as ``aten.index(x, [i, j])``, as
+        torch's ``TransformGetItemToIndex`` mode turns it (flex_attention's score_mod and mask_mod run
+        under it): a 0-d index tensor is then an index tensor, not an int read from data."""
+        self.getitem_to_index += 1
+        try:
+            yield
+        finally:
+            self.getitem_to_index -= 1
 
     def _record(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker:
         """Record one op; its arguments are trackers, constants, or lists/tuples/dicts of them."""
@@ -459,11 +506,14 @@ class OutputGraph:
                                  _map_graph_floats(constant, dict(kwargs)))
 
     def _record_node(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker:
+        if self.getitem_to_index and target is operator.getitem and kind == "call_function":
+            target, args = _getitem_as_index(target, args)
         decomposed = scalar_operands.decompose(self, kind, target, args, kwargs)
         if decomposed is not None:
             return decomposed
         node_args, fake_args = _graph_arg(list(args))
         node_kwargs, fake_kwargs = _graph_arg(dict(kwargs))
+        node_args, node_kwargs = self.local_args(node_args), self.local_args(node_kwargs)
         tensor_args = _tensor_args((node_args, node_kwargs), (fake_args, fake_kwargs))
         versions = [_version(f) for _, f in tensor_args]
         pending = self.shape_env.pending_fresh_unbacked_symbols
@@ -480,6 +530,8 @@ class OutputGraph:
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
+        if self.custom_meta:
+            node.meta["custom"] = {k: v for d in self.custom_meta for k, v in d.items()}
         written = [n for (n, f), v in zip(tensor_args, versions) if v is not None and _version(f) != v]
         if written:
             self._wrote[node] = written
@@ -505,6 +557,7 @@ class OutputGraph:
                 stack.enter_context(rerouted(FAKE_TENSOR_LOGGER))   # the program's own errors: no torch traceback
                 stack.enter_context(self.fake_mode)
                 stack.enter_context(enable_python_dispatcher())     # symbolic-shape meta kernels, as Dynamo
+                stack.enter_context(_without_saved_tensors_hooks())
                 stack.enter_context(torch.set_grad_enabled(self.grad_enabled))
                 for device_type, dtype, enabled, cache in self.autocast:
                     stack.enter_context(torch.autocast(device_type, dtype, enabled, cache))
@@ -528,25 +581,83 @@ class OutputGraph:
         if is_symbolic(value):
             return SymNodeVariable(node, value)
         if isinstance(value, (tuple, list)):
-            items = []
-            for i, v in enumerate(value):
-                if self.known_tensor(v) is not None:        # torch.broadcast_tensors(x)[0] is x
-                    items.append(self.known_tensor(v))
-                elif _contains_tensor(v) or _has_symbols(v):
-                    item = self.graph.call_function(operator.getitem, (node, i))
-                    items.append(self.wrap_fx_proxy(item, v))
-                else:
-                    items.append(ConstantVariable(v))
+            items = [self._wrap_item(node, i, v) for i, v in enumerate(value)]
             if isinstance(value, list):
                 return ListVariable(items)
             return TupleVariable(items, py_type=type(value))
+        if type(value) is dict:         # (a torch.func transform of a function of dicts)
+            return DictVariable({k: self._wrap_item(node, k, v) for k, v in value.items()})
         if value is None:
             return ConstantVariable(None)
         raise Unsupported(breaks.UNSUPPORTED_TENSOR_OP, f"operation returned {type(value).__qualname__}")
 
+    # -- higher-order op bodies (graph/subgraph.py) ----------------------------------------
+    def local_args(self, args: Any) -> Any:
+        """fx arguments with every node of an enclosing graph replaced by its lifted placeholder in
+        the graph being recorded; a node of a closed body used outside it is a side effect."""
+        def local(node: torch.fx.Node) -> torch.fx.Node:
+            try:
+                if self.scope is not None:
+                    return self.scope.lift(node)
+                if node.graph is not self.root_graph:
+                    raise Escaped(node.name)
+                return node
+            except Escaped:
+                raise Unsupported(breaks.HOP_BODY, f"a value computed inside the body of a higher-order op "
+                                  f"({node.name}) is used outside it (the body stored it somewhere)") from None
+        return torch.fx.node.map_arg(args, local)
+
+    def open_subgraph(self, name: str, parent: SubgraphScope | None | str = "current",
+                      grad_enabled: bool | None = None) -> SubgraphScope:
+        """Record into a new body graph from now on, until ``end_subgraph``. Its lifted values come
+        from ``parent`` (by default the graph being recorded now). ``grad_enabled`` sets the grad
+        mode the body is traced under (without a node: the op decides it when it runs)."""
+        scope = SubgraphScope(torch.fx.Graph(), self.scope if parent == "current" else parent, self.root_graph, name)
+        scope.saved_modes = (self.scope, self.graph, self.grad_enabled, list(self.autocast),
+                             list(self.inference_mode), self.ops_under_handler)
+        self.scope, self.graph = scope, scope.graph
+        if grad_enabled is not None:
+            self.grad_enabled = grad_enabled
+        return scope
+
+    def add_subgraph_input(self, scope: SubgraphScope, name: str, example: Any) -> tuple[torch.fx.Node, Any]:
+        """A placeholder of the open body for one of its own arguments, with a fresh fake like ``example``."""
+        fake = fake_like(self.fake_mode, example)
+        return scope.add_input(name, fake), fake
+
+    def close_subgraph(self, scope: SubgraphScope, outputs: Any) -> torch.fx.GraphModule:
+        """End the body: its output is ``outputs`` (nodes, or containers of nodes); recording goes
+        back to the graph that was current when it opened. Returns the body as a GraphModule."""
+        self.end_subgraph(scope)
+        scope.graph.output(outputs)
+        return scope.module()
+
+    def end_subgraph(self, scope: SubgraphScope) -> None:
+        """Stop recording into ``scope`` (also when its trace failed); its graph may still be
+        extended by lifting (an autograd.Function's forward, lifted into by its backward)."""
+        if self.scope is scope:
+            self.scope, self.graph, self.grad_enabled, self.autocast, self.inference_mode, \
+                self.ops_under_handler = scope.saved_modes
+
+    def install_subgraph(self, base: str, gm: torch.fx.GraphModule) -> torch.fx.Node:
+        """A ``get_attr`` node, in the graph being recorded, for a body module it will call."""
+        modules = self.scope.modules if self.scope is not None else self.modules
+        name = install_module(modules, base, gm)
+        node = self.graph.get_attr(name)
+        node.meta["example_value"] = gm
+        return node
+
+    def _wrap_item(self, node: torch.fx.Node, key: Any, value: Any) -> VariableTracker:
+        same = self.known_tensor(value)
+        if same is not None:                    # torch.broadcast_tensors(x)[0] is x
+            return same
+        if _contains_tensor(value) or _has_symbols(value):
+            return self.wrap_fx_proxy(self.graph.call_function(operator.getitem, (node, key)), value)
+        return ConstantVariable(value)
+
     # -- finishing -----------------------------------------------------------------------
     def set_outputs(self, outputs: list[VariableTracker]) -> None:
-        self.graph.output(tuple(vt.node for vt in outputs))
+        self.graph.output(self.local_args(tuple(vt.node for vt in outputs)))
 
     def make_module(self, name: str) -> torch.fx.GraphModule:
         for key, (node, _) in list(self.float_items.items()):
@@ -557,7 +668,7 @@ class OutputGraph:
         for arg in unused:                      # a float only compared or specialized: not passed at all
             self.graph.erase_node(arg.node)
         self.graph_args = [a for a in self.graph_args if all(a is not u for u in unused)]
-        gm = torch.fx.GraphModule(torch.nn.Module(), self.graph, class_name=name)
+        gm = make_graph_module(self.graph, self.modules, name)
         gm.meta["bytegraph_sources"] = [a.source for a in self.graph_args]
         return gm
 

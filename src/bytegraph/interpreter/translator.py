@@ -237,6 +237,7 @@ class InstructionTranslator:
         return None if self.fn_globals is self.capture.root_globals else self.globals_base
 
     def store_global(self, name: str, value: VariableTracker) -> None:
+        self.capture.check_body_mutation(value, f"assignment to global '{name}'", existing=True)
         if self.fn_globals is not self.capture.root_globals and self.globals_base is None:
             raise Unsupported(breaks.SIDE_EFFECT, f"assignment to global '{name}' of a module bytegraph cannot reach")
         self.capture.side_effects.store_global(self._globals_key(), name, value)
@@ -292,9 +293,15 @@ class InstructionTranslator:
     def mutation(self, vt: VariableTracker, what: str) -> None:
         """``vt`` (an object from before the call) is being changed: the tracker takes the
         change, and the transformed code writes it back after the graph runs."""
+        self.capture.check_body_mutation(vt, what, existing=True)
         if not vt.replayable():
             raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}, which cannot be re-read at run time")
         self.capture.side_effects.record(vt)
+
+    def local_mutation(self, vt: VariableTracker, what: str) -> None:
+        """``vt`` (an object made while tracing) is being changed: only a higher-order op body
+        made before it cares (``CaptureState.check_body_mutation``)."""
+        self.capture.check_body_mutation(vt, what, existing=False)
 
     def pin_identity(self, vt: VariableTracker) -> int:
         """The id the object ``vt`` stands for has at run time, made a fact by an ID_MATCH guard

@@ -16,6 +16,7 @@ with ``@pymethod("append")`` on the tracker class and inherited by subclasses.
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..diagnostics import breaks
@@ -46,6 +47,7 @@ class Tx(Protocol):
              kwargs: dict[str, "VariableTracker"]) -> "VariableTracker": ...
     def mutation(self, vt: "VariableTracker", what: str) -> None: ...
     def frame_locals(self) -> "VariableTracker": ...
+    def local_mutation(self, vt: "VariableTracker", what: str) -> None: ...
     def pin_identity(self, vt: "VariableTracker") -> int: ...
 
 
@@ -67,14 +69,26 @@ def fold(tx: Tx, fn: Callable, *args: Any, **kwargs: Any) -> "VariableTracker":
     return tx.wrap_new(result)
 
 
+_SERIALS = itertools.count(1)
+
+
+def next_serial() -> int:
+    """A serial greater than every tracker's made so far (and less than every later one's)."""
+    return next(_SERIALS)
+
+
 class VariableTracker:
-    """Base tracker. Subclasses override what their Python type supports."""
+    """Base tracker. Subclasses override what their Python type supports.
+
+    ``serial`` orders trackers by creation: a higher-order op body may change only objects made
+    after it began (``CaptureState.check_body_mutation``)."""
 
     _methods: dict[str, Callable] = {}
     is_tensor = False         # operators on tensors go into the graph...
     is_symbolic = False       # ...and so do operators on symbolic numbers (SymNodeVariable)
     is_graph_float = False    # a Python float the graph carries as a tensor (variables/floats.py)
     identity_matters = False  # a mutable object: rebuilt once per frame, however often it is reached
+    serial = 0                # (a subclass that skips __init__ counts as made before everything)
     static_identity = False   # a builtin or a Python module: the same object at run time, even without a source
 
     def __init_subclass__(cls, **kw: Any) -> None:
@@ -87,6 +101,7 @@ class VariableTracker:
 
     def __init__(self, source: Source | None = None) -> None:
         self.source = source
+        self.serial = next(_SERIALS)
 
     # -- identity and type ---------------------------------------------------------------
     def python_type(self) -> type:

@@ -228,6 +228,8 @@ class DictVariable(VariableTracker):
             if self._initial is None:      # what the write-back compares the final state with
                 self._initial = dict(self._items)
             tx.mutation(self, f"dict.{what}")
+        else:
+            tx.local_mutation(self, f"dict.{what}")
 
     _initial: dict[Hashable, VariableTracker] | None = None
 
@@ -546,6 +548,8 @@ class SetVariable(VariableTracker):
             raise UserCodeError(AttributeError(f"'frozenset' object has no attribute '{what}'"))
         if self.source is not None:
             tx.mutation(self, f"set.{what}")
+        else:
+            tx.local_mutation(self, f"set.{what}")
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
         if not isinstance(other, SetVariable):

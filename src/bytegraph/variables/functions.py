@@ -62,6 +62,7 @@ class CellVariable(VariableTracker):
         return self.contents
 
     def store(self, tx: Tx, value: VariableTracker | None) -> None:
+        tx.local_mutation(self, f"assignment to closure variable '{self.name}'")
         self.contents = value
 
     def reconstruct(self, cg: Any) -> None:

@@ -242,6 +242,8 @@ def _mutator(fn: Callable) -> Callable:
     def wrapper(self: "ListVariable", tx: Tx, *args: Any, **kwargs: Any) -> VariableTracker:
         if self.source is not None:
             tx.mutation(self, f"list.{fn.__name__.lstrip('_')}")
+        else:
+            tx.local_mutation(self, f"list.{fn.__name__.lstrip('_')}")
         return fn(self, tx, *args, **kwargs)
     wrapper.__name__ = fn.__name__
     if hasattr(fn, "__pymethods__"):
@@ -508,6 +510,8 @@ class IteratorVariable(VariableTracker):
         if self.source is not None and not self.mutation_recorded:
             tx.mutation(self, "advancing an iterator")
             self.mutation_recorded = True
+        elif self.source is None:
+            tx.local_mutation(self, "advancing an iterator")
         return self.next_item()
 
     def next_item(self) -> VariableTracker | None:

@@ -2,13 +2,13 @@
 
 Some of torch's Python entry points work by changing torch's global state while they run:
 a functorch transform (``torch.func.grad``, ``vmap``, ``jacrev``...) pushes a transform level
-that wraps every tensor it sees, ``flex_attention`` and ``torch.cond`` dispatch through
-higher-order operators, ``checkpoint`` installs saved-tensor hooks, forward AD opens dual
-levels. Inlining their Python implementation records the state changes as if they were
-ordinary calls (and used to leave torch's functorch stack pushed when the trace failed
-midway). Until they are captured as higher-order ops, a call to any function defined in one
-of these modules is a graph break (GB019): the graph so far is compiled, the call runs
-natively, capture resumes after it.
+that wraps every tensor it sees, ``torch.cond`` dispatches through a higher-order operator,
+``checkpoint`` installs saved-tensor hooks, forward AD opens dual levels. Inlining their Python
+implementation records the state changes as if they were ordinary calls (and used to leave
+torch's functorch stack pushed when the trace failed midway). The ones bytegraph captures as
+higher-order ops (``variables/higher_order.py``) are taken by the builder before this table is
+read; a call to any other function defined in one of these modules is a graph break (GB019):
+the graph so far is compiled, the call runs natively, capture resumes after it.
 
 ``NATIVE_MODULES`` is an ordered list of module prefixes, first match wins; a row can also
 exempt a module (``torch.func.functional_call`` only swaps a module's tensors and is traced).
@@ -27,14 +27,17 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
 from .base import Tx, VariableTracker
 
-# (module prefix, break kind or None (traced), why): first match wins; read top to bottom
+# (module prefix, break kind or None (traced), why): first match wins; read top to bottom. The
+# callables these families are used through (torch.cond, torch.func.vmap, checkpoint...) are captured
+# as higher-order ops before this table is consulted (variables/higher_order.py); what is left runs natively.
 NATIVE_MODULES: tuple[tuple[str, breaks.BreakKind | None, str], ...] = (
     ("torch._functorch.functional_call", None, "functional_call and stack_module_state: traced"),
+    ("torch.nn.attention.flex_attention", None, "flex_attention's front-end and create_block_mask: traced "
+     "(they reach the flex_attention op and torch.vmap, captured as higher-order ops)"),
     ("torch._functorch", breaks.RUNS_NATIVELY, "a functorch transform (torch.func.grad, vmap, jacrev, jvp...)"),
     ("torch._C._functorch", breaks.RUNS_NATIVELY, "functorch's transform machinery"),
     ("torch.func", breaks.RUNS_NATIVELY, "a functorch transform (torch.func.grad, vmap, jacrev, jvp...)"),
     ("torch._higher_order_ops", breaks.RUNS_NATIVELY, "a higher-order op (torch.cond, while_loop, scan, map...)"),
-    ("torch.nn.attention.flex_attention", breaks.RUNS_NATIVELY, "flex_attention (a higher-order op)"),
     ("torch.utils.checkpoint", breaks.RUNS_NATIVELY,
      "activation checkpointing (saved-tensor hooks, a rerun in backward)"),
     ("torch.autograd.functional", breaks.RUNS_NATIVELY, "a nested autograd pass (torch.autograd.functional)"),
@@ -43,6 +46,16 @@ NATIVE_MODULES: tuple[tuple[str, breaks.BreakKind | None, str], ...] = (
      "nn.Module.__init__ as torch.compile patches it once it has run (its tag is skipped: variables/stdlib.py)"),
     ("torch._dynamo", breaks.DISABLED, "marked torch.compiler.disable (or part of torch.compile's own machinery)"),
 )
+
+
+# Front-ends of higher-order ops that are traced and, as under torch.compile, see
+# ``torch.compiler.is_dynamo_compiling()`` True: they then call the op itself (a higher-order op row)
+# instead of compiling it themselves.
+COMPILING_FRONTENDS = frozenset({"torch.nn.attention.flex_attention"})
+
+
+def compiling_frontend(module: str | None) -> bool:
+    return module in COMPILING_FRONTENDS
 
 
 def native_module_reason(module: str | None) -> tuple[breaks.BreakKind, str] | None:

@@ -30,7 +30,7 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
 from ..torch_compat import OpOverload, OpOverloadPacket
 from .base import NotConstant, Tx, VariableTracker, fold
-from .native import NativeCallVariable, disable_decorators, native_reason
+from .native import NativeCallVariable, compiling_frontend, disable_decorators, native_reason
 
 # Python-level modules whose public functions are graph operations (not inlined).
 GRAPH_PY_MODULES = frozenset({"torch.nn.functional", "torch.functional", "torch._tensor"})
@@ -44,7 +44,7 @@ TRACE_TIME: dict[Any, Callable[..., Any]] = {
     torch.jit.is_tracing: lambda tx: False,
     torch._C._get_tracing_state: lambda tx: None,
     torch.compiler.is_compiling: lambda tx: True,
-    torch.compiler.is_dynamo_compiling: lambda tx: False,
+    torch.compiler.is_dynamo_compiling: lambda tx: compiling_frontend(getattr(tx, "fn_globals", {}).get("__name__")),
     torch.is_tensor: lambda tx, obj: obj.is_tensor,
     torch.overrides.has_torch_function: lambda tx, *a: False,
     torch._C._has_torch_function: lambda tx, *a: False,

@@ -193,11 +193,10 @@ class UserDefinedClassVariable(VariableTracker):
                 raise UserCodeError(e) from e
         source = AttrSource(self.source, name) if self.source is not None and not is_torch_owned(self.cls) else None
         if name == "apply" and issubclass(self.cls, torch.autograd.Function):
-            # MyFunction.apply(...) is one graph op: forward runs on fake tensors while tracing,
-            # and the graph calls the real apply, so autograd records the user's backward.
-            from .torch import TorchVariable
+            # MyFunction.apply(...) is one graph node, its forward and backward traced as subgraphs
+            from .autograd_function import AutogradFunctionApplyVariable
 
-            return TorchVariable(autograd_function_apply(self.cls))
+            return AutogradFunctionApplyVariable(self.cls, self)
         if isinstance(attr, staticmethod):
             return wrap_child(tx, attr.__func__, source)
         if isinstance(attr, classmethod):
@@ -315,16 +314,6 @@ CONSTRUCTORS: dict[type, Any] = {
     functools.partial: _partial,
     **GRAD_MODE_CLASSES,
 }
-
-
-def autograd_function_apply(cls: type) -> Any:
-    """``cls.apply`` as a graph target fx can name (a bound classmethod of a torch class would
-    be emitted as ``torch.autograd.function.apply``, which does not exist)."""
-    def apply(*args: Any, **kwargs: Any) -> Any:
-        return cls.apply(*args, **kwargs)
-
-    apply.__name__ = apply.__qualname__ = f"{cls.__name__}_apply"
-    return apply
 
 
 def is_namedtuple_class(cls: type) -> bool:
@@ -595,6 +584,8 @@ class UserDefinedObjectVariable(VariableTracker):
         existed before the call it is a side effect."""
         if self.source is not None:
             tx.mutation(self, f"setting attribute {name!r}")
+        else:
+            tx.local_mutation(self, f"setting attribute {name!r}")
         owner, attr = lookup_class_attr(type(self.value), name)
         if attr is not MISSING and _is_data_descriptor(attr) and not isinstance(attr, types.MemberDescriptorType):
             raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"setting {type(self.value).__qualname__}.{name} "
@@ -609,6 +600,8 @@ class UserDefinedObjectVariable(VariableTracker):
             raise UserCodeError(AttributeError(name))
         if self.source is not None:
             tx.mutation(self, f"deleting attribute {name!r}")
+        else:
+            tx.local_mutation(self, f"deleting attribute {name!r}")
         if self._has_instance_attr(name):
             self.pending[name] = DELETED       # the real object has it: remember the deletion
         else:
