@@ -1,0 +1,474 @@
+"""State snapshots: a cache hit checks the long-lived state its guards read in bulk, not guard by guard.
+
+Most guards of a model read state that does not change between calls: the module tree (each
+submodule's type, attributes, hooks, parameters), library module globals, config objects.
+Re-reading it on every call costs time proportional to the model's depth. Instead, each
+cache entry keeps a *snapshot* of the objects those guards read, and a call checks
+
+    anchor is the object the snapshot was taken from       (the model passed in, by identity)
+    and [type(o) for o in objects] == types                 (no ``__class__`` assignment)
+    and [dict_version(d) for d in dicts] == tags            (no dict written since: instance
+                                                             ``__dict__``s, ``_parameters``,
+                                                             ``_modules``, module globals, ...)
+    and not any(hook_dicts)                                  (still no module hooks)
+
+in C (``map`` over lists built once). When that fails (something was written, or another
+model is passed), the full guard function runs; if every guard still holds the snapshot is
+taken again from the current objects (``rearm``), otherwise it is a miss as before. So a
+mutation costs one full check and recompiles exactly when the full guards say so.
+
+A guard is *implied* by the snapshot (``stable``) when its source is *covered* (its value is
+determined by the anchor's identity and the tags: every step from the anchor is a lookup in a
+tagged dict, an instance ``__dict__``, a tuple element or the type of a type-checked object)
+and what it checks is the identity or an immutable property of that value. Everything else
+(arguments, tensor metadata, function ``__code__``, class attributes) is still checked on
+every call. Parameters keep their TENSOR_MATCH (``p.data = ...`` and ``requires_grad_`` change
+a tensor without writing any dict); their values come from the snapshot instead of being read
+through their source chains.
+
+This module decides *what* is watched (``plan``) and holds the watched state at run time
+(``Snapshot``); ``codegen.py`` emits the functions that check and rebuild it. Assumed, not
+checked (DESIGN.md decision 26): nobody assigns a new ``__dict__`` object to a watched object,
+and no class gains a data descriptor that shadows an instance attribute the trace read.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import sys
+import types
+import weakref
+from typing import Any, Callable
+
+import torch
+from torch._C._dynamo.guards import dict_version
+
+from ..sources import (AttrSource, DerivedSource, DictKeySource, DictValueSource, FreeVarSource, GlobalSource,
+                       InstanceAttrSource, ItemSource, LocalSource, ModuleGlobalsSource, Source, TypeSource)
+from .guard import Guard, GuardKind
+
+_K = GuardKind
+MISSING = object()
+TAGGED_DICTS = (dict, collections.OrderedDict)     # lookups are dict's own: the version tag covers them
+HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+STATE_DICTS = ("_parameters", "_buffers", "_modules")
+# values whose == and type are fixed once the object is (an EQUALS_MATCH on them is an identity check)
+IMMUTABLE = frozenset({int, float, complex, str, bytes, bool, type(None), torch.dtype})
+_HEAP = 1 << 9        # Py_TPFLAGS_HEAPTYPE: instances of such types allow __class__ assignment
+
+
+def class_lookup(cls: type, name: str) -> Any:
+    """``name`` as found on ``cls``'s MRO, without running descriptors; MISSING if absent."""
+    for base in cls.__mro__:
+        if name in base.__dict__:
+            return base.__dict__[name]
+    return MISSING
+
+
+def plain_instance_attr(obj: Any, name: str) -> bool:
+    """``obj.name`` is ``vars(obj)[name]``: default attribute lookup, present in the instance
+    dict, nothing of that name on the class (so no descriptor can take precedence)."""
+    t = type(obj)
+    return (t.__getattribute__ is object.__getattribute__ and _instance_dict(obj) is not None
+            and name in _instance_dict(obj) and class_lookup(t, name) is MISSING)
+
+
+def _instance_dict(obj: Any) -> dict | None:
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except Exception:   # noqa: BLE001 - no instance dict (slots, builtins)
+        return None
+    return d if type(d) is dict else None
+
+
+def _is_watchable(obj: Any) -> bool:
+    """An object whose type is checked by the snapshot: its class may be reassigned."""
+    return bool(type(obj).__flags__ & _HEAP) or isinstance(obj, types.ModuleType)
+
+
+class Values:
+    """Real values of sources at capture, computed only through steps that run no user code
+    (dict and tuple lookups, instance ``__dict__``, ``type()``); MISSING for anything else."""
+
+    def __init__(self, frame_locals: dict[str, Any], fn_globals: dict[str, Any], cells: dict[str, Any]) -> None:
+        self.frame_locals, self.fn_globals, self.cells = frame_locals, fn_globals, cells
+        self._memo: dict[Source, Any] = {}
+
+    def __call__(self, s: Source) -> Any:
+        if s not in self._memo:
+            try:
+                self._memo[s] = self._compute(s)
+            except Exception:   # noqa: BLE001 - a source that cannot be read is not watched
+                self._memo[s] = MISSING
+        return self._memo[s]
+
+    def _compute(self, s: Source) -> Any:
+        if isinstance(s, LocalSource):
+            return self.frame_locals.get(s.guard_expr(), MISSING)
+        if isinstance(s, GlobalSource):
+            return self.fn_globals.get(s.global_name, MISSING)
+        if isinstance(s, FreeVarSource):
+            return self.cells[s.free].cell_contents
+        if isinstance(s, ModuleGlobalsSource):
+            return sys.modules[s.module].__dict__
+        if not isinstance(s, DerivedSource):
+            return MISSING
+        base = self(s.of)
+        if base is MISSING:
+            return MISSING
+        step = _STEPS.get(type(s))
+        return step(s, base) if step is not None else MISSING
+
+
+def _attr_step(s: AttrSource, base: Any) -> Any:
+    if s.attr == "__dict__":
+        d = _instance_dict(base)
+        return MISSING if d is None else d
+    return _instance_dict(base)[s.attr] if plain_instance_attr(base, s.attr) else MISSING
+
+
+def _item_step(s: ItemSource, base: Any) -> Any:
+    if type(base) in TAGGED_DICTS:
+        return dict.get(base, s.key, MISSING)
+    if isinstance(base, tuple) and type(base).__getitem__ is tuple.__getitem__ and type(s.key) is int:
+        return base[s.key] if -len(base) <= s.key < len(base) else MISSING
+    return MISSING
+
+
+def _position_step(s: DictKeySource | DictValueSource, base: Any) -> Any:
+    if type(base) not in TAGGED_DICTS or not 0 <= s.index < len(base):
+        return MISSING
+    return list(base if isinstance(s, DictKeySource) else base.values())[s.index]
+
+
+_STEPS: dict[type, Callable[[Any, Any], Any]] = {
+    AttrSource: _attr_step, ItemSource: _item_step, InstanceAttrSource: _item_step,
+    TypeSource: lambda s, base: type(base), DictKeySource: _position_step, DictValueSource: _position_step,
+}
+
+
+@dataclasses.dataclass
+class Plan:
+    """What one entry's snapshot watches, as sources, decided once at capture."""
+
+    anchors: list[Source]                       # roots checked by identity (the models passed in)
+    anchor_types: dict[Source, type]            # ... and by type, where the plan relies on it
+    objects: list[Source]                       # values whose type is checked
+    object_types: list[type]
+    dicts: list[Source]                         # values whose version tag is checked
+    dict_types: list[type]
+    hooks: list[Source]                         # hook dicts that must stay empty
+    stable: set[Guard]                          # guards the snapshot implies
+    covered: set[Source]                        # sources whose value the snapshot determines
+    types: dict[Source, type]                   # TypeSource(x) of a type-checked x -> its type
+    class_attrs: dict[Source, type]             # AttrSource(x, n) that is read from type(x): -> type(x)
+    class_conditions: list[tuple[str, type, str, Any]]   # per-call checks on classes (see ``_not_hasattr``)
+
+
+class _Planner:
+    """Builds a Plan: which sources are covered, which guards they make stable."""
+
+    def __init__(self, guards: list[Guard], values: Values) -> None:
+        self.guards, self.value = guards, values
+        self.covered: dict[Source, bool] = {}
+        self.anchors: list[Source] = []
+        self.anchor_types: dict[Source, type] = {}
+        self.objects: dict[int, Source] = {}        # by id of the value: one check per object
+        self.dicts: dict[int, Source] = {}
+        self.hooks: dict[int, Source] = {}
+        self.class_conditions: list[tuple[str, type, str, Any]] = []
+        self.class_attrs: dict[Source, type] = {}
+        self.present = set(guards)
+
+    # -- sources ---------------------------------------------------------------------------
+    def cover(self, s: Source) -> bool:
+        """Whether ``s``'s value is fixed by the snapshot; registers what must be watched for it."""
+        if s in self.covered:
+            return self.covered[s]
+        self.covered[s] = False            # (cycles are impossible, but a half-built answer is "no")
+        v = self.value(s)
+        ok = False
+        if v is not MISSING:
+            if isinstance(s, ModuleGlobalsSource):
+                ok = True
+            elif isinstance(s, DerivedSource) and self.cover(s.of):
+                ok = self._derived(s, self.value(s.of))
+            if not ok and isinstance(v, torch.nn.Module):
+                self.anchors.append(s)     # a model reached some other way: checked by identity
+                ok = True
+        self.covered[s] = ok
+        return ok
+
+    def _derived(self, s: DerivedSource, base: Any) -> bool:
+        if isinstance(s, TypeSource):
+            return self.watch_type(s.of)
+        if isinstance(s, AttrSource) and s.attr == "__dict__":
+            return self.watch_type(s.of) and self.tag(s)
+        if isinstance(s, AttrSource):                   # plain instance attribute (checked by Values)
+            return self.cover(AttrSource(s.of, "__dict__")) and self.tag(AttrSource(s.of, "__dict__"))
+        if isinstance(s, (ItemSource, DictKeySource, DictValueSource)):
+            return type(base) in TAGGED_DICTS and self.tag(s.of) or isinstance(base, tuple)
+        return False
+
+    def watch_type(self, s: Source) -> bool:
+        v = self.value(s)
+        if s in self.anchors:
+            self.anchor_types[s] = type(v)          # checked beside its identity: never held strongly
+        elif _is_watchable(v):
+            self.objects.setdefault(id(v), s)
+        return True
+
+    def tag(self, s: Source) -> bool:
+        v = self.value(s)
+        if type(v) not in TAGGED_DICTS:
+            return False
+        self.dicts.setdefault(id(v), s)
+        return True
+
+    def state_dict(self, m: Source, name: str) -> bool:
+        return self.cover(InstanceAttrSource.of_object(m, name)) and self.tag(InstanceAttrSource.of_object(m, name))
+
+    # -- guards ----------------------------------------------------------------------------
+    def stable(self, g: Guard) -> bool:
+        rule = _STABLE.get(g.kind)
+        return rule is not None and rule(self, g)
+
+    def refs_covered(self, g: Guard) -> bool:
+        srcs = [g.source] if g.kind is not _K.DISTINCT_OBJECTS else list(g.payload)
+        if g.kind is _K.DUPLICATE_INPUT:
+            srcs.append(g.payload)
+        return all(self.cover(s) for s in srcs)
+
+    def class_attr(self, s: Source) -> None:
+        """``x.n`` read from the class (``n`` not in the instance dict, a plain class value): the
+        fast check reads ``type(x).n`` once per class instead of once per instance."""
+        if not isinstance(s, AttrSource) or s.attr.startswith("__") or not self.cover(s.of):
+            return
+        obj = self.value(s.of)
+        t = type(obj)
+        found = class_lookup(t, s.attr)
+        absent = Guard(AttrSource(s.of, "__dict__"), _K.DICT_NOT_CONTAINS, s.attr)
+        if (found is MISSING or hasattr(type(found), "__get__") or t.__getattribute__ is not object.__getattribute__
+                or absent not in self.present or class_lookup(type(t), s.attr) is not MISSING
+                or not _is_watchable(obj) or not self.cover(absent.source) or not self.tag(absent.source)):
+            return
+        self.watch_type(s.of)
+        self.class_attrs[s] = t
+        self.class_conditions.append(("is", t, "__getattribute__", object.__getattribute__))
+
+
+def _typed(planner: _Planner, g: Guard) -> bool:
+    if not planner.cover(g.source):
+        return False
+    return planner.watch_type(g.source)
+
+
+def _immutable_equals(planner: _Planner, g: Guard) -> bool:
+    return planner.cover(g.source) and _deep_immutable(planner.value(g.source))
+
+
+def _deep_immutable(v: Any) -> bool:
+    if type(v) is tuple:
+        return all(_deep_immutable(x) for x in v)
+    return type(v) in IMMUTABLE
+
+
+def _dict_guard(planner: _Planner, g: Guard) -> bool:
+    return planner.cover(g.source) and planner.tag(g.source)
+
+
+def _no_hooks(planner: _Planner, g: Guard) -> bool:
+    m = g.source
+    if not planner.cover(m) or not isinstance(planner.value(m), torch.nn.Module):
+        return False
+    d = AttrSource(m, "__dict__")
+    hooks = [InstanceAttrSource.of_object(m, h) for h in HOOK_DICTS]
+    if not (planner.cover(d) and planner.tag(d) and all(planner.cover(h) for h in hooks)):
+        return False
+    planner.watch_type(m)
+    for h in hooks:
+        planner.hooks.setdefault(id(planner.value(h)), h)
+    return True
+
+
+def _not_hasattr(planner: _Planner, g: Guard) -> bool:
+    """``not hasattr(m, n)`` on a watched module: its instance dict and ``_parameters``/
+    ``_buffers``/``_modules`` are tagged (``Module.__getattr__`` looks there), and what the
+    class contributes is checked per call, once per class: ``n`` still absent from it, and its
+    ``__getattr__``/``__getattribute__`` still torch's and object's."""
+    m = g.source
+    obj = planner.value(m)
+    t = type(obj)
+    if not (planner.cover(m) and isinstance(obj, torch.nn.Module) and t.__getattr__ is torch.nn.Module.__getattr__
+            and t.__getattribute__ is object.__getattribute__ and not hasattr(t, g.payload)):
+        return False
+    d = AttrSource(m, "__dict__")
+    if not (planner.cover(d) and planner.tag(d) and all(planner.state_dict(m, n) for n in STATE_DICTS)):
+        return False
+    planner.watch_type(m)
+    planner.class_conditions += [("lacks", t, g.payload, None),
+                                 ("is", t, "__getattr__", torch.nn.Module.__getattr__),
+                                 ("is", t, "__getattribute__", object.__getattribute__)]
+    return True
+
+
+# kind -> is this guard implied by the snapshot (registering what must be watched for it)?
+_STABLE: dict[GuardKind, Callable[[_Planner, Guard], bool]] = {
+    _K.TYPE_MATCH: _typed,
+    _K.ID_MATCH: lambda p, g: p.cover(g.source),
+    _K.EQUALS_MATCH: _immutable_equals,
+    _K.SEQUENCE_LENGTH: lambda p, g: p.cover(g.source) and isinstance(p.value(g.source), tuple),
+    _K.DICT_KEYS: _dict_guard,
+    _K.DICT_VERSION: _dict_guard,
+    _K.DICT_CONTAINS: _dict_guard,
+    _K.DICT_NOT_CONTAINS: _dict_guard,
+    _K.DUPLICATE_INPUT: lambda p, g: p.refs_covered(g),
+    _K.DISTINCT_OBJECTS: lambda p, g: p.refs_covered(g),
+    _K.NO_MODULE_HOOKS: _no_hooks,
+    _K.NOT_HASATTR: _not_hasattr,
+}
+
+
+def plan(guards: list[Guard], values: Values, min_stable: int, inputs: list[Source] = ()) -> Plan | None:
+    """The snapshot for these guards, or None when it would imply fewer than ``min_stable`` of
+    them (small programs: checking each guard directly is as cheap). ``inputs``: graph inputs,
+    which the snapshot can hand to the transformed code when it covers them."""
+    planner = _Planner(guards, values)
+    stable = {g for g in guards if planner.stable(g)}
+    for g in guards:
+        if g.kind is _K.TENSOR_MATCH:
+            planner.cover(g.source)          # a parameter: its value is kept, its metadata still checked
+        elif g not in stable and g.source is not None:
+            planner.cover(g.source)          # read from the snapshot's values, not from the anchor down
+            planner.class_attr(g.source)
+    for s in inputs:
+        planner.cover(s)
+    if not stable or len(stable) < min_stable:
+        return None
+    objects = list(planner.objects.values())
+    dicts = list(planner.dicts.values())
+    types_ = {TypeSource(s): type(values(s)) for s in [*objects, *planner.anchor_types]}
+    return Plan(anchors=planner.anchors, anchor_types=planner.anchor_types, objects=objects,
+                object_types=[type(values(s)) for s in objects],
+                dicts=dicts, dict_types=[type(values(s)) for s in dicts], hooks=list(planner.hooks.values()),
+                stable=stable, covered={s for s, ok in planner.covered.items() if ok}, types=types_,
+                class_attrs=planner.class_attrs, class_conditions=list(dict.fromkeys(planner.class_conditions)))
+
+
+class Snapshot:
+    """The watched state of one cache entry at run time.
+
+    ``holder.state`` is the current state, one tuple replaced as a whole (readers take it
+    once): ``(anchor weakrefs, objects, dicts, tags check, hook dicts, values, tensors, graph
+    arguments)``. ``empty``
+    (no snapshot yet, or an anchor died) never passes. Nothing here refers back to the guard
+    functions, and an anchor's weakref reaches the holder only weakly, so dropping the cache
+    entry frees the state by reference counting; an anchor's death drops the state (the
+    weakref callback), so a cache does not keep a model alive."""
+
+    def __init__(self, p: Plan) -> None:
+        self.object_types = p.object_types
+        self.dict_types = p.dict_types
+        self.empty: tuple = (tuple(_dead for _ in p.anchors), [], [], [], [], [], [], [])
+        self.holder = Holder(self.empty)
+        self.refused: str | None = None
+        self.rearms = 0
+
+    def arm(self, anchors: tuple, objects: list, dicts: list, hooks: list, values: list, tensors: list,
+            args: list) -> bool:
+        """Take the snapshot from the current objects (the full guards just passed). Refused when
+        a watched value's type is no longer the one the plan was made for."""
+        self.rearms += 1
+        if list(map(type, objects)) != self.object_types or list(map(type, dicts)) != self.dict_types:
+            self.refused = "a watched object's type changed since capture (its state is watched differently)"
+            return False
+        holder, empty = weakref.ref(self.holder), self.empty
+
+        def drop(_: Any) -> None:
+            h = holder()
+            if h is not None:
+                h.state = empty
+
+        refs = tuple(weakref.ref(a, drop) for a in anchors)
+        self.holder.state = (refs, objects, dicts, _Tags(dicts, self.holder), hooks, values, tensors, args)
+        return True
+
+
+def _tags_in_python(dicts: list[dict]) -> Callable[[], bool]:
+    """``[dict_version(d) for d in dicts] == tags``, in C through ``map``."""
+    tags = list(map(dict_version, dicts))
+    return lambda: list(map(dict_version, dicts)) == tags
+
+
+def _tags_in_torch(dicts: list[dict]) -> Callable[[], bool]:
+    """The same check as one call of torch's C++ guard manager (a DICT_VERSION leaf per dict):
+    no Python object is made per dict, over 10x faster than ``map`` to check, but slow to
+    build (about 300 ``map`` checks' worth)."""
+    from torch._C._dynamo.guards import RootGuardManager
+    from torch._dynamo.guards import GuardManagerType
+
+    root = RootGuardManager()
+    items = root.dict_getitem_manager("dicts", "dicts", dicts, GuardManagerType.GUARD_MANAGER)
+    for i, d in enumerate(dicts):
+        item = items.list_getitem_manager(i, f"dicts[{i}]", d, GuardManagerType.GUARD_MANAGER)
+        item.add_dict_version_guard(d, [f"dict_version(dicts[{i}])"], None)
+    return functools.partial(root.check, {"dicts": dicts})
+
+
+def _works(make: Callable[[list[dict]], Callable[[], bool]]) -> bool:
+    """Whether a tag checker says yes for untouched dicts and no after any write to one."""
+    try:
+        probe = [{"a": 1}, collections.OrderedDict(), {}]
+        check = make(probe)
+        if not check():
+            return False
+        probe[1]["x"] = 1
+        return not check()
+    except Exception:   # noqa: BLE001 - an API this torch does not have: use the next one
+        return False
+
+
+# how dict version tags are checked in bulk once a snapshot has proved stable, first that
+# works on this torch and Python (snapshots start with ``_tags_in_python`` in any case)
+TAG_CHECKERS: list[tuple[str, Callable[[list[dict]], Callable[[], bool]]]] = [
+    ("torch guard manager", _tags_in_torch), ("dict_version", _tags_in_python)]
+STABLE_TAGS_NAME, STABLE_TAGS = next((name, make) for name, make in TAG_CHECKERS if _works(make))
+UPGRADE_AFTER = 256       # passes in a row before a snapshot builds the faster (slow to build) checker
+
+
+class _Tags:
+    """The dicts' version tags, checked with ``map(dict_version)``. After UPGRADE_AFTER passes
+    in a row it puts ``STABLE_TAGS`` in its place in the snapshot's state: a model that is
+    written between calls (rearmed each time) never pays for building that one."""
+
+    __slots__ = ("dicts", "tags", "passes", "holder")
+
+    def __init__(self, dicts: list[dict], holder: "Holder") -> None:
+        self.dicts, self.tags, self.passes = dicts, list(map(dict_version, dicts)), 0
+        self.holder = weakref.ref(holder)
+
+    def __call__(self) -> bool:
+        if list(map(dict_version, self.dicts)) != self.tags:
+            return False
+        self.passes += 1
+        if self.passes == UPGRADE_AFTER and STABLE_TAGS is not _tags_in_python:
+            holder = self.holder()
+            state = holder.state if holder is not None else None
+            if state is not None and state[3] is self:
+                holder.state = (*state[:3], STABLE_TAGS(self.dicts), *state[4:])
+        return True
+
+
+class Holder:
+    """The current state of a snapshot (an attribute: weakly referable, unlike a list)."""
+
+    __slots__ = ("state", "__weakref__")
+
+    def __init__(self, state: tuple) -> None:
+        self.state = state
+
+
+def _dead() -> None:
+    return None
