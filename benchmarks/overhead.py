@@ -14,7 +14,7 @@ the graph's own time and noise stay out. Also the first call (capture) of each, 
 per-layer slope of both, from 2 to 24 layers.
 
     python benchmarks/overhead.py [--repeat 15] [--number 4000] [--depth-repeat 7] [--depth-number 200]
-                                  [--skip-small | --skip-depth]
+                                  [--depth-runs 3] [--skip-small | --skip-depth]
 
 Prints tables of medians (µs per call) and the ratios.
 Targets: small programs (issue #2): bytegraph's overhead at most 1/5 of torch.compile's on every
@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--number", type=int, default=4000)
     ap.add_argument("--depth-repeat", type=int, default=7)
     ap.add_argument("--depth-number", type=int, default=200)
+    ap.add_argument("--depth-runs", type=int, default=3)
     ap.add_argument("--skip-small", action="store_true")
     ap.add_argument("--skip-depth", action="store_true")
     opts = ap.parse_args(argv)
@@ -325,35 +326,42 @@ def depth_row(make: Callable[[int], torch.nn.Module], layers: int, repeat: int, 
     assert (rec_bg.graphs, rec_tc.graphs) == (1, 1), (rec_bg.graphs, rec_tc.graphs)
     assert bg.stats.captures == 1, bg.stats
     guards = bg.entries[0].guards
+    bulk = getattr(guards, "stable", 0)
     return {"bg": statistics.median(rounds["bg"]), "tc": statistics.median(rounds["tc"]),
-            "first_bg": first_bg, "first_tc": first_tc, "guards": len(guards.guards),
-            "bulk": getattr(guards, "stable", 0)}
+            "first_bg": first_bg, "first_tc": first_tc, "guards": len(guards.guards), "bulk": bulk,
+            "each": len(guards.guards) - bulk}
 
 
 def depth(opts: argparse.Namespace) -> None:
+    """Each model at 2, 12 and 24 layers, ``--depth-runs`` times over; every number is the
+    median over the runs (per run: the median of ``--depth-repeat`` rounds), slopes included."""
     import warnings
 
     warnings.filterwarnings("ignore")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    print(f"\ndepth: frontend µs per call (the backend replays the graph's outputs), median of {opts.depth_repeat} "
-          f"runs of {opts.depth_number} calls; first call (capture) in seconds")
+    print(f"\ndepth: frontend µs per call (the backend replays the graph's outputs): median over {opts.depth_runs} "
+          f"runs of the median of {opts.depth_repeat} rounds of {opts.depth_number} calls; first call (capture) in s")
+    print("guards: per cache entry; each: checked one by one on a hit (TENSOR_MATCH included); bulk: checked "
+          "by bytegraph's state snapshot")
     header = (f"{'model':<21}{'layers':>6}{'torch.compile':>15}{'bytegraph':>11}{'ratio':>7}"
-              f"{'tc first':>10}{'bg first':>10}{'ratio':>7}{'guards':>8}{'bulk':>6}")
+              f"{'tc first':>10}{'bg first':>10}{'ratio':>7}{'guards':>8}{'each':>6}{'bulk':>6}")
     print(header)
     print("-" * len(header))
     try:
         with torch.no_grad():
             for name, make in DEPTH_MODELS:
-                rows = {}
+                runs = [{n: depth_row(make, n, opts.depth_repeat, opts.depth_number) for n in (2, 12, 24)}
+                        for _ in range(opts.depth_runs)]
                 for layers in (2, 12, 24):
-                    r = rows[layers] = depth_row(make, layers, opts.depth_repeat, opts.depth_number)
+                    r = {k: statistics.median(run[layers][k] for run in runs) for k in runs[0][layers]}
                     print(f"{name:<21}{layers:>6}{r['tc']:15.1f}{r['bg']:11.1f}{r['bg'] / r['tc']:7.2f}"
                           f"{r['first_tc']:10.2f}{r['first_bg']:10.2f}{r['first_bg'] / r['first_tc']:7.2f}"
-                          f"{r['guards']:8}{r['bulk']:6}", flush=True)
-                slope = {k: (rows[24][k] - rows[2][k]) / 22 for k in ("tc", "bg")}
-                print(f"{name:<21}{'slope':>6}{slope['tc']:15.2f}{slope['bg']:11.2f}"
-                      f"{slope['bg'] / slope['tc'] if slope['tc'] > 0 else float('nan'):7.2f}   µs per added layer")
+                          f"{r['guards']:8.0f}{r['each']:6.0f}{r['bulk']:6.0f}", flush=True)
+                slopes = {k: statistics.median((run[24][k] - run[2][k]) / 22 for run in runs) for k in ("tc", "bg")}
+                ratio = statistics.median((r[24]["bg"] - r[2]["bg"]) / (r[24]["tc"] - r[2]["tc"]) for r in runs)
+                print(f"{name:<21}{'slope':>6}{slopes['tc']:15.2f}{slopes['bg']:11.2f}{ratio:7.2f}"
+                      "   µs per added layer", flush=True)
     finally:
         torch.set_num_threads(threads)
 

@@ -257,6 +257,60 @@ def test_library_module_global_changed_recompiles(monkeypatch):
     assert "SCALE" in reason
 
 
+# -- functions, closures and classes: reassignable without writing a dict ---------------------------
+
+def _lib_model(monkeypatch, source):
+    lib = types.ModuleType("bytegraph_snapshot_funcs")
+    exec(source, lib.__dict__)
+    monkeypatch.setitem(sys.modules, lib.__name__, lib)
+
+    class UsesLib(Net):
+        def forward(self, x):
+            return lib.post(super().forward(x))
+
+    return lib, UsesLib().eval()
+
+
+def test_function_code_reassigned_recompiles(monkeypatch):
+    lib, model = _lib_model(monkeypatch, "def post(x):\n    return x * 2\ndef other(x):\n    return x + 1\n")
+    model, compiled, _, x = _setup(model)
+    lib.post.__code__ = lib.other.__code__
+    reason = _call_again(model, compiled, x, 1)
+    assert "post" in reason and "other" in reason
+
+
+def test_function_defaults_reassigned_recompiles(monkeypatch):
+    lib, model = _lib_model(monkeypatch, "def post(x, k=2.0):\n    return x * k\n")
+    model, compiled, _, x = _setup(model)
+    lib.post.__defaults__ = (3.0,)
+    reason = _call_again(model, compiled, x, 1)
+    assert "__defaults__" in reason and "3.0" in reason
+
+
+def test_closure_cell_changed_recompiles(monkeypatch):
+    lib, model = _lib_model(monkeypatch, "def scaler(k):\n    def post(x):\n        return x * k\n    return post\n"
+                                         "post = scaler(2.0)\n")
+    model, compiled, _, x = _setup(model)
+    lib.post.__closure__[0].cell_contents = 5.0
+    reason = _call_again(model, compiled, x, 1)
+    assert "cell_contents" in reason and "5.0" in reason
+
+
+def test_class_attribute_changed_recompiles():
+    class Factored(Net):
+        factor = 2.0
+
+        def forward(self, x):
+            return super().forward(x) * self.factor
+
+    model, compiled, _, x = _setup(Factored().eval())
+    Factored.factor = 4.0
+    reason = _call_again(model, compiled, x, 1)
+    assert "factor" in reason and "4.0" in reason
+    model.factor = 2.0                            # now an instance attribute shadowing the class's
+    _call_again(model, compiled, x, 2)
+
+
 def test_fast_check_does_not_grow_with_depth():
     """The per-call guard function has the same lines at any depth: per-layer guards are all in
     the bulk check."""

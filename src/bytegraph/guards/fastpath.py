@@ -7,7 +7,7 @@
             if not ___tensors_in(kwargs['input_ids']): return False
             ___s = ___holder.state                        # the snapshot: one bulk check in C
             if not (module is ___s[0][0]() and list(map(type, ___s[1])) == ___OT
-                    and ___s[3]() and not any(___s[4])):         # ___s[3]: the dicts' version tags
+                    and ___s[3]() and not any(___s[4]) and ___s[8]()):  # tags; hooks; f.__code__...
                 if not ___rearm(module, *args, **kwargs): return False    # full guards, new snapshot
                 ___s = ___holder.state
             ___V = ___s[5]                             # values the snapshot keeps
@@ -33,7 +33,7 @@ from typing import Any, Callable
 from ..sources import DerivedSource, Source
 from .emit import Emitter, Namespace, call_source, signature_source
 from .guard import Guard, GuardKind
-from .snapshot import Plan, Snapshot
+from .snapshot import Plan, Snapshot, class_dict
 
 _K = GuardKind
 Check = Callable[[Guard, str, Callable[[Source], str], Namespace], str]
@@ -90,7 +90,8 @@ def build(ordered: list[Guard], rank: Callable[[Guard], int], p: Plan, ns: Names
     kept_tensors = [g for g in tensors if g.source in p.covered]
     late_tensors = kept_tensors + [g for g in tensors if watched(g) and g.source not in p.covered]
 
-    ns.values.update({"___holder": snap.holder, "___EMPTY": snap.empty, "___OT": p.object_types})
+    ns.values.update({"___holder": snap.holder, "___EMPTY": snap.empty, "___OT": p.object_types,
+                      "___class_dict": class_dict})
     em = Emitter(ns)
     em.share([referenced(g) for g in early] + [[g.source] for g in early_tensors] + [p.anchors])
     for g in early:
@@ -139,6 +140,8 @@ def _proof(p: Plan, anchors: list[tuple[str, str | None]]) -> str:
         parts.append("___s[3]()")
     if p.hooks:
         parts.append("not any(___s[4])")
+    if p.attrs:
+        parts.append("___s[8]()")
     return " and ".join(parts)
 
 
@@ -148,7 +151,8 @@ def _rearm(ordered: list[Guard], p: Plan, ns: Namespace, code: types.CodeType, c
     """Every guard as the full function checks it; then, if all pass, the snapshot is taken."""
     tensors = [g for g in ordered if g.kind is _K.TENSOR_MATCH]
     kept_args = [s for s in args if s is not None]
-    collected = [p.anchors, p.objects, p.dicts, p.hooks, exports, [g.source for g in kept], kept_args]
+    attr_objects = [s for s, _ in p.attrs]
+    collected = [p.anchors, p.objects, p.dicts, p.hooks, exports, [g.source for g in kept], kept_args, attr_objects]
     em = Emitter(ns)
     em.share([referenced(g) for g in ordered if g.kind is not _K.TENSOR_MATCH] + [[g.source] for g in tensors]
              + [[s] for group in collected for s in group])
@@ -161,8 +165,9 @@ def _rearm(ordered: list[Guard], p: Plan, ns: Namespace, code: types.CodeType, c
         em.check(f"{full_tensors}({', '.join(em.expr(g.source) for g in tensors)})")
     for group in collected:
         em.materialize(group)
-    anchors, *lists = [[em.expr(s) for s in group] for group in collected[:-1]]
+    anchors, *lists = [[em.expr(s) for s in group] for group in collected[:-2]]
     lists.append([em.expr(s) if s is not None else "None" for s in args])
+    lists.append([em.expr(s) for s in attr_objects])
     last = (f"return ___arm(({''.join(a + ', ' for a in anchors)}), "
             + ", ".join(f"[{', '.join(items)}]" for items in lists) + ")")
     own = dict(ns.values, ___arm=snap.arm)      # its own globals: no cycle through the guard's namespace

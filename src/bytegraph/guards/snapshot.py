@@ -36,7 +36,10 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import enum
 import functools
+import gc
+import operator
 import sys
 import types
 import weakref
@@ -122,11 +125,85 @@ class Values:
         return step(s, base) if step is not None else MISSING
 
 
+FUNCTION_ATTRS = ("__code__", "__defaults__", "__kwdefaults__")   # reassignable: watched by identity
+
+
+READ_ONLY = {property: ("fget", "fset", "fdel"), staticmethod: ("__func__",), classmethod: ("__func__",)}
+
+
+def attr_kind(obj: Any, name: str) -> str | None:
+    """How ``obj.name`` is read, when it can be read without running user code; None otherwise."""
+    if name == "__dict__":
+        return "instance dict" if _instance_dict(obj) is not None else None
+    if isinstance(obj, types.FunctionType):
+        return "function" if name in FUNCTION_ATTRS else "read-only" if name == "__closure__" else None
+    if isinstance(obj, types.CellType):
+        return "cell" if name == "cell_contents" else None
+    if name in READ_ONLY.get(type(obj), ()):
+        return "read-only"
+    if isinstance(obj, type):
+        return "class" if _plain_class_attr(obj, name) else None
+    if type(obj) is types.ModuleType:
+        return "instance attribute" if name in obj.__dict__ else None
+    if plain_instance_attr(obj, name):
+        return "instance attribute"
+    t = type(obj)
+    found = class_lookup(t, name)
+    if (t.__getattribute__ is object.__getattribute__ and _instance_dict(obj) is not None
+            and name not in _instance_dict(obj) and found is not MISSING and not hasattr(type(found), "__get__")):
+        return "class attribute"            # a plain value the class holds, read through an instance
+    return None
+
+
+def _plain_class_attr(cls: type, name: str) -> bool:
+    """``cls.name`` is the value in the first class dict of the MRO that has it, as is: a plain
+    value or a function (which a class hands out unbound), under a metaclass with type's
+    attribute lookup and no data descriptor of that name."""
+    meta = type(cls)
+    if meta.__getattribute__ is not type.__getattribute__:
+        return False
+    found = class_lookup(cls, name)
+    on_meta = class_lookup(meta, name)
+    unbound = type(found) in (types.FunctionType, property) or not hasattr(type(found), "__get__")
+    return (found is not MISSING and unbound
+            and (on_meta is MISSING or not (hasattr(type(on_meta), "__set__") or hasattr(type(on_meta), "__delete__"))))
+
+
 def _attr_step(s: AttrSource, base: Any) -> Any:
-    if s.attr == "__dict__":
-        d = _instance_dict(base)
-        return MISSING if d is None else d
-    return _instance_dict(base)[s.attr] if plain_instance_attr(base, s.attr) else MISSING
+    kind = attr_kind(base, s.attr)
+    if kind is None:
+        return MISSING
+    if kind == "instance dict":
+        return _instance_dict(base)
+    if kind == "instance attribute":
+        return _instance_dict(base)[s.attr] if type(base) is not types.ModuleType else base.__dict__[s.attr]
+    if kind == "class":
+        return class_lookup(base, s.attr)
+    if kind == "class attribute":
+        return class_lookup(type(base), s.attr)
+    return getattr(base, s.attr)            # function, cell and read-only attributes: C getters
+
+
+def class_dict(cls: type, index: int) -> dict:
+    """The real dict of ``cls.__mro__[index]`` (``cls.__dict__`` is a read-only proxy of it)."""
+    return gc.get_referents(cls.__mro__[index].__dict__)[0]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClassDictSource(DerivedSource):
+    """The dict of the ``index``-th class in the MRO of the class ``of``: its version tag
+    covers the class attributes read through ``of`` (``___class_dict`` in guard functions)."""
+
+    index: int
+
+    def name(self) -> str:
+        return f"{self.of.name()}.__mro__[{self.index}].__dict__"
+
+    def wrap(self, base: str) -> str:
+        return f"___class_dict({base}, {self.index})"
+
+    def reconstruct(self, cg: Any) -> None:
+        raise NotImplementedError("only guards read a class's dict")
 
 
 def _item_step(s: ItemSource, base: Any) -> Any:
@@ -146,6 +223,7 @@ def _position_step(s: DictKeySource | DictValueSource, base: Any) -> Any:
 _STEPS: dict[type, Callable[[Any, Any], Any]] = {
     AttrSource: _attr_step, ItemSource: _item_step, InstanceAttrSource: _item_step,
     TypeSource: lambda s, base: type(base), DictKeySource: _position_step, DictValueSource: _position_step,
+    ClassDictSource: lambda s, base: class_dict(base, s.index),
 }
 
 
@@ -160,6 +238,7 @@ class Plan:
     dicts: list[Source]                         # values whose version tag is checked
     dict_types: list[type]
     hooks: list[Source]                         # hook dicts that must stay empty
+    attrs: list[tuple[Source, str]]             # (object, attribute) compared by identity
     stable: set[Guard]                          # guards the snapshot implies
     covered: set[Source]                        # sources whose value the snapshot determines
     types: dict[Source, type]                   # TypeSource(x) of a type-checked x -> its type
@@ -180,6 +259,7 @@ class _Planner:
         self.hooks: dict[int, Source] = {}
         self.class_conditions: list[tuple[str, type, str, Any]] = []
         self.class_attrs: dict[Source, type] = {}
+        self.attrs: dict[tuple[int, str], tuple[Source, str]] = {}
         self.present = set(guards)
 
     # -- sources ---------------------------------------------------------------------------
@@ -204,13 +284,32 @@ class _Planner:
     def _derived(self, s: DerivedSource, base: Any) -> bool:
         if isinstance(s, TypeSource):
             return self.watch_type(s.of)
-        if isinstance(s, AttrSource) and s.attr == "__dict__":
-            return self.watch_type(s.of) and self.tag(s)
-        if isinstance(s, AttrSource):                   # plain instance attribute (checked by Values)
-            return self.cover(AttrSource(s.of, "__dict__")) and self.tag(AttrSource(s.of, "__dict__"))
+        if isinstance(s, AttrSource):
+            rule = _ATTR_RULES.get(attr_kind(base, s.attr))
+            return rule is not None and rule(self, s, base)
         if isinstance(s, (ItemSource, DictKeySource, DictValueSource)):
             return type(base) in TAGGED_DICTS and self.tag(s.of) or isinstance(base, tuple)
+        if isinstance(s, ClassDictSource):
+            return True
         return False
+
+    def watch_attr(self, s: Source, name: str) -> bool:
+        """``value(s).name`` is compared by identity on every call (it can be reassigned without
+        writing any dict: a function's ``__code__``, a cell's contents)."""
+        self.attrs.setdefault((id(self.value(s)), name), (s, name))
+        return True
+
+    def tag_classes(self, cls_source: Source) -> bool:
+        """The dicts of every class in the MRO of the class at ``cls_source`` are tagged (any of
+        them may gain or lose an attribute that lookups on it resolve), and the MRO itself is
+        watched (``__bases__`` assignment)."""
+        cls = self.value(cls_source)
+        for i, c in enumerate(cls.__mro__):
+            if c.__flags__ & _HEAP:
+                d = ClassDictSource(cls_source, i)
+                if not (self.cover(d) and self.tag(d)):
+                    return False
+        return self.watch_attr(cls_source, "__mro__")
 
     def watch_type(self, s: Source) -> bool:
         v = self.value(s)
@@ -259,6 +358,36 @@ class _Planner:
         self.class_conditions.append(("is", t, "__getattribute__", object.__getattribute__))
 
 
+def _instance_attribute(planner: _Planner, s: AttrSource, base: Any) -> bool:
+    """``x.n`` from the instance dict or, absent there, from the class: the instance dict and the
+    class dicts decide which, so both are tagged."""
+    d = AttrSource(s.of, "__dict__")
+    return planner.cover(d) and planner.tag(d) and planner.cover(TypeSource(s.of)) and planner.tag_classes(
+        TypeSource(s.of))
+
+
+def _cell(planner: _Planner, s: AttrSource, base: Any) -> bool:
+    # a model kept in a closure cell is not watched: the snapshot would keep it alive
+    return not isinstance(planner.value(s), torch.nn.Module) and planner.watch_attr(s.of, s.attr)
+
+
+# how a read ``x.name`` (by attr_kind) is covered: what must be watched for it
+_ATTR_RULES: dict[str | None, Callable[[_Planner, AttrSource, Any], bool]] = {
+    "instance dict": lambda p, s, base: p.watch_type(s.of) and p.tag(s),
+    "instance attribute": _instance_attribute,
+    "class attribute": _instance_attribute,
+    "function": lambda p, s, base: p.watch_attr(s.of, s.attr),
+    "read-only": lambda p, s, base: True,               # fixed with the object (a closure, a property's fget)
+    "cell": _cell,
+    "class": lambda p, s, base: p.tag_classes(s.of),
+}
+
+
+def _closure_match(planner: _Planner, g: Guard) -> bool:
+    f = planner.value(g.source)
+    return planner.cover(g.source) and isinstance(f, types.FunctionType) and planner.watch_attr(g.source, "__code__")
+
+
 def _typed(planner: _Planner, g: Guard) -> bool:
     if not planner.cover(g.source):
         return False
@@ -269,10 +398,15 @@ def _immutable_equals(planner: _Planner, g: Guard) -> bool:
     return planner.cover(g.source) and _deep_immutable(planner.value(g.source))
 
 
+_VALUE_EQ = (enum.Enum.__eq__, object.__eq__, str.__eq__, int.__eq__, float.__eq__)
+
+
 def _deep_immutable(v: Any) -> bool:
+    """Equality fixed once the object is: immutable builtins, tuples of them, enum members that
+    compare by identity."""
     if type(v) is tuple:
         return all(_deep_immutable(x) for x in v)
-    return type(v) in IMMUTABLE
+    return type(v) in IMMUTABLE or isinstance(v, enum.Enum) and type(v).__eq__ in _VALUE_EQ
 
 
 def _dict_guard(planner: _Planner, g: Guard) -> bool:
@@ -328,6 +462,7 @@ _STABLE: dict[GuardKind, Callable[[_Planner, Guard], bool]] = {
     _K.DISTINCT_OBJECTS: lambda p, g: p.refs_covered(g),
     _K.NO_MODULE_HOOKS: _no_hooks,
     _K.NOT_HASATTR: _not_hasattr,
+    _K.CLOSURE_MATCH: _closure_match,
 }
 
 
@@ -353,6 +488,7 @@ def plan(guards: list[Guard], values: Values, min_stable: int, inputs: list[Sour
     return Plan(anchors=planner.anchors, anchor_types=planner.anchor_types, objects=objects,
                 object_types=[type(values(s)) for s in objects],
                 dicts=dicts, dict_types=[type(values(s)) for s in dicts], hooks=list(planner.hooks.values()),
+                attrs=list(planner.attrs.values()),
                 stable=stable, covered={s for s, ok in planner.covered.items() if ok}, types=types_,
                 class_attrs=planner.class_attrs, class_conditions=list(dict.fromkeys(planner.class_conditions)))
 
@@ -362,7 +498,7 @@ class Snapshot:
 
     ``holder.state`` is the current state, one tuple replaced as a whole (readers take it
     once): ``(anchor weakrefs, objects, dicts, tags check, hook dicts, values, tensors, graph
-    arguments)``. ``empty``
+    arguments, attributes check)``. ``empty``
     (no snapshot yet, or an anchor died) never passes. Nothing here refers back to the guard
     functions, and an anchor's weakref reaches the holder only weakly, so dropping the cache
     entry frees the state by reference counting; an anchor's death drops the state (the
@@ -371,13 +507,14 @@ class Snapshot:
     def __init__(self, p: Plan) -> None:
         self.object_types = p.object_types
         self.dict_types = p.dict_types
-        self.empty: tuple = (tuple(_dead for _ in p.anchors), [], [], [], [], [], [], [])
+        self.attr_names = [name for _, name in p.attrs]
+        self.empty: tuple = (tuple(_dead for _ in p.anchors), [], [], [], [], [], [], [], None)
         self.holder = Holder(self.empty)
         self.refused: str | None = None
         self.rearms = 0
 
     def arm(self, anchors: tuple, objects: list, dicts: list, hooks: list, values: list, tensors: list,
-            args: list) -> bool:
+            args: list, attr_objects: list) -> bool:
         """Take the snapshot from the current objects (the full guards just passed). Refused when
         a watched value's type is no longer the one the plan was made for."""
         self.rearms += 1
@@ -392,7 +529,8 @@ class Snapshot:
                 h.state = empty
 
         refs = tuple(weakref.ref(a, drop) for a in anchors)
-        self.holder.state = (refs, objects, dicts, _Tags(dicts, self.holder), hooks, values, tensors, args)
+        attrs = _Attrs(self.attr_names, attr_objects)
+        self.holder.state = (refs, objects, dicts, _Tags(dicts, self.holder), hooks, values, tensors, args, attrs)
         return True
 
 
@@ -431,16 +569,22 @@ def _works(make: Callable[[list[dict]], Callable[[], bool]]) -> bool:
 
 
 # how dict version tags are checked in bulk once a snapshot has proved stable, first that
-# works on this torch and Python (snapshots start with ``_tags_in_python`` in any case)
+# works on this torch and Python (snapshots start with ``_tags_in_python`` in any case).
+# Chosen on first use: torch's guard manager imports torch._dynamo, which bytegraph's import
+# must not do (it patches torch functions such as manual_seed).
 TAG_CHECKERS: list[tuple[str, Callable[[list[dict]], Callable[[], bool]]]] = [
     ("torch guard manager", _tags_in_torch), ("dict_version", _tags_in_python)]
-STABLE_TAGS_NAME, STABLE_TAGS = next((name, make) for name, make in TAG_CHECKERS if _works(make))
 UPGRADE_AFTER = 256       # passes in a row before a snapshot builds the faster (slow to build) checker
+
+
+@functools.cache
+def stable_tags() -> tuple[str, Callable[[list[dict]], Callable[[], bool]]]:
+    return next((name, make) for name, make in TAG_CHECKERS if _works(make))
 
 
 class _Tags:
     """The dicts' version tags, checked with ``map(dict_version)``. After UPGRADE_AFTER passes
-    in a row it puts ``STABLE_TAGS`` in its place in the snapshot's state: a model that is
+    in a row it puts ``stable_tags()``'s checker in its place in the snapshot's state: a model that is
     written between calls (rearmed each time) never pays for building that one."""
 
     __slots__ = ("dicts", "tags", "passes", "holder")
@@ -453,11 +597,32 @@ class _Tags:
         if list(map(dict_version, self.dicts)) != self.tags:
             return False
         self.passes += 1
-        if self.passes == UPGRADE_AFTER and STABLE_TAGS is not _tags_in_python:
+        if self.passes == UPGRADE_AFTER and stable_tags()[1] is not _tags_in_python:
             holder = self.holder()
             state = holder.state if holder is not None else None
             if state is not None and state[3] is self:
-                holder.state = (*state[:3], STABLE_TAGS(self.dicts), *state[4:])
+                holder.state = (*state[:3], stable_tags()[1](self.dicts), *state[4:])
+        return True
+
+
+class _Attrs:
+    """Attributes that can be reassigned without writing a dict (``f.__code__``, a cell's
+    contents, ``cls.__mro__``), each still the object it was: one ``map`` per attribute name."""
+
+    __slots__ = ("groups",)
+
+    def __init__(self, names: list[str], objects: list) -> None:
+        by_name: dict[str, tuple[list, list]] = {}
+        for name, obj in zip(names, objects):
+            objs, expected = by_name.setdefault(name, ([], []))
+            objs.append(obj)
+            expected.append(getattr(obj, name))
+        self.groups = [(operator.attrgetter(name), objs, expected) for name, (objs, expected) in by_name.items()]
+
+    def __call__(self) -> bool:
+        for get, objs, expected in self.groups:
+            if not all(map(operator.is_, map(get, objs), expected)):
+                return False
         return True
 
 
