@@ -76,8 +76,6 @@ def build(ordered: list[Guard], rank: Callable[[Guard], int], p: Plan, ns: Names
     def render(s: Source) -> str | None:
         if s in p.types:
             return ns.name(p.types[s], "type")
-        if s in p.class_attrs:
-            return f"{ns.name(p.class_attrs[s], 'type')}.{s.attr}"
         if s in p.covered and s not in anchors and isinstance(s, DerivedSource):
             return f"___V[{exports.setdefault(s, len(exports))}]"
         return None
@@ -108,9 +106,6 @@ def build(ordered: list[Guard], rank: Callable[[Guard], int], p: Plan, ns: Names
                  "___V = ___s[5]"]
     em.set_render(render)
     em.share([referenced(g) for g in late] + [[g.source] for g in late_tensors[len(kept_tensors):]])
-    for kind, cls, name, obj in p.class_conditions:
-        t = ns.name(cls, "type")
-        em.check(f"not hasattr({t}, {name!r})" if kind == "lacks" else f"{t}.{name} is {ns.name(obj, 'same')}")
     for g in late:
         em.materialize(referenced(g))
         em.check(checks[g.kind](g, em.expr(g.source) if g.source is not None else "", em.expr, ns))

@@ -1,35 +1,38 @@
 """State snapshots: a cache hit checks the long-lived state its guards read in bulk, not guard by guard.
 
 Most guards of a model read state that does not change between calls: the module tree (each
-submodule's type, attributes, hooks, parameters), library module globals, config objects.
-Re-reading it on every call costs time proportional to the model's depth. Instead, each
-cache entry keeps a *snapshot* of the objects those guards read, and a call checks
+submodule's type, attributes, hooks, parameters), library module globals, classes, functions,
+config objects. Re-reading it on every call costs time proportional to the model's depth.
+Instead, each cache entry keeps a *snapshot* of the objects those guards read, and a call checks
 
     anchor is the object the snapshot was taken from       (the model passed in, by identity)
     and [type(o) for o in objects] == types                 (no ``__class__`` assignment)
-    and [dict_version(d) for d in dicts] == tags            (no dict written since: instance
-                                                             ``__dict__``s, ``_parameters``,
-                                                             ``_modules``, module globals, ...)
+    and <no dict written since>                             (version tags of instance ``__dict__``s,
+                                                             ``_parameters``, ``_modules``, module
+                                                             globals, class dicts, ...)
     and not any(hook_dicts)                                  (still no module hooks)
+    and <f.__code__, f.__defaults__, cell contents, cls.__mro__ still the same objects>
 
-in C (``map`` over lists built once). When that fails (something was written, or another
-model is passed), the full guard function runs; if every guard still holds the snapshot is
-taken again from the current objects (``rearm``), otherwise it is a miss as before. So a
-mutation costs one full check and recompiles exactly when the full guards say so.
+in C (``map`` over lists built once; the tags through torch's C++ guard manager once the
+snapshot has held for a while). When that fails (something was written, or another model is
+passed), the full guard function runs; if every guard still holds the snapshot is taken again
+from the current objects (``rearm``), otherwise it is a miss as before. So a mutation costs
+one full check and recompiles exactly when the full guards say so.
 
 A guard is *implied* by the snapshot (``stable``) when its source is *covered* (its value is
-determined by the anchor's identity and the tags: every step from the anchor is a lookup in a
-tagged dict, an instance ``__dict__``, a tuple element or the type of a type-checked object)
-and what it checks is the identity or an immutable property of that value. Everything else
-(arguments, tensor metadata, function ``__code__``, class attributes) is still checked on
-every call. Parameters keep their TENSOR_MATCH (``p.data = ...`` and ``requires_grad_`` change
-a tensor without writing any dict); their values come from the snapshot instead of being read
-through their source chains.
+fixed by the anchor's identity and what the snapshot watches: every step from the anchor is a
+lookup in a tagged dict, an instance or class attribute whose dicts are tagged, a tuple element,
+a watched function or cell attribute, or the type of a type-checked object) and what it checks
+follows from that value (identity, type, an immutable value, a tagged dict's keys). Everything
+else (arguments, global state, objects with a custom ``__getattribute__``) is still checked on
+every call, and so is every TENSOR_MATCH: ``p.data = ...`` and ``requires_grad_`` change a
+parameter without writing any dict. Parameters' values come from the snapshot instead of being
+read through their source chains.
 
 This module decides *what* is watched (``plan``) and holds the watched state at run time
-(``Snapshot``); ``codegen.py`` emits the functions that check and rebuild it. Assumed, not
+(``Snapshot``); ``fastpath.py`` emits the functions that check and rebuild it. Assumed, not
 checked (DESIGN.md decision 26): nobody assigns a new ``__dict__`` object to a watched object,
-and no class gains a data descriptor that shadows an instance attribute the trace read.
+and no metaclass gains a data descriptor shadowing a class attribute the trace read.
 """
 
 from __future__ import annotations
@@ -242,8 +245,6 @@ class Plan:
     stable: set[Guard]                          # guards the snapshot implies
     covered: set[Source]                        # sources whose value the snapshot determines
     types: dict[Source, type]                   # TypeSource(x) of a type-checked x -> its type
-    class_attrs: dict[Source, type]             # AttrSource(x, n) that is read from type(x): -> type(x)
-    class_conditions: list[tuple[str, type, str, Any]]   # per-call checks on classes (see ``_not_hasattr``)
 
 
 class _Planner:
@@ -257,10 +258,7 @@ class _Planner:
         self.objects: dict[int, Source] = {}        # by id of the value: one check per object
         self.dicts: dict[int, Source] = {}
         self.hooks: dict[int, Source] = {}
-        self.class_conditions: list[tuple[str, type, str, Any]] = []
-        self.class_attrs: dict[Source, type] = {}
         self.attrs: dict[tuple[int, str], tuple[Source, str]] = {}
-        self.present = set(guards)
 
     # -- sources ---------------------------------------------------------------------------
     def cover(self, s: Source) -> bool:
@@ -340,23 +338,6 @@ class _Planner:
             srcs.append(g.payload)
         return all(self.cover(s) for s in srcs)
 
-    def class_attr(self, s: Source) -> None:
-        """``x.n`` read from the class (``n`` not in the instance dict, a plain class value): the
-        fast check reads ``type(x).n`` once per class instead of once per instance."""
-        if not isinstance(s, AttrSource) or s.attr.startswith("__") or not self.cover(s.of):
-            return
-        obj = self.value(s.of)
-        t = type(obj)
-        found = class_lookup(t, s.attr)
-        absent = Guard(AttrSource(s.of, "__dict__"), _K.DICT_NOT_CONTAINS, s.attr)
-        if (found is MISSING or hasattr(type(found), "__get__") or t.__getattribute__ is not object.__getattribute__
-                or absent not in self.present or class_lookup(type(t), s.attr) is not MISSING
-                or not _is_watchable(obj) or not self.cover(absent.source) or not self.tag(absent.source)):
-            return
-        self.watch_type(s.of)
-        self.class_attrs[s] = t
-        self.class_conditions.append(("is", t, "__getattribute__", object.__getattribute__))
-
 
 def _instance_attribute(planner: _Planner, s: AttrSource, base: Any) -> bool:
     """``x.n`` from the instance dict or, absent there, from the class: the instance dict and the
@@ -427,25 +408,23 @@ def _no_hooks(planner: _Planner, g: Guard) -> bool:
     return True
 
 
-def _not_hasattr(planner: _Planner, g: Guard) -> bool:
-    """``not hasattr(m, n)`` on a watched module: its instance dict and ``_parameters``/
-    ``_buffers``/``_modules`` are tagged (``Module.__getattr__`` looks there), and what the
-    class contributes is checked per call, once per class: ``n`` still absent from it, and its
-    ``__getattr__``/``__getattribute__`` still torch's and object's."""
-    m = g.source
-    obj = planner.value(m)
+def _hasattr(planner: _Planner, g: Guard) -> bool:
+    """``hasattr(x, n)``, either way, under default attribute lookup is decided by x's instance
+    dict, its classes' dicts and, for a module, the three dicts ``Module.__getattr__`` looks in:
+    all tagged (a class attribute that is a descriptor would run code: not covered)."""
+    x = g.source
+    obj = planner.value(x)
     t = type(obj)
-    if not (planner.cover(m) and isinstance(obj, torch.nn.Module) and t.__getattr__ is torch.nn.Module.__getattr__
-            and t.__getattribute__ is object.__getattribute__ and not hasattr(t, g.payload)):
+    hook = class_lookup(t, "__getattr__")
+    found = class_lookup(t, g.payload)
+    if not (planner.cover(x) and t.__getattribute__ is object.__getattribute__
+            and hook in (MISSING, torch.nn.Module.__getattr__)
+            and (found is MISSING or isinstance(found, types.FunctionType) or not hasattr(type(found), "__get__"))):
         return False
-    d = AttrSource(m, "__dict__")
-    if not (planner.cover(d) and planner.tag(d) and all(planner.state_dict(m, n) for n in STATE_DICTS)):
+    d, cls = AttrSource(x, "__dict__"), TypeSource(x)
+    if not (planner.cover(d) and planner.tag(d) and planner.cover(cls) and planner.tag_classes(cls)):
         return False
-    planner.watch_type(m)
-    planner.class_conditions += [("lacks", t, g.payload, None),
-                                 ("is", t, "__getattr__", torch.nn.Module.__getattr__),
-                                 ("is", t, "__getattribute__", object.__getattribute__)]
-    return True
+    return hook is MISSING or all(planner.state_dict(x, n) for n in STATE_DICTS)
 
 
 # kind -> is this guard implied by the snapshot (registering what must be watched for it)?
@@ -461,7 +440,8 @@ _STABLE: dict[GuardKind, Callable[[_Planner, Guard], bool]] = {
     _K.DUPLICATE_INPUT: lambda p, g: p.refs_covered(g),
     _K.DISTINCT_OBJECTS: lambda p, g: p.refs_covered(g),
     _K.NO_MODULE_HOOKS: _no_hooks,
-    _K.NOT_HASATTR: _not_hasattr,
+    _K.HASATTR: _hasattr,
+    _K.NOT_HASATTR: _hasattr,
     _K.CLOSURE_MATCH: _closure_match,
 }
 
@@ -477,7 +457,6 @@ def plan(guards: list[Guard], values: Values, min_stable: int, inputs: list[Sour
             planner.cover(g.source)          # a parameter: its value is kept, its metadata still checked
         elif g not in stable and g.source is not None:
             planner.cover(g.source)          # read from the snapshot's values, not from the anchor down
-            planner.class_attr(g.source)
     for s in inputs:
         planner.cover(s)
     if not stable or len(stable) < min_stable:
@@ -489,8 +468,7 @@ def plan(guards: list[Guard], values: Values, min_stable: int, inputs: list[Sour
                 object_types=[type(values(s)) for s in objects],
                 dicts=dicts, dict_types=[type(values(s)) for s in dicts], hooks=list(planner.hooks.values()),
                 attrs=list(planner.attrs.values()),
-                stable=stable, covered={s for s, ok in planner.covered.items() if ok}, types=types_,
-                class_attrs=planner.class_attrs, class_conditions=list(dict.fromkeys(planner.class_conditions)))
+                stable=stable, covered={s for s, ok in planner.covered.items() if ok}, types=types_)
 
 
 class Snapshot:
