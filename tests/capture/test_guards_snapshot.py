@@ -5,6 +5,7 @@ values and do not recompile. Each test checks results against eager on every cal
 
 import gc
 import sys
+import threading
 import types
 import weakref
 
@@ -224,6 +225,56 @@ def test_function_called_with_two_models_takes_each_ones_parameters():
     for model in (a, b, a, b):
         assert same(compiled(model, x), model(x))
     assert counter.frame_count == 1 and compiled.stats.recompiles == 0
+
+
+def test_two_threads_two_models_one_function():
+    """Each call gets its own model's parameters even while another thread rearms the snapshot
+    for a different model (``___values`` checks the anchor it was taken from)."""
+    def f(model, x):
+        return model(x)
+
+    torch.manual_seed(0)
+    models = [Net().eval(), Net().eval()]
+    compiled = bytegraph.compile(f, backend=CompileCounter())
+    x = torch.randn(2, 4)
+    compiled(models[0], x)
+    errors = []
+    barrier = threading.Barrier(2)
+
+    def worker(model):
+        try:
+            barrier.wait()
+            for _ in range(40):
+                assert same(compiled(model, x), model(x))
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(m,)) for m in models]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert compiled.stats.captures == 1
+
+
+def test_module_written_every_call_rearms_and_stays_correct():
+    """A forward that stores an attribute it never reads: each call's write-back changes the
+    module's dict, so each call runs the full guards once and takes the snapshot again."""
+    class Recording(Net):
+        def forward(self, x):
+            self.last_input = x
+            return super().forward(x)
+
+    model = Recording().eval()
+    compiled = bytegraph.compile(model, backend=CompileCounter())
+    for _ in range(6):
+        x = torch.randn(2, 4)
+        expected = model(x.clone())
+        assert same(compiled(x), expected)
+        assert model.last_input is x
+    assert compiled.stats.captures == 1
+    assert compiled.entries[0].guards.fast.snapshot.rearms == 5     # every call after the capture's
 
 
 def test_a_compiled_function_does_not_keep_the_model_alive():
