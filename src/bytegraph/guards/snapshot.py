@@ -446,10 +446,34 @@ _STABLE: dict[GuardKind, Callable[[_Planner, Guard], bool]] = {
 }
 
 
+def _writes_change_tags() -> bool:
+    """Whether this Python bumps a dict's version tag on every way an attribute or a class
+    attribute is written (true on CPython 3.11-3.13; snapshots are off where it is not)."""
+    class Probe:
+        pass
+
+    def changes(d: dict, write: Callable[[], None]) -> bool:
+        before = dict_version(d)
+        write()
+        return dict_version(d) != before
+
+    obj = Probe()
+    obj.a = 1
+    d = _instance_dict(obj)
+    return (d is vars(obj) and changes(d, lambda: setattr(obj, "a", 2))
+            and changes(d, lambda: object.__setattr__(obj, "b", 1))
+            and changes(class_dict(Probe, 0), lambda: setattr(Probe, "c", 1)))
+
+
+TAGS_SEE_WRITES = _writes_change_tags()
+
+
 def plan(guards: list[Guard], values: Values, min_stable: int, inputs: list[Source] = ()) -> Plan | None:
     """The snapshot for these guards, or None when it would imply fewer than ``min_stable`` of
     them (small programs: checking each guard directly is as cheap). ``inputs``: graph inputs,
     which the snapshot can hand to the transformed code when it covers them."""
+    if not TAGS_SEE_WRITES:
+        return None
     planner = _Planner(guards, values)
     stable = {g for g in guards if planner.stable(g)}
     for g in guards:
