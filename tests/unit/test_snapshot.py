@@ -149,11 +149,23 @@ def test_fast_check_agrees_with_the_full_guards_through_mutations():
     assert cg.fast.snapshot.rearms == 3
 
 
-def test_tag_checkers_agree():
+def test_checkers_agree():
+    def closure():
+        def f():
+            pass
+        return f, (lambda: f).__closure__[0]
+
+    f, cell = closure()
     dicts = [{"a": 1}, {}, types.SimpleNamespace().__dict__]
-    for _, make in snapshot.TAG_CHECKERS:
-        check = make(dicts)
+    for _, make in snapshot.CHECKERS:
+        check = make(dicts, [(f, "__code__", f.__code__), (cell, "cell_contents", f), (Holder, "__mro__", Holder.__mro__)])
         assert check()
         dicts[2]["x"] = 1
         assert not check()
         del dicts[2]["x"]
+        assert not check()                    # a deletion is a write too
+        check = make(dicts, [(cell, "cell_contents", f)])
+        cell.cell_contents = None
+        assert not check()
+        cell.cell_contents = f
+        assert check()

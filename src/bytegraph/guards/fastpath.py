@@ -7,7 +7,7 @@
             if not ___tensors_in(kwargs['input_ids']): return False
             ___s = ___holder.state                        # the snapshot: one bulk check in C
             if not (module is ___s[0][0]() and list(map(type, ___s[1])) == ___OT
-                    and ___s[3]() and not any(___s[4]) and ___s[8]()):  # tags; hooks; f.__code__...
+                    and ___s[3]() and not any(___s[4])):   # dict tags and f.__code__...; hooks
                 if not ___rearm(module, *args, **kwargs): return False    # full guards, new snapshot
                 ___s = ___holder.state
             ___V = ___s[5]                             # values the snapshot keeps
@@ -131,12 +131,10 @@ def _proof(p: Plan, anchors: list[tuple[str, str | None]]) -> str:
     parts += [f"type({e}) is {t}" for e, t in anchors if t is not None]
     if p.objects:
         parts.append("list(map(type, ___s[1])) == ___OT")
-    if p.dicts:
+    if p.dicts or p.attrs:
         parts.append("___s[3]()")
     if p.hooks:
         parts.append("not any(___s[4])")
-    if p.attrs:
-        parts.append("___s[8]()")
     return " and ".join(parts)
 
 

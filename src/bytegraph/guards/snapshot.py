@@ -499,8 +499,8 @@ class Snapshot:
     """The watched state of one cache entry at run time.
 
     ``holder.state`` is the current state, one tuple replaced as a whole (readers take it
-    once): ``(anchor weakrefs, objects, dicts, tags check, hook dicts, values, tensors, graph
-    arguments, attributes check)``. ``empty``
+    once): ``(anchor weakrefs, objects, dicts, dicts and attributes check, hook dicts, values,
+    tensors, graph arguments)``. ``empty``
     (no snapshot yet, or an anchor died) never passes. Nothing here refers back to the guard
     functions, and an anchor's weakref reaches the holder only weakly, so dropping the cache
     entry frees the state by reference counting; an anchor's death drops the state (the
@@ -510,7 +510,7 @@ class Snapshot:
         self.object_types = p.object_types
         self.dict_types = p.dict_types
         self.attr_names = [name for _, name in p.attrs]
-        self.empty: tuple = (tuple(_dead for _ in p.anchors), [], [], [], [], [], [], [], None)
+        self.empty: tuple = (tuple(_dead for _ in p.anchors), [], [], _never, [], [], [], [])
         self.holder = Holder(self.empty)
         self.refused: str | None = None
         self.rearms = 0
@@ -531,100 +531,109 @@ class Snapshot:
                 h.state = empty
 
         refs = tuple(weakref.ref(a, drop) for a in anchors)
-        attrs = _Attrs(self.attr_names, attr_objects)
-        self.holder.state = (refs, objects, dicts, _Tags(dicts, self.holder), hooks, values, tensors, args, attrs)
+        attrs = [(obj, name, getattr(obj, name)) for obj, name in zip(attr_objects, self.attr_names)]
+        self.holder.state = (refs, objects, dicts, _Watch(dicts, attrs, self.holder), hooks, values, tensors, args)
         return True
 
 
-def _tags_in_python(dicts: list[dict]) -> Callable[[], bool]:
-    """``[dict_version(d) for d in dicts] == tags``, in C through ``map``."""
+Watched = list[tuple[Any, str, Any]]     # (object, attribute, the object it must still be)
+
+
+def _watch_in_python(dicts: list[dict], attrs: Watched) -> Callable[[], bool]:
+    """``[dict_version(d) for d in dicts] == tags`` and each attribute still its object, in C
+    through ``map`` (one ``map`` per attribute name)."""
     tags = list(map(dict_version, dicts))
-    return lambda: list(map(dict_version, dicts)) == tags
+    by_name: dict[str, tuple[list, list]] = {}
+    for obj, name, expected in attrs:
+        objs, values = by_name.setdefault(name, ([], []))
+        objs.append(obj)
+        values.append(expected)
+    groups = [(operator.attrgetter(name), objs, values) for name, (objs, values) in by_name.items()]
+
+    def check() -> bool:
+        if list(map(dict_version, dicts)) != tags:
+            return False
+        return all(all(map(operator.is_, map(get, objs), values)) for get, objs, values in groups)
+    return check
 
 
-def _tags_in_torch(dicts: list[dict]) -> Callable[[], bool]:
-    """The same check as one call of torch's C++ guard manager (a DICT_VERSION leaf per dict):
-    no Python object is made per dict, over 10x faster than ``map`` to check, but slow to
-    build (about 300 ``map`` checks' worth)."""
+def _watch_in_torch(dicts: list[dict], attrs: Watched) -> Callable[[], bool]:
+    """The same check as one call of torch's C++ guard manager (a DICT_VERSION leaf per dict, an
+    ID_MATCH leaf per attribute): no Python object is made per item, several times faster than
+    ``map``, but slow to build (about 300 ``map`` checks' worth)."""
     from torch._C._dynamo.guards import RootGuardManager
     from torch._dynamo.guards import GuardManagerType
 
+    kind = GuardManagerType.GUARD_MANAGER
     root = RootGuardManager()
-    items = root.dict_getitem_manager("dicts", "dicts", dicts, GuardManagerType.GUARD_MANAGER)
+    items = root.dict_getitem_manager("dicts", "dicts", dicts, kind)
     for i, d in enumerate(dicts):
-        item = items.list_getitem_manager(i, f"dicts[{i}]", d, GuardManagerType.GUARD_MANAGER)
-        item.add_dict_version_guard(d, [f"dict_version(dicts[{i}])"], None)
-    return functools.partial(root.check, {"dicts": dicts})
+        items.list_getitem_manager(i, f"dicts[{i}]", d, kind).add_dict_version_guard(d, [f"dicts[{i}]"], None)
+    objects, expected = [obj for obj, _, _ in attrs], [value for _, _, value in attrs]
+    items = root.dict_getitem_manager("objects", "objects", objects, kind)
+    for i, (obj, name, value) in enumerate(attrs):
+        item = items.list_getitem_manager(i, f"objects[{i}]", obj, kind)
+        item.getattr_manager(name, f"objects[{i}].{name}", value, kind).add_id_match_guard(
+            id(value), [f"objects[{i}].{name}"], None)
+    # the expected objects ride along: ID_MATCH compares ids, so they must stay alive
+    return functools.partial(root.check, {"dicts": dicts, "objects": objects, "expected": expected})
 
 
-def _works(make: Callable[[list[dict]], Callable[[], bool]]) -> bool:
-    """Whether a tag checker says yes for untouched dicts and no after any write to one."""
+def _works(make: Callable[[list[dict], Watched], Callable[[], bool]]) -> bool:
+    """Whether a checker says yes for untouched state and no after a dict write or an attribute
+    reassignment."""
+    def f() -> None:
+        pass
+
     try:
-        probe = [{"a": 1}, collections.OrderedDict(), {}]
-        check = make(probe)
+        probe, code = [{"a": 1}, collections.OrderedDict(), {}], f.__code__
+        check = make(probe, [(f, "__code__", code)])
         if not check():
             return False
         probe[1]["x"] = 1
-        return not check()
+        written = not check()
+        del probe[1]["x"]
+        f.__code__ = (lambda: None).__code__
+        return written and not make(probe, [(f, "__code__", code)])()
     except Exception:   # noqa: BLE001 - an API this torch does not have: use the next one
         return False
 
 
-# how dict version tags are checked in bulk once a snapshot has proved stable, first that
-# works on this torch and Python (snapshots start with ``_tags_in_python`` in any case).
-# Chosen on first use: torch's guard manager imports torch._dynamo, which bytegraph's import
-# must not do (it patches torch functions such as manual_seed).
-TAG_CHECKERS: list[tuple[str, Callable[[list[dict]], Callable[[], bool]]]] = [
-    ("torch guard manager", _tags_in_torch), ("dict_version", _tags_in_python)]
+# how a snapshot's dicts and attributes are checked once it has proved stable, first that works
+# on this torch and Python (snapshots start with ``_watch_in_python`` in any case). Chosen on
+# first use: torch's guard manager imports torch._dynamo, which bytegraph's import must not do
+# (it patches torch functions such as manual_seed).
+CHECKERS: list[tuple[str, Callable[[list[dict], Watched], Callable[[], bool]]]] = [
+    ("torch guard manager", _watch_in_torch), ("map", _watch_in_python)]
 UPGRADE_AFTER = 256       # passes in a row before a snapshot builds the faster (slow to build) checker
 
 
 @functools.cache
-def stable_tags() -> tuple[str, Callable[[list[dict]], Callable[[], bool]]]:
-    return next((name, make) for name, make in TAG_CHECKERS if _works(make))
+def stable_checker() -> tuple[str, Callable[[list[dict], Watched], Callable[[], bool]]]:
+    return next((name, make) for name, make in CHECKERS if _works(make))
 
 
-class _Tags:
-    """The dicts' version tags, checked with ``map(dict_version)``. After UPGRADE_AFTER passes
-    in a row it puts ``stable_tags()``'s checker in its place in the snapshot's state: a model that is
-    written between calls (rearmed each time) never pays for building that one."""
+class _Watch:
+    """The snapshot's dicts (version tags) and attributes (identity), checked with ``map``.
+    After UPGRADE_AFTER passes in a row it puts ``stable_checker()``'s checker in its place in
+    the snapshot's state: a model that is written between calls (rearmed each time) never pays
+    for building that one."""
 
-    __slots__ = ("dicts", "tags", "passes", "holder")
+    __slots__ = ("check", "dicts", "attrs", "passes", "holder")
 
-    def __init__(self, dicts: list[dict], holder: "Holder") -> None:
-        self.dicts, self.tags, self.passes = dicts, list(map(dict_version, dicts)), 0
+    def __init__(self, dicts: list[dict], attrs: Watched, holder: "Holder") -> None:
+        self.check, self.dicts, self.attrs, self.passes = _watch_in_python(dicts, attrs), dicts, attrs, 0
         self.holder = weakref.ref(holder)
 
     def __call__(self) -> bool:
-        if list(map(dict_version, self.dicts)) != self.tags:
+        if not self.check():
             return False
         self.passes += 1
-        if self.passes == UPGRADE_AFTER and stable_tags()[1] is not _tags_in_python:
+        if self.passes == UPGRADE_AFTER and stable_checker()[1] is not _watch_in_python:
             holder = self.holder()
             state = holder.state if holder is not None else None
             if state is not None and state[3] is self:
-                holder.state = (*state[:3], stable_tags()[1](self.dicts), *state[4:])
-        return True
-
-
-class _Attrs:
-    """Attributes that can be reassigned without writing a dict (``f.__code__``, a cell's
-    contents, ``cls.__mro__``), each still the object it was: one ``map`` per attribute name."""
-
-    __slots__ = ("groups",)
-
-    def __init__(self, names: list[str], objects: list) -> None:
-        by_name: dict[str, tuple[list, list]] = {}
-        for name, obj in zip(names, objects):
-            objs, expected = by_name.setdefault(name, ([], []))
-            objs.append(obj)
-            expected.append(getattr(obj, name))
-        self.groups = [(operator.attrgetter(name), objs, expected) for name, (objs, expected) in by_name.items()]
-
-    def __call__(self) -> bool:
-        for get, objs, expected in self.groups:
-            if not all(map(operator.is_, map(get, objs), expected)):
-                return False
+                holder.state = (*state[:3], stable_checker()[1](self.dicts, self.attrs), *state[4:])
         return True
 
 
@@ -639,3 +648,7 @@ class Holder:
 
 def _dead() -> None:
     return None
+
+
+def _never() -> bool:
+    return False
