@@ -21,7 +21,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip install -q -c $(LOCK)
 
-.PHONY: demo test test-slow test-latest lock bench docs clean chromium
+.PHONY: demo test test-slow test-latest lock bench docs clean chromium fuzz
 
 $(BIN)/python:
 	@test -n "$(PYVER)" || { echo "no Python found for PY=$(PY)"; exit 1; }
@@ -33,7 +33,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	$(PIP) --upgrade pip setuptools
 	$(PIP) "torch==$(TORCH)"
-	$(PIP) --no-build-isolation -e ".[test]"
+	$(PIP) --no-build-isolation -e ".[test]" "torch==$(TORCH)"
 	touch $(STAMP)
 
 $(LOCK):
@@ -43,7 +43,7 @@ $(LOCK):
 lock: | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip setuptools
 	$(BIN)/pip install -q "torch==$(TORCH)"
-	$(BIN)/pip install -q --no-build-isolation -e ".[test]"
+	$(BIN)/pip install -q --no-build-isolation -e ".[test]" "torch==$(TORCH)"
 	{ echo "# The exact versions \`make test PY=$(PY) TORCH=$(TORCH)\` installs (written by \`make lock\`; edit on purpose)."; \
 	  $(BIN)/pip freeze --all | grep -v -i -E '^(-e |bytegraph)'; } > $(LOCK)
 	touch $(STAMP)
@@ -63,11 +63,36 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation >/dev/null 2>&1; } || \
 	  echo "chromium not installed: the browser test of the HTML report will be skipped"
 
+# The canary: the newest releases of transformers and everything it pulls in (no lock), in a venv of
+# their own, against tests/models. Run it before bumping a pin; it prints the versions it ran.
+LATEST := .venv-latest-$(PYVER)-torch$(TORCH)
+test-latest:
+	rm -rf $(LATEST) && $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/pip install -q --upgrade pip setuptools
+	$(LATEST)/bin/pip install -q "torch==$(TORCH)"
+	$(LATEST)/bin/pip install -q --upgrade --upgrade-strategy eager --no-build-isolation -e ".[test]" "torch==$(TORCH)"
+	@$(LATEST)/bin/python -c 'import sys, torch, transformers, importlib.metadata as m; \
+	  print("test-latest: Python %s, torch %s, transformers %s, huggingface_hub %s, kernels %s" % (sys.version.split()[0], \
+	  torch.__version__, transformers.__version__, m.version("huggingface_hub"), \
+	  m.version("kernels") if any(d.metadata["Name"] == "kernels" for d in m.distributions()) else "-"))'
+	$(LATEST)/bin/python -m pytest -q -m "not slow" tests/models
+
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/overhead.py
+
+# A differential fuzz campaign (tests/fuzz): N random programs, eager vs compiled, every construct
+# flag on (FLAGS=slice for only what passes today). Prints programs run, mismatches, exceptions
+# reaching the user, internal and eager fallbacks by reason; add ARGS=--shrink to minimise failures.
+N ?= 2000
+SEED ?= 0
+JOBS ?= 2
+BACKEND ?= eager
+FLAGS ?= all
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz --n $(N) --seed $(SEED) --jobs $(JOBS) --backend $(BACKEND) --flags $(FLAGS) $(ARGS)
 
 docs: $(STAMP)
 	$(BIN)/python -m bytegraph docs

@@ -8,7 +8,8 @@ from typing import Any, Callable
 import torch
 
 from .backends import lookup_backend
-from .runtime.compiled import CompiledFunction, CompiledModule, reset_all
+from .runtime.compiled import CompiledDDP, CompiledFunction, CompiledModule, reset_all
+from .runtime.ddp import is_ddp
 
 
 _DECORATOR = object()   # `@bytegraph.compile(backend=...)`: no model given yet
@@ -32,6 +33,8 @@ def compile(model: Any = _DECORATOR, *, backend: str | Callable = "eager", fullg
     if model is _DECORATOR:
         return lambda m: compile(m, backend=backend, fullgraph=fullgraph, dynamic=dynamic, mode=mode, options=options)
     compiler = lookup_backend(backend, mode, options, dynamic)
+    if is_ddp(model):
+        return CompiledDDP(model, compiler, fullgraph, dynamic)
     if isinstance(model, torch.nn.Module):
         return CompiledModule(model, compiler, fullgraph, dynamic)
     if isinstance(model, types.FunctionType):

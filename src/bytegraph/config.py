@@ -26,6 +26,10 @@ class Config:
     # (guards/snapshot.py). Below it, checking each guard directly is as fast; 0 always uses
     # one where possible, a huge value never does (to compare, or to rule it out).
     snapshot_min_guards: int = 16
+    # Split a graph captured inside a DistributedDataParallel forward at DDP's gradient-bucket
+    # boundaries, one compiled submodule per bucket, so each bucket's all-reduce overlaps the rest
+    # of backward (runtime/ddp.py; torch._dynamo.config.optimize_ddp). Off: one graph, no overlap.
+    ddp_split_graphs: bool = True
 
     @contextlib.contextmanager
     def patch(self, **changes: object) -> Iterator[None]:

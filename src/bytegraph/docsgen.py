@@ -33,21 +33,16 @@ from .interpreter import registry
 
 REGENERATE = "python -m bytegraph docs"
 
-# Rows of the builder feature table that have no rule yet, with why. All need a GPU to
-# exercise; DESIGN.md "Non-goals for now" keeps them on the table until they come.
+# Rows of the builder feature table that have no rule yet, with why.
 NOT_YET_SUPPORTED: tuple[tuple[str, str, str], ...] = (
-    ("triton kernels",
-     "functions decorated with `@triton.jit` / `@triton.autotune`, launched as `kernel[grid](...)`",
-     "GPU only. Capturing a launch needs a kernel side table and a higher-order op that carries the "
-     "kernel into the fx graph, plus an analysis of which pointer arguments the kernel mutates."),
-    ("TMA descriptors",
-     "tensor-memory-accelerator descriptors passed to triton kernels (host-side tensor descriptors)",
-     "GPU only (Hopper and newer). They are arguments of triton kernels, so they come with "
-     "triton kernel support."),
     ("CUDA streams and events",
      "`torch.cuda.Stream`, `torch.cuda.Event`, `torch.cuda.stream(...)`, `current_stream()`",
-     "GPU only. The order of work across streams must be kept in the graph (stream and event "
-     "operations as graph nodes) and guarded per device; none of it can be tested without a GPU."),
+     "GPU only, and not yet verified on a GPU: the calls are graph breaks, so the work around them runs "
+     "natively in program order (never reordered); recording them as graph nodes is not done."),
+    ("Triton's experimental TMA descriptors",
+     "`triton.tools.experimental_descriptor.create_1d_tma_descriptor` / `create_2d_tma_descriptor`",
+     "Removed from Triton (3.9 has only `TensorDescriptor`, which the rule \"triton tensor descriptor\" "
+     "takes); a kernel launched with one breaks."),
 )
 
 

@@ -7,8 +7,10 @@ recorded object's final state back to the real object, right after the graph run
 before a graph break's native instruction).
 
 Events keep program order: an object is written back where it was first mutated, a global
-where it was first assigned, and a deferred call (a log message: ``DeferredCallVariable``)
-where it was made.
+where it was first assigned. No call is ever deferred here: a call made only to report (a log
+record, a warning) is a no-op or a graph break, see ``variables/log_calls.py``. An object whose
+final state is its initial one (a value swapped in and restored in ``finally``) is not written
+back at all (``changes_nothing``).
 
 Each tracker kind knows how to write itself back (``replay(cg)``): a list by its contents
 (identity kept), a dict or set by ``clear()`` + ``update()`` through the builtin, an object by
@@ -39,22 +41,28 @@ class SideEffects:
     def load_global(self, dict_source: Source | None, name: str) -> VariableTracker | None:
         return self._globals.get((dict_source, name))
 
-    def record_call(self, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> None:
-        """A call whose only effect is outside the program (a log line), made after the graph."""
-        self._events[("call", len(self._events))] = (fn, args, kwargs)
+    def _live(self) -> list[tuple[Any, Any]]:
+        """The events that change something: an object left as the frame found it is skipped."""
+        return [(key, event) for key, event in self._events.items()
+                if key[0] != "object" or not event.changes_nothing()]
 
     def __bool__(self) -> bool:
-        return bool(self._events)
+        return bool(self._live())
 
     def codegen(self, cg: Any) -> None:
-        """Emit the write-backs and deferred calls, in program order."""
-        for key, event in self._events.items():
+        """Emit the write-backs, in program order. First every object written to and every value
+        written is loaded (``cg.pin``): a write-back must not change what a later one reads
+        (``d[k]`` appended to a list, then ``d`` cleared; ``o.a.lst`` after ``o.a`` was replaced)."""
+        live = self._live()
+        objects = [event for key, event in live if key[0] == "object"]
+        cg.pin_sources([vt.source for vt in objects if vt.source is not None])
+        cg.pin([value for vt in objects for value in vt.replay_values()]
+               + [self._globals[event] for key, event in live if key[0] == "global"])
+        for key, event in live:
             if key[0] == "object":
                 event.replay(cg)
-            elif key[0] == "global":
-                self._emit_global(cg, *event)
             else:
-                self._emit_call(cg, *event)
+                self._emit_global(cg, *event)
 
     def _emit_global(self, cg: Any, dict_source: Source | None, name: str) -> None:
         cg.reconstruct(self._globals[(dict_source, name)])
@@ -64,19 +72,6 @@ class SideEffects:
             cg.load_source(dict_source)
             cg.load_const(name)
             cg.emit("STORE_SUBSCR")
-
-    @staticmethod
-    def _emit_call(cg: Any, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> None:
-        cg.emit("PUSH_NULL")
-        cg.reconstruct(fn)
-        for vt in args:
-            cg.reconstruct(vt)
-        for vt in kwargs.values():
-            cg.reconstruct(vt)
-        if kwargs:
-            cg.emit("KW_NAMES", tuple(kwargs))
-        cg.call(len(args) + len(kwargs))
-        cg.emit("POP_TOP")
 
     def describe(self) -> list[str]:
         return [f"{key[0]} {event!r}"[:80] for key, event in self._events.items()]

@@ -9,12 +9,15 @@ A Source is a frozen, hashable dataclass. It answers three questions:
 * ``reconstruct(cg)`` — emits bytecode that pushes the value (used by codegen to load
   graph inputs and to rebuild return values).
 
-Sources never hold the value they describe. Values built during tracing have no source
-(``None``) and so can never be guarded or re-fetched.
+Sources never hold the value they describe, except ``ObjectRefSource``: a pre-existing object
+reached by an unguarded path is its own source, so it is never rebuilt. Values built during
+tracing have no source (``None``) and so can never be guarded or re-fetched: "no source"
+means "created by the trace".
 """
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import enum
 import keyword
@@ -168,6 +171,51 @@ class FreeVarSource(Source):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ObjectRefSource(Source):
+    """A pre-existing object reached by a path the guards do not follow (a global of torch's own
+    trusted modules, a class attribute of a torch class, an attribute of such an object): the
+    source *is* the object. The one source that holds its value, because nothing else can
+    re-read it: the transformed code loads it as a constant (the real object, hidden state and
+    all, never a copy rebuilt from what the trace saw), and guards on what the trace read from
+    it (``logger.disabled``) name it ``___obj_<id>`` in the guard function's namespace
+    (``GuardSet.hold``). Equal by identity of the object."""
+
+    obj_id: int
+    obj: Any = dataclasses.field(compare=False, hash=False, repr=False)
+
+    @classmethod
+    def of(cls, obj: Any) -> "ObjectRefSource":
+        return cls(id(obj), obj)
+
+    def name(self) -> str:
+        return f"<{type(self.obj).__qualname__} object {self.obj_id:#x}>"
+
+    def guard_expr(self) -> str:
+        return f"___obj_{self.obj_id:x}"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.load_const(self.obj)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallerExceptionSource(Source):
+    """``sys.exception()`` where the compiled function is called: the exception its caller is
+    handling (None outside an ``except`` block), which ``sys.exc_info()`` in the frame sees."""
+
+    def name(self) -> str:
+        return "sys.exception()"
+
+    def guard_expr(self) -> str:
+        return "___modules['sys'].exc_info()[1]"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(sys.exc_info)
+        cg.call(0)
+        cg.load_const(1)
+        cg.binary_subscr()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class FunctionSource(Source):
     """The compiled function object itself (its ``__defaults__``, ``__kwdefaults__``)."""
 
@@ -240,6 +288,24 @@ class ItemSource(DerivedSource):
         cg.load_source(self.of)
         cg.load_const(self.key)
         cg.binary_subscr()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BuiltinItemSource(ItemSource):
+    """``base[key]`` read through the builtin ``container`` (dict or list) that ``base``'s class
+    derives from, bypassing an overridden ``__getitem__`` (which may build a new object per
+    lookup: transformers' ``ACT2FN``): ``dict.__getitem__(base, key)``."""
+
+    container: type = dict
+
+    def wrap(self, base: str) -> str:
+        return f"{self.container.__name__}.__getitem__({base}, {key_text(self.key)})"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(self.container.__getitem__)
+        cg.load_source(self.of)
+        cg.load_const(self.key)
+        cg.call(2)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -337,6 +403,64 @@ class WeakRefCallSource(DerivedSource):
         cg.call(0)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReduceSource(DerivedSource):
+    """``base.__reduce__()``: what an immutable C object (an ``operator.itemgetter``) was made
+    from, read without changing it."""
+
+    def wrap(self, base: str) -> str:
+        return f"{base}.__reduce__()"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.load_source(self.of)
+        cg.load_method_call("__reduce__", 0)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LoggerEnabledSource(DerivedSource):
+    """``base.isEnabledFor(level)`` for a ``logging.Logger``: whether a call at ``level`` does
+    anything (levels of the logger and its ancestors, ``disabled``, ``logging.disable``). A guard
+    on it keeps a logger call that was a no-op while tracing a no-op (``variables/log_calls.py``)."""
+
+    level: int
+
+    def wrap(self, base: str) -> str:
+        return f"{base}.isEnabledFor({self.level})"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.load_source(self.of)
+        cg.emit("LOAD_METHOD", "isEnabledFor")
+        cg.load_const(self.level)
+        cg.call(1)
+
+
+class ContextVarState(enum.Enum):
+    UNSET = "unset"        # the variable has no value in the current context, and no default
+
+
+def contextvar_value(var: contextvars.ContextVar) -> Any:
+    """``var.get()`` in the current context (its default when it was not set), or
+    ``ContextVarState.UNSET``. The guard function reads a ContextVar through this (``___cv_get``)."""
+    try:
+        return var.get()
+    except LookupError:
+        return ContextVarState.UNSET
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ContextVarValueSource(DerivedSource):
+    """The value a ``contextvars.ContextVar`` (``of``) has in the current context, through
+    ``contextvar_value``; guarded like any value (by the rule that wraps it)."""
+
+    def wrap(self, base: str) -> str:
+        return f"___cv_get({base})"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(contextvar_value)
+        cg.load_source(self.of)
+        cg.call(1)
+
+
 _NON_IDENT = re.compile(r"[^0-9a-zA-Z_]+")
 
 
@@ -370,6 +494,71 @@ class ModuleGlobalsSource(Source):
         cg.load_attr("__dict__")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModuleSource(Source):
+    """An imported module, by name: ``sys.modules[name]`` (what ``import name`` binds)."""
+
+    module: str
+
+    def name(self) -> str:
+        return f"sys.modules[{self.module!r}]"
+
+    def guard_expr(self) -> str:
+        return f"___modules[{self.module!r}]"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        import sys
+
+        cg.load_const(sys.modules)
+        cg.load_const(self.module)
+        cg.binary_subscr()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GlobalsDictSource(Source):
+    """The compiled function's globals dict itself (``G``): where a builtin's name must stay
+    absent for a global read to keep finding the builtin."""
+
+    def name(self) -> str:
+        return "G"
+
+    def guard_expr(self) -> str:
+        return "___G"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(globals)          # the transformed code runs with the user's globals
+        cg.call(0)
+
+
+def builtins_of(fn_globals: dict[str, Any]) -> dict[str, Any]:
+    """The builtins dict a function made with these globals gets (CPython 3.10+:
+    ``_PyEval_BuiltinsFromGlobals``, when the function object is made): ``__builtins__``, a
+    module's ``__dict__`` if it is a module, the interpreter's builtins if it is missing."""
+    import builtins
+    import types
+
+    b = fn_globals.get("__builtins__", builtins.__dict__)
+    return b.__dict__ if isinstance(b, types.ModuleType) else b
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RootBuiltinsSource(Source):
+    """The compiled function's own builtins dict (``fn.__builtins__``: read-only, fixed when the
+    function was made), when it is not the interpreter's (code exec'd with its own builtins)."""
+
+    def name(self) -> str:
+        return "fn.__builtins__"
+
+    def guard_expr(self) -> str:
+        return "___fn.__builtins__"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(builtins_of)      # the transformed function's: made from the same globals
+        cg.push_callable(globals)
+        cg.call(0)
+        cg.call(1)
+
+
 def ndarray_as_tensor(a: Any) -> torch.Tensor:
     """``torch.from_numpy(a)``, on a copy when ``a`` is read-only (torch has no read-only
     tensors). The builder, the graph call and the guard function (as ``___from_numpy``) all
@@ -387,5 +576,56 @@ class NumpyTensorSource(DerivedSource):
 
     def reconstruct(self, cg: SourceCodegen) -> None:
         cg.push_callable(ndarray_as_tensor)
+        cg.load_source(self.of)
+        cg.call(1)
+
+
+_F64, _CPU = torch.float64, torch.device("cpu")
+
+
+def float_as_tensor(v: float) -> torch.Tensor:
+    """A Python float as the graph takes it: a 0-d float64 CPU tensor holding the very same
+    double (torch.compile's calling convention for floats; on the CPU whatever the default
+    device, as eager's Python scalars are). ``scalar_tensor`` is the cheapest constructor that
+    keeps full precision (about half the cost of ``torch.as_tensor(v, dtype=torch.float64)``)."""
+    return _scalar_tensor(v, dtype=_F64, device=_CPU)
+
+
+_scalar_tensor = torch.scalar_tensor
+
+
+def float_input_converter() -> Any:
+    """``float_as_tensor`` for one graph input, remembering its last float: called again with
+    the very same float object (a learning rate between two scheduler steps, a module's
+    constant-for-now attribute) it returns the same tensor instead of building one. Sound
+    because the graph never writes into its float inputs and never hands them back to the
+    program; the (float, tensor) pair is replaced as one tuple, so threads never mix them."""
+    memo: tuple[Any, Any] = (None, None)
+
+    def convert(v: float) -> torch.Tensor:
+        nonlocal memo
+        last = memo
+        if last[0] is v:
+            return last[1]
+        t = _scalar_tensor(v, dtype=_F64, device=_CPU)
+        memo = (v, t)
+        return t
+    return convert
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FloatTensorSource(DerivedSource):
+    """The tensor a Python float (``of``) is in the graph: ``float_as_tensor(of)``, built by the
+    transformed code on every call (``float_input_converter``). Never guarded itself: ``of``
+    has its TYPE_MATCH."""
+
+    def name(self) -> str:
+        return f"float_as_tensor({self.of.name()})"
+
+    def wrap(self, base: str) -> str:
+        return f"___float_as_tensor({base})"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.push_callable(float_input_converter())
         cg.load_source(self.of)
         cg.call(1)

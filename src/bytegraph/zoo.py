@@ -2,7 +2,8 @@
 for the model tests and ``benchmarks/models.py``.
 
 ``ZOO`` maps a model type to how to build it and its inputs; ``build(name)`` returns
-``(model, make_inputs)`` where ``make_inputs(seq_len)`` gives keyword inputs.
+``(model, make_inputs)`` where ``make_inputs(seq_len)`` gives keyword inputs; ``TRAINING``
+lists the models built with a loss head (``build(name, head)``).
 Requires the ``transformers`` package (the ``test`` extra).
 """
 
@@ -39,12 +40,21 @@ ZOO: dict[str, ZooModel] = {
     "bloom": ZooModel("decoder", dict(hidden_size=64, n_head=4, n_layer=2, vocab_size=128)),
     "falcon": ZooModel("decoder", dict(hidden_size=64, num_attention_heads=4, num_hidden_layers=2, vocab_size=128)),
     "gemma": ZooModel("decoder", dict(**_H, num_key_value_heads=2, head_dim=16)),
+    "gemma2": ZooModel("decoder", dict(**_H, num_key_value_heads=2, head_dim=16, sliding_window=8)),
+    "mixtral": ZooModel("decoder", dict(**_H, num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2)),
+    "qwen3": ZooModel("decoder", dict(**_H, num_key_value_heads=2, head_dim=16)),
+    "qwen3_moe": ZooModel("decoder", dict(**_H, num_key_value_heads=2, head_dim=16, num_experts=4,
+                                          num_experts_per_tok=2, moe_intermediate_size=32)),
+    "starcoder2": ZooModel("decoder", dict(**_H, num_key_value_heads=2)),
     "bert": ZooModel("encoder", dict(**_H, **_NO_DROPOUT)),
     "roberta": ZooModel("encoder", dict(**{**_H, "max_position_embeddings": 70}, **_NO_DROPOUT)),
     "distilbert": ZooModel("encoder", dict(dim=64, n_heads=4, hidden_dim=128, n_layers=2, vocab_size=128,
                                            max_position_embeddings=64)),
     "albert": ZooModel("encoder", dict(**_H, embedding_size=32)),
-    "deberta-v2": ZooModel("encoder", dict(**_H)),
+    # DeBERTa-v3's layout: relative attention, and a conv layer whose activation is made in forward (ACT2FN[...])
+    "deberta-v2": ZooModel("encoder", dict(**_H, **_NO_DROPOUT, relative_attention=True, pos_att_type="p2c|c2p",
+                                           position_buckets=32, norm_rel_ebd="layer_norm", share_att_key=True,
+                                           conv_kernel_size=3, conv_act="gelu")),
     "t5": ZooModel("encoder-decoder", dict(d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
                                            vocab_size=128), "seq2seq"),
     "bart": ZooModel("encoder-decoder", dict(d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
@@ -60,6 +70,14 @@ ZOO: dict[str, ZooModel] = {
                                        conv_dim=(32, 32), conv_stride=(5, 2), conv_kernel=(10, 3),
                                        num_feat_extract_layers=2), "audio"),
 }
+
+# Models built with a loss head for training (``build(name, head)``): every decoder family
+# above that takes labels, and the masked-LM encoders.
+TRAINING: list[tuple[str, str]] = [
+    *[(name, "causal-lm") for name in ("gpt2", "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "gemma",
+                                       "gemma2", "phi", "starcoder2")],
+    ("bert", "masked-lm"), ("deberta-v2", "masked-lm"),
+]
 
 
 def _inputs(kind: str) -> Callable[[int, int], dict[str, torch.Tensor]]:

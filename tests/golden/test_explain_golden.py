@@ -42,11 +42,14 @@ def test_print_break(program, normalize):
                 print("y computed")
             why: the call has effects outside the program (it writes somewhere) and cannot be part of a graph
             fix: remove it from the compiled function, or accept the graph break
-          guards (4):
+          guards (7):
             torch.is_grad_enabled() is True and torch.get_default_dtype() is torch.float32  # torch global state at capture (autocast, deterministic... too)
             G['torch'] is <module torch>                                      # builder rule 'python module'
             check_tensor(L['x'], torch.Tensor, torch.float32, device='cpu', requires_grad=False, size=[3], stride=[1])  # builder rule 'tensor'
             L['n'] == 2                                                       # builder rule 'literal'
+            'print' not in G                                                  # a builtin read: no global shadows it
+            sys.modules['torch'].__dict__['sin'] is <builtin_function_or_method _VariableFunctionsClass.sin>  # a torch function the program could replace
+            sys.modules['builtins'].__dict__['print'] is <builtin_function_or_method print>  # builder rule 'builtin'
 
         capture 2: f_resume_at_13 (resumes f at prog.py:5): graph
           graph (2 ops):
@@ -203,9 +206,11 @@ def test_user_exception(program, normalize):
         capture 1: f (prog.py:1): eager
           runs eagerly because the program raises ValueError at prog.py:4 in f
               raise ValueError("too big")
-          guards (2):
+          guards (4):
             torch.is_grad_enabled() is True and torch.get_default_dtype() is torch.float32  # torch global state at capture (autocast, deterministic... too)
             check_tensor(L['x'], torch.Tensor, torch.float32, device='cpu', requires_grad=False, size=[3], stride=[1])  # builder rule 'tensor'
+            'ValueError' not in G                                             # a builtin read: no global shadows it
+            sys.modules['builtins'].__dict__['ValueError'] is <type ValueError>  # builder rule 'builtin'
 
         the call raised ValueError: too big
     """).rstrip("\n")
@@ -251,8 +256,10 @@ def test_callee_break(program, normalize):
                 print("in helper")
             why: the call has effects outside the program (it writes somewhere) and cannot be part of a graph
             fix: remove it from the compiled function, or accept the graph break
-          guards (1):
+          guards (3):
             torch.is_grad_enabled() is True and torch.get_default_dtype() is torch.float32  # torch global state at capture (autocast, deterministic... too)
+            'print' not in G                                                  # a builtin read: no global shadows it
+            sys.modules['builtins'].__dict__['print'] is <builtin_function_or_method print>  # builder rule 'builtin'
 
         capture 3: helper_resume_at_5 (resumes helper at prog.py:2): graph
           graph (1 op):
@@ -304,7 +311,7 @@ def test_module(program, normalize):
                 linear = torch._C._nn.linear(l_args_0_, l_module__modules_fc__parameters_weight_, l_module__modules_fc__parameters_bias_);  l_args_0_ = l_module__modules_fc__parameters_weight_ = l_module__modules_fc__parameters_bias_ = None
                 relu = linear.relu();  linear = None
                 return (relu,)
-          guards (12):
+          guards (13):
             torch.is_grad_enabled() is True and torch.get_default_dtype() is torch.float32  # torch global state at capture (autocast, deterministic... too)
             no_global_module_hooks()                                          # module call without hooks
             len(L['args']) == 1                                               # *args length
@@ -312,6 +319,7 @@ def test_module(program, normalize):
             type(L['module']) is prog.Net                                     # builder rule 'nn.Module'
             has_no_hooks(L['module'])                                         # module call without hooks (no (pre-)hooks, not Module.compile()d)
             check_tensor(L['args'][0], torch.Tensor, torch.float32, device='cpu', requires_grad=False, size=[2, 3], stride=[3, 1])  # builder rule 'tensor'
+            sys.modules['torch.nn.functional'].__dict__['linear'] is <builtin_function_or_method linear>  # a torch function the program could replace
             type(L['module']).forward.__code__ is <code Net.forward at prog.py:8>  # builder rule 'python function'
             type(L['module']._modules['fc']) is torch.nn.Linear               # builder rule 'nn.Module'
             has_no_hooks(L['module']._modules['fc'])                          # module call without hooks (no (pre-)hooks, not Module.compile()d)

@@ -1,6 +1,10 @@
 """HuggingFace transformers models built from small configs (random weights, no downloads):
 one graph on the first call, outputs equal to eager, no recompile for new values, at most one
-recompile for a new sequence length; training models give eager's gradients."""
+recompile for a new sequence length; training models give eager's gradients in one graph.
+
+Training covers every model of ``zoo.TRAINING``; those not in ``_FAST_TRAINING`` repeat a
+kind of layer already covered and are ``slow`` (``make test-slow``) to keep ``make test``
+short on a small box."""
 
 import pytest
 import torch
@@ -9,7 +13,7 @@ import bytegraph
 from bytegraph.testing import CompileCounter, same
 
 transformers = pytest.importorskip("transformers")
-from bytegraph.zoo import ZOO, build  # noqa: E402
+from bytegraph.zoo import TRAINING, ZOO, build  # noqa: E402
 
 
 def _all_stats(compiled):
@@ -39,7 +43,14 @@ def test_one_graph_matching_eager(name):
             assert compiled.stats.captures <= 2 and counter.frame_count <= 2
 
 
-@pytest.mark.parametrize("name,head", [("gpt2", "causal-lm"), ("llama", "causal-lm"), ("bert", "masked-lm")])
+# one per kind of decoder layer (dense, sliding window + softcapping, mixture of experts,
+# parallel attention) and both encoders; the others are `slow`
+_FAST_TRAINING = {"gpt2", "llama", "gemma2", "qwen3_moe", "phi", "bert", "deberta-v2"}
+TRAINING_CASES = [pytest.param(name, head, marks=() if name in _FAST_TRAINING else pytest.mark.slow)
+                  for name, head in TRAINING]
+
+
+@pytest.mark.parametrize("name,head", TRAINING_CASES)
 def test_training_gradients_equal_eager(name, head):
     model, make_inputs = build(name, head)
     model.train()

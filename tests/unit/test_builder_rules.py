@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextvars
 import functools
 import math
 import operator
@@ -67,6 +68,7 @@ VALUES = [
     ("functools.partial", functools.partial(python_function, 1), "functools.partial"),
     ("weakref", weakref.ref(_REFERENT), "weakref"),
     ("hook handle", _HANDLE, "hook handle"),
+    ("ContextVar", contextvars.ContextVar("unit_var"), "contextvars.ContextVar"),
     ("nn.Module", torch.nn.Linear(2, 2), "nn.Module"),
     ("Sequential", torch.nn.Sequential(), "nn.Module"),
     ("torch.add", torch.add, "torch callable"),
@@ -206,16 +208,35 @@ def test_rules_without_identity_do_not_alias():
     assert not any(g.kind is GuardKind.DUPLICATE_INPUT for g in tx.capture.guards)
 
 
-def test_sourceless_values_get_no_guards():
+def test_values_made_by_the_trace_get_no_guards():
     tx = FakeTx()
     built = 0
     for name, value, rule in GUARDED:
         # A real tensor without a source is a graph break (it could not be re-fetched), so
         # skip tensors and containers holding them.
         if rule != "tensor" and name not in ("list", "dict with literal keys", "torch.return_types"):
-            SourcelessBuilder(tx)(value)
+            vt = SourcelessBuilder(tx, fresh=True)(value)
+            assert vt.source is None, name
             built += 1
     assert built > 30 and len(tx.capture.guards) == 0
+
+
+def test_sourceless_objects_with_state_are_their_own_source():
+    """A pre-existing object reached without a source (a trusted global) is never rebuilt: an
+    object with state of its own gets an ObjectRefSource (its identity and type unguarded: it is
+    held); immutable values (constants, tuples, functions, classes) stay sourceless."""
+    from bytegraph.sources import ObjectRefSource
+
+    for name, value, rule in GUARDED:
+        tx = FakeTx()
+        vt = SourcelessBuilder(tx)(value)
+        if select_rule(value).holds_state(value):
+            assert vt.source == ObjectRefSource.of(value) and vt.source.obj is value, name
+            assert tx.capture.guards.held == {vt.source.guard_expr(): value}
+            assert not {GuardKind.TYPE_MATCH, GuardKind.ID_MATCH} & {g.kind for g in tx.capture.guards
+                                                                      if g.source == vt.source}, name
+        else:
+            assert vt.source is None, name
 
 
 @pytest.mark.parametrize("value, words", [

@@ -10,12 +10,13 @@
 Backends get the graph the way torch.compile gives it: real example inputs, inside a
 TracingContext whose fake mode shares the capture's ShapeEnv (``OutputGraph.compile_with``).
 
-Symbolic floats: a Python float that varies between calls becomes a symbolic graph input
-only for a backend that says it takes one (``backend.symbolic_floats = True``: ``"eager"``,
-``bytegraph.testing.CompileCounter``, anything that runs the graph as Python). torch's
-AOTAutograd-based backends (``aot_eager``, ``inductor``) take floats only as tensors, which
-torch.compile makes them ("tensorify"); bytegraph does not do that yet, so for those backends
-(and unmarked callables) the float is a constant of the graph, guarded by value.
+Floats (``float_inputs``): a Python float that varies between calls becomes a graph input.
+A backend that says it takes symbolic floats (``backend.symbolic_floats = True``: ``"eager"``,
+``bytegraph.testing.CompileCounter``, anything that runs the graph as Python) gets a SymFloat.
+Every other backend gets it as torch.compile gives it to AOTAutograd and Inductor: a 0-d
+float64 tensor (variables/floats.py). Inductor with CUDA graphs (``mode="reduce-overhead"``)
+and torch's ``cudagraphs`` backend keep floats constants of the graph, guarded by value, as
+torch.compile does: a CPU scalar input would keep the graph out of CUDA graphs.
 """
 
 from __future__ import annotations
@@ -32,6 +33,21 @@ def eager(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., 
 
 
 eager.symbolic_floats = True          # type: ignore[attr-defined]
+
+
+def float_inputs(backend: Backend) -> str:
+    """How a float that varies between calls reaches ``backend``'s graphs: ``"symbolic"`` (a
+    SymFloat input), ``"tensor"`` (a 0-d float64 tensor input) or ``"constant"`` (guarded by value)."""
+    if getattr(backend, "symbolic_floats", False) is True:
+        return "symbolic"
+    if type(backend).__module__ == "torch._dynamo.backends.cudagraphs":
+        return "constant"
+    if isinstance(backend, torch._TorchCompileInductorWrapper):
+        from torch._inductor import config as inductor_config
+
+        if backend.config.get("triton.cudagraphs", inductor_config.triton.cudagraphs):
+            return "constant"
+    return "tensor"
 
 
 def lookup_backend(backend: str | Backend, mode: str | None = None, options: dict[str, Any] | None = None,

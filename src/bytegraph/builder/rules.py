@@ -12,10 +12,10 @@ created during tracing), ``b.guard(kind, payload)`` (a no-op without a source) a
 from __future__ import annotations
 
 import collections
+import contextvars
 import dataclasses
 import functools
 import types
-import warnings
 import weakref
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -23,20 +23,21 @@ import torch
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
-from ..graph.shapes import dims_policy, number_is_dynamic
+from ..graph.shapes import dims_policy, is_marked_static, number_is_dynamic
 from ..guards import GuardKind, TensorSpec
 from torch.utils.hooks import RemovableHandle
 
-from ..sources import DictKeySource, DictValueSource, InstanceAttrSource, IteratorStateSource, WeakRefCallSource
+from ..sources import (BuiltinItemSource, DictKeySource, DictValueSource, InstanceAttrSource, IteratorStateSource,
+                       ReduceSource, WeakRefCallSource)
 from ..codegen.resume import CELL_PREFIX
 from ..sources import AttrSource, LocalSource, NumpyTensorSource, is_source_key, ndarray_as_tensor
 from ..variables.base import LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
+from ..variables.contextvar import ContextVarVariable
 from ..variables.ctx import AutocastVariable, ExceptionVariable, InferenceModeVariable
 from ..variables.dicts import DictVariable, SetVariable, hash_key
 from ..variables.functions import (
-    DeferredCallVariable,
     existing_cell,
     LruCacheVariable,
     PartialVariable,
@@ -45,10 +46,19 @@ from ..variables.functions import (
     WeakRefVariable,
 )
 from ..variables.lists import BaseListVariable, DequeVariable, IteratorVariable, ListVariable, TupleVariable
+from ..variables.getters import GETTER_TYPES, GetterVariable, getter_parts
 from ..variables.iterators import ExternalGeneratorVariable
 from ..variables.nn_module import NNModuleVariable
 from ..variables.numpy import NumpyNdarrayVariable, is_ndarray
 from ..variables.torch import TorchVariable, is_torch_callable
+from ..variables.triton import (
+    TensorDescriptorClassVariable,
+    TritonKernelVariable,
+    descriptor_from_source,
+    is_tensor_descriptor,
+    is_tensor_descriptor_class,
+    is_triton_kernel,
+)
 from ..variables.user_defined import (
     PythonModuleVariable,
     UserDefinedClassVariable,
@@ -69,6 +79,12 @@ class WrapRule:
     wrap: Callable[["VariableBuilder", Any], VariableTracker]
     guards: tuple[GuardKind, ...]
     tracks_identity: bool = False    # one tracker per object: mutable containers, tensors, objects
+
+    def holds_state(self, value: Any) -> bool:
+        """Does ``value`` have state of its own, so that a copy rebuilt from what the trace saw
+        would not be the same thing? Objects one tracker per object stands for, except tuples
+        (immutable: rebuilt from their items, each decided on its own)."""
+        return self.tracks_identity and not isinstance(value, tuple)
 
     @property
     def doc(self) -> str:
@@ -138,11 +154,18 @@ def wrap_literal(b: "VariableBuilder", value: Any) -> VariableTracker:
     """Immutable values known at trace time (int, float, bool, str, None, dtype, device,
     torch.Size, enum members, regex patterns...) are folded into the graph and guarded by
     type and value. An int reached from an argument (not through an nn.Module) or a float
-    that has varied between captures becomes a symbolic graph input instead, guarded by type
-    (and by the ShapeEnv); a torch.Size argument with such an item becomes a tuple of its
-    items, guarded by type and length."""
-    if b.source is not None and number_is_dynamic(b.tx.capture.frame_state, b.source, value, _is_module_source(b)):
-        vt = b.tx.graph.add_number_input(b.source, value)
+    that has varied between captures becomes a graph input instead, guarded by type (and by
+    the ShapeEnv, or by the conditions the program tested): a symbolic number, or, for a
+    float and a backend that takes floats only as tensors, a 0-d float64 tensor input
+    (variables/floats.py). A torch.Size argument with such an item becomes a tuple of its
+    items, guarded by type and length. Numbers read through an object passed to
+    ``mark_static`` stay constants."""
+    state = b.tx.capture.frame_state
+    if b.source is not None and number_is_dynamic(state, b.source, value, _is_module_source(b), _is_static_source(b)):
+        if type(value) is float and state.floats == "tensor":
+            vt = b.tx.graph.add_float_input(b.source, value)
+        else:
+            vt = b.tx.graph.add_number_input(b.source, value)
         if not vt.is_constant():
             b.guard(K.TYPE_MATCH, type(value))
             return vt
@@ -155,6 +178,14 @@ def wrap_literal(b: "VariableBuilder", value: Any) -> VariableTracker:
             return TupleVariable(items, py_type=torch.Size)
     b.guard(K.EQUALS_MATCH, value)
     return ConstantVariable(value)
+
+
+def _is_static_source(b: "VariableBuilder") -> Callable[[Any], bool]:
+    """Does a source name an object passed to ``mark_static`` (its numbers stay constants)?"""
+    def marked(source: Any) -> bool:
+        vt = b.tx.capture.by_source.get(source)
+        return isinstance(vt, UserDefinedObjectVariable) and is_marked_static(vt.value)
+    return marked
 
 
 def _is_module_source(b: "VariableBuilder") -> Callable[[Any], bool]:
@@ -210,20 +241,25 @@ def wrap_dict(b: "VariableBuilder", value: dict) -> VariableTracker:
 
 
 def is_object_key_dict(value: Any) -> bool:
-    return type(value) in (dict, collections.OrderedDict)
+    """(dicts with constant keys matched "dict" already; a defaultdict with them is "defaultdict")"""
+    return type(value) in (dict, collections.OrderedDict) or \
+        type(value) is collections.defaultdict and not all(is_source_key(k) for k in value)
 
 
 def wrap_object_key_dict(b: "VariableBuilder", value: dict) -> VariableTracker:
-    """Dicts with other keys (modules, tensors, objects, members of a local enum...): type and size are
-    guarded, each key is wrapped (and guarded by its own rule) as ``list(d)[i]`` and each value
-    lazily as ``list(d.values())[i]``, so the key order is part of the guard. After "dict"."""
+    """Dicts with other keys (modules, tensors, objects, members of a local enum...; an
+    optimizer's ``state``, a defaultdict keyed by parameters): type and size are guarded, each
+    key is wrapped (and guarded by its own rule) as ``list(d)[i]`` and each value lazily as
+    ``list(d.values())[i]``, so the key order is part of the guard. After "dict"."""
     b.guard(K.TYPE_MATCH, type(value))
     b.guard(K.SEQUENCE_LENGTH, len(value))
-    d = DictVariable({}, type(value), b.source)
+    factory = b.child(value.default_factory, "default_factory", attr=True) \
+        if type(value) is collections.defaultdict else None
+    d = DictVariable({}, type(value), b.source, default_factory=factory)
     for i, (k, v) in enumerate(value.items()):
-        key_vt = b.tx.wrap(k, DictKeySource(b.source, i)) if b.source is not None else b.tx.wrap_const(k)
+        key_vt = b.tx.wrap(k, DictKeySource(b.source, i)) if b.source is not None else b.sourceless(k)
         value_vt = (LazyVariableTracker(v, DictValueSource(b.source, i), b.tx.capture.build) if b.source is not None
-                    else b.tx.wrap_const(v))
+                    else b.sourceless(v))
         d._items[hash_key(b.tx, key_vt, d._items)] = value_vt
     return d
 
@@ -238,7 +274,7 @@ def wrap_iterator(b: "VariableBuilder", value: Any) -> VariableTracker:
     b.guard(K.TYPE_MATCH, type(value))
     _, (seq,), position = value.__reduce__()
     if b.source is None:
-        return IteratorVariable([b.tx.wrap_const(v) for v in list(seq)[position:]], type(value))
+        return IteratorVariable([b.sourceless(v) for v in list(seq)[position:]], type(value))
     tx, source = b.tx, b.source
 
     def read() -> list[VariableTracker]:          # when first advanced (not when only passed on)
@@ -289,8 +325,16 @@ def wrap_weakref(b: "VariableBuilder", value: weakref.ref) -> VariableTracker:
     guarded then, including "it died": None)."""
     b.guard(K.TYPE_MATCH, type(value))
     referent = (LazyVariableTracker(value(), WeakRefCallSource(b.source), b.tx.capture.build)
-                if b.source is not None else b.tx.wrap_const(value()))
+                if b.source is not None else b.sourceless(value()))
     return WeakRefVariable(referent, b.source)
+
+
+def wrap_contextvar(b: "VariableBuilder", value: contextvars.ContextVar) -> VariableTracker:
+    """``contextvars.ContextVar``: guarded by identity (the variable is the key into the
+    context); its value is read, and guarded by its own rule, through ``var.get()`` when the
+    code first reads it. ``set``/``reset`` are side effects (variables/contextvar.py)."""
+    b.guard_id(value)
+    return ContextVarVariable(value, b.source)
 
 
 def wrap_removable_handle(b: "VariableBuilder", value: Any) -> VariableTracker:
@@ -327,7 +371,7 @@ def wrap_object_set(b: "VariableBuilder", value: set) -> VariableTracker:
     b.guard(K.SEQUENCE_LENGTH, len(value))
     s = SetVariable({}, set, b.source)
     for i, v in enumerate(value):
-        vt = b.tx.wrap(v, DictKeySource(b.source, i)) if b.source is not None else b.tx.wrap_const(v)
+        vt = b.tx.wrap(v, DictKeySource(b.source, i)) if b.source is not None else b.sourceless(v)
         s._items.setdefault(hash_key(b.tx, vt, s._items), vt)
     return s
 
@@ -344,7 +388,7 @@ def wrap_bytegraph_compiled(b: "VariableBuilder", value: Any) -> VariableTracker
     attr = type(value).__bytegraph_unwrap__
     inner = value.__dict__[attr]
     if b.source is None:
-        return b.tx.wrap_const(inner)
+        return b.sourceless(inner)
     return b.tx.wrap(inner, InstanceAttrSource.of_object(b.source, attr))
 
 
@@ -357,7 +401,7 @@ def wrap_module(b: "VariableBuilder", value: torch.nn.Module) -> VariableTracker
     are read through ``_parameters``/``_buffers``/``_modules`` as they are used. Before
     "user object", which would send attribute reads through Module.__getattr__."""
     b.guard(K.TYPE_MATCH, type(value))
-    return NNModuleVariable(value, b.source)
+    return NNModuleVariable(value, b.source, snapshot=b.source is None)
 
 
 def wrap_torch_callable(b: "VariableBuilder", value: Any) -> VariableTracker:
@@ -402,11 +446,23 @@ def wrap_class(b: "VariableBuilder", value: type) -> VariableTracker:
     return UserDefinedClassVariable(value, b.source)
 
 
-def wrap_deferred_io(b: "VariableBuilder", value: Any) -> VariableTracker:
-    """``warnings.warn`` and ``print``-free log functions: recorded and called after the graph
-    (see DeferredCallVariable), so a warning does not split the graph."""
-    b.guard_id(value)
-    return DeferredCallVariable(BuiltinVariable(value, b.source))
+def wrap_operator_getter(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """``operator.itemgetter`` / ``attrgetter`` / ``methodcaller`` objects: immutable, so what
+    they were made from (read through ``__reduce__()``, each part guarded by its own rule) is
+    all they are; calling one is traced as the subscripts, attribute reads or method call it
+    stands for. Before "user object", which cannot see inside a C object."""
+    b.guard(K.TYPE_MATCH, type(value))
+    kind, args, kwargs = getter_parts(value)
+    if b.source is None:
+        return GetterVariable(kind, [b.child(a, i) for i, a in enumerate(args)],
+                              {k: b.child(v, k) for k, v in kwargs.items()})
+    ctor, reduced_args = b.tx.wrap(value.__reduce__(), ReduceSource(b.source)).unpack(b.tx)[:2]
+    args_vts = [vt.realize() for vt in reduced_args.realize().unpack(b.tx)]
+    ctor = ctor.realize()
+    if isinstance(ctor, PartialVariable):        # methodcaller(name, *args, **kwargs)
+        return GetterVariable(kind, [*(a.realize() for a in ctor.args), *args_vts],
+                              {k: v.realize() for k, v in ctor.keywords.items()}, b.source)
+    return GetterVariable(kind, args_vts, {}, b.source)
 
 
 def is_lru_cache(value: Any) -> bool:
@@ -497,11 +553,48 @@ def wrap_user_defined(b: "VariableBuilder", value: Any) -> VariableTracker:
     if base in (dict, collections.OrderedDict):
         if not all(is_source_key(k) for k in base.keys(value)):
             raise Unsupported(breaks.UNSUPPORTED_VALUE, f"a {type(value).__qualname__} (dict subclass) with non-constant keys")
-        contents = DictVariable({k: b.child(v, k) for k, v in base.items(value)}, base, b.source, key_guards=b.key_guards())
+        contents = DictVariable({k: _content(b, value, dict, k, v) for k, v in base.items(value)}, base, b.source,
+                                key_guards=b.key_guards())
     elif base is list:
         b.guard(K.SEQUENCE_LENGTH, len(value))
-        contents = ListVariable([b.child(v, i) for i, v in enumerate(list.__iter__(value))], b.source)
-    return UserDefinedObjectVariable(value, b.source, contents)
+        contents = ListVariable([_content(b, value, list, i, v) for i, v in enumerate(list.__iter__(value))], b.source)
+    # no source: a call at trace time made it (SourcelessBuilder(fresh=True)); rebuilt as a copy
+    return UserDefinedObjectVariable(value, b.source, contents, snapshot=b.source is None)
+
+
+def wrap_triton_kernel(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """Triton kernels (``@triton.jit``, also under ``TRITON_INTERPRET=1``, and ``@triton.autotune`` /
+    ``@triton.heuristics`` wrappers in any order): ``kernel[grid](...)`` and ``kernel.run(...)``
+    are one graph node each (variables/triton.py). Guarded by identity; an autotuner's configs
+    by value when the kernel is launched. Before "user object", which would trace Triton's own
+    launcher."""
+    b.guard_id(value)
+    return TritonKernelVariable(value, source=b.source)
+
+
+def wrap_tensor_descriptor_class(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """Triton's ``TensorDescriptor`` class: ``from_tensor`` makes a descriptor tracker (the tensor
+    and its block shape). Before "class"."""
+    b.guard_id(value)
+    return TensorDescriptorClassVariable(value, b.source)
+
+
+def wrap_tensor_descriptor(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """A Triton ``TensorDescriptor`` made outside the trace: its tensor (a graph input) and block
+    shape, guarded through ``.base`` and by value; rebuilt from the tensor where the kernel runs.
+    Before "user object"."""
+    b.guard(K.TYPE_MATCH, type(value))
+    if b.source is None:
+        raise Unsupported(breaks.UNSUPPORTED_VALUE, "a Triton tensor descriptor made outside the trace")
+    return descriptor_from_source(b.tx, value, b.source)
+
+
+def _content(b: "VariableBuilder", obj: Any, container: type, key: Any, value: Any) -> VariableTracker:
+    """An item of a dict/list subclass instance: ``obj[key]``, or, when the class overrides
+    ``__getitem__`` (whose call at guard time could do anything), ``dict.__getitem__(obj, key)``."""
+    if b.source is None or type(obj).__getitem__ is container.__getitem__:
+        return b.child(value, key)
+    return LazyVariableTracker(value, BuiltinItemSource(b.source, key, container), b.tx.capture.build)
 
 
 def _always(value: Any) -> bool:
@@ -528,10 +621,11 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
              tracks_identity=True),
     WrapRule("functools.partial", lambda v: type(v) is functools.partial, wrap_partial, (K.TYPE_MATCH,)),
     WrapRule("weakref", lambda v: type(v) is weakref.ref, wrap_weakref, (K.TYPE_MATCH,)),
+    WrapRule("contextvars.ContextVar", lambda v: type(v) is contextvars.ContextVar, wrap_contextvar, (K.ID_MATCH,),
+             tracks_identity=True),
     WrapRule("hook handle", lambda v: isinstance(v, RemovableHandle), wrap_removable_handle, ()),
     WrapRule("compiled by bytegraph", is_bytegraph_compiled, wrap_bytegraph_compiled, (K.TYPE_MATCH,)),
     WrapRule("nn.Module", is_module, wrap_module, (K.TYPE_MATCH,), tracks_identity=True),
-    WrapRule("warning", lambda v: v is warnings.warn, wrap_deferred_io, (K.ID_MATCH,)),
     WrapRule("torch autocast or inference_mode", is_graph_context_manager, wrap_graph_context_manager,
              (K.TYPE_MATCH, K.EQUALS_MATCH)),
     WrapRule("torch callable", is_torch_callable, wrap_torch_callable, (K.ID_MATCH,)),
@@ -539,11 +633,16 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("bound method", lambda v: isinstance(v, types.MethodType), wrap_bound_method, ()),
     WrapRule("builtin", is_builtin, wrap_builtin, (K.ID_MATCH,)),
     WrapRule("python module", lambda v: isinstance(v, types.ModuleType), wrap_python_module, (K.ID_MATCH,)),
+    WrapRule("triton tensor descriptor class", is_tensor_descriptor_class, wrap_tensor_descriptor_class,
+             (K.ID_MATCH,)),
     WrapRule("class", lambda v: isinstance(v, type), wrap_class, (K.ID_MATCH,)),
     WrapRule("lru_cache wrapper", is_lru_cache, wrap_lru_cache, (K.TYPE_MATCH,)),
+    WrapRule("operator getter", lambda v: type(v) in GETTER_TYPES, wrap_operator_getter, (K.TYPE_MATCH,)),
     WrapRule("generator object", lambda v: type(v) is types.GeneratorType, wrap_external_generator, (K.TYPE_MATCH,)),
     WrapRule("exception", lambda v: isinstance(v, BaseException), wrap_exception, (K.TYPE_MATCH,)),
     WrapRule("closure cell", lambda v: type(v) is types.CellType, wrap_cell, (K.TYPE_MATCH,)),
+    WrapRule("triton kernel", is_triton_kernel, wrap_triton_kernel, (K.ID_MATCH,)),
+    WrapRule("triton tensor descriptor", is_tensor_descriptor, wrap_tensor_descriptor, (K.TYPE_MATCH,)),
     WrapRule("user object", _always, wrap_user_defined, (K.TYPE_MATCH,), tracks_identity=True),
 ]
 

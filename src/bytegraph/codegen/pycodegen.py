@@ -137,6 +137,30 @@ class PyCodegen:
             self.emit("COPY", 1)
             self.store_local(temp)
 
+    def pin(self, vts: list[Any]) -> None:
+        """Build each of ``vts`` now and keep it in a local that later ``reconstruct`` calls load.
+        Before side effects are written back: a value the trace read from a source is the value
+        *as read* (``item = lst.pop()`` is ``lst[-1]`` before the write-back shortens ``lst``)."""
+        for vt in vts:
+            if id(vt) in self._built or type(vt).__name__ == "NullVariable":
+                continue
+            self.reconstruct(vt)
+            if id(vt) not in self._built:
+                temp = self._built[id(vt)] = f"___obj{len(self._built)}"
+                self.store_local(temp)
+            else:
+                self.emit("POP_TOP")
+
+    def pin_sources(self, sources: list[Any]) -> None:
+        """Load each source now, into a local that later ``load_source`` calls use (a root, a
+        frame local or a constant, stays as it is)."""
+        for source in sources:
+            if source in self.source_temps or source.base is None:
+                continue
+            self.load_source(source)
+            temp = self.source_temps[source] = f"___src{len(self.source_temps)}"
+            self.store_local(temp)
+
     def built_so_far(self) -> dict[int, str]:
         """The objects rebuilt up to here (see ``reconstruct``). Code that splits into paths
         (the two sides of a jump, an exception handler) restores this before each path with

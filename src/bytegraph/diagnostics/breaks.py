@@ -111,3 +111,16 @@ CLASS_STATEMENT = _kind(
     "the class body runs natively (CPython's __build_class__); each call makes a new class, so "
     "the code after the statement is guarded on that class and captured again on every call",
     "define the class at module level (or once, outside the compiled function)")
+RUNS_NATIVELY = _kind(
+    "GB019", "torch transform or higher-order function, run natively",
+    "functorch transforms (torch.func.grad, vmap, jacrev...), torch.cond and the other higher-order ops, "
+    "flex_attention, activation checkpointing and forward AD change torch's dispatch state while they run; "
+    "bytegraph does not capture them as higher-order ops yet, so the call runs natively between two graphs",
+    "accept the graph break (the result is eager's), or call the transform outside the compiled function and "
+    "compile the function it transforms")
+DISABLED = _kind(
+    "GB020", "function marked torch.compiler.disable",
+    "the function (or the library that wraps it: FSDP2 wraps its hooks so) asks not to be compiled; it "
+    "runs natively between two graphs, and so does everything it calls",
+    "accept the graph break, or remove torch.compiler.disable where the function can be compiled; for "
+    "FSDP2, compile each block and shard it (the hooks then run outside the compiled code)")

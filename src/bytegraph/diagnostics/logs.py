@@ -17,9 +17,12 @@ them); ``set_logs`` also adds one stderr handler to ``bytegraph`` unless it has 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 import warnings
+from typing import Iterator
 
 TOPICS = ("graphs", "guards", "breaks", "recompiles", "bytecode", "fallbacks")
 
@@ -49,6 +52,40 @@ def set_logs(*topics: str, level: int = logging.DEBUG) -> None:
         _handler = logging.StreamHandler()
         _handler.setFormatter(logging.Formatter("[%(name)s] %(message)s"))
         _root.addHandler(_handler)
+
+
+class _Rerouted(logging.Filter):
+    """On a logger of torch's: while ``rerouted`` is active in this thread, a record is not
+    shown to the user but passed to ``bytegraph.fallbacks`` at DEBUG (torch's fake-tensor logger
+    prints ~30 lines of traceback at ERROR for a shape mismatch that is the program's own
+    error, which bytegraph raises as eager would)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.active = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(self.active, "depth", 0):
+            return True
+        get_logger("fallbacks").debug("(from %s) %s", record.name, record.getMessage(), exc_info=record.exc_info)
+        return False
+
+
+_REROUTED: dict[str, _Rerouted] = {}
+
+
+@contextlib.contextmanager
+def rerouted(logger_name: str) -> Iterator[None]:
+    """Records of ``logger_name`` made inside the block go to ``bytegraph.fallbacks`` (DEBUG)."""
+    f = _REROUTED.get(logger_name)
+    if f is None:
+        f = _REROUTED[logger_name] = _Rerouted()
+        logging.getLogger(logger_name).addFilter(f)
+    f.active.depth = getattr(f.active, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        f.active.depth -= 1
 
 
 def _from_env() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import operator
 from typing import Any, Callable
 
@@ -39,15 +40,20 @@ from torch._guards import TracingContext
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
-from ..sources import Source, placeholder_name
+from ..diagnostics.logs import rerouted
+from ..sources import FloatTensorSource, Source, float_as_tensor, placeholder_name
 from ..variables.base import VariableTracker
 from ..variables.constant import ConstantVariable
+from ..variables.floats import FloatExpr, GraphFloatVariable
 from ..variables.lists import ListVariable, TupleVariable
 from ..variables.symbolic import SymNodeVariable, is_symbolic
 from ..variables.tensor import TensorVariable
+from ..variables.triton import launch_writes
+from .float_operands import tensor_operands
 from .shapes import ShapeSource
 
 
+FAKE_TENSOR_LOGGER = "torch._subclasses.fake_tensor"
 _MODE_SWITCHES = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast,
                             torch.autograd.grad_mode._enter_inference_mode,
                             torch.autograd.grad_mode._exit_inference_mode})
@@ -60,6 +66,15 @@ class GraphArg:
     fake: Any
     node: torch.fx.Node
     context: Any = None       # a tensor's StatefulSymbolicContext, so backends refakify it identically
+    # a tensor's sizes and strides as it entered the graph (an in-place op such as unsqueeze_
+    # changes its fake's later): what TENSOR_MATCH checks
+    layout: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
+
+    def size(self) -> tuple[Any, ...]:
+        return self.layout[0]
+
+    def stride(self) -> tuple[Any, ...]:
+        return self.layout[1]
 
 
 def _tree_map(fn: Callable[[Any], Any], value: Any) -> Any:
@@ -79,10 +94,32 @@ _STATE_ONLY = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, 
                          torch.autograd.grad_mode._exit_inference_mode})
 
 
-def _writes_in_place(n: torch.fx.Node) -> bool:
+def _named_in_place(n: torch.fx.Node) -> bool:
+    """An op named as in-place (``x += y``, ``x[i] = v``, ``x.requires_grad_()``): it writes into
+    (or changes the metadata of) its first argument."""
     name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
-    return n.op in ("call_function", "call_method") and (name.endswith("_") and not name.startswith("_")
-                                                         or name in _INPLACE_NAMES)
+    return n.op in ("call_function", "call_method") and bool(n.args) and (
+        (name.endswith("_") and not name.startswith("_")) or name in _INPLACE_NAMES)
+
+
+def _version(t: torch.Tensor) -> int | None:
+    """A tensor's version counter (bumped by every write into it); None for inference tensors,
+    which have none (an op's writes into those are found by its name alone)."""
+    try:
+        return t._version
+    except RuntimeError:
+        return None
+
+
+def _tensor_args(nodes: Any, fakes: Any) -> list[tuple[Any, torch.Tensor]]:
+    """(graph argument, fake tensor) for every tensor among an op's arguments, nested ones too."""
+    if isinstance(fakes, torch.Tensor):
+        return [(nodes, fakes)]
+    if isinstance(fakes, (list, tuple)) and isinstance(nodes, (list, tuple)) and len(nodes) == len(fakes):
+        return [pair for n, f in zip(nodes, fakes) for pair in _tensor_args(n, f)]
+    if isinstance(fakes, dict) and isinstance(nodes, dict):
+        return [pair for k in fakes for pair in _tensor_args(nodes.get(k), fakes[k])]
+    return []
 
 
 def _specialize(value: Any) -> Any:
@@ -157,6 +194,59 @@ def _contains_tensor(value: Any) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def _quiet_fake_tensor_log() -> Any:
+    """FakeTensorMode logs every exception of a meta kernel at ERROR level: an op tried with an
+    unknown float (and then given the constant) is not an error."""
+    logger = logging.getLogger("torch._subclasses.fake_tensor")
+    disabled, logger.disabled = logger.disabled, True
+    try:
+        yield
+    finally:
+        logger.disabled = disabled
+
+
+def _has_float_item_memo(fake: Any) -> bool:
+    """A 0-d float64 CPU tensor input: torch's fakification gives it a backed float symbol for
+    ``.item()`` (``FakeTensor.item_memo``), which AOTAutograd's tensorify pass would specialize."""
+    return isinstance(fake, FakeTensor) and getattr(fake, "item_memo", None) is not None \
+        and isinstance(fake.item_memo, torch.SymFloat)
+
+
+def _graph_arg(value: Any) -> tuple[Any, Any]:
+    """(fx argument, fake argument) of a tracker, a constant, or a list/tuple/dict of them."""
+    if isinstance(value, VariableTracker):
+        return value.as_graph_arg()
+    if type(value) in (list, tuple):
+        pairs = [_graph_arg(v) for v in value]
+        return type(value)(p[0] for p in pairs), type(value)(p[1] for p in pairs)
+    if type(value) is dict:
+        pairs = {k: _graph_arg(v) for k, v in value.items()}
+        return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
+    return value, value
+
+
+def _any_graph_float(value: Any) -> bool:
+    """Whether an op's argument (a tracker, or a list/tuple/dict of them) holds a graph float."""
+    if isinstance(value, GraphFloatVariable):
+        return True
+    if type(value) in (list, tuple):
+        return any(_any_graph_float(v) for v in value)
+    if type(value) is dict:
+        return any(_any_graph_float(v) for v in value.values())
+    return False
+
+
+def _map_graph_floats(fn: Callable[[GraphFloatVariable], Any], value: Any) -> Any:
+    if isinstance(value, GraphFloatVariable):
+        return fn(value)
+    if type(value) in (list, tuple):
+        return type(value)(_map_graph_floats(fn, v) for v in value)
+    if type(value) is dict:
+        return {k: _map_graph_floats(fn, v) for k, v in value.items()}
+    return value
+
+
 _DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException, GuardOnDataDependentSymNode)
 
 
@@ -166,13 +256,21 @@ class OutputGraph:
         self.shape_env = ShapeEnv()
         self.fake_mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=False)
         self.graph_args: list[GraphArg] = []
+        # The one tracker of each tensor, by its fake: an op whose result *is* one of its inputs
+        # in eager (x.to(x.dtype), x.contiguous(), x.add_(1)) returns that very tracker.
+        self._tensors: dict[int, TensorVariable] = {}
+        # node -> the argument nodes whose version counter its fake run bumped (it wrote into them:
+        # x.add_(), F.relu(x, inplace=True), out=)
+        self._wrote: dict[torch.fx.Node, list[Any]] = {}
         self._last_placeholder: torch.fx.Node | None = None
         self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
         self.initial_grad_enabled = self.grad_enabled
         self.autocast: list[tuple[Any, ...]] = []       # autocast blocks open at this point (innermost last)
         self.inference_mode: list[bool] = []            # inference_mode blocks open at this point
-        # symbolic float inputs the backend refused: (source, value, symbol)
+        # input floats made constants of the graph, guarded by value: (source, value, why)
         self.specialized_floats: list[tuple[Source, float, str]] = []
+        # ``.item()`` nodes of graph floats passed to ops as Python numbers: float's node -> (item node, float)
+        self.float_items: dict[torch.fx.Node, tuple[torch.fx.Node, GraphFloatVariable]] = {}
         # Set by the capture: is the op being recorded inside a try/with block of the program?
         self.handler_probe: Callable[[], bool] | None = None
         self.ops_under_handler = False
@@ -222,7 +320,17 @@ class OutputGraph:
         fake = self.fake_mode.from_tensor(value, source=ShapeSource(source), symbolic_context=context)
         node = self._placeholder(source, value, fake)
         self.graph_args[-1].context = context
-        return TensorVariable(node, fake, type(value), source)
+        return self._tensor_variable(node, fake, type(value), source)
+
+    def _tensor_variable(self, node: torch.fx.Node, fake: torch.Tensor, py_type: type = torch.Tensor,
+                         source: Source | None = None) -> TensorVariable:
+        vt = self._tensors[id(fake)] = TensorVariable(node, fake, py_type, source)
+        return vt
+
+    def known_tensor(self, fake: Any) -> TensorVariable | None:
+        """The tracker of the tensor whose fake value is ``fake``, if the trace has one."""
+        vt = self._tensors.get(id(fake)) if isinstance(fake, torch.Tensor) else None
+        return vt if vt is not None and vt.fake is fake else None
 
     def add_number_input(self, source: Source, value: int | float) -> VariableTracker:
         """A local int or float that varies between calls: a symbolic graph input (0 and 1
@@ -236,6 +344,35 @@ class OutputGraph:
         node = self._placeholder(source, value, sym)
         return SymNodeVariable(node, sym, source)
 
+    def add_float_input(self, source: Source, value: float) -> GraphFloatVariable:
+        """A float that varies between calls, for a backend that takes floats only as tensors: a
+        0-d float64 tensor input (``float_as_tensor``, called by the transformed code). Faked
+        without a source, so that ``.item()`` of it is an unbacked symbol here and in AOTAutograd
+        (a backed one would be specialized by its tensorify pass, or restart it)."""
+        example = float_as_tensor(value)
+        fake = self.fake_mode.from_tensor(example)
+        node = self._placeholder(FloatTensorSource(source), example, fake)
+        return GraphFloatVariable(self, node, fake, value, FloatExpr.of_source(source), ((source, value),), source)
+
+    def float_item(self, vt: GraphFloatVariable) -> tuple[torch.fx.Node, Any]:
+        """``vt`` as an op's Python-number argument: one ``.item()`` node per graph float, whose
+        fake value is an unbacked SymFloat (an op that would look at the value raises here,
+        and the float is then specialized: ``_record_floats``)."""
+        found = self.float_items.get(vt.node)
+        if found is None:
+            node = self.graph.call_method("item", (vt.node,))
+            with self.shape_env.ignore_fresh_unbacked_symbols():
+                node.meta["example_value"] = self.shape_env.create_unbacked_symfloat()
+            found = self.float_items[vt.node] = (node, vt)
+        return found[0], found[0].meta["example_value"]
+
+    def specialize_float(self, vt: GraphFloatVariable, why: str) -> None:
+        """The trace uses ``vt``'s value as a constant: each input float it is computed from is
+        guarded by value (the caller turns ``specialized_floats`` into EQUALS_MATCH guards)."""
+        for source, value in vt.inputs:
+            if all(s != source for s, _, _ in self.specialized_floats):
+                self.specialized_floats.append((source, value, why))
+
     def _placeholder(self, source: Source, value: Any, fake: Any) -> torch.fx.Node:
         where = (self.graph.inserting_after(self._last_placeholder) if self._last_placeholder is not None
                  else self.graph.inserting_before(None))
@@ -244,7 +381,8 @@ class OutputGraph:
         node.meta["example_value"] = fake
         node.meta["source"] = source
         self._last_placeholder = node
-        self.graph_args.append(GraphArg(source, value, fake, node))
+        layout = (tuple(fake.size()), tuple(fake.stride())) if isinstance(fake, torch.Tensor) else None
+        self.graph_args.append(GraphArg(source, value, fake, node, layout=layout))
         return node
 
     def example_of(self, source: Source) -> Any:
@@ -253,7 +391,8 @@ class OutputGraph:
 
     def shape_guards(self) -> list[str]:
         """The ShapeEnv's guards over every graph input, as Python over guard-function names."""
-        inputs = [a for a in self.graph_args if isinstance(a.fake, torch.Tensor) or is_symbolic(a.fake)]
+        inputs = [a for a in self.graph_args if (isinstance(a.fake, torch.Tensor) or is_symbolic(a.fake))
+                  and not isinstance(a.source, FloatTensorSource)]
         if not self.shape_env.backed_var_to_val:    # no symbol was ever made: nothing to guard
             return []
         return self.shape_env.produce_guards([a.fake for a in inputs], [ShapeSource(a.source) for a in inputs])
@@ -265,15 +404,54 @@ class OutputGraph:
     def call_method(self, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         return self._record("call_method", name, args, kwargs)
 
-    def _record(self, kind: str, target: Any, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        node_args, fake_args = zip(*(vt.as_graph_arg() for vt in args)) if args else ((), ())
-        node_kwargs = {k: vt.as_graph_arg() for k, vt in kwargs.items()}
-        fake_kwargs = {k: p[1] for k, p in node_kwargs.items()}
-        node_kwargs = {k: p[0] for k, p in node_kwargs.items()}
-        out = self.run_fake(kind, target, list(fake_args), fake_kwargs)
+    def _record(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker:
+        """Record one op; its arguments are trackers, constants, or lists/tuples/dicts of them."""
+        if _any_graph_float(list(args)) or _any_graph_float(dict(kwargs)):
+            return self._record_floats(kind, target, args, kwargs)
+        return self._record_node(kind, target, args, kwargs)
+
+    def _record_floats(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker:
+        """An op taking graph floats (variables/floats.py): as its tensor operand where that is
+        eager's computation (``float_operands``), else as ``.item()``; an op that needs the
+        value itself (it fails on an unknown one) gets the constant, the float specialized."""
+        rewritten = tensor_operands(self, kind, target, args, kwargs)
+        if rewritten is not None:
+            return self._record_node(kind, rewritten[0], rewritten[1], kwargs)
+        try:
+            with _quiet_fake_tensor_log():
+                return self._record_node(kind, target, args, kwargs)
+        except (Unsupported, UserCodeError):
+            pass
+        what = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
+        def constant(vt: GraphFloatVariable) -> VariableTracker:
+            self.specialize_float(vt, f"{what}() needs it as a Python number")
+            return ConstantVariable(vt.value)
+        return self._record_node(kind, target, _map_graph_floats(constant, list(args)),
+                                 _map_graph_floats(constant, dict(kwargs)))
+
+    def _record_node(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableTracker:
+        node_args, fake_args = _graph_arg(list(args))
+        node_kwargs, fake_kwargs = _graph_arg(dict(kwargs))
+        tensor_args = _tensor_args((node_args, node_kwargs), (fake_args, fake_kwargs))
+        versions = [_version(f) for _, f in tensor_args]
+        out = self.run_fake(kind, target, fake_args, fake_kwargs)
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
+        written = [n for (n, f), v in zip(tensor_args, versions) if v is not None and _version(f) != v]
+        if written:
+            self._wrote[node] = written
+        same = self.known_tensor(out)
+        if same is not None:
+            # Eager returns that very tensor object (`x.to(x.dtype) is x`: the fake kernel returns
+            # its fake input exactly when the real one returns its input): the same tracker, so
+            # `is`, a return value and a stored reference are the caller's own tensor. Only an op
+            # that writes into it stays in the graph.
+            if self.written(node) or None in versions:     # (an inference tensor: writes not known)
+                node.meta["example_value"] = out
+            else:
+                self.graph.erase_node(node)
+            return same
         if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
             self.ops_under_handler = True
         return self.wrap_fx_proxy(node, out)
@@ -282,6 +460,7 @@ class OutputGraph:
         what = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
         try:
             with contextlib.ExitStack() as stack:
+                stack.enter_context(rerouted(FAKE_TENSOR_LOGGER))   # the program's own errors: no torch traceback
                 stack.enter_context(self.fake_mode)
                 stack.enter_context(enable_python_dispatcher())     # symbolic-shape meta kernels, as Dynamo
                 stack.enter_context(torch.set_grad_enabled(self.grad_enabled))
@@ -303,13 +482,15 @@ class OutputGraph:
         """The tracker for an op's result: a tensor, a (named) tuple of results, or None."""
         node.meta["example_value"] = value
         if isinstance(value, torch.Tensor):
-            return TensorVariable(node, value)
+            return self._tensor_variable(node, value)
         if is_symbolic(value):
             return SymNodeVariable(node, value)
         if isinstance(value, (tuple, list)):
             items = []
             for i, v in enumerate(value):
-                if _contains_tensor(v) or _has_symbols(v):
+                if self.known_tensor(v) is not None:        # torch.broadcast_tensors(x)[0] is x
+                    items.append(self.known_tensor(v))
+                elif _contains_tensor(v) or _has_symbols(v):
                     item = self.graph.call_function(operator.getitem, (node, i))
                     items.append(self.wrap_fx_proxy(item, v))
                 else:
@@ -326,6 +507,14 @@ class OutputGraph:
         self.graph.output(tuple(vt.node for vt in outputs))
 
     def make_module(self, name: str) -> torch.fx.GraphModule:
+        for key, (node, _) in list(self.float_items.items()):
+            if not node.users:                  # its op was recorded with the constant instead
+                self.graph.erase_node(node)
+                del self.float_items[key]
+        unused = [a for a in self.graph_args if isinstance(a.source, FloatTensorSource) and not a.node.users]
+        for arg in unused:                      # a float only compared or specialized: not passed at all
+            self.graph.erase_node(arg.node)
+        self.graph_args = [a for a in self.graph_args if all(a is not u for u in unused)]
         gm = torch.fx.GraphModule(torch.nn.Module(), self.graph, class_name=name)
         gm.meta["bytegraph_sources"] = [a.source for a in self.graph_args]
         return gm
@@ -336,17 +525,21 @@ class OutputGraph:
     def compile_with(self, backend: Callable, gm: torch.fx.GraphModule) -> Callable:
         """``backend(gm, example_inputs)`` the way torch.compile calls it: real example inputs,
         inside a TracingContext whose fake mode shares our ShapeEnv and knows each input's
-        symbolic context (so AOTAutograd and Inductor see the same symbols and guards)."""
+        symbolic context (so AOTAutograd and Inductor see the same symbols and guards).
+
+        AOTAutograd's tensorify pass asks to restart (as it asks Dynamo) for every backed float
+        symbol it could not turn into tensor compute: the ``.item()`` symbol torch attaches to
+        a 0-d float64 tensor input (unused: named up front), or a symbolic float input the
+        backend does not take (made a constant of the graph, guarded by value). A backend that
+        fails on a graph float passed as ``.item()`` gets it as a constant instead."""
         from torch._dynamo.exc import TensorifyScalarRestartAnalysis
         from torch._dynamo.symbolic_convert import TensorifyState
 
-        if not getattr(backend, "symbolic_floats", False):       # (backends/registry.py)
-            self._specialize_floats(gm, {str(a.fake.node.expr) for a in self.graph_args
-                                         if isinstance(a.fake, torch.SymFloat)})
-        for _ in range(len(self.graph_args) + 1):
+        specialized = {str(a.fake.item_memo.node._expr) for a in self.graph_args if _has_float_item_memo(a.fake)}
+        for _ in range(len(self.graph_args) + 2):
             TensorifyState.clear()        # (torch's process-wide record of floats to specialize)
-            for _, _, symbol in self.specialized_floats:
-                TensorifyState.specialize(symbol)       # (now unused inputs: the pass leaves them)
+            for symbol in specialized:
+                TensorifyState.specialize(symbol)
             tracing = TracingContext(FakeTensorMode(shape_env=self.shape_env))
             for arg in self.graph_args:
                 if arg.context is not None:
@@ -355,30 +548,43 @@ class OutputGraph:
                 with torch._guards.tracing(tracing):
                     return backend(gm, self.example_inputs())
             except TensorifyScalarRestartAnalysis:
-                if not self._specialize_floats(gm, set(TensorifyState.force_specializations)):
+                asked = set(TensorifyState.force_specializations) - specialized
+                if not asked:
+                    raise
+                self._specialize_symbolic_floats(gm, asked)
+                specialized |= asked
+            except Exception:   # noqa: BLE001 - retried once with the floats as constants, else raised
+                if not self._specialize_float_items(gm):
                     raise
             finally:
                 TensorifyState.clear()
         raise AssertionError("specializing float inputs did not converge")
 
-    def _specialize_floats(self, gm: torch.fx.GraphModule, names: set[str]) -> bool:
-        """The backend cannot take these symbolic float inputs (it does not say it does, or
-        AOTAutograd's tensorify pass asks for them to be specialized, as Dynamo would on a
-        restart): their uses in the graph become the value this capture saw, and
-        ``specialized_floats`` tells the caller to guard on it."""
-        changed = False
+    def _specialize_symbolic_floats(self, gm: torch.fx.GraphModule, names: set[str]) -> None:
+        """Symbolic float inputs AOTAutograd's tensorify pass asks to specialize (a backend that
+        declared ``symbolic_floats`` but compiles through AOTAutograd): their uses in the graph
+        become the value this capture saw, and ``specialized_floats`` guards it."""
         for arg in self.graph_args:
-            if not isinstance(arg.fake, torch.SymFloat) or str(arg.fake.node.expr) not in names \
-                    or any(src == arg.source for src, _, _ in self.specialized_floats):
-                continue
-            node = next(n for n in gm.graph.nodes if n.op == "placeholder" and n.name == arg.node.name)
-            for user in list(node.users):
-                user.replace_input_with(node, arg.example)
-            self.specialized_floats.append((arg.source, arg.example, str(arg.fake.node.expr)))
-            changed = True
-        if changed:
-            gm.recompile()
-        return changed
+            if isinstance(arg.fake, torch.SymFloat) and str(arg.fake.node.expr) in names:
+                node = next(n for n in gm.graph.nodes if n.op == "placeholder" and n.name == arg.node.name)
+                for user in list(node.users):
+                    user.replace_input_with(node, arg.example)
+                self.specialized_floats.append((arg.source, arg.example, "AOTAutograd's tensorify pass cannot "
+                                                "take this float symbolically"))
+        gm.recompile()
+
+    def _specialize_float_items(self, gm: torch.fx.GraphModule) -> bool:
+        """The backend failed on a graph that reads graph floats with ``.item()``: each of them
+        becomes the value this capture saw (guarded by value). False when there are none."""
+        if not self.float_items:
+            return False
+        for item, vt in self.float_items.values():
+            item.replace_all_uses_with(vt.value)        # type: ignore[arg-type]
+            gm.graph.erase_node(item)
+            self.specialize_float(vt, "the backend could not compile it as a Python number (.item())")
+        self.float_items.clear()
+        gm.recompile()
+        return True
 
     def drop_examples(self) -> None:
         for a in self.graph_args:
@@ -388,19 +594,30 @@ class OutputGraph:
         """Whether the graph changes grad mode, autocast or inference mode as it runs."""
         return any(n.op == "call_function" and n.target in _MODE_SWITCHES for n in self.graph.nodes)
 
+    def written(self, n: torch.fx.Node) -> list[Any]:
+        """The arguments op ``n`` writes into: those its fake run wrote (their version counter
+        moved), the first argument of an op named as in-place, what a Triton kernel launch may
+        write (variables/triton.py)."""
+        found = list(self._wrote.get(n, ()))
+        if _named_in_place(n) and n.args[0] not in found:
+            found.append(n.args[0])
+        if n.op == "call_function":
+            found += [w for w in launch_writes(n) if w not in found]
+        return found
+
     def mutates(self) -> bool:
-        """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``)."""
-        return any(_writes_in_place(n) for n in self.graph.nodes)
+        """Whether any op may write into a tensor in place (``x.add_()``, ``x += y``, ``x[i] = v``,
+        a Triton kernel launch)."""
+        return any(self.written(n) for n in self.graph.nodes)
 
     def mutated_inputs(self) -> list[int]:
-        """Positions of the graph inputs an in-place op may write into: the first argument of
-        each in-place op followed back through first arguments (views, or not: erring on the
-        side of more) to a placeholder."""
+        """Positions of the graph inputs an op may write into: the tensors each in-place op (or
+        kernel launch) writes, followed back through first arguments (views, or not: erring on
+        the side of more) to a placeholder."""
         placeholders = [n for n in self.graph.nodes if n.op == "placeholder"]
         hit: set[torch.fx.Node] = set()
         for n in self.graph.nodes:
-            if _writes_in_place(n) and n.args:
-                node = n.args[0]
+            for node in self.written(n):
                 while isinstance(node, torch.fx.Node) and node.op != "placeholder" and node.args:
                     node = node.args[0]
                 if isinstance(node, torch.fx.Node) and node.op == "placeholder":

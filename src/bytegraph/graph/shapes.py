@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import math
 from typing import Any, Callable
 
@@ -49,7 +50,8 @@ class FrameState:
     dimension or number that has varied (dynamic from then on)."""
 
     dynamic: bool | None = None                 # compile(dynamic=...): None automatic, True all, False none
-    symbolic_floats: bool = True                # the backend takes symbolic float inputs (backends/registry.py)
+    floats: str = "symbolic"                    # varying floats become "symbolic" | "tensor" | "constant" inputs
+                                                # (backends/registry.py float_inputs)
     sizes: dict[str, list[int | None]] = dataclasses.field(default_factory=dict)
     scalars: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -124,16 +126,19 @@ def is_float_input_source(source: Source) -> bool:
 
 
 def number_is_dynamic(state: FrameState, source: Source, value: Any,
-                      is_module: Callable[[Source], bool] = lambda s: False) -> bool:
-    """Is the int or float read from ``source`` symbolic in this capture? Records ``value``.
-    nan and inf stay constants (the ShapeEnv cannot reason about them), as in torch.compile."""
-    if state.dynamic is False or type(value) is float and not state.symbolic_floats:
+                      is_module: Callable[[Source], bool] = lambda s: False,
+                      is_static: Callable[[Source], bool] = lambda s: False) -> bool:
+    """Is the int or float read from ``source`` a graph input in this capture (symbolic, or a
+    float carried as a tensor)? Records ``value``. nan and inf stay constants (the ShapeEnv
+    cannot reason about them), as in torch.compile; so does a number read through an object
+    marked with ``mark_static`` (``is_static``: a prefix of the source is one)."""
+    if state.dynamic is False or type(value) is float and state.floats == "constant":
         return False
     if type(value) is int:
         allowed = is_local_number_source(source, is_module)
     else:
         allowed = type(value) is float and math.isfinite(value) and is_float_input_source(source)
-    if not allowed:
+    if not allowed or any(is_static(s) for s in source.chain()[:-1]):
         return False
     if state.dynamic is True:
         return True
@@ -156,9 +161,21 @@ def maybe_mark_dynamic(t: torch.Tensor, index: int | list[int]) -> None:
         t._dynamo_weak_dynamic_indices.add(i)
 
 
-def mark_static(t: torch.Tensor, index: int | list[int]) -> None:
-    """Keep dimension(s) ``index`` of ``t`` static: each new size recompiles."""
-    for i in [index] if isinstance(index, int) else index:
-        if not hasattr(t, "_dynamo_static_indices"):
-            t._dynamo_static_indices = set()
-        t._dynamo_static_indices.add(i)
+def mark_static(obj: Any, index: int | list[int] | None = None) -> Any:
+    """Keep dimension(s) ``index`` of tensor ``obj`` static (all of them without ``index``): each
+    new size recompiles. Any other object (an nn.Module, an optimizer, a config object, a
+    class): the ints and floats read through it stay constants of the graph, guarded by value,
+    as torch.compile's ``mark_static`` keeps a marked module class's attributes static."""
+    if not isinstance(obj, torch.Tensor):
+        obj._dynamo_marked_static = True
+        return obj
+    for i in range(obj.dim()) if index is None else [index] if isinstance(index, int) else index:
+        if not hasattr(obj, "_dynamo_static_indices"):
+            obj._dynamo_static_indices = set()
+        obj._dynamo_static_indices.add(i)
+    return None
+
+
+def is_marked_static(obj: Any) -> bool:
+    """Was ``obj`` (or its class) passed to ``mark_static``? Read without running the object's code."""
+    return inspect.getattr_static(obj, "_dynamo_marked_static", False) is True

@@ -34,7 +34,7 @@ import torch
 from torch._C._dynamo.guards import TensorGuards, dict_version
 
 from ..config import config
-from ..sources import Source, guard_locals, ndarray_as_tensor
+from ..sources import Source, contextvar_value, guard_locals, ndarray_as_tensor
 from . import fastpath, snapshot
 from .emit import Emitter, Namespace as _Namespace, signature_source
 from .fastpath import referenced as _referenced
@@ -88,6 +88,8 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.CELL_EMPTY: lambda g, e, x, ns: f"{ns.name(cell_is_empty, 'cell_is_empty')}({e})",
     _K.DICT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} in {e}",
     _K.DICT_NOT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} not in {e}",
+    _K.DICT_CONTAINS_OBJECT: lambda g, e, x, ns: f"{x(g.payload)} in {e}",
+    _K.DICT_NOT_CONTAINS_OBJECT: lambda g, e, x, ns: f"{x(g.payload)} not in {e}",
     _K.DUPLICATE_INPUT: lambda g, e, x, ns: f"{e} is {x(g.payload)}",
     _K.NO_TENSOR_ALIASING: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
     _K.DISTINCT_OBJECTS: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
@@ -123,6 +125,10 @@ _ACTUAL: dict[GuardKind, Callable[[Any], str]] = {
     _K.SEQUENCE_LENGTH: lambda v: f"length {len(v)}",
     _K.DICT_KEYS: lambda v: f"keys {list(v)!r}",
     _K.NO_MODULE_HOOKS: lambda v: "hooks registered (or the module was compiled with Module.compile())",
+    _K.DICT_CONTAINS: lambda v: "a mapping without that key",
+    _K.DICT_NOT_CONTAINS: lambda v: "a mapping with that key",
+    _K.HASATTR: lambda v: "no such attribute",
+    _K.NOT_HASATTR: lambda v: "an attribute of that name",
 }
 
 
@@ -264,8 +270,8 @@ def compile_guards(
     can come from the snapshot. Nothing read is kept."""
     frame_locals = guard_locals(frame_locals)
     ns = _Namespace({"___G": fn_globals, "___modules": sys.modules, "___fn": function, "math": math, "torch": torch,
-                     "___from_numpy": ndarray_as_tensor,
-                     **{f"___cell_{n}": c for n, c in cells.items()}})
+                     "___from_numpy": ndarray_as_tensor, "___cv_get": contextvar_value,
+                     **{f"___cell_{n}": c for n, c in cells.items()}, **guards.held})
     ordered = sorted(guards, key=_order)
     tensors = [g for g in ordered if g.kind is _K.TENSOR_MATCH]
     others = [g for g in ordered if g.kind is not _K.TENSOR_MATCH]

@@ -16,7 +16,10 @@ import sys
 import types
 from typing import Any, Callable, Iterable
 
-from ..sources import DerivedSource, LocalSource, ModuleGlobalsSource, Source, guard_name
+from ..sources import DerivedSource, LocalSource, ModuleGlobalsSource, RootBuiltinsSource, Source, guard_name
+
+
+BOUND_ONCE = (ModuleGlobalsSource, RootBuiltinsSource)     # roots bound in the namespace, not read per call
 
 
 class Namespace:
@@ -64,6 +67,8 @@ class Emitter:
                 k = special
             elif isinstance(s, ModuleGlobalsSource):          # a module's globals dict: bound once, here
                 k = self.ns.name(sys.modules[s.module].__dict__, "module_globals")
+            elif isinstance(s, RootBuiltinsSource):           # read-only on the function: bound once too
+                k = self.ns.name(self.ns.values["___fn"].__builtins__, "builtins")
             else:
                 k = s.wrap(self.key(s.of)) if isinstance(s, DerivedSource) else s.guard_expr()
             self._keys[s] = k
@@ -90,7 +95,7 @@ class Emitter:
         k = self.key(s)
         if k in self.temps:
             return self.temps[k]
-        if self.render(s) is not None or isinstance(s, ModuleGlobalsSource) or not isinstance(s, DerivedSource):
+        if self.render(s) is not None or isinstance(s, BOUND_ONCE) or not isinstance(s, DerivedSource):
             return k
         return s.wrap(self.expr(s.of))
 

@@ -53,7 +53,7 @@ class FastPath:
 
 def referenced(g: Guard) -> list[Source]:
     out = [g.source] if g.source is not None else []
-    if g.kind is _K.DUPLICATE_INPUT:
+    if g.kind in (_K.DUPLICATE_INPUT, _K.DICT_CONTAINS_OBJECT, _K.DICT_NOT_CONTAINS_OBJECT):
         out.append(g.payload)
     elif g.kind in (_K.NO_TENSOR_ALIASING, _K.DISTINCT_OBJECTS):
         out.extend(g.payload)

@@ -35,6 +35,8 @@ class GuardKind(enum.Enum):
     CELL_EMPTY = "CELL_EMPTY"                # the cell x holds no value (a deleted or unassigned closure variable)
     DICT_CONTAINS = "DICT_CONTAINS"          # key in x                              (payload: key)
     DICT_NOT_CONTAINS = "DICT_NOT_CONTAINS"  # key not in x                          (payload: key)
+    DICT_CONTAINS_OBJECT = "DICT_CONTAINS_OBJECT"          # y in x, y an object key  (payload: y's source)
+    DICT_NOT_CONTAINS_OBJECT = "DICT_NOT_CONTAINS_OBJECT"  # y not in x               (payload: y's source)
     TENSOR_MATCH = "TENSOR_MATCH"            # type, dtype, device, requires_grad, sizes, strides, dispatch keys
     DUPLICATE_INPUT = "DUPLICATE_INPUT"      # x is y: two sources reached one object (payload: y's source)
     NO_TENSOR_ALIASING = "NO_TENSOR_ALIASING"  # tensor inputs are distinct objects  (payload: their sources)
@@ -151,7 +153,7 @@ def payload_text(g: Guard) -> str:
         return str(p)
     if g.kind is GuardKind.CLOSURE_MATCH:
         return f"code {p.co_qualname} at {p.co_filename}:{p.co_firstlineno}"
-    if g.kind is GuardKind.DUPLICATE_INPUT:
+    if g.kind in (GuardKind.DUPLICATE_INPUT, GuardKind.DICT_CONTAINS_OBJECT, GuardKind.DICT_NOT_CONTAINS_OBJECT):
         return p.name()
     if g.kind in (GuardKind.NO_TENSOR_ALIASING, GuardKind.DISTINCT_OBJECTS):
         return ", ".join(s.name() for s in p)
@@ -166,6 +168,11 @@ class GuardSet:
     def __init__(self) -> None:
         self._guards: dict[Guard, Guard] = {}
         self.watched: list[weakref.ref] = []
+        self.held: dict[str, Any] = {}         # ObjectRefSource guard names -> the objects they name
+
+    def hold(self, source: Any) -> None:
+        """Bind an ``ObjectRefSource``'s name in the guard function (the guards keep it alive)."""
+        self.held[source.guard_expr()] = source.obj
 
     def add(self, guard: Guard) -> None:
         if guard not in self._guards:

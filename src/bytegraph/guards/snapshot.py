@@ -31,7 +31,7 @@ read through their source chains.
 
 This module decides *what* is watched (``plan``) and holds the watched state at run time
 (``Snapshot``); ``fastpath.py`` emits the functions that check and rebuild it. Assumed, not
-checked (DESIGN.md decision 26): nobody assigns a new ``__dict__`` object to a watched object,
+checked (DESIGN.md decision 38): nobody assigns a new ``__dict__`` object to a watched object,
 and no metaclass gains a data descriptor shadowing a class attribute the trace read.
 """
 

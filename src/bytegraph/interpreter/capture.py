@@ -27,6 +27,8 @@ class CaptureState:
     side_effects: SideEffects = dataclasses.field(default_factory=SideEffects)
     identity: dict[int, VariableTracker] = dataclasses.field(default_factory=dict)
     by_source: dict[Source, VariableTracker] = dataclasses.field(default_factory=dict)
+    # The real object each source was wrapped from: what ``id()`` pins (``pin_identity``)
+    objects: dict[Source, Any] = dataclasses.field(default_factory=dict)
     keepalive: list[Any] = dataclasses.field(default_factory=list)
     wrapped: list[tuple[Source, str]] = dataclasses.field(default_factory=list)
     instructions: int = 0
@@ -35,6 +37,8 @@ class CaptureState:
     # Sources of objects the trace told apart by identity (`a is b` False, a dict key lookup
     # that missed): they must still be distinct objects for the graph to hold.
     distinct: dict[Source, None] = dataclasses.field(default_factory=dict)
+    # The exception the compiled function's caller is handling (sys.exc_info() in the frame)
+    caller_exc: BaseException | None = None
 
     def assume_distinct(self, *vts: VariableTracker) -> None:
         if all(vt.source is not None for vt in vts):
@@ -59,4 +63,6 @@ class CaptureState:
         self.graph.handler_probe = None
         self.identity.clear()
         self.by_source.clear()
+        self.objects.clear()
         self.keepalive.clear()
+        self.caller_exc = None

@@ -13,13 +13,13 @@ Globals: a frame reads its function's globals. The compiled function's own globa
 ``G[...]`` sources; another module's are read through ``sys.modules[m].__dict__``.
 Modules that belong to torch are trusted: their plain bindings (functions, classes,
 constants) are not guarded, but their mutable registries (dicts, lists, e.g. the global
-module-hook dicts) are, because user code changes them.
+module-hook dicts) are, because user code changes them, and so are the globals torch's own
+code rebinds (``global flag; flag = True``: ``rebound_globals``).
 """
 
 from __future__ import annotations
 
 import builtins
-import collections
 import inspect
 import sys
 import types
@@ -32,14 +32,17 @@ from ..config import config
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..diagnostics.locations import UserLocation
-from ..guards import Guard, GuardKind
-from ..sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, LocalSource, ModuleGlobalsSource, Source
+from ..guards import Guard, GuardKind, IdRef
+from ..sources import (AttrSource, FreeVarSource, GlobalsDictSource, GlobalSource, ItemSource, LocalSource,
+                       ModuleGlobalsSource, RootBuiltinsSource, Source, builtins_of)
 from ..variables.base import NULL, LazyVariableTracker, NullVariable, VariableTracker
 from ..variables.dicts import DictVariable
 from ..variables.functions import existing_cell
 from ..variables.iterators import GeneratorVariable
 from ..variables.lists import TupleVariable
-from ..variables.user_defined import is_torch_module_name
+from ..variables.native import native_module_reason
+from ..variables.rebound import rebound_globals
+from ..variables.user_defined import is_torch_code, is_torch_module_name
 from .capture import CaptureState
 from .registry import handlers_for_current
 
@@ -57,7 +60,8 @@ def program_for(code: types.CodeType) -> Program:
 class InstructionTranslator:
     def __init__(self, capture: CaptureState, code: types.CodeType, f_locals: dict[str, VariableTracker],
                  cells: dict[str, VariableTracker], fn_globals: dict[str, Any], globals_base: Source | None,
-                 parent: "InstructionTranslator | None" = None) -> None:
+                 parent: "InstructionTranslator | None" = None, fn_builtins: dict[str, Any] | None = None,
+                 builtins_base: Source | None = None) -> None:
         if code.co_flags & _UNTRACEABLE_FLAGS or (parent is None and code.co_flags & inspect.CO_GENERATOR):
             raise Unsupported(breaks.GENERATOR, f"{code.co_qualname} is a coroutine, or a compiled generator")
         self.capture = capture
@@ -68,6 +72,10 @@ class InstructionTranslator:
         self.fn_globals = fn_globals
         self.globals_base = globals_base        # source of the globals dict; None = not guardable
         self.globals_trusted = is_torch_module_name(fn_globals.get("__name__"))
+        # The builtins the code runs with: its function's ``__builtins__`` (fixed when the function
+        # was made), and where the guards re-read that dict (None: not guardable).
+        self.fn_builtins = fn_builtins if fn_builtins is not None else builtins_of(fn_globals)
+        self.builtins_base = builtins_base if fn_builtins is not None else _builtins_source(self.fn_builtins)
         self.parent = parent
         self.depth = 0 if parent is None else parent.depth + 1
         self.stack: list[VariableTracker] = []
@@ -239,21 +247,40 @@ class InstructionTranslator:
         if name in self.fn_globals:
             value = self.fn_globals[name]
             source = self.global_source(name)
-            if source is None or (self.globals_trusted and type(value) not in _REGISTRY_TYPES):
+            if source is None or (self.globals_trusted and is_torch_code(value)
+                                  and name not in rebound_globals(self.fn_globals)):
                 return self.wrap_const(value)
             return self.wrap(value, source)
-        b = self.fn_globals.get("__builtins__", builtins)
-        b = b.__dict__ if isinstance(b, types.ModuleType) else b
-        if name in b:
-            return self.wrap_const(b[name])
-        raise UserCodeError(NameError(f"name '{name}' is not defined"))
+        if name not in self.fn_builtins:
+            raise UserCodeError(NameError(f"name '{name}' is not defined"))
+        return self._load_builtin(name)
+
+    def _load_builtin(self, name: str) -> VariableTracker:
+        """A global read that found a builtin (CPython: LOAD_GLOBAL looks in the function's globals,
+        then its builtins). It holds while the name stays absent from the globals (a module
+        global added later shadows it) and the builtins dict still maps it to the same value
+        (``builtins.abs = ...``): both are guarded. Torch's own modules are trusted."""
+        value = self.fn_builtins[name]
+        if self.globals_trusted:
+            return self.wrap_const(value)
+        globals_dict = GlobalsDictSource() if self.fn_globals is self.capture.root_globals else self.globals_base
+        if globals_dict is not None:
+            self.guard(globals_dict, GuardKind.DICT_NOT_CONTAINS, name, "a builtin read: no global shadows it")
+        if self.builtins_base is None:
+            return self.wrap_const(value)
+        return self.wrap(value, ItemSource(self.builtins_base, name))
 
     # -- the tx interface for trackers -----------------------------------------------------
     def wrap(self, value: Any, source: Source) -> VariableTracker:
         return VariableBuilder(self, source)(value)
 
     def wrap_const(self, value: Any) -> VariableTracker:
+        """A real value reached by a path the guards do not follow (see SourcelessBuilder)."""
         return SourcelessBuilder(self)(value)
+
+    def wrap_new(self, value: Any) -> VariableTracker:
+        """A real value a call made at trace time: the trace's own (no source, rebuilt if it escapes)."""
+        return SourcelessBuilder(self, fresh=True)(value)
 
     def guard(self, source: Source | None, kind: GuardKind, payload: Any, reason: str) -> None:
         self.capture.guards.add(Guard(source, kind, payload, reason))
@@ -268,9 +295,27 @@ class InstructionTranslator:
             raise Unsupported(breaks.SIDE_EFFECT, f"{what} on {vt.describe()}, which cannot be re-read at run time")
         self.capture.side_effects.record(vt)
 
-    def defer_call(self, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> None:
-        """Make this call after the graph runs (a log record: see DeferredCallVariable)."""
-        self.capture.side_effects.record_call(fn, args, kwargs)
+    def pin_identity(self, vt: VariableTracker) -> int:
+        """The id the object ``vt`` stands for has at run time, made a fact by an ID_MATCH guard
+        on its source (``id(src) == n``: the guard checks exactly what is folded); the entry is
+        dropped when the object dies (CacheEntry watchers), so no later object at that address
+        matches. A builtin or a Python module needs no guard (``static_identity``). Unsupported
+        for what has no such id: an object made while tracing (its id exists only at run time),
+        a graph input (tensor, symbolic number) or a bound method, new objects on most calls or
+        reads (pinning one would recompile every time)."""
+        if vt.source is None and vt.static_identity:
+            return id(vt.as_constant())
+        why = ("a graph input: its identity changes from call to call" if vt.is_tensor or vt.is_symbolic else
+               "a bound method: a new object on every attribute read" if vt.python_type() is types.MethodType else
+               "made while tracing (or reached without a source): its run-time id is not known"
+               if vt.source not in self.capture.objects else
+               None)
+        if why is not None:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"id() of {vt.describe()}, {why}")
+        obj = self.capture.objects[vt.source]
+        self.guard(vt.source, GuardKind.ID_MATCH, IdRef.of(obj), "id() of an object reached from a source")
+        self.capture.guards.watch(obj)
+        return id(obj)
 
     def frame_super_args(self) -> tuple[VariableTracker, VariableTracker]:
         cell = self.cells.get("__class__")
@@ -285,10 +330,14 @@ class InstructionTranslator:
             raise Unsupported(breaks.TOO_LONG, f"inlining deeper than {config.max_inline_depth} calls")
         target = fn.inline_target(self)
         code = target.code
+        native = native_module_reason(target.fn_globals.get("__name__"))
+        if native is not None:    # (a functorch transform, a higher-order op...: variables/native.py)
+            raise Unsupported(native[0], f"{target.module or ''}.{code.co_qualname}() is {native[1]}".lstrip("."))
         f_locals = bind_arguments(code, target.defaults, target.kwdefaults, args, kwargs)
         cells = {name: target.closure[i] for i, name in enumerate(code.co_freevars)}
         child = InstructionTranslator(self.capture, code, f_locals, cells, target.fn_globals,
-                                      self._globals_base_for(target.fn_globals, target.fn_source), parent=self)
+                                      self._globals_base_for(target.fn_globals, target.fn_source), parent=self,
+                                      fn_builtins=target.builtins, builtins_base=self._builtins_base_for(target))
         if child.is_generator:          # nothing runs until the first next(), as in CPython
             return GeneratorVariable(child)
         return child.run()
@@ -302,12 +351,22 @@ class InstructionTranslator:
         return AttrSource(fn_source, "__globals__") if fn_source is not None else None
 
 
-# Mutable module-level registries: guarded even in torch's trusted modules (hook dicts...).
-_REGISTRY_TYPES = frozenset({dict, list, set, collections.OrderedDict})
+    def _builtins_base_for(self, target: Any) -> Source | None:
+        """Where an inlined function's builtins dict can be re-read from (None: unguardable)."""
+        if target.builtins is builtins.__dict__:
+            return _builtins_source(target.builtins)
+        if target.builtins is self.fn_builtins:        # a function made here, from these globals
+            return self.builtins_base
+        return AttrSource(target.fn_source, "__builtins__") if target.fn_source is not None else None
+
+
+def _builtins_source(b: dict[str, Any]) -> Source | None:
+    """The interpreter's builtins are ``sys.modules['builtins'].__dict__`` (bound once in guards)."""
+    return ModuleGlobalsSource("builtins") if b is builtins.__dict__ else None
 
 
 def root_translator(capture: CaptureState, code: types.CodeType, bound: dict[str, Any],
-                    closure: tuple[Any, ...] | None) -> InstructionTranslator:
+                    closure: tuple[Any, ...] | None, fn_builtins: dict[str, Any] | None = None) -> InstructionTranslator:
     """The translator of the compiled function itself: its arguments are lazy ``L[...]``
     sources, its closure cells are read through ``FreeVarSource``."""
     build = capture.build
@@ -327,7 +386,9 @@ def root_translator(capture: CaptureState, code: types.CodeType, bound: dict[str
             f_locals[name] = LazyVariableTracker(value, src, build)
     cells: dict[str, VariableTracker] = {name: existing_cell(capture, cell, FreeVarSource(name), name)
                                          for name, cell in zip(code.co_freevars, closure or ())}
-    tx = InstructionTranslator(capture, code, f_locals, cells, capture.root_globals, None)
+    b = fn_builtins if fn_builtins is not None else builtins_of(capture.root_globals)
+    tx = InstructionTranslator(capture, code, f_locals, cells, capture.root_globals, None, fn_builtins=b,
+                               builtins_base=_builtins_source(b) or RootBuiltinsSource())
     capture.tx = tx
     capture.graph.handler_probe = capture.under_handler
     return tx

@@ -32,6 +32,8 @@ class CacheEntry:
     # what one hop of a broken frame calls (the transformed function, which returns the resume
     # call as ``Continue``); ``fn`` is then that function wrapped by ``trampolined``
     step: Callable[..., Any] | None = None
+    # takes every call (an eager fallback whose guards could not be built): kept last in the cache
+    accepts_all: bool = False
 
     def __post_init__(self) -> None:
         if self.step is None:

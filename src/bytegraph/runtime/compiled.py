@@ -21,6 +21,7 @@ import torch
 from ..config import config
 from ..diagnostics.logs import get_logger
 from ..codegen.resume import make_resume_code, make_resume_function, origin_of
+from ..backends.registry import float_inputs
 from ..graph.shapes import FrameState
 from . import events
 from .cache import CacheEntry
@@ -56,7 +57,7 @@ class CompiledFunction:
         self.fn = fn
         self.backend = backend
         self.fullgraph = fullgraph
-        self.frame_state = FrameState(dynamic, symbolic_floats=getattr(backend, "symbolic_floats", False) is True)
+        self.frame_state = FrameState(dynamic, floats=float_inputs(backend))
         self.origin = origin_of(fn.__code__)
         self.root_fn = fn                               # the user's function (globals, closure)
         self.resumes: dict[Any, CompiledFunction] = {}   # shared by this function and its resume functions
@@ -121,7 +122,7 @@ class CompiledFunction:
             reason = self._why_miss(args, kwargs)
             self.stats.recompile_reasons.append(reason)
             log_recompiles.info("recompiling %s: %s", self.fn.__qualname__, reason)
-        entry = compile_call(self, args, kwargs)
+        entry = compile_call(self, args, kwargs)       # (the frame boundary: never raises a bytegraph error)
         self.stats.captures += 1
         if entry.graph is not None:
             self.stats.graphs += 1
@@ -131,13 +132,17 @@ class CompiledFunction:
         if entry.break_reason is not None:
             self.stats.break_reasons.append(entry.break_reason)
         self._watch(entry)
-        self.entries = (entry, *self.entries)
+        # most recent first; an entry that takes every call goes last, behind those compiled before
+        self.entries = (*self.entries, entry) if entry.accepts_all else (entry, *self.entries)
         events.LOG.record(self, entry, reason)
         return entry
 
     def _why_miss(self, args: tuple, kwargs: dict[str, Any]) -> str:
-        frame_locals = bind_frame(self.fn, args, kwargs)
-        return self.entries[0].guards.failure(frame_locals) or "no guard failed (a concurrent compile?)"
+        try:
+            frame_locals = bind_frame(self.fn, args, kwargs)
+            return self.entries[0].guards.failure(frame_locals) or "no guard failed (a concurrent compile?)"
+        except Exception as e:   # noqa: BLE001 - (a bad call raises again, as CPython's TypeError, in compile_call)
+            return f"unknown (explaining the miss failed: {type(e).__name__}: {e})"
 
     def _watch(self, entry: CacheEntry) -> None:
         """Drop ``entry`` when an object it guards by identity dies (its id may be reused)."""
@@ -184,7 +189,7 @@ class CompiledFunction:
             self.resumes.clear()
             self.entries = ()
             self.stats = CompileStats()
-            self.frame_state = FrameState(self.frame_state.dynamic, symbolic_floats=self.frame_state.symbolic_floats)
+            self.frame_state = FrameState(self.frame_state.dynamic, floats=self.frame_state.floats)
             self._limit_warned = False
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
@@ -259,6 +264,10 @@ class CompiledModule(torch.nn.Module):
         object.__setattr__(self, "_bytegraph", CompiledFunction(call_module, backend, fullgraph, dynamic))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks:
+            # hooks on the compiled module itself (FSDP's, when a compiled block is sharded; a
+            # user's): Module.__call__ runs them around forward, as for any module
+            return torch.nn.Module.__call__(self, *args, **kwargs)
         # CompiledFunction.__call__ inlined with the module prepended: one argument
         # repacking fewer on every call of a compiled model.
         mod = self._bytegraph_orig
@@ -290,6 +299,34 @@ class CompiledModule(torch.nn.Module):
 
     def reset(self) -> None:
         self._bytegraph.reset()
+
+
+class CompiledDDP(CompiledModule):
+    """``bytegraph.compile(DDP(model))``: DDP's own forward runs natively (bucket rebuilding, the
+    reducer's hooks, its logging) and its call of the wrapped module is compiled; the graph is
+    split at DDP's gradient buckets (runtime/ddp.py). ``entries``/``stats`` are the wrapped
+    module's captures."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks or self._backward_pre_hooks:
+            return torch.nn.Module.__call__(self, *args, **kwargs)
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        ddp = self._bytegraph_orig
+        state = ddp.__dict__
+        state["_run_ddp_forward"] = self._run_ddp_forward       # for this call only: DDP calls us
+        try:
+            return ddp(*args, **kwargs)
+        finally:
+            del state["_run_ddp_forward"]
+
+    def _run_ddp_forward(self, *inputs: Any, **kwargs: Any) -> Any:
+        ddp = self._bytegraph_orig
+        if getattr(ddp, "_use_python_reducer", False):
+            return self._bytegraph(ddp.module, *inputs, **kwargs)
+        with ddp._inside_ddp_forward():                            # (what DDP's own method does)
+            return self._bytegraph(ddp.module, *inputs, **kwargs)
 
 
 def call_module(module, *args, **kwargs):  # type: ignore[no-untyped-def]

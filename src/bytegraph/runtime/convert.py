@@ -8,15 +8,20 @@ A graph break retraces the frame up to the breaking instruction and ends the tra
 code there with a resume function (``graph_break``). A break that cannot resume, an error
 in the user's own code and an internal error end in an entry that runs the original
 function under the guards collected so far (with the reason recorded; an internal error
-also warns once). Only ``fullgraph=True`` turns a break into an exception.
+also warns once); when even those guards cannot be built, in one that runs it eagerly for
+every call no other entry takes. Only ``fullgraph=True`` turns a break into an exception.
+``compile_call`` is the frame boundary: torch's global state is the same after it as before
+(``torch_state``), whatever happened in between.
 """
 
 from __future__ import annotations
 
 import dis
-import inspect
 import logging
+import os
+import sys
 import time
+import traceback
 import types
 import warnings
 from typing import Any
@@ -28,12 +33,14 @@ from ..diagnostics.logs import get_logger
 import torch
 
 from ..guards import Guard, GuardKind, ShapeGuards, TensorSpec
-from ..guards.codegen import compile_guards
+from ..guards.codegen import CompiledGuards, compile_guards
 from ..guards.guard import GlobalStateSnapshot
 from ..interpreter.capture import CaptureState
 from ..interpreter.translator import InstructionTranslator, bind_arguments, program_for, root_translator
-from ..sources import NumpyTensorSource
+from ..sources import FloatTensorSource, NumpyTensorSource
+from . import torch_state
 from .cache import CacheEntry
+from .ddp import active_ddp_module, split_for_ddp
 from .graph_break import emit_break, why_not_resumable
 
 log_graphs = get_logger("graphs")
@@ -57,80 +64,141 @@ def bind_frame(fn: types.FunctionType, args: tuple, kwargs: dict[str, Any]) -> d
 
 
 def compile_call(owner: Any, args: tuple, kwargs: dict[str, Any]) -> CacheEntry:
-    """Capture ``owner.fn(*args, **kwargs)`` (``owner`` is the CompiledFunction)."""
+    """Capture ``owner.fn(*args, **kwargs)`` (``owner`` is the CompiledFunction).
+
+    This is the frame boundary. torch's global state is put back as it was, whatever happened
+    (``torch_state.preserved``), and nothing bytegraph raises reaches the program: a break that
+    cannot resume, the program's own exception and an internal error each end in an entry that
+    runs the frame eagerly with the reason recorded (an internal error also warns). Only a bad
+    call (CPython's TypeError), ``fullgraph=True`` and KeyboardInterrupt/SystemExit propagate."""
     fn = owner.fn
     start = time.perf_counter()
     frame_locals = bind_frame(fn, args, kwargs)
-    capture = _new_capture(owner)
+    caller_exc = sys.exc_info()[1]        # what sys.exc_info() is for the frame (guarded where read)
+    with torch_state.preserved(f"compiling {fn.__qualname__}"):
+        try:
+            entry = _capture(owner, frame_locals, caller_exc)
+        except CompileError:
+            raise
+        except Exception as e:   # noqa: BLE001 - failed while handling a failure: the last line of defence
+            if owner.fullgraph:
+                raise
+            entry = _accept_all_entry(owner, _internal_error(owner, "compiling", e))
+    if not entry.accepts_all and not _accepts(entry, args, kwargs):
+        # A bytegraph bug (a guard that cannot be evaluated): every later call would miss and
+        # recompile, so the frame runs eagerly from now on instead.
+        entry = _accept_all_entry(owner, _internal_error(owner, "checking the guards of", AssertionError(
+            "the new cache entry's guards reject the very call they were built from")))
+    entry.capture_seconds = time.perf_counter() - start
+    return entry
+
+
+def _accepts(entry: CacheEntry, args: tuple, kwargs: dict[str, Any]) -> bool:
     try:
-        tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__)
-        tx.run()
-        entry = _finish(owner, capture, tx, frame_locals)
+        return bool(entry.check(*args, **kwargs))
+    except Exception:   # noqa: BLE001 - (a generated guard catches its own errors; this is a second net)
+        return False
+
+
+def _capture(owner: Any, frame_locals: dict[str, Any], caller_exc: BaseException | None) -> CacheEntry:
+    fn = owner.fn
+    capture = _new_capture(owner, caller_exc)
+    try:
+        # (each attempt puts torch's state back as it ends, so what follows a failure, its
+        # fallback entry's guards included, starts from the state the call found)
+        with torch_state.preserved(f"tracing {fn.__qualname__}"):
+            tx = root_translator(capture, fn.__code__, frame_locals, fn.__closure__, fn.__builtins__)
+            tx.run()
+            return _finish(owner, capture, tx, frame_locals)
     except Unsupported as e:
         if owner.fullgraph:
             raise CompileError(f"bytegraph could not capture {fn.__qualname__} as one graph (fullgraph=True):\n"
                                f"{e.render()}") from None
         log_breaks.debug("%s", e.render())
         capture.release()
-        resumed = _resume_after_break(owner, frame_locals, e)
-        entry = resumed if isinstance(resumed, CacheEntry) else \
-            _eager_entry(owner, capture, frame_locals, f"{e.render()}\n  not resumable: {resumed}")
+        resumed = _resume_after_break(owner, frame_locals, e, caller_exc)
+        return resumed if isinstance(resumed, CacheEntry) else \
+            _eager_entry(owner, capture, frame_locals, f"{e.render()}\n  not resumable: {resumed}",
+                         warned=resumed.startswith("internal error"))
     except UserCodeError as e:
         # The program itself raises here: run it eagerly so the exception reaches the user
         # exactly as it would without bytegraph (same type, message and traceback).
         where = f" at {e.where.short()}" if e.where else ""
-        entry = _eager_entry(owner, capture, frame_locals, f"the program raises {type(e.original).__name__}{where}")
+        return _eager_entry(owner, capture, frame_locals, f"the program raises {type(e.original).__name__}{where}")
     except CompileError:
         raise
     except Exception as e:   # noqa: BLE001 - a bytegraph bug must never break the user's program
         if owner.fullgraph:
             raise
-        warnings.warn(f"bytegraph: internal error while compiling {fn.__qualname__}, running it eagerly "
-                      f"({type(e).__name__}: {e})", RuntimeWarning, stacklevel=5)
-        log_fallbacks.debug("internal error", exc_info=True)
-        entry = _eager_entry(owner, capture, frame_locals, f"internal error: {type(e).__name__}: {e}")
+        return _eager_entry(owner, capture, frame_locals, _internal_error(owner, "compiling", e), warned=True)
     finally:
         capture.release()
-    entry.capture_seconds = time.perf_counter() - start
-    return entry
 
 
-def _new_capture(owner: Any) -> CaptureState:
-    capture = CaptureState(root_globals=owner.fn.__globals__, frame_state=owner.frame_state)
+def _internal_error(owner: Any, doing: str, error: BaseException) -> str:
+    """Warn (one line) about a bytegraph bug and return the reason to record: the error, and the
+    innermost place in bytegraph's own code it came from."""
+    where = ""
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        path = frame.f_code.co_filename
+        if path.startswith(_PACKAGE_DIR):
+            where = f" at {os.path.relpath(path, _PACKAGE_DIR)}:{line}"
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    what = f"{type(error).__name__}" + (f": {message}" if message else "")
+    warnings.warn(f"bytegraph: internal error while {doing} {owner.fn.__qualname__}, running it eagerly "
+                  f"({what}{where})", RuntimeWarning, stacklevel=_user_stacklevel())
+    log_fallbacks.debug("internal error while %s %s", doing, owner.fn.__qualname__, exc_info=error)
+    return f"internal error{where}: {what}"
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` (for a warning issued by the caller) of the first frame outside bytegraph
+    (its modules and the code it generates: dispatchers, guards, transformed code)."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith((_PACKAGE_DIR, "<bytegraph")):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _new_capture(owner: Any, caller_exc: BaseException | None) -> CaptureState:
+    capture = CaptureState(root_globals=owner.fn.__globals__, frame_state=owner.frame_state, caller_exc=caller_exc)
     capture.guards.add(Guard(None, GuardKind.GLOBAL_STATE, GlobalStateSnapshot.capture(), "torch global state at capture"))
     return capture
 
 
-def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupported) -> CacheEntry | str:
+def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupported,
+                        caller_exc: BaseException | None) -> CacheEntry | str:
     """Retrace up to the instruction that broke and end the frame there with a resume
     function; when the break cannot resume, why not (the caller then runs the frame eagerly
     and records it)."""
     if why.root_index is None:
         return "the break happened outside the frame's own instructions"
-    capture = _new_capture(owner)
+    capture = _new_capture(owner, caller_exc)
     try:
-        tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__)
-        tx.stop_at = why.root_index
-        tx.run()
-        if tx.stopped is None:
-            return "retracing up to the break did not reach it"
-        reason = why_not_resumable(tx, tx.stopped)
-        if reason is not None:
-            log_fallbacks.debug("%s: break not resumable: %s", owner.fn.__qualname__, reason)
-            return reason
-        entry = _finish(owner, capture, tx, frame_locals, why)
-        entry.break_reason = why.render()
-        entry.make_resume_calls()
-        return entry
+        with torch_state.preserved(f"retracing {owner.fn.__qualname__} up to a graph break"):
+            tx = root_translator(capture, owner.fn.__code__, frame_locals, owner.fn.__closure__,
+                                 owner.fn.__builtins__)
+            tx.stop_at = why.root_index
+            tx.run()
+            if tx.stopped is None:
+                return "retracing up to the break did not reach it"
+            reason = why_not_resumable(tx, tx.stopped)
+            if reason is not None:
+                log_fallbacks.debug("%s: break not resumable: %s", owner.fn.__qualname__, reason)
+                return reason
+            entry = _finish(owner, capture, tx, frame_locals, why)
+            entry.break_reason = why.render()
+            entry.make_resume_calls()
+            return entry
     except (Unsupported, UserCodeError) as e:
         log_fallbacks.debug("%s: retracing up to the break failed: %s", owner.fn.__qualname__, e)
         first = e.render().splitlines()[0] if isinstance(e, Unsupported) else f"the program raises {type(e.original).__name__}"
         return f"retracing up to the break failed: {first}"
     except Exception as e:   # noqa: BLE001 - a bytegraph bug must never break the user's program
-        warnings.warn(f"bytegraph: internal error while resuming after a graph break in {owner.fn.__qualname__}, "
-                      f"running it eagerly ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=6)
-        log_fallbacks.debug("internal error", exc_info=True)
-        return f"internal error: {type(e).__name__}: {e}"
+        return _internal_error(owner, "resuming after a graph break in", e)
     finally:
         capture.release()
 
@@ -148,10 +216,32 @@ def _compiled_guards(fn: types.FunctionType, capture: CaptureState, frame_locals
 
 
 
-def _eager_entry(owner: Any, capture: CaptureState, frame_locals: dict[str, Any], reason: str) -> CacheEntry:
+def _eager_entry(owner: Any, capture: CaptureState, frame_locals: dict[str, Any], reason: str,
+                 warned: bool = False) -> CacheEntry:
+    """Run the frame eagerly whenever the guards collected so far hold (so these inputs do not
+    retrace); if they cannot be built, for every call (``warned``: the reason already warned)."""
     log_fallbacks.debug("%s runs eagerly: %s", owner.fn.__qualname__, reason)
-    guards = _compiled_guards(owner.fn, capture, frame_locals)
+    try:
+        guards = _compiled_guards(owner.fn, capture, frame_locals)
+    except Exception as e:   # noqa: BLE001 - a bytegraph bug must never break the user's program
+        if owner.fullgraph:
+            raise
+        failure = f"{type(e).__name__}: {e}" if warned else _internal_error(owner, "building the guards of", e)
+        return _accept_all_entry(owner, f"{reason}\n  (its guards could not be built: {failure})")
     return CacheEntry(guards.check, owner.fn, guards, None, reason, watchers=list(capture.guards.watched))
+
+
+def _accept_all(*args: Any, **kwargs: Any) -> bool:
+    return True
+
+
+def _accept_all_entry(owner: Any, reason: str) -> CacheEntry:
+    """Run the frame eagerly for every call no other entry takes, for good: the guards themselves
+    could not be built. Sound whatever the inputs (running the original is always right); it is
+    kept last, so the entries compiled before still serve their inputs."""
+    log_fallbacks.debug("%s runs eagerly from now on: %s", owner.fn.__qualname__, reason)
+    guards = CompiledGuards(_accept_all, "# accepts every call: " + reason.splitlines()[0], [], {}, [], [])
+    return CacheEntry(_accept_all, owner.fn, guards, None, reason, accepts_all=True)
 
 
 def _install_aliasing_guard(capture: CaptureState) -> None:
@@ -161,7 +251,8 @@ def _install_aliasing_guard(capture: CaptureState) -> None:
     ndarray itself is compared."""
     sources = tuple(a.source.of if isinstance(a.source, NumpyTensorSource) else a.source
                     for a in capture.graph.graph_args
-                    if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state())
+                    if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state()
+                    and not isinstance(a.source, FloatTensorSource))     # a new tensor on every call
     if len(sources) >= 2:
         capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
     if len(capture.distinct) >= 2:
@@ -246,7 +337,7 @@ def rerun_eagerly_if_graph_raises(transformed: types.FunctionType, original: typ
 def _refresh_tensor_specs(capture: CaptureState) -> None:
     """TENSOR_MATCH checks the sizes each input has *after* tracing: a dimension that started
     symbolic but was specialized along the way (``x.size(1) == 12``) is checked as a constant."""
-    fakes = {a.source: a.fake for a in capture.graph.graph_args if isinstance(a.fake, torch.Tensor)}
+    fakes = {a.source: a for a in capture.graph.graph_args if a.layout is not None}   # (sizes as they entered)
     for g in [g for g in capture.guards if g.kind is GuardKind.TENSOR_MATCH and g.source in fakes]:
         spec = TensorSpec.of(capture.graph.example_of(g.source), fakes[g.source])
         if spec != g.payload:
@@ -293,16 +384,16 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())
-        compiled = graph.compile_with(owner.backend, gm)
-        for source, value, _ in graph.specialized_floats:      # the backend made these constants
-            capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value,
-                                     "the backend cannot take this float symbolically (AOTAutograd's tensorify)"))
+        backend = split_for_ddp(owner.backend) if active_ddp_module() is not None else owner.backend
+        compiled = graph.compile_with(backend, gm)
         # An op that raises at run time must leave the program as eager would: inside its
         # try/with, or before side effects the frame made ahead of it (written back after the
         # graph, they would be lost): the frame is then rerun eagerly from the start.
         rerun = graph.ops_under_handler or bool(capture.side_effects)
         if rerun:
             compiled = GraphCall(compiled, graph.mutated_inputs(), graph.switches_modes())
+    for source, value, why in graph.specialized_floats:    # floats whose value the trace used
+        capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value, f"a float made a constant: {why}"))
     _refresh_tensor_specs(capture)
     _install_aliasing_guard(capture)
     _install_shape_guards(capture)

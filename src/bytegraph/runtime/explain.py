@@ -92,6 +92,8 @@ _PYTHON: dict[GuardKind, Any] = {
     _K.CELL_EMPTY: lambda g, e: f"{e} holds no value",
     _K.DICT_CONTAINS: lambda g, e: f"{g.payload!r} in {e}",
     _K.DICT_NOT_CONTAINS: lambda g, e: f"{g.payload!r} not in {e}",
+    _K.DICT_CONTAINS_OBJECT: lambda g, e: f"{g.payload.name()} in {e}",
+    _K.DICT_NOT_CONTAINS_OBJECT: lambda g, e: f"{g.payload.name()} not in {e}",
     _K.TENSOR_MATCH: lambda g, e: _tensor(e, g.payload),
     _K.DUPLICATE_INPUT: lambda g, e: f"{e} is {g.payload.name()}",
     _K.NO_TENSOR_ALIASING: lambda g, e: _aliasing([s.name() for s in g.payload]),
@@ -152,6 +154,7 @@ class Capture:
     break_file: str | None = None   # full path of the break (or user exception) location
     break_line: int | None = None
     module_root: bool = False       # bytegraph's ``call_module`` (or a resume function of it)
+    ddp_buckets: list[int] | None = None    # bytes per gradient bucket, when split for DDP (runtime/ddp.py)
 
     @property
     def break_id(self) -> str | None:
@@ -189,7 +192,8 @@ class Capture:
             resumes=origin.co_qualname if origin is not code else None,
             resume_line=_resume_line(code) if origin is not code else None,
             break_file=where[0] if where else None, break_line=where[1] if where else None,
-            module_root=origin is call_module.__code__)
+            module_root=origin is call_module.__code__,
+            ddp_buckets=gm.meta.get("bytegraph_ddp_buckets") if gm is not None else None)
 
 
 OUTCOMES = ("graph", "graph + break", "break", "eager", "no graph")
@@ -310,6 +314,10 @@ def render_capture(n: int, c: Capture) -> list[str]:
     if c.graph_code is not None:
         lines.append(f"  graph ({_plural(c.op_count, 'op')}):")
         lines.extend(_indent(c.graph_code, "    "))
+    if c.ddp_buckets and len(c.ddp_buckets) > 1:
+        sizes = ", ".join(f"{b / 1024:.1f} KiB" for b in c.ddp_buckets)
+        lines.append(f"  split for DDP into {len(c.ddp_buckets)} graphs, one per gradient bucket "
+                     f"(parameters per bucket: {sizes}); each bucket's all-reduce overlaps the rest of backward")
     if c.break_message:
         lines.extend(_indent(c.break_message, "  "))
     if c.eager_reason:

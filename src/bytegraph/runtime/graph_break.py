@@ -161,11 +161,18 @@ def _reentered(below: list[VariableTracker]) -> tuple[int, ...]:
 def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsupported, owner: Any) -> None:
     """Emit everything after the graph call: side effects, the native instruction, and the
     call(s) of the resume function(s)."""
-    tx.capture.side_effects.codegen(cg)
     pops, pushes = OPERANDS[inst.opname](inst.arg if not isinstance(inst.arg, Label) else 0)
     below, operands = tx.stack[:len(tx.stack) - pops], tx.stack[len(tx.stack) - pops:]
     locals_ = {name: vt for name, vt in tx.locals.items()          # (a resume function's own arguments
                if not name.startswith((STACK_PREFIX, CELL_PREFIX)) and name != EXC_ARG}     # are passed again apart)
+    # Everything live is built before the write-back (as the return value is: see convert._finish)
+    skipped = {*_reentered(below), *(tx.exc_slots if tx.current_exc is not None else ())}   # passed apart
+    cg.pin([*(vt for i, vt in enumerate(below) if i not in skipped), *operands,
+            *([tx.current_exc] if tx.current_exc is not None else []),
+            *(tx.cells[name] if name in tx.cells else tx.locals[f"{CELL_PREFIX}{name}"]
+              for name in owner.origin.code.co_cellvars),
+            *(locals_[name] for name in sorted(locals_))])
+    tx.capture.side_effects.codegen(cg)
     broke_inside = len(why.stack) > 1 and inst.opname in _CALLS
     callee = _callable_position(inst, operands) if broke_inside else -1
     origin = owner.origin

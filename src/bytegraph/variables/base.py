@@ -38,14 +38,14 @@ class Tx(Protocol):
 
     def wrap(self, value: Any, source: Source) -> "VariableTracker": ...
     def wrap_const(self, value: Any) -> "VariableTracker": ...
+    def wrap_new(self, value: Any) -> "VariableTracker": ...
     def guard(self, source: Source | None, kind: GuardKind, payload: Any, reason: str) -> None: ...
     def inline_call(self, fn: "VariableTracker", args: list["VariableTracker"],
                     kwargs: dict[str, "VariableTracker"]) -> "VariableTracker": ...
     def call(self, fn: "VariableTracker", args: list["VariableTracker"],
              kwargs: dict[str, "VariableTracker"]) -> "VariableTracker": ...
     def mutation(self, vt: "VariableTracker", what: str) -> None: ...
-    def defer_call(self, fn: "VariableTracker", args: list["VariableTracker"],
-                   kwargs: dict[str, "VariableTracker"]) -> None: ...
+    def pin_identity(self, vt: "VariableTracker") -> int: ...
 
 
 def pymethod(*names: str) -> Callable[[Callable], Callable]:
@@ -57,12 +57,13 @@ def pymethod(*names: str) -> Callable[[Callable], Callable]:
 
 
 def fold(tx: Tx, fn: Callable, *args: Any, **kwargs: Any) -> "VariableTracker":
-    """Evaluate ``fn`` on constant values at trace time; an exception is the user's own."""
+    """Evaluate ``fn`` on constant values at trace time; an exception is the user's own. The
+    result is the trace's own (``wrap_new``): an object it is is rebuilt, not shared, at run time."""
     try:
         result = fn(*args, **kwargs)
     except Exception as e:   # noqa: BLE001 - the user's code raised: it reaches them unchanged
         raise UserCodeError(e) from e
-    return tx.wrap_const(result)
+    return tx.wrap_new(result)
 
 
 class VariableTracker:
@@ -71,7 +72,9 @@ class VariableTracker:
     _methods: dict[str, Callable] = {}
     is_tensor = False         # operators on tensors go into the graph...
     is_symbolic = False       # ...and so do operators on symbolic numbers (SymNodeVariable)
+    is_graph_float = False    # a Python float the graph carries as a tensor (variables/floats.py)
     identity_matters = False  # a mutable object: rebuilt once per frame, however often it is reached
+    static_identity = False   # a builtin or a Python module: the same object at run time, even without a source
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -152,6 +155,16 @@ class VariableTracker:
     def replay(self, cg: Any) -> None:
         """Write this (pre-existing, mutated) object's final state back to the real object."""
         raise Unsupported(breaks.SIDE_EFFECT, f"replaying a mutation of {self.describe()}")
+
+    def replay_values(self) -> list["VariableTracker"]:
+        """The trackers ``replay`` rebuilds (new items, attribute values): side effects build them
+        all before writing anything back, so each is the value as the trace read it."""
+        return []
+
+    def changes_nothing(self) -> bool:
+        """Whether the final state is the state the trace found (a value swapped in and
+        restored, as ``functional_call`` and patching context managers do): no write-back."""
+        return False
 
     def reconstruct_method(self, cg: Any, name: str) -> None:
         """Push the bound method ``value.name`` (a BoundMethodVariable being rebuilt)."""

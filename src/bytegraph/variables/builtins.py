@@ -9,8 +9,11 @@ argument is a constant, and is a graph break otherwise.
 from __future__ import annotations
 
 import builtins
+import contextvars
 import math
 import operator
+import sys
+import warnings
 from typing import Any, Callable
 
 import torch
@@ -18,10 +21,12 @@ import torch
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
-from ..sources import TypeSource
-from . import ops
-from .base import NotConstant, Tx, VariableTracker, fold
+from ..sources import AttrSource, CallerExceptionSource, TypeSource
+from . import log_calls, ops
+from .base import LazyVariableTracker, NotConstant, Tx, VariableTracker, fold
+from .ctx import ExceptionVariable
 from .dicts import DictVariable, SetVariable
+from .getters import GETTER_TYPES, make_getter
 from .lists import (CombinedIteratorVariable, IteratorVariable, ListIteratorVariable, ListVariable, TupleVariable,
                     sort_trackers)
 
@@ -64,6 +69,8 @@ def _consts(args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> 
 
 
 class BuiltinVariable(VariableTracker):
+    static_identity = True      # builtins, operator/math functions: module-level objects that live forever
+
     def __init__(self, fn: Any, source: Any = None) -> None:
         super().__init__(source)
         self.fn = fn
@@ -78,6 +85,10 @@ class BuiltinVariable(VariableTracker):
         handler = HANDLERS.get(self.fn)
         if handler is not None:
             return handler(tx, *args, **kwargs)
+        if len(args) == 1 and not kwargs and args[0].is_graph_float:
+            kept = args[0].call_builtin(tx, self.fn)          # float(t) is t; anything else reads it
+            if kept is not None:
+                return kept
         if self.fn in SYMBOLIC and len(args) == 1 and not kwargs and _symbolic_number(args[0]):
             return tx.graph.call_function(SYMBOLIC[self.fn], args, {})
         if self.fn in PURE or isinstance(self.fn, type) and issubclass(self.fn, BaseException):
@@ -179,7 +190,8 @@ def _absent(tx: Tx, obj: VariableTracker, name: str, e: UserCodeError) -> bool:
     """True (and guarded: the attribute may be added later) when ``e`` says ``obj.name`` is missing."""
     if not isinstance(e.original, AttributeError):
         return False
-    if obj.source is not None:
+    removed = getattr(obj, "_removed_by_trace", None)       # (deleted by the trace: the real object has it)
+    if obj.source is not None and not (removed is not None and removed(name)):
         tx.guard(obj.source, GuardKind.NOT_HASATTR, name, "getattr/hasattr found no attribute")
     return True
 
@@ -364,7 +376,8 @@ def _sum(tx: Tx, iterable: VariableTracker, start: VariableTracker | None = None
 def _extreme(pick: Callable, op: str, sym_pick: Callable) -> Handler:
     """``min``/``max``: folded over constants; over ints (or floats) some of them symbolic, a chain
     of ``torch.sym_min``/``sym_max`` graph ops (no specialization; mixed int and float would change
-    the result's type, so they compare, which specializes); otherwise compared pairwise."""
+    the result's type, so they compare, which specializes); otherwise compared pairwise (graph
+    floats too: each comparison is guarded, the result is one of the items, as in CPython)."""
     def handler(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
         items = args[0].unpack(tx) if len(args) == 1 else list(args)
         if not kwargs and any(vt.is_symbolic for vt in items) and _same_number_type(items):
@@ -373,6 +386,8 @@ def _extreme(pick: Callable, op: str, sym_pick: Callable) -> Handler:
                 best = tx.graph.call_function(sym_pick, [best, vt], {})
             return best
         try:
+            if any(vt.is_graph_float for vt in items):
+                raise NotConstant("compared under guards, not folded")   # (their values would be guarded)
             return fold(tx, pick, *([a.as_constant() for a in items],) , **{k: v.as_constant() for k, v in kwargs.items()})
         except NotConstant:
             pass
@@ -413,6 +428,37 @@ def _print(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> Variabl
     raise Unsupported(breaks.PRINT_OR_IO, "print()")
 
 
+@handles(sys.exception)
+def _exception(tx: Tx) -> VariableTracker:
+    """``sys.exception()``: the exception a traced frame is handling (inlined callers included),
+    else the one the compiled function's caller is handling, guarded (None in the common case)."""
+    frame = tx
+    while frame is not None:
+        if frame.current_exc is not None:
+            return frame.current_exc
+        frame = frame.parent
+    return tx.wrap(tx.capture.caller_exc, CallerExceptionSource())
+
+
+@handles(sys.exc_info)
+def _exc_info(tx: Tx) -> VariableTracker:
+    """``sys.exc_info()``: (type, exception, traceback) of ``sys.exception()``; the traceback of
+    an exception raised while tracing does not exist yet (a graph break if it is needed)."""
+    exc = _exception(tx)
+    if not isinstance(exc, ExceptionVariable):          # None: no exception is being handled
+        return TupleVariable([exc, exc, exc])
+    if exc.source is None:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, "sys.exc_info() of an exception raised while tracing "
+                          "(its traceback is made at run time)")
+    tb = LazyVariableTracker(exc.exc.__traceback__, AttrSource(exc.source, "__traceback__"), tx.capture.build)
+    return TupleVariable([tx.wrap_const(exc.python_type()), exc, tb])
+
+
+HANDLERS[warnings.warn] = HANDLERS[warnings.warn_explicit] = log_calls.warn
+for _getter in GETTER_TYPES:
+    HANDLERS[_getter] = make_getter(_getter)
+
+
 @handles(builtins.__build_class__)
 def _build_class(tx: Tx, body: VariableTracker, name: VariableTracker, *rest: VariableTracker,
                  **kwargs: VariableTracker) -> VariableTracker:
@@ -421,7 +467,9 @@ def _build_class(tx: Tx, body: VariableTracker, name: VariableTracker, *rest: Va
 
 @handles(id)
 def _id(tx: Tx, obj: VariableTracker) -> VariableTracker:
-    raise Unsupported(breaks.UNSUPPORTED_CALL, "id(): object ids differ between tracing and running")
+    """``id(obj)`` of an object reached from a source is a constant, pinned by an identity
+    guard (``tx.pin_identity``); an object made while tracing has no id until run time."""
+    return tx.wrap_const(tx.pin_identity(obj))
 
 
 @handles(super)
@@ -444,6 +492,15 @@ def _object_setattr(tx: Tx, obj: VariableTracker, name: VariableTracker, value: 
     return obj.generic_setattr(tx, name.as_constant(), value)
 
 
+@handles(object.__delattr__)
+def _object_delattr(tx: Tx, obj: VariableTracker, name: VariableTracker) -> VariableTracker:
+    from .user_defined import UserDefinedObjectVariable
+
+    if not isinstance(obj, UserDefinedObjectVariable):
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"object.__delattr__ on {obj.describe()}")
+    return obj.generic_delattr(tx, name.as_constant())
+
+
 @handles(object.__getattribute__)
 def _object_getattribute(tx: Tx, obj: VariableTracker, name: VariableTracker) -> VariableTracker:
     from .user_defined import UserDefinedObjectVariable
@@ -451,6 +508,33 @@ def _object_getattribute(tx: Tx, obj: VariableTracker, name: VariableTracker) ->
     if isinstance(obj, UserDefinedObjectVariable):
         return obj.generic_getattr(tx, name.as_constant())
     return obj.var_getattr(tx, name.as_constant())
+
+
+@handles(contextvars.copy_context)
+def _copy_context(tx: Tx) -> VariableTracker:
+    from .contextvar import copy_context
+
+    return copy_context(tx)
+
+
+@handles(object.__new__)
+def _object_new(tx: Tx, cls: VariableTracker, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+    """``object.__new__(cls)`` (a Python ``__new__`` calling ``super().__new__(cls)``): a new
+    object of ``cls``, tracked while tracing. Extra arguments are CPython's TypeError
+    (Objects/typeobject.c object_new) unless only ``__init__`` is overridden."""
+    from .user_defined import is_python_class, lookup_class_attr, new_object
+
+    klass = cls.as_constant()
+    if not isinstance(klass, type):
+        raise UserCodeError(TypeError(f"object.__new__(X): X is not a type object ({type(klass).__name__})"))
+    if not is_python_class(klass):      # a C base has its own layout: object.__new__ would refuse it
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"object.__new__({klass.__qualname__}) while tracing")
+    if args or kwargs:
+        if lookup_class_attr(klass, "__new__")[1] is not object.__new__:
+            raise UserCodeError(TypeError("object.__new__() takes exactly one argument (the type to instantiate)"))
+        if lookup_class_attr(klass, "__init__")[1] is object.__init__:
+            raise UserCodeError(TypeError(f"{klass.__name__}() takes no arguments"))
+    return new_object(klass)
 
 
 @handles(object.__init__)

@@ -23,7 +23,7 @@ import torch
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import Guard, GuardKind
-from .base import NotConstant, Tx, VariableTracker, pymethod
+from .base import LazyVariableTracker, NotConstant, Tx, VariableTracker, pymethod
 from .lists import IteratorVariable, TupleVariable
 
 _IDENTITY_HASHES = frozenset({object.__hash__, torch.Tensor.__hash__})
@@ -109,6 +109,21 @@ def replace_contents(target: Any, contents: Any) -> None:
             base.__setitem__(target, k, v)
 
 
+def update_contents(target: Any, deleted: tuple, updates: dict) -> None:
+    """Run-time write-back of the keys a trace changed in a dict (or a subclass: through the
+    builtin's own methods). The new values were built before any was written."""
+    base = collections.OrderedDict if isinstance(target, collections.OrderedDict) else dict
+    for k in deleted:
+        base.__delitem__(target, k)
+    for k, v in updates.items():
+        base.__setitem__(target, k, v)
+
+
+def _same_entry(initial: VariableTracker, final: VariableTracker) -> bool:
+    """Whether a dict entry still holds the value the trace found there (lazily built or not)."""
+    return final is initial or (isinstance(initial, LazyVariableTracker) and initial.realize() is final)
+
+
 def _clear_and_update(cg: Any, source: Any, build_contents: Any) -> None:
     cg.push_callable(replace_contents)
     cg.load_source(source)
@@ -145,6 +160,10 @@ class DictVariable(VariableTracker):
         self.py_type = py_type
         self.default_factory = default_factory
         self.key_guards = key_guards
+        # the keys the dict had before the call, in order: key guards are about them, never about
+        # keys the trace itself added or removed since
+        self._original = tuple(self._items) if key_guards is not None else ()
+        self._guard_set = key_guards        # kept after key_guards is used (the write-back may guard)
 
     def value(self, key: Hashable) -> VariableTracker:
         vt = self._items[key].realize()
@@ -154,7 +173,7 @@ class DictVariable(VariableTracker):
     def keys(self) -> list[Hashable]:
         """Every key, in order: the caller depends on the whole key set, which is guarded."""
         if self.key_guards is not None:
-            self.key_guards.add(Guard(self.source, GuardKind.DICT_KEYS, tuple(self._items), "the dict's key set was used"))
+            self.key_guards.add(Guard(self.source, GuardKind.DICT_KEYS, self._original, "the dict's key set was used"))
             self.key_guards = None
         return list(self._items)
 
@@ -162,9 +181,16 @@ class DictVariable(VariableTracker):
         """``k in d``, guarding just that key's presence (or absence). When the caller goes on to
         read ``d[k]`` (``reading``), presence needs no guard: the value's own guard reads ``d[k]``."""
         present = k in self._items
-        if self.key_guards is not None and not isinstance(k, IdentityKey) and not (present and reading):
+        if self.key_guards is None or (present and reading) or present != (k in self._original):
+            return present          # (known, or decided by the trace's own writes: nothing to guard)
+        if not isinstance(k, IdentityKey):
             kind = GuardKind.DICT_CONTAINS if present else GuardKind.DICT_NOT_CONTAINS
             self.key_guards.add(Guard(self.source, kind, k, "membership test on the dict"))
+        elif k.vt.source is not None:
+            # an object key (a parameter in ``optimizer.state``): guarded by the key's own source;
+            # an object the trace made cannot be in a dict from before the call
+            kind = GuardKind.DICT_CONTAINS_OBJECT if present else GuardKind.DICT_NOT_CONTAINS_OBJECT
+            self.key_guards.add(Guard(self.source, kind, k.vt.source, "membership test on the dict"))
         return present
 
     def python_type(self) -> type:
@@ -200,11 +226,58 @@ class DictVariable(VariableTracker):
         if self.py_type is types.MappingProxyType:
             raise UserCodeError(TypeError(f"'mappingproxy' object does not support {what}"))
         if self.source is not None:
+            if self._initial is None:      # what the write-back compares the final state with
+                self._initial = dict(self._items)
             tx.mutation(self, f"dict.{what}")
 
+    _initial: dict[Hashable, VariableTracker] | None = None
+
+    def _diff(self) -> tuple[list[Hashable], list[Hashable]] | None:
+        """(deleted keys, keys set) that turn the dict the trace found into the final one, as
+        ``del d[k]`` then ``d[k] = v`` in order; None when that would not give the final key
+        order (a key deleted and set again, ``move_to_end``): the whole dict is rewritten then."""
+        initial = self._initial or {}
+        final = self._items
+        survivors = [k for k in initial if k in final]
+        if list(final) != survivors + [k for k in final if k not in initial]:
+            return None
+        changed = [k for k in final if k not in initial or not _same_entry(initial[k], final[k])]
+        return [k for k in initial if k not in final], changed
+
+    def changes_nothing(self) -> bool:
+        return self._diff() == ([], [])
+
+    def replay_values(self) -> list[VariableTracker]:
+        diff = self._diff()
+        keys = list(self._items) if diff is None else diff[1]
+        return [*(k.vt for k in keys if isinstance(k, IdentityKey)), *(self.value(k) for k in keys)]
+
     def replay(self, cg: Any) -> None:
-        """``src.clear(); src.update({...})``: same dict object, new contents in order."""
-        _clear_and_update(cg, self.source, lambda: self._build_plain(cg))
+        """Only what changed: ``del d[k]`` and ``d[k] = v`` through the builtin's own methods (so
+        keys added to the real dict since, which the trace never saw, stay). When the key order
+        changed, ``d.clear(); d.update({...})`` of the final contents, under a guard on the key
+        set the trace found."""
+        diff = self._diff()
+        if diff is None:
+            if self._guard_set is not None:
+                self._guard_set.add(Guard(self.source, GuardKind.DICT_KEYS, self._original,
+                                          "the dict is written back whole"))
+            _clear_and_update(cg, self.source, lambda: self._build_plain(cg))
+            return
+        deleted, changed = diff
+        cg.push_callable(update_contents)
+        cg.load_source(self.source)
+        cg.begin_build(tuple)
+        for k in deleted:
+            _reconstruct_key(cg, k)
+        cg.build(tuple, len(deleted))
+        cg.begin_build(dict)
+        for k in changed:
+            _reconstruct_key(cg, k)
+            cg.reconstruct(self.value(k))
+        cg.build(dict, len(changed))
+        cg.call(3)
+        cg.emit("POP_TOP")
 
     def _build_plain(self, cg: Any) -> None:
         cg.begin_build(dict)
@@ -290,7 +363,7 @@ class DictVariable(VariableTracker):
     @pymethod("__delitem__")
     def _delitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
         k = hash_key(tx, key, self._items)
-        if k not in self._items:
+        if not self.has_key(k):
             raise UserCodeError(KeyError(k))
         self._mutate(tx, "__delitem__")
         del self._items[k]
@@ -299,7 +372,7 @@ class DictVariable(VariableTracker):
     @pymethod("pop")
     def _pop(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
         k = hash_key(tx, key, self._items)
-        if k not in self._items:
+        if not self.has_key(k, reading=True):
             if default is None:
                 raise UserCodeError(KeyError(k))
             return default
@@ -311,7 +384,7 @@ class DictVariable(VariableTracker):
     @pymethod("setdefault")
     def _setdefault(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
         k = hash_key(tx, key, self._items)
-        if k not in self._items:
+        if not self.has_key(k, reading=True):
             self._mutate(tx, "setdefault")
             self._items[k] = default if default is not None else tx.wrap_const(None)
         return self.value(k)
@@ -543,6 +616,9 @@ class SetVariable(VariableTracker):
     @pymethod("copy")
     def _copy(self, tx: Tx) -> VariableTracker:
         return SetVariable(self._items, self.py_type)
+
+    def replay_values(self) -> list[VariableTracker]:
+        return list(self._items.values())
 
     def replay(self, cg: Any) -> None:
         """``src.clear(); src.update({...})``."""

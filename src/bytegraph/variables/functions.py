@@ -23,7 +23,7 @@ from typing import Any
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
-from ..sources import AttrSource, ItemSource, Source
+from ..sources import AttrSource, ItemSource, Source, builtins_of
 from .base import Tx, VariableTracker
 
 
@@ -43,6 +43,7 @@ class InlineTarget:
     kwdefaults: dict[str, VariableTracker]
     closure: list[VariableTracker]           # CellVariable / ExistingCellVariable, in co_freevars order
     module: str | None                       # __module__ of the function (globals policy)
+    builtins: dict[str, Any]                 # the function's __builtins__ (what LOAD_GLOBAL falls back to)
 
 
 class CellVariable(VariableTracker):
@@ -126,6 +127,13 @@ class ExistingCellVariable(VariableTracker):
     def replayable(self) -> bool:
         return self.contents_source is not None
 
+    def replay_values(self) -> list[VariableTracker]:
+        return [self._contents] if self._contents is not None and self._contents is not _UNREAD else []
+
+    def changes_nothing(self) -> bool:
+        contents = self._contents
+        return contents is not None and contents is not _UNREAD and contents.source == self.contents_source
+
     def replay(self, cg: Any) -> None:
         """``cell.cell_contents = value`` on the real cell (deleting it for ``del``)."""
         if self._contents is None:
@@ -179,9 +187,10 @@ class UserFunctionVariable(VariableTracker):
         return self.fn   # functions compare and hash by identity: safe to fold `f is g`, dict keys
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        from .stdlib import PY_FUNCTION_HANDLERS
+        from .stdlib import PY_FUNCTION_HANDLERS, PY_FUNCTION_HANDLERS_BY_NAME
 
-        handler = PY_FUNCTION_HANDLERS.get(self.fn)
+        handler = PY_FUNCTION_HANDLERS.get(self.fn) or PY_FUNCTION_HANDLERS_BY_NAME.get(
+            (self.fn.__module__, self.fn.__qualname__))
         if handler is not None:
             return handler(tx, *args, **kwargs)
         if self.fn.__module__ in IO_MODULES:
@@ -201,7 +210,8 @@ class UserFunctionVariable(VariableTracker):
         closure = [existing_cell(tx.capture, cell, AttrSource(ItemSource(AttrSource(src, "__closure__"), i),
                                                              "cell_contents") if src else None, fn.__code__.co_freevars[i])
                    for i, cell in enumerate(fn.__closure__ or ())]
-        return InlineTarget(fn.__code__, fn.__globals__, src, defaults, kwdefaults, closure, fn.__module__)
+        return InlineTarget(fn.__code__, fn.__globals__, src, defaults, kwdefaults, closure, fn.__module__,
+                            fn.__builtins__)
 
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
         if name in ("__name__", "__qualname__", "__module__", "__doc__"):
@@ -233,6 +243,7 @@ class NestedFunctionVariable(VariableTracker):
         self.kwdefaults = kwdefaults
         self.closure = closure
         self.module = module
+        self.fn_builtins = builtins_of(fn_globals)      # as CPython's MAKE_FUNCTION takes them
 
     def python_type(self) -> type:
         return types.FunctionType
@@ -241,7 +252,8 @@ class NestedFunctionVariable(VariableTracker):
         return tx.inline_call(self, args, kwargs)
 
     def inline_target(self, tx: Tx) -> InlineTarget:
-        return InlineTarget(self.code, self.fn_globals, None, self.defaults, self.kwdefaults, self.closure, self.module)
+        return InlineTarget(self.code, self.fn_globals, None, self.defaults, self.kwdefaults, self.closure, self.module,
+                            self.fn_builtins)
 
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
         if name in ("__name__", "__qualname__"):
@@ -361,27 +373,6 @@ class PartialVariable(VariableTracker):
 
     def describe(self) -> str:
         return f"functools.partial of {self.func.describe()}"
-
-
-class DeferredCallVariable(VariableTracker):
-    """A call made only for its effect outside the program: a log record or a warning
-    (``logger.warning(...)``, ``warnings.warn(...)``). It is not traced: it is recorded, with
-    its arguments, and made after the graph runs, in program order with the other side effects
-    (the message comes out after the computation instead of in the middle of it)."""
-
-    def __init__(self, fn: VariableTracker) -> None:
-        super().__init__(None)
-        self.fn = fn
-
-    def python_type(self) -> type:
-        return self.fn.python_type()
-
-    def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        tx.defer_call(self.fn, args, kwargs)
-        return tx.wrap_const(None)
-
-    def reconstruct(self, cg: Any) -> None:
-        cg.reconstruct(self.fn)
 
 
 class LruCacheVariable(VariableTracker):

@@ -28,6 +28,29 @@ def _user_error(exc: Exception) -> UserCodeError:
     return UserCodeError(exc)
 
 
+def derived_type(a: type, b: type | None = None) -> type | None:
+    """The type of a sequence made from ``a`` (and ``b``) by slicing, ``+`` or ``*``, as CPython
+    and torch make it; None where CPython raises TypeError (list + tuple). A torch.Size stays a
+    Size, even with a plain tuple on either side (its ``__getitem__``, ``__add__``, ``__radd__``,
+    ``__mul__``, ``__rmul__`` say so); any other tuple subclass (named tuple, structseq) gives a
+    plain tuple; lists and deques give their own type."""
+    b = a if b is None else b
+    if issubclass(a, tuple) and issubclass(b, tuple):
+        return torch.Size if torch.Size in (a, b) else tuple
+    return a if a is b else None
+
+
+def _sequence_operand(tx: Tx, vt: VariableTracker) -> tuple[list[VariableTracker], type] | None:
+    """The items and type of the other operand of ``seq + other``, if it is a list or tuple
+    (a tracked one, or a constant such as ``(1,)``)."""
+    if isinstance(vt, BaseListVariable):
+        return list(vt._items), vt.py_type
+    if vt.is_constant() and isinstance(vt.as_constant(), (list, tuple)):
+        value = vt.as_constant()
+        return [tx.wrap_const(v) for v in value], type(value)
+    return None
+
+
 class BaseListVariable(VariableTracker):
     py_type: type = list
 
@@ -88,9 +111,14 @@ class BaseListVariable(VariableTracker):
         return self.item(index)
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
-        if op == "add" and isinstance(other, BaseListVariable) and other.py_type is self.py_type:
-            a, b = (other, self) if reflected else (self, other)
-            return self.new(a._items + b._items)
+        if op == "add":
+            found = _sequence_operand(tx, other)
+            result_type = derived_type(self.py_type, found[1]) if found is not None else None
+            if result_type is not None:
+                a, b = (found[0], self._items) if reflected else (self._items, found[0])
+                if issubclass(result_type, tuple):
+                    return TupleVariable(a + b, py_type=result_type)
+                return self.new(a + b)
         if op == "mul" and other.python_type() is int:
             return self.new(self._items * other.as_constant())      # a symbolic count specializes
         if op in ("eq", "ne", "lt", "le", "gt", "ge") and isinstance(other, BaseListVariable):
@@ -158,6 +186,10 @@ class TupleVariable(BaseListVariable):
     def __init__(self, items: list[VariableTracker], source: Any = None, py_type: type = tuple) -> None:
         super().__init__(items, source)
         self.py_type = py_type
+
+    def new(self, items: list[VariableTracker]) -> "BaseListVariable":
+        """A slice or repetition: a torch.Size stays a Size, other tuples become plain tuples."""
+        return TupleVariable(items, py_type=derived_type(self.py_type))
 
     def fields(self) -> tuple[str, ...]:
         return getattr(self.py_type, "_fields", None) or getattr(self.py_type, "__match_args__", ())
@@ -268,7 +300,7 @@ class ListVariable(BaseListVariable):
         from .dicts import replace_contents
 
         if self._length_unread is not None:
-            appended = self._raw[self._input_length:]
+            appended = self.replay_values()
             cg.push_callable(list.extend)
             cg.load_source(self.source)
             cg.begin_build(list)
@@ -286,6 +318,9 @@ class ListVariable(BaseListVariable):
         cg.build(list, len(self._items))
         cg.call(2)
         cg.emit("POP_TOP")
+
+    def replay_values(self) -> list[VariableTracker]:
+        return list(self._raw[self._input_length:]) if self._length_unread is not None else self.realized()
 
     @pymethod("__iadd__")
     def _iadd(self, tx: Tx, values: VariableTracker) -> VariableTracker:
@@ -681,6 +716,9 @@ class DequeVariable(ListVariable):
         vt = self.item(0)
         del self._items[0]
         return vt
+
+    def replay_values(self) -> list[VariableTracker]:
+        return self.realized()
 
     def replay(self, cg: Any) -> None:
         """``src.clear(); src.extend([items])`` (items built first)."""

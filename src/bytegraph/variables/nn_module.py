@@ -10,12 +10,16 @@ hooks that is ``Module._call_impl``'s fast path, whose hook-dict checks become g
 
 from __future__ import annotations
 
+import types
+
 import torch
 
 from ..diagnostics.errors import UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, ItemSource
 from .base import Tx, VariableTracker, pymethod
+from .dicts import DictVariable
+from .functions import UserMethodVariable
 from .user_defined import UserDefinedObjectVariable, lookup_class_attr, wrap_child
 
 STATE_DICTS = ("_parameters", "_buffers", "_modules")
@@ -23,24 +27,47 @@ _POSITIONAL_GETITEM = (torch.nn.ModuleList.__getitem__, torch.nn.Sequential.__ge
 
 
 class NNModuleVariable(UserDefinedObjectVariable):
+    """A module. One made while tracing (``created``) is an object like any other: its
+    ``Module.__init__``, ``__setattr__`` and ``__call__`` are traced, so its state dicts are
+    trackers in ``pending`` (and the module can be rebuilt from them if it escapes)."""
+
     def _instance_attr(self, tx: Tx, name: str) -> VariableTracker | None:
         found = super()._instance_attr(tx, name)
         if found is not None:
             return found
+        if self.created:
+            for dict_name in STATE_DICTS:
+                d = self.pending.get(dict_name)
+                if isinstance(d, DictVariable) and d.has_key(name, reading=True):
+                    return d.value(name)
+            return None
         state = self.value.__dict__
         for dict_name in STATE_DICTS:
             d = state.get(dict_name)
+            tracked = tx.capture.identity.get(id(d)) if d is not None else None
+            if isinstance(tracked, DictVariable):
+                # The trace has read or written this dict (functional_call swaps parameters in
+                # with `module._parameters[name] = t`): its tracker holds the state as of now.
+                if tracked.has_key(name, reading=True):
+                    return tracked.value(name)
+                continue
             if d is not None and name in d:
                 src = ItemSource(AttrSource(self.source, dict_name), name) if self.source is not None else None
                 return wrap_child(tx, d[name], src)
         return None
+
+    def _removed_by_trace(self, name: str) -> bool:
+        """Also a parameter, buffer or submodule the trace deleted (``Module.__delattr__``)."""
+        state = self.value.__dict__
+        return super()._removed_by_trace(name) or (
+            not self.created and any(name in state.get(d, ()) for d in STATE_DICTS))
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         """``m(*args)``. Without hooks, ``Module.__call__`` is just ``forward``: we guard that
         (one NO_MODULE_HOOKS check per module, one global check) and inline ``forward``. With
         hooks, or an overridden ``__call__``, the real ``__call__`` is inlined, hooks and all."""
         m = self.value
-        if type(m).__call__ is torch.nn.Module.__call__ and not has_hooks(m) and "forward" not in m.__dict__:
+        if not self.created and type(m).__call__ is torch.nn.Module.__call__ and not has_hooks(m) and "forward" not in m.__dict__:
             if self.source is not None:   # one check: no hooks, not m.compile()d, forward not set on the instance
                 tx.guard(self.source, GuardKind.NO_MODULE_HOOKS, None, "module call without hooks")
                 tx.guard(None, GuardKind.NO_GLOBAL_MODULE_HOOKS, None, "module call without hooks")
@@ -66,17 +93,28 @@ class NNModuleVariable(UserDefinedObjectVariable):
 
     def _submodules(self, tx: Tx) -> list[VariableTracker]:
         """The values of ``_modules`` in order; from a source, its key set is guarded (DICT_KEYS)."""
+        if self.created:
+            d = self.pending["_modules"]
+            return [d.value(k) for k in d.keys()]
         if self.source is None:
             return [tx.wrap_const(m) for m in self.value._modules.values()]
         d = tx.wrap(self.value._modules, AttrSource(self.source, "_modules"))
         return [d.value(k) for k in d.keys()]
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-        """``m.name = value``: kept on the tracker and replayed through ``Module.__setattr__``
-        (which files tensors, parameters and submodules where they belong)."""
-        if name == "__setattr__":
-            return self.generic_setattr(tx, args[0].as_constant(), args[1])
-        if name == "__delattr__":
+        """``m.name = value`` and ``del m.name`` run ``Module.__setattr__``/``__delattr__`` (or the
+        class's own), traced: a tensor assigned to a buffer's name goes into ``_buffers``, a
+        deleted buffer leaves it, anything else is an instance attribute (``object.__setattr__``).
+        So reads later in the trace, and the write-back, see what eager would."""
+        if self.created:
+            return super().call_method(tx, name, args, kwargs)
+        if name in ("__setattr__", "__delattr__"):
+            owner, fn = lookup_class_attr(type(self.value), name)
+            if isinstance(fn, types.FunctionType):
+                method = UserMethodVariable(wrap_child(tx, fn, self._member_source(owner, name)), self)
+                return tx.call(method, args, kwargs)
+            if name == "__setattr__":
+                return self.generic_setattr(tx, args[0].as_constant(), args[1])
             return self.generic_delattr(tx, args[0].as_constant())
         return super().call_method(tx, name, args, kwargs)
 

@@ -436,7 +436,7 @@ def _is_scalar_type(value: Any) -> bool:
     return isinstance(value, type) and issubclass(value, np.generic)
 
 
-def _constant(tx: Tx, value: Any) -> VariableTracker:
+def _constant(tx: Tx, value: Any, fresh: bool = False) -> VariableTracker:
     """A value numpy computed at trace time. dtypes are constants. A numpy scalar becomes a 0-d
     array in the graph (scalar=True): as a constant it would reach torch operations, and fx,
     which cannot spell it; ``finfo``/``iinfo`` hand out their scalars the same way."""
@@ -448,7 +448,7 @@ def _constant(tx: Tx, value: Any) -> VariableTracker:
         return NumpyInfoVariable(value)
     if isinstance(value, np.dtype):
         return ConstantVariable(value)
-    return tx.wrap_const(value)
+    return tx.wrap_new(value) if fresh else tx.wrap_const(value)
 
 
 class NumpyInfoVariable(ConstantVariable):
@@ -467,7 +467,7 @@ def _fold(tx: Tx, fn: Any, args: list[Any], kwargs: dict[str, Any]) -> VariableT
         result = fn(*args, **kwargs)
     except Exception as e:   # noqa: BLE001 - the program's own error
         raise UserCodeError(e) from e
-    return _constant(tx, result)
+    return _constant(tx, result, fresh=True)
 
 
 class TensorFromNumpyVariable(TorchVariable):

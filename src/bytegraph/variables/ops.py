@@ -2,7 +2,8 @@
 
 One rule list for every operator, read top to bottom:
 
-1. a tensor operand -> a graph node (``operator.add`` etc. on the fake values);
+1. a tensor operand -> a graph node (``operator.add`` etc. on the fake values), a graph float
+   (variables/floats.py) taking part only beside a tensor;
 2. all operands constant -> folded at trace time with the real operator;
 3. the left operand's ``binary_op`` (list + list, dict | dict, user ``__add__``...);
 4. the right operand's reflected ``binary_op``;
@@ -54,7 +55,8 @@ def binary(tx: Tx, op: str, a: VariableTracker, b: VariableTracker) -> VariableT
         if result is not NotImplemented:
             return result
         op = op[1:]
-    if _in_graph(a, b) and _graph_operand(a) and _graph_operand(b):
+    tensor = a.is_tensor or b.is_tensor
+    if _in_graph(a, b) and _graph_operand(a, tensor) and _graph_operand(b, tensor):
         return tx.graph.call_function(BINARY[op], [a, b], {})
     if a.is_constant() and b.is_constant():
         return fold(tx, BINARY[op], a.as_constant(), b.as_constant())
@@ -72,9 +74,11 @@ def compare(tx: Tx, op: str, a: VariableTracker, b: VariableTracker) -> Variable
     return binary(tx, op, a, b)
 
 
-def _graph_operand(vt: VariableTracker) -> bool:
-    """Tensors, symbolic numbers and constants can meet in a graph op; a list cannot."""
-    return vt.is_tensor or vt.is_symbolic or vt.is_constant()
+def _graph_operand(vt: VariableTracker, beside_tensor: bool) -> bool:
+    """Tensors, symbolic numbers and constants can meet in a graph op; a list cannot. A float the
+    graph carries as a tensor (variables/floats.py) meets a tensor there; with anything else it
+    follows Python's float semantics (its ``binary_op``)."""
+    return vt.is_tensor or vt.is_symbolic or vt.is_constant() or beside_tensor and vt.is_graph_float
 
 
 def unary(tx: Tx, op: str, a: VariableTracker) -> VariableTracker:

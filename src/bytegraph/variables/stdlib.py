@@ -1,8 +1,9 @@
 """Standard-library functions modelled instead of inlined (their Python code is correct but
 slow to trace, or needs object identities that only exist at trace time).
 
-``PY_FUNCTION_HANDLERS`` is keyed by the function object; ``UserFunctionVariable`` looks here
-before inlining. ``CONSTANT_METHODS`` models methods of constant objects that take traced
+``PY_FUNCTION_HANDLERS`` is keyed by the function object (``PY_FUNCTION_HANDLERS_BY_NAME`` by
+module and qualified name, for modules not imported here); ``UserFunctionVariable`` looks
+there before inlining. ``CONSTANT_METHODS`` models methods of constant objects that take traced
 arguments (``Signature.bind``).
 """
 
@@ -72,6 +73,18 @@ def _deepcopy(tx: Tx, obj: VariableTracker, memo: VariableTracker | None = None)
 PY_FUNCTION_HANDLERS: dict[Any, Callable[..., VariableTracker]] = {
     inspect.signature: _signature,
     copy.deepcopy: _deepcopy,
+}
+
+
+def _skip(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+    return tx.wrap_const(None)
+
+
+# The same, for functions of modules bytegraph does not import, by (module, qualname).
+PY_FUNCTION_HANDLERS_BY_NAME: dict[tuple[str, str], Callable[..., VariableTracker]] = {
+    # Once torch.compile has run in the process, torch._dynamo wraps nn.Module.__init__ to tag
+    # every new module for its own heuristics; nothing in a traced program reads the tag.
+    ("torch._dynamo.mutation_guard", "GenerationTracker.tag"): _skip,
 }
 
 

@@ -2,11 +2,14 @@
 
 What happens to a call, first match wins:
 
-1. ``TRACE_TIME``: a query of trace-time state (``torch.is_grad_enabled()``,
+1. ``native.NATIVE_MODULES``: a functorch builtin, or a function torch marks to run eagerly
+   that belongs to a transform or higher-order op (``checkpoint``): a graph break that runs it
+   natively (GB019).
+2. ``TRACE_TIME``: a query of trace-time state (``torch.is_grad_enabled()``,
    ``torch.jit.is_scripting()``...) answered now, as a constant.
-2. ``NOT_TRACEABLE``: a function that changes global state (seeds, default dtype, flags):
+3. ``NOT_TRACEABLE``: a function that changes global state (seeds, default dtype, flags):
    a graph break, never a silent change at trace time.
-3. Anything else goes into the graph (``OutputGraph.call_function``), after running on
+4. Anything else goes into the graph (``OutputGraph.call_function``), after running on
    fake tensors. A result with no tensor in it (``torch.is_floating_point(x)``) comes back
    as a constant instead, so metadata queries need no entries here.
 """
@@ -23,6 +26,7 @@ import torch.nn.functional
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
 from .base import NotConstant, Tx, VariableTracker, fold
+from .native import NativeCallVariable, disable_decorators, native_reason
 
 # Python-level modules whose public functions are graph operations (not inlined).
 GRAPH_PY_MODULES = frozenset({"torch.nn.functional", "torch.functional", "torch._tensor"})
@@ -56,6 +60,29 @@ GRAPH_STATE: dict[Any, Callable[..., Any]] = {
 }
 _SETTER = re.compile(r"^_?set_|^_?manual_seed|^seed$")
 
+# Calls that eager answers with their input tensor itself where the fake kernel makes a copy:
+# aten.dropout returns its input when not training, for p == 0 and for an empty input
+# (ATen: native/Dropout.cpp _dropout_impl), but its Python decomposition, which fake tensors
+# run, clones. (Any other op that returns its input does so on fake tensors too: OutputGraph
+# gives it the input's tracker.) fn -> (parameter names, defaults) of (input, p, train).
+RETURNS_INPUT: dict[Any, tuple[tuple[str, str, str], dict[str, Any]]] = {
+    torch.nn.functional.dropout: (("input", "p", "training"), {"p": 0.5, "training": True}),
+    torch.dropout: (("input", "p", "train"), {}),
+}
+
+
+def _returns_input(tx: Tx, spec: tuple[tuple[str, str, str], dict[str, Any]], args: list[VariableTracker],
+                   kwargs: dict[str, VariableTracker]) -> VariableTracker | None:
+    names, defaults = spec
+    bound = {**{k: tx.wrap_const(v) for k, v in defaults.items()}, **dict(zip(names, args)), **kwargs}
+    x, p, train = (bound.get(n) for n in names)
+    if x is None or not x.is_tensor or p is None or train is None or not p.is_constant() or not train.is_constant():
+        return None
+    if not train.as_constant() or p.as_constant() == 0 or bool(x.fake.numel() == 0):
+        return x
+    return None
+
+
 # Constructors of trace-time constants: folded when every argument is a constant.
 CONSTANT_CONSTRUCTORS = frozenset({torch.Size, torch.device, torch.finfo, torch.iinfo})
 
@@ -78,7 +105,8 @@ def is_torch_callable(value: Any) -> bool:
     if isinstance(value, types.FunctionType) and value.__code__ is _DISABLED_CODE:
         return True
     try:
-        if value in TRACE_TIME or value in NOT_TRACEABLE or value in CONSTANT_CONSTRUCTORS or value in GRAPH_STATE:
+        if value in TRACE_TIME or value in NOT_TRACEABLE or value in CONSTANT_CONSTRUCTORS or value in GRAPH_STATE \
+                or value in disable_decorators():
             return True
     except TypeError:
         return False
@@ -109,21 +137,32 @@ class TorchVariable(VariableTracker):
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         fn = unwrap_disabled(self.fn)
+        if fn in disable_decorators() and len(args) == 1:
+            return NativeCallVariable(fn, args[0])          # torch.compiler.disable(fn, recursive=..., reason=...)
+        native = native_reason(fn)
+        if native is not None:
+            raise Unsupported(native[0], f"{_name(fn)}() is {native[1]}")
         if fn is not self.fn and fn not in TRACE_TIME:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() is marked by torch to run eagerly"
                               + (" (it changes global state)" if fn in NOT_TRACEABLE else ""))
         if fn in TRACE_TIME:
-            return tx.wrap_const(TRACE_TIME[fn](tx, *args, **kwargs))
+            return tx.wrap_new(TRACE_TIME[fn](tx, *args, **kwargs))
         if fn in GRAPH_STATE:
             GRAPH_STATE[fn](tx, *args, **kwargs)
             return tx.wrap_const(None)
         if fn in NOT_TRACEABLE or _SETTER.match(getattr(fn, "__name__", "")):
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() changes global state")
         if fn in CONSTANT_CONSTRUCTORS:
+            if fn is torch.Size and len(args) == 1 and not kwargs and not args[0].is_constant():
+                return _symbolic_size(tx, args[0])      # (as_constant() would specialize its items)
             try:
                 return fold(tx, fn, *[a.as_constant() for a in args], **{k: v.as_constant() for k, v in kwargs.items()})
             except NotConstant:
                 raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() of values unknown at trace time") from None
+        if fn in RETURNS_INPUT:
+            same = _returns_input(tx, RETURNS_INPUT[fn], args, kwargs)
+            if same is not None:
+                return same
         return tx.graph.call_function(fn, args, kwargs)
 
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
@@ -131,6 +170,17 @@ class TorchVariable(VariableTracker):
 
     def describe(self) -> str:
         return f"torch function {_name(self.fn)}"
+
+
+def _symbolic_size(tx: Tx, items: VariableTracker) -> VariableTracker:
+    """``torch.Size(seq)`` of symbolic ints (``torch.Size([x.shape[0], 2])``): a Size of those
+    items, kept symbolic, as eager's type (not a tuple, not specialized)."""
+    from .lists import TupleVariable
+
+    values = items.unpack(tx)
+    if not all(vt.python_type() is int for vt in values):
+        raise Unsupported(breaks.UNSUPPORTED_CALL, "torch.Size() of values that are not ints")
+    return TupleVariable(values, py_type=torch.Size)
 
 
 def _name(fn: Any) -> str:

@@ -11,9 +11,11 @@ monkey-patching a method recompiles. Classes defined by torch are trusted not to
 from __future__ import annotations
 
 import collections
+import contextvars
 import copy
 import functools
 import logging
+import sys
 import types
 from typing import Any
 
@@ -21,16 +23,16 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 import torch
 
-from ..guards import GuardKind
-from ..sources import AttrSource, InstanceAttrSource, Source, TypeSource
+from ..guards import GuardKind, IdRef
+from ..sources import AttrSource, InstanceAttrSource, ItemSource, ModuleGlobalsSource, ModuleSource, Source, TypeSource
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
+from .log_calls import LOGGER_LEVELS, LoggerMethodVariable
 from .numpy import numpy_module_attr
+from .rebound import rebound_globals
 
 MISSING = object()
-LOGGER_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log",
-                            "warning_once", "info_once", "warning_advice"})
 DELETED = VariableTracker()     # marks an attribute the trace deleted from a pre-existing object
 
 
@@ -41,6 +43,20 @@ def is_torch_module_name(module: Any) -> bool:
 def is_torch_owned(obj: Any) -> bool:
     """Classes, functions and modules that belong to torch (trusted: never guarded by identity)."""
     return is_torch_module_name(obj.__name__ if isinstance(obj, types.ModuleType) else getattr(obj, "__module__", None))
+
+
+# Mutable registries (hook dicts...) of torch's modules: guarded like a user's values.
+_REGISTRY_TYPES = frozenset({dict, list, set, collections.OrderedDict})
+
+
+def is_torch_code(value: Any) -> bool:
+    """Is this value, read from one of torch's own modules, trusted (never guarded)? Its
+    functions, classes and submodules are: torch does not monkey-patch itself. Its data is
+    not: flags users set (``torch.backends.cudnn.enabled``, plain bools, numbers and strings
+    of a module) and mutable registries (the global module-hook dicts) are guarded."""
+    from .constant import is_literal
+
+    return type(value) not in _REGISTRY_TYPES and not is_literal(value)
 
 
 CONTAINER_BASES = (collections.OrderedDict, dict, list)      # most specific first
@@ -74,7 +90,26 @@ def wrap_child(tx: Tx, value: Any, source: Source | None) -> VariableTracker:
     return tx.wrap(value, source) if source is not None else tx.wrap_const(value)
 
 
+def module_source(module: types.ModuleType) -> Source | None:
+    """``sys.modules[name]`` for a module reached without a source (through a trusted torch
+    module, an import inside the function), if that is where it lives."""
+    name = getattr(module, "__name__", None)
+    return ModuleSource(name) if isinstance(name, str) and sys.modules.get(name) is module else None
+
+
+def _guard_torch_function(tx: Tx, module: types.ModuleType, name: str, value: Any) -> None:
+    """A function of torch's (``F.gelu``, ``torch.sin``) is a constant of the graph, but the
+    program may replace it (``F.gelu = my_gelu``, before or between calls): it is guarded by
+    identity, read from the module's dict (bound once in the guard function). Submodules and
+    classes stay trusted."""
+    if callable(value) and not isinstance(value, (types.ModuleType, type)) and module.__dict__.get(name) is value:
+        tx.guard(ItemSource(ModuleGlobalsSource(module.__name__), name), GuardKind.ID_MATCH, IdRef.of(value),
+                 "a torch function the program could replace")
+
+
 class PythonModuleVariable(VariableTracker):
+    static_identity = True      # sys.modules holds it
+
     def __init__(self, module: types.ModuleType, source: Source | None = None) -> None:
         super().__init__(source)
         self.module = module
@@ -85,7 +120,35 @@ class PythonModuleVariable(VariableTracker):
     def as_constant(self) -> Any:
         return self.module
 
+    def _globals_key(self, tx: Tx) -> Source | None:
+        """How side effects name this module's globals: None for the compiled function's own."""
+        if self.module.__dict__ is tx.capture.root_globals:
+            return None
+        return ModuleGlobalsSource(self.module.__name__)
+
+    def _assignable(self, tx: Tx, name: str) -> bool:
+        """``mod.name = value`` is a global store: a plain module (no ``__setattr__`` of its own, so
+        no property of torch.backends' kind), reachable again through sys.modules, or the
+        compiled function's own module; a plain name."""
+        return (type(self.module).__setattr__ is types.ModuleType.__setattr__ and not name.startswith("__")
+                and (self.module.__dict__ is tx.capture.root_globals or module_source(self.module) is not None))
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        """``mod.NAME = value`` (a patch of a module global, a ``mock.patch.object`` of a module): a
+        store into the module's globals, read back by the trace (attribute reads, and the global
+        reads of the module's functions) and written back after the graph."""
+        if name == "__setattr__" and len(args) == 2 and not kwargs and args[0].is_constant():
+            attr = args[0].as_constant()
+            if isinstance(attr, str) and self._assignable(tx, attr):
+                tx.capture.side_effects.store_global(self._globals_key(tx), attr, args[1])
+                return tx.wrap_const(None)
+        return super().call_method(tx, name, args, kwargs)
+
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        stored = tx.capture.side_effects.load_global(self._globals_key(tx), name) \
+            if self.module.__dict__ is tx.capture.root_globals or module_source(self.module) is not None else None
+        if stored is not None:
+            return stored
         try:
             value = getattr(self.module, name)
         except AttributeError as e:
@@ -93,8 +156,16 @@ class PythonModuleVariable(VariableTracker):
         modelled = numpy_module_attr(self.module, name, value)      # numpy's callables, torch.from_numpy
         if modelled is not None:
             return modelled
-        trusted = is_torch_owned(self.module) or self.source is None
-        return tx.wrap_const(value) if trusted else tx.wrap(value, AttrSource(self.source, name))
+        in_sys_modules = sys.modules.get(self.module.__name__) is self.module
+        if in_sys_modules and name in rebound_globals(self.module.__dict__):
+            # a name the module's own code rebinds (a lazy flag): guarded, torch's or not
+            return tx.wrap(value, ItemSource(ModuleGlobalsSource(self.module.__name__), name))
+        base = self.source if self.source is not None else module_source(self.module)
+        if base is not None and is_torch_owned(self.module) and is_torch_code(value):
+            _guard_torch_function(tx, self.module, name, value)
+        if base is None or (is_torch_owned(self.module) and is_torch_code(value)):
+            return tx.wrap_const(value)     # torch's code is trusted (decision 6); its data is not
+        return tx.wrap(value, AttrSource(base, name))
 
     def describe(self) -> str:
         return f"module {self.module.__name__}"
@@ -150,27 +221,46 @@ class UserDefinedClassVariable(VariableTracker):
             return _construct_exception(tx, cls, args, kwargs)
         if is_namedtuple_class(cls):
             return _construct_namedtuple(tx, cls, args, kwargs)
-        if issubclass(cls, torch.nn.Module) and is_torch_owned(cls):
+        if issubclass(cls, torch.nn.Module) and is_torch_owned(cls) and _all_constant(args, kwargs):
             return _construct_torch_module(tx, cls, args, kwargs)
-        _, new = lookup_class_attr(cls, "__new__")
-        base = container_base(cls)
-        if (new is not object.__new__ and not (base is not None and new is base.__new__)) \
-                or issubclass(cls, torch.nn.Module) or type(cls).__call__ is not type.__call__:
+        if type(cls).__call__ is not type.__call__:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
-                              f"(custom __new__, metaclass or nn.Module)")
-        obj = UserDefinedObjectVariable(new(cls), contents=empty_contents(base))
+                              f"(its metaclass {type(cls).__qualname__} defines __call__)")
+        obj = self._new(tx, args, kwargs)
+        if not issubclass(obj.python_type(), cls):      # CPython: __init__ only runs on an instance of cls
+            return obj
+        if obj.python_type() is not cls:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"{cls.__qualname__}.__new__ returned an instance of the "
+                              f"subclass {obj.python_type().__qualname__}")
         owner, init = lookup_class_attr(cls, "__init__")
+        contents = getattr(obj, "contents", None)
         if isinstance(init, types.FunctionType):
-            tx.call(UserMethodVariable(wrap_child(tx, init, AttrSource(self.source, "__init__")
-                                                  if self.source is not None and not is_torch_owned(owner) else None),
-                                       obj), args, kwargs)
-        elif base is not None and init is base.__init__:
-            obj.contents.call_method(tx, "__init__", args, kwargs)
-        elif init is object.__init__ and (args or kwargs):
+            tx.call(UserMethodVariable(wrap_child(tx, init, self._member_source(owner, "__init__")), obj), args, kwargs)
+        elif contents is not None and init is container_base(cls).__init__:
+            contents.call_method(tx, "__init__", args, kwargs)
+        elif init is object.__init__ and (args or kwargs) and lookup_class_attr(cls, "__new__")[1] is object.__new__:
             raise UserCodeError(TypeError(f"{cls.__name__}() takes no arguments"))
         elif init is not object.__init__:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"{cls.__qualname__}.__init__ is not a Python function")
         return obj
+
+    def _new(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        """``cls.__new__(cls, *args, **kwargs)``: a Python ``__new__`` is traced (its
+        ``object.__new__(cls)`` makes the object); the builtin ones make a new object here."""
+        cls = self.cls
+        owner, new = lookup_class_attr(cls, "__new__")
+        if isinstance(new, staticmethod) and isinstance(new.__func__, types.FunctionType):
+            fn = wrap_child(tx, new.__func__, self._member_source(owner, "__new__"))
+            return tx.call(fn, [self, *args], kwargs)
+        base = container_base(cls)
+        if new is object.__new__ or (base is not None and new is base.__new__):
+            return new_object(cls)
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
+                          f"({owner.__qualname__}.__new__ is not a Python function)")
+
+    def _member_source(self, owner: type | None, name: str) -> Source | None:
+        """``cls.name`` for a member the class (not torch) defines; None without a source."""
+        return AttrSource(self.source, name) if self.source is not None and not is_torch_owned(owner) else None
 
     def describe(self) -> str:
         return f"class {self.cls.__qualname__}"
@@ -208,9 +298,17 @@ def _partial(tx: Tx, func: VariableTracker, *args: VariableTracker, **keywords: 
     return PartialVariable(func, list(args), keywords)
 
 
+def _context_var(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+    from .contextvar import new_context_var
+
+    return new_context_var(tx, *args, **kwargs)
+
+
 # Classes whose construction is modelled directly (their __new__/__init__ are in C, or
 # constructing them changes torch's global state).
 CONSTRUCTORS: dict[type, Any] = {
+    types.MethodType: lambda tx, fn, obj: UserMethodVariable(fn, obj),    # contextlib.ExitStack makes these
+    contextvars.ContextVar: _context_var,
     collections.OrderedDict: _ordered_dict,
     collections.defaultdict: _defaultdict,
     collections.deque: _deque,
@@ -249,22 +347,27 @@ def _construct_namedtuple(tx: Tx, cls: type, args: list[VariableTracker], kwargs
     return TupleVariable([values[f] for f in fields], py_type=cls)
 
 
+def _all_constant(args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> bool:
+    return all(vt.is_constant() for vt in (*args, *kwargs.values()))
+
+
 def _construct_torch_module(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
-    """``nn.CrossEntropyLoss()``, ``nn.ReLU()`` in a forward: a module of torch's own, built from
-    constants, with no parameters or buffers (so nothing it holds needs a source), is built
-    for real at trace time and traced as a trace-local object."""
-    from .base import NotConstant
+    """``nn.CrossEntropyLoss()``, ``nn.ReLU()`` in a forward: a module of torch's own (trusted),
+    built from constants, with no parameters or buffers, is built for real at trace time (faster
+    than tracing its ``__init__``, and torch's may use what we do not trace) and its state is
+    adopted by the tracker, so it is then exactly a module made while tracing (``created``).
+    From other arguments, its ``__init__`` is traced like a user class's."""
     from .nn_module import NNModuleVariable
 
     try:
         module = cls(*[a.as_constant() for a in args], **{k: v.as_constant() for k, v in kwargs.items()})
-    except NotConstant:
-        raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating {cls.__qualname__} from values unknown at trace time") from None
     except Exception as e:   # noqa: BLE001 - the constructor's own error
         raise UserCodeError(e) from e
     if any(True for _ in module.parameters()) or any(t is not None for t in module.buffers()):
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating {cls.__qualname__} (it has parameters or buffers) while tracing")
-    return NNModuleVariable(module, None, snapshot=True)
+    vt = NNModuleVariable(object.__new__(cls), created=True)
+    vt.pending = {name: tx.wrap_new(value) for name, value in module.__dict__.items()}   # (made by the trace)
+    return vt
 
 
 def _construct_exception(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
@@ -294,6 +397,27 @@ def empty_contents(base: type | None) -> VariableTracker | None:
             list: lambda: ListVariable([])}.get(base, lambda: None)()
 
 
+_HEAPTYPE = 1 << 9      # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
+
+
+def is_python_class(cls: type) -> bool:
+    """Every class of ``cls``'s MRO but ``object`` is defined in Python (no C layout to set up)."""
+    return all(c is object or c.__flags__ & _HEAPTYPE for c in cls.__mro__)
+
+
+def new_object(cls: type) -> "UserDefinedObjectVariable":
+    """``object.__new__(cls)`` (or a builtin container base's ``__new__``) while tracing: a new,
+    empty object whose state the tracker holds (``pending``); an nn.Module gets its state
+    dicts when its traced ``Module.__init__`` sets them, as in CPython."""
+    base = container_base(cls)
+    value = object.__new__(cls) if base is None else base.__new__(cls)
+    if issubclass(cls, torch.nn.Module):
+        from .nn_module import NNModuleVariable
+
+        return NNModuleVariable(value, created=True)
+    return UserDefinedObjectVariable(value, contents=empty_contents(base), created=True)
+
+
 def rebuild_object(cls: type, attrs: dict[str, Any], contents: Any = None, deleted: tuple[str, ...] = ()) -> Any:
     """Run-time constructor of an object created while tracing that escapes the frame (the
     builtin base's contents are filled through the base, bypassing the class's overrides)."""
@@ -319,10 +443,15 @@ class UserDefinedObjectVariable(VariableTracker):
     identity_matters = True
 
     def __init__(self, value: Any, source: Source | None = None, contents: VariableTracker | None = None,
-                 snapshot: bool = False) -> None:
+                 snapshot: bool = False, created: bool = False) -> None:
         super().__init__(source)
         self.value = value
         self.pending: dict[str, VariableTracker] = {}
+        # (An object that existed before the call always has a source, an ObjectRefSource if it
+        # was reached by an unguarded path such as pytree's _LEAF_SPEC: it is rebuilt as itself.)
+        # Made by ``object.__new__`` while tracing: ``value`` is an empty stand-in, all state is
+        # in ``pending`` (rebuilt from it if the object escapes the frame).
+        self.created = created
         # A real object made at trace time with state of its own (a deepcopy): rebuilt as a copy
         # of it plus the trace's writes, not from the writes alone.
         self.snapshot = snapshot
@@ -373,9 +502,15 @@ class UserDefinedObjectVariable(VariableTracker):
         if isinstance(getattr_fn, types.FunctionType) and not is_torch_owned(owner):
             fn = wrap_child(tx, getattr_fn, self._member_source(owner, "__getattr__"))
             return tx.call(fn, [self, tx.wrap_const(name)], {})
-        if self.source is not None:     # caught (hasattr, try/except, a class pattern): it may appear later
+        if self.source is not None and not self._removed_by_trace(name):
+            # caught (hasattr, try/except, a class pattern): it may appear later
             tx.guard(self.source, GuardKind.NOT_HASATTR, name, "attribute read found none")
         raise UserCodeError(AttributeError(f"'{type(self.value).__name__}' object has no attribute '{name}'"))
+
+    def _removed_by_trace(self, name: str) -> bool:
+        """Whether the attribute is missing only because the trace deleted it (the real object
+        still has it: a guard that it is absent would reject the very call it was made for)."""
+        return self.pending.get(name) is DELETED
 
     def _member_source(self, owner: type | None, name: str) -> Source | None:
         """Where a class member is read from: ``type(obj).name``, so that replacing it on a user
@@ -408,10 +543,9 @@ class UserDefinedObjectVariable(VariableTracker):
     def _class_attr(self, tx: Tx, name: str, attr: Any, instance_checked: bool = False) -> VariableTracker:
         owner, _ = lookup_class_attr(type(self.value), name)
         src = self._member_source(owner, name)
-        if isinstance(self.value, logging.Logger) and callable(attr) and name in LOGGER_METHODS:
-            from .functions import DeferredCallVariable
-            # logger.info(...) and friends: made after the graph, not traced (see DeferredCallVariable)
-            return DeferredCallVariable(BoundMethodVariable(self, name))
+        if isinstance(self.value, logging.Logger) and callable(attr) and name in LOGGER_LEVELS:
+            # logger.info(...) and friends: a no-op at a level the logger ignores, else a break
+            return LoggerMethodVariable(self, name)
         if self.source is not None and hasattr(self.value, "__dict__") and not instance_checked:
             # an instance attribute of the same name would hide the class's (obj.method = ...)
             tx.guard(AttrSource(self.source, "__dict__"), GuardKind.DICT_NOT_CONTAINS, name,
@@ -483,10 +617,23 @@ class UserDefinedObjectVariable(VariableTracker):
     def _has_instance_attr(self, name: str) -> bool:
         return name in getattr(self.value, "__dict__", {})
 
+    def _changed(self) -> dict[str, VariableTracker]:
+        """The attributes whose final value is not the one the object had: an attribute set
+        back to the value read from it (a patch undone in ``finally``) is left alone."""
+        src = self.source
+        return {name: vt for name, vt in self.pending.items()
+                if vt is DELETED or src is None or vt.source != InstanceAttrSource.of_object(src, name)}
+
+    def replay_values(self) -> list[VariableTracker]:
+        return [vt for vt in self._changed().values() if vt is not DELETED]
+
+    def changes_nothing(self) -> bool:
+        return not self._changed()
+
     def replay(self, cg: Any) -> None:
         """``setattr``/``delattr`` of each attribute the trace changed, through the real
         ``__setattr__`` (so a module registers a new submodule or parameter as it would)."""
-        for name, vt in self.pending.items():
+        for name, vt in self._changed().items():
             if vt is DELETED:
                 cg.load_source(self.source)
                 cg.emit("DELETE_ATTR", name)
@@ -501,7 +648,7 @@ class UserDefinedObjectVariable(VariableTracker):
             return
         written = {name: vt for name, vt in self.pending.items() if vt is not DELETED}
         cg.push_callable(rebuild_object)
-        cg.load_const(copy.copy(self.value) if self.snapshot else type(self.value))
+        cg.load_const(self._snapshot_copy() if self.snapshot else type(self.value))
         cg.begin_build(dict)
         for name, vt in written.items():
             cg.load_const(name)
@@ -513,6 +660,14 @@ class UserDefinedObjectVariable(VariableTracker):
             cg.load_const(None)
         cg.load_const(tuple(name for name, vt in self.pending.items() if vt is DELETED))
         cg.call(4)
+
+    def _snapshot_copy(self) -> Any:
+        """What a trace-made real object (a call's result at trace time) is rebuilt from: a copy."""
+        try:
+            return copy.copy(self.value)
+        except Exception as e:   # noqa: BLE001 - an object copy does not support: it cannot escape
+            raise Unsupported(breaks.NON_TENSOR_OUTPUT, f"a {type(self.value).__qualname__} made while tracing "
+                              f"escapes, and it cannot be copied ({type(e).__name__})") from None
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
         name = f"__r{op}__" if reflected and op not in ("eq", "ne", "lt", "le", "gt", "ge") else f"__{op}__"

@@ -1,0 +1,31 @@
+"""A differential fuzzer for bytegraph: random programs, run eagerly and compiled, compared.
+
+    make fuzz N=2000                       # a campaign: every flag on, prints the summary
+    python -m tests.fuzz --n 500 --jobs 2 --backend eager --flags all [--shrink]
+    python -m tests.fuzz --show 17         # the program of seed 17 and its calls
+    python -m tests.fuzz --replay tests/fuzz/findings/*.py
+
+How one program is made and checked (one seed, one program):
+
+1. ``gen.generate(seed, flags)`` builds a ``program.Program`` from a grammar of statement
+   templates (``gen.STATEMENTS``) and expression templates (``exprs.py``): tensor arithmetic,
+   views and in-place ops on inputs and on views of them, Python control flow on shapes,
+   ints and flags, loops, try/except/finally, with-blocks, closures, generators,
+   comprehensions, containers and attributes of pre-existing objects, globals, graph breaks,
+   identity checks, ``operator``, logging, ``functional_call``, optimizers, builtins. The
+   world it runs in (``world.py``) is a module prelude: globals, a ``Box`` class, a logger
+   whose handler appends to ``RECORDS``, modules, and ``ARGS`` for
+   ``f(x, y, n, flag, lst, d, m, obj)``; between calls the same random state mutation is
+   applied to both worlds (globals rebound, attributes and parameters replaced,
+   train()/eval(), list lengths, dict keys, requires_grad, dtype and shape changes...).
+2. ``runner.run_program`` builds two identical worlds from the source, compiles ``f`` in one,
+   calls both several times and compares the results, the exceptions and everything
+   observable (``observe.py``): bitwise for "eager"/"aot_eager", allclose for "inductor".
+   Objects that existed before a call are compared by identity (by their path).
+3. ``shrink.shrink`` cuts a failing program down (statements, branches, calls, mutations)
+   while it fails the same way; ``--shrink`` writes the result as a finding file.
+
+``flags.py`` lists the constructs that bytegraph gets wrong today; they are on in
+``make fuzz`` and off in the slice that ``make test`` runs (``test_fuzz_slice.py``).
+``findings/`` holds minimised failures, replayed by ``test_fuzz_findings.py``.
+"""
