@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from bytegraph.config import config
-from bytegraph.guards import Guard, GuardKind, GuardSet, TensorSpec
+from bytegraph.guards import Guard, GuardKind, GuardSet, IdRef, TensorSpec
 from bytegraph.guards import snapshot
 from bytegraph.guards.codegen import compile_guards
-from bytegraph.sources import AttrSource, InstanceAttrSource, ItemSource, LocalSource, TypeSource
+from bytegraph.sources import (AttrSource, GlobalsDictSource, InstanceAttrSource, ItemSource, LocalSource,
+                               ModuleGlobalsSource, ObjectRefSource, TypeSource)
 
 K = GuardKind
 M = LocalSource("m")
@@ -70,6 +71,16 @@ def _attr(obj, name):
      True),                                                                                # a class attribute
     (Guard(M, K.NOT_HASATTR, "missing"), True),                                           # instance, class, state dicts
     (Guard(LocalSource("x"), K.EQUALS_MATCH, 3), False),                                  # an argument
+    # torch functions by identity through their module's dict (tagged): implied
+    (Guard(ItemSource(ModuleGlobalsSource("torch.nn.functional"), "gelu"), K.ID_MATCH,
+           IdRef.of(torch.nn.functional.gelu)), True),
+    # kinds the snapshot never implies, whatever their sources: checked on every call
+    (Guard(_attr(M, "_modules"), K.DICT_CONTAINS_OBJECT, _child("0")), False),
+    (Guard(_attr(M, "_modules"), K.DICT_NOT_CONTAINS_OBJECT, _child("1")), False),
+    (Guard(GlobalsDictSource(), K.DICT_NOT_CONTAINS, "len"), False),                     # a shadowing global
+    (Guard(AttrSource(ItemSource(AttrSource(_attr(M, "holder"), "fn"), 0), "cell_contents"), K.CELL_EMPTY), False),
+    (Guard(None, K.NO_GLOBAL_MODULE_HOOKS), False),
+    (Guard(AttrSource(ObjectRefSource.of(Holder), "__name__"), K.EQUALS_MATCH, "Holder"), False),  # unread path
 ])
 def test_which_guards_the_snapshot_implies(guard, stable):
     m = _module()
