@@ -371,3 +371,50 @@ def test_fast_check_does_not_grow_with_depth():
         fast = compiled.entries[0].guards.fast
         sizes.append(fast.source_code.split("\ndef ___rearm")[0].count("\n"))
     assert sizes[0] == sizes[1], sizes
+
+
+# -- guard kinds the snapshot leaves to the per-call check (or implies through a module dict) ------
+
+def test_torch_function_replaced_recompiles(monkeypatch):
+    """``F.gelu`` is guarded by identity through torch.nn.functional's dict, which the snapshot
+    tags: replacing it fails the bulk check, and the full guards name it."""
+    class Gelu(Net):
+        def forward(self, x):
+            return nn.functional.gelu(super().forward(x))
+
+    model, compiled, _, x = _setup(Gelu().eval())
+    monkeypatch.setattr(nn.functional, "gelu", lambda t: t * 3)
+    reason = _call_again(model, compiled, x, 1)
+    assert "gelu" in reason
+
+
+def test_builtin_shadowed_by_a_global_recompiles(monkeypatch):
+    class Counted(Net):
+        def forward(self, x):
+            return super().forward(x) * len(self.blocks)
+
+    model, compiled, _, x = _setup(Counted().eval())
+    monkeypatch.setitem(globals(), "len", lambda s: 7)           # this module's global shadows the builtin
+    reason = _call_again(model, compiled, x, 1)
+    assert "len" in reason
+
+
+def test_object_key_membership_is_checked_every_call():
+    """``p in d`` with a parameter as the key (DICT_CONTAINS_OBJECT, as ``optimizer.state[p]``):
+    a key added between calls is seen though the dict is reached through the watched model."""
+    class Seen(Net):
+        def __init__(self):
+            super().__init__()
+            self.seen = {}
+
+        def forward(self, x):
+            out = super().forward(x)
+            return out * 2 if self.head.weight in self.seen else out
+
+    model, compiled, _, x = _setup(Seen().eval())
+    model.seen[model.head.weight] = True
+    _call_again(model, compiled, x, 1)
+    model.seen.clear()
+    _call_again(model, compiled, x, 1)                # back to the first entry: no new capture
+    model.seen[model.head.bias] = True                # another key: still not contained
+    _call_again(model, compiled, x, 1)
