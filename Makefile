@@ -21,7 +21,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip install -q -c $(LOCK)
 
-.PHONY: demo test test-slow test-latest lock bench docs clean chromium fuzz
+.PHONY: demo test test-slow test-latest lock lint bench docs clean chromium fuzz
 
 $(BIN)/python:
 	@test -n "$(PYVER)" || { echo "no Python found for PY=$(PY)"; exit 1; }
@@ -43,7 +43,7 @@ $(LOCK):
 lock: | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip setuptools
 	$(BIN)/pip install -q "torch==$(TORCH)"
-	$(BIN)/pip install -q --no-build-isolation -e ".[test]" "torch==$(TORCH)"
+	$(BIN)/pip install -q --no-build-isolation -e ".[test]" ruff "torch==$(TORCH)"
 	{ echo "# The exact versions \`make test PY=$(PY) TORCH=$(TORCH)\` installs (written by \`make lock\`; edit on purpose)."; \
 	  $(BIN)/pip freeze --all | grep -v -i -E '^(-e |bytegraph)'; } > $(LOCK)
 	touch $(STAMP)
@@ -93,6 +93,11 @@ BACKEND ?= eager
 FLAGS ?= all
 fuzz: $(STAMP)
 	$(BIN)/python -m tests.fuzz --n $(N) --seed $(SEED) --jobs $(JOBS) --backend $(BACKEND) --flags $(FLAGS) $(ARGS)
+
+# ruff, configured in pyproject.toml, pinned in the lock like every other tool.
+lint: $(STAMP)
+	$(PIP) ruff
+	$(BIN)/ruff check src tests benchmarks
 
 docs: $(STAMP)
 	$(BIN)/python -m bytegraph docs

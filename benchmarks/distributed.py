@@ -13,7 +13,6 @@ Timings on a shared CPU are noisy: compare within one run.
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import socket
 import statistics

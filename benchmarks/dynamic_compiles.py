@@ -458,8 +458,9 @@ The policy, as in torch.compile:
   (`2 <= L['x'].size()[0]`), and a miss names the guard that failed.
 * **Ints from globals, nn.Module attributes and inlined functions' defaults stay static**;
   local ints (arguments, the compiled function's own defaults, and items and attributes
-  reached from them, `torch.Size` arguments included) become symbolic after they change. Floats from any source become graph inputs after they change (torch's
-  default `specialize_float=False`); nan and inf stay constants.
+  reached from them, `torch.Size` arguments included) become symbolic after they change.
+  Floats from any source become graph inputs after they change (torch's default
+  `specialize_float=False`); nan and inf stay constants.
 * **Builtins on symbolic numbers are graph ops**, as torch.compile records them: `math.sqrt`
   (and the other `torch._sym_*` functions), `math.floor`/`ceil`/`trunc`, `int()`, `float()`,
   `max()`/`min()` of ints (or of floats), and a tensor indexed by a symbolic int (`torch.select`).

@@ -94,7 +94,8 @@ def models(quick: bool) -> None:
                         out = compiled(x)
                     match = torch.allclose(out, ref, rtol=1e-3, atol=1e-3)
                     per = _median_us(lambda: compiled(x), 50, sync)
-                    print(f"{dm.name.split()[0]:<12}{mode or "default":<18}{name:<14}{first_ms:>10.0f}{per:>13.1f}  {match}", flush=True)
+                    label = mode or "default"
+                    print(f"{dm.name.split()[0]:<12}{label:<18}{name:<14}{first_ms:>10.0f}{per:>13.1f}  {match}", flush=True)
 
 
 def main() -> None:

@@ -186,7 +186,8 @@ def render_opcodes() -> str:
     lines = _header(f"Opcodes (Python {version[0]}.{version[1]})",
                     "`bytegraph.interpreter.registry` (`HANDLERS`, `UNSUPPORTED`)")
     lines += [f"{len(ops)} opcodes: {n_handled} handled, {n_unsupported} unsupported (a graph break, "
-              f"{breaks.UNSUPPORTED_OPCODE.id}, with the reason below)" + (f", {missing} in neither table" if missing else "") + ".", "",
+              f"{breaks.UNSUPPORTED_OPCODE.id}, with the reason below)"
+              + (f", {missing} in neither table" if missing else "") + ".", "",
               "Handlers live in `bytegraph/interpreter/handlers/`, named after the opcode; the stack effect "
               "is written `(before -- after)`.", "",
               "| opcode | name | status | handler or reason | stack effect |", "|---|---|---|---|---|"]

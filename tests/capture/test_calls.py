@@ -2,7 +2,6 @@
 every argument form, closures, lambdas, nested defs, methods and descriptors, small
 recursion. Each program is one graph."""
 
-import pytest
 import torch
 
 import bytegraph

@@ -2,7 +2,6 @@
 metadata (specialized and guarded), loops over ranges and containers (unrolled),
 comprehensions. Changing what a branch depends on recompiles; nothing else does."""
 
-import pytest
 import torch
 
 import bytegraph

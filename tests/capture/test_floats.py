@@ -89,7 +89,10 @@ def test_twelve_temperatures_compile_twice(backend):
 
 def test_inductor_with_a_float_input_computes_what_it_computes_with_the_constant():
     """Inductor's kernels are not eager's, but the float's value reaches them exactly: the graph
-    with the float as an input gives, bit for bit, what the graph with the float baked in gives."""
+    with the float as an input gives, bit for bit, what the graph with the float baked in gives,
+    for float32 and half math. A bfloat16 tensor plus the float is within one bfloat16 rounding
+    of it: Inductor 2.14 adds a baked-in constant in float32 and a float64 input in float64
+    (2.13 did both in float64), so the last bit of a bfloat16 result may differ."""
     def fn(x, t):
         return (x.half() * t).float(), x.bfloat16() + t, x * (t + 0.1 + 0.2), torch.add(x, x, alpha=-t)
 
@@ -99,7 +102,10 @@ def test_inductor_with_a_float_input_computes_what_it_computes_with_the_constant
         tensor_input(x, t)
     _graphs(tensor_input, 2)
     for t in (1.3, 2.9):
-        assert _equal(tensor_input(x, t), bytegraph.compile(fn, backend="inductor", dynamic=False)(x, t))
+        got, baked = tensor_input(x, t), bytegraph.compile(fn, backend="inductor", dynamic=False)(x, t)
+        assert _equal(got[:1] + got[2:], baked[:1] + baked[2:])
+        assert got[1].dtype == baked[1].dtype == torch.bfloat16
+        torch.testing.assert_close(got[1], baked[1], rtol=2 ** -7, atol=2 ** -5)     # one bf16 ulp (|x + t| < 8)
         assert _equal(tensor_input(x, t), fn(x, t), exact=False, tol=2e-2)     # half-precision outputs
     _graphs(tensor_input, 2)
 

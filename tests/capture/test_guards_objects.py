@@ -5,7 +5,6 @@ something unread and it does not."""
 
 import sys
 
-import pytest
 import torch
 
 import bytegraph

@@ -987,7 +987,7 @@ def test_closure_and_frame_share_cells_across_the_break(counter):
 def test_deleted_and_unassigned_cells_after_a_break_raise_as_eager(counter):
     def deletes(x):
         y = 1
-        g = lambda: y                   # noqa: E731
+        g = lambda: y                   # noqa: F821 (y is a cell deleted below)
         print(end="")
         del y
         try:

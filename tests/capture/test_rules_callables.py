@@ -318,7 +318,7 @@ def test_exception_argument_folded_whole_guards_its_args(counter):
     assert "builtin str() with arguments _LoudError" in loud.stats.break_reasons[0]   # str() runs natively
 
 
-# -- dtype, device, layout, memory_format ------------------------------------------------------------------------------------------
+# -- dtype, device, layout, memory_format --------------------------------------------------------------------------------
 def test_dtype_argument(counter):
     def fn(x, dt):
         return x.to(dt) * 2, torch.zeros(2, dtype=dt), dt.is_floating_point

@@ -9,7 +9,6 @@ frozenset, range, slice: test_rules_mappings.py; enum members, regex: test_rules
 
 import math
 
-import pytest
 import torch
 
 import bytegraph

@@ -9,7 +9,6 @@ import collections
 import enum
 import types
 
-import pytest
 import torch
 
 import bytegraph

@@ -7,7 +7,6 @@ values, an unused submodule) and see none."""
 
 import copy
 
-import pytest
 import torch
 from torch import nn
 

@@ -6,7 +6,6 @@ item the code never reads, or passing an equal new object, does not."""
 
 import collections
 
-import pytest
 import torch
 
 import bytegraph

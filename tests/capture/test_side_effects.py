@@ -5,7 +5,6 @@ tracing and need no replay."""
 
 import sys
 
-import pytest
 import torch
 
 import bytegraph

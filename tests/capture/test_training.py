@@ -6,7 +6,6 @@ works; a training loop (loss inside the compiled forward, backward and optimizer
 gives eager's loss at every step.
 """
 
-import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn

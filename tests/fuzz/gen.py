@@ -157,7 +157,7 @@ def s_break(c: Ctx) -> list[Node] | None:
 
 def s_log(c: Ctx) -> list[Node]:
     plain = (f'LOG.info("n=%s", {c.int_()})', f'LOG.warning("shape %s", tuple({c.pick("T") or "x"}.shape))',
-             'LOG.debug("flag %s", flag)', f'LOG.info("%d items", len(lst))')
+             'LOG.debug("flag %s", flag)', 'LOG.info("%d items", len(lst))')
     mutable = ('LOG.info("lst %s", lst)', 'LOG.warning("d %s", d)', f'LOG.info("t %s", {c.tensor()[0]})',
                f'warnings.warn(f"w{{{c.int_()}}}")', 'LOG.info("obj %s", obj.items)')
     forms = plain + (mutable if c.on("logging") else ())
@@ -296,7 +296,7 @@ def s_genfn(c: Ctx) -> list[Node]:
     a, ka = c.tensor()
     b, kb = c.tensor((ka,)) if c.names(ka) else (a, ka)
     c.define(res, ka)
-    body = [Node(f"for j in range(k):", [Block(None, [_n(f"yield {a} * j")])])]
+    body = [Node("for j in range(k):", [Block(None, [_n(f"yield {a} * j")])])]
     return [Node(f"def {g}(k):", [Block(None, body)]), _n(f"{res} = sum({g}({c.small()}), {b})")]
 
 

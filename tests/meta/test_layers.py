@@ -11,7 +11,7 @@ SRC = pathlib.Path(__file__).resolve().parents[2] / "src" / "bytegraph"
 
 # DESIGN.md "Layers": first path component under src/bytegraph -> layer.
 LAYERS: dict[str, int] = {
-    "diagnostics": 1, "config": 1,
+    "diagnostics": 1, "config": 1, "torch_compat": 1,
     "sources": 2, "guards": 2,
     "variables": 3, "graph": 3, "side_effects": 3,
     "builder": 4, "codegen": 4,

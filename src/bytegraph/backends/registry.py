@@ -43,7 +43,7 @@ def float_inputs(backend: Backend) -> str:
     if type(backend).__module__ == "torch._dynamo.backends.cudagraphs":
         return "constant"
     if isinstance(backend, torch._TorchCompileInductorWrapper):
-        from torch._inductor import config as inductor_config
+        from ..torch_compat import inductor_config
 
         if backend.config.get("triton.cudagraphs", inductor_config.triton.cudagraphs):
             return "constant"
@@ -65,7 +65,7 @@ def lookup_backend(backend: str | Backend, mode: str | None = None, options: dic
         return eager
     if backend == "inductor":
         return torch._TorchCompileInductorWrapper(mode, options, dynamic)
-    from torch._dynamo.backends.registry import list_backends, lookup_backend as torch_lookup
+    from ..torch_compat import list_backends, lookup_backend as torch_lookup
 
     known = list_backends(exclude_tags=())
     if backend not in known and backend != "eager":

@@ -531,7 +531,7 @@ def wrap_exception(b: "VariableBuilder", value: BaseException) -> VariableTracke
     b.guard(K.TYPE_MATCH, type(value))
     vt = ExceptionVariable(value)
     if b.source is not None:
-        tx, source, reason = b.tx, b.source, f"builder rule '{b.rule.name}'"
+        tx, source = b.tx, b.source
         if all(is_literal(a) for a in value.args) and type(value).__str__ in _ARGS_ONLY_STR \
                 and type(value).__repr__ is BaseException.__repr__:
             def guard_args() -> None:            # each item by type and value (1, 1.0 and True differ)

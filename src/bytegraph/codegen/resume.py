@@ -207,7 +207,7 @@ def start_generator(code: types.CodeType, fn_globals: GlobalsRef, closure: tuple
 
 def _nothing() -> Any:
     return
-    yield       # noqa: unreachable - makes this a generator function
+    yield       # unreachable: makes this a generator function
 
 
 def exhausted_generator() -> types.GeneratorType:
@@ -221,5 +221,6 @@ def make_resume_function(fn: types.FunctionType, code: types.CodeType) -> types.
     return types.FunctionType(code, fn.__globals__, code.co_name, None, fn.__closure__)
 
 
-__all__ = ["CELL_PREFIX", "Continue", "EXC_ARG", "GlobalsRef", "ResumeOrigin", "STACK_PREFIX", "exhausted_generator", "make_resume_code",
+__all__ = ["CELL_PREFIX", "Continue", "EXC_ARG", "GlobalsRef", "ResumeOrigin", "STACK_PREFIX", "exhausted_generator",
+           "make_resume_code",
            "make_resume_function", "origin_of", "start_generator"]

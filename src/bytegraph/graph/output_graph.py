@@ -21,27 +21,26 @@ from typing import Any, Callable
 
 import torch
 import torch.fx
-from torch._subclasses.fake_tensor import (
-    DataDependentOutputException,
-    DynamicOutputShapeException,
-    FakeTensor,
-    FakeTensorMode,
-    UnsupportedOperatorException,
-)
-from torch.fx.experimental.symbolic_shapes import (
-    DimDynamic,
-    GuardOnDataDependentSymNode,
-    ShapeEnv,
-    StatefulSymbolicContext,
-    guard_scalar,
-)
-from torch._dispatch.python import enable_python_dispatcher
-from torch._guards import TracingContext
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..diagnostics.logs import rerouted
 from ..sources import FloatTensorSource, Source, float_as_tensor, placeholder_name
+from ..torch_compat import (
+    DataDependentOutputException,
+    DimDynamic,
+    DynamicOutputShapeException,
+    FakeTensor,
+    FakeTensorMode,
+    GuardOnDataDependentSymNode,
+    ShapeEnv,
+    StatefulSymbolicContext,
+    TracingContext,
+    UnsupportedOperatorException,
+    enable_python_dispatcher,
+    guard_scalar,
+    torch_guards,
+)
 from ..variables.base import VariableTracker
 from ..variables.constant import ConstantVariable
 from ..variables.floats import FloatExpr, GraphFloatVariable
@@ -532,8 +531,7 @@ class OutputGraph:
         a 0-d float64 tensor input (unused: named up front), or a symbolic float input the
         backend does not take (made a constant of the graph, guarded by value). A backend that
         fails on a graph float passed as ``.item()`` gets it as a constant instead."""
-        from torch._dynamo.exc import TensorifyScalarRestartAnalysis
-        from torch._dynamo.symbolic_convert import TensorifyState
+        from ..torch_compat import TensorifyScalarRestartAnalysis, TensorifyState
 
         specialized = {str(a.fake.item_memo.node._expr) for a in self.graph_args if _has_float_item_memo(a.fake)}
         for _ in range(len(self.graph_args) + 2):
@@ -545,7 +543,7 @@ class OutputGraph:
                 if arg.context is not None:
                     tracing.tensor_to_context[arg.example] = arg.context
             try:
-                with torch._guards.tracing(tracing):
+                with torch_guards.tracing(tracing):
                     return backend(gm, self.example_inputs())
             except TensorifyScalarRestartAnalysis:
                 asked = set(TensorifyState.force_specializations) - specialized

@@ -20,10 +20,8 @@ import math
 from typing import Any, Callable
 
 import torch
-from torch._guards import GuardSource
-from torch._guards import Source as TorchSource
-
 from ..sources import AttrSource, DictValueSource, FunctionSource, ItemSource, LocalSource, Source
+from ..torch_compat import GuardSource, TorchSource
 
 
 @dataclasses.dataclass(frozen=True)

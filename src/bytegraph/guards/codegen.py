@@ -31,10 +31,10 @@ import types
 from typing import Any, Callable
 
 import torch
-from torch._C._dynamo.guards import TensorGuards, dict_version
 
 from ..config import config
 from ..sources import Source, contextvar_value, guard_locals, ndarray_as_tensor
+from ..torch_compat import TensorGuards, dict_version
 from . import fastpath, snapshot
 from .emit import Emitter, Namespace as _Namespace, signature_source
 from .fastpath import referenced as _referenced
@@ -96,7 +96,8 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.GLOBAL_STATE: lambda g, e, x, ns: f"{ns.name(g.payload.guard.check, 'global_state')}()",
     _K.SHAPE_ENV: lambda g, e, x, ns: " and ".join(f"({c})" for c in g.payload.code),
     _K.NO_MODULE_HOOKS: lambda g, e, x, ns: (f"not ({e}._forward_hooks or {e}._forward_pre_hooks or {e}._backward_hooks "
-                                             f"or {e}._backward_pre_hooks) and '_compiled_call_impl' not in (___d := {e}.__dict__)"
+                                             f"or {e}._backward_pre_hooks) and '_compiled_call_impl' not in "
+                                             f"(___d := {e}.__dict__)"
                                              f" and 'forward' not in ___d"),
     _K.NO_GLOBAL_MODULE_HOOKS: lambda g, e, x, ns: "not (" + " or ".join(
         ns.name(d, "module_hooks") for d in _global_module_hook_dicts()) + ")",

@@ -117,7 +117,7 @@ class GlobalStateSnapshot:
 
     @classmethod
     def capture(cls) -> "GlobalStateSnapshot":
-        from torch._C._dynamo.guards import GlobalStateGuard
+        from ..torch_compat import GlobalStateGuard
 
         return cls(GlobalStateGuard(), torch.is_grad_enabled(), torch.get_default_dtype())
 

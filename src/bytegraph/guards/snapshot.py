@@ -31,7 +31,7 @@ read through their source chains.
 
 This module decides *what* is watched (``plan``) and holds the watched state at run time
 (``Snapshot``); ``fastpath.py`` emits the functions that check and rebuild it. Assumed, not
-checked (DESIGN.md decision 38): nobody assigns a new ``__dict__`` object to a watched object,
+checked (DESIGN.md decision 39): nobody assigns a new ``__dict__`` object to a watched object,
 and no metaclass gains a data descriptor shadowing a class attribute the trace read.
 """
 
@@ -49,10 +49,10 @@ import weakref
 from typing import Any, Callable
 
 import torch
-from torch._C._dynamo.guards import dict_version
 
 from ..sources import (AttrSource, DerivedSource, DictKeySource, DictValueSource, FreeVarSource, GlobalSource,
                        InstanceAttrSource, ItemSource, LocalSource, ModuleGlobalsSource, Source, TypeSource)
+from ..torch_compat import dict_version
 from .guard import Guard, GuardKind
 
 _K = GuardKind
@@ -561,8 +561,7 @@ def _watch_in_torch(dicts: list[dict], attrs: Watched) -> Callable[[], bool]:
     """The same check as one call of torch's C++ guard manager (a DICT_VERSION leaf per dict, an
     ID_MATCH leaf per attribute): no Python object is made per item, several times faster than
     ``map``, but slow to build (about 300 ``map`` checks' worth)."""
-    from torch._C._dynamo.guards import RootGuardManager
-    from torch._dynamo.guards import GuardManagerType
+    from ..torch_compat import GuardManagerType, RootGuardManager
 
     kind = GuardManagerType.GUARD_MANAGER
     root = RootGuardManager()

@@ -35,7 +35,7 @@ from ..diagnostics.locations import UserLocation
 from ..guards import Guard, GuardKind, IdRef
 from ..sources import (AttrSource, FreeVarSource, GlobalsDictSource, GlobalSource, ItemSource, LocalSource,
                        ModuleGlobalsSource, RootBuiltinsSource, Source, builtins_of)
-from ..variables.base import NULL, LazyVariableTracker, NullVariable, VariableTracker
+from ..variables.base import LazyVariableTracker, NullVariable, VariableTracker
 from ..variables.dicts import DictVariable
 from ..variables.functions import existing_cell
 from ..variables.iterators import GeneratorVariable
@@ -325,7 +325,8 @@ class InstructionTranslator:
         obj = self.cells[first].load(self) if first in self.cells else self.locals[first]
         return cell.load(self), obj.realize()
 
-    def inline_call(self, fn: VariableTracker, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    def inline_call(self, fn: VariableTracker, args: list[VariableTracker],
+                    kwargs: dict[str, VariableTracker]) -> VariableTracker:
         if self.depth >= config.max_inline_depth:
             raise Unsupported(breaks.TOO_LONG, f"inlining deeper than {config.max_inline_depth} calls")
         target = fn.inline_target(self)

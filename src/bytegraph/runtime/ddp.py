@@ -123,7 +123,7 @@ def _compile_submodules(split: torch.fx.GraphModule, backend: Callable[..., Any]
     """Compile each submodule with ``backend`` on the inputs it gets: the split graph is run on
     fake copies of the example inputs (no real computation, no side effect), and each submodule
     is replaced by what the backend returns when the run reaches it."""
-    from torch._guards import TracingContext
+    from ..torch_compat import TracingContext
 
     tracing = TracingContext.get()
     fake_mode = tracing.fake_mode

@@ -31,10 +31,9 @@ import random
 from typing import Any, Callable, Iterator
 
 import torch
-import torch._guards
-from torch.utils import _python_dispatch as python_dispatch
 
 from ..diagnostics.logs import get_logger
+from ..torch_compat import autograd_C, functorch_C, python_dispatch, torch_guards
 
 log = get_logger("fallbacks")
 
@@ -119,7 +118,7 @@ def _python_mode_flags() -> tuple[bool, bool, bool]:
 
 
 def _set_python_mode_flags(flags: tuple[bool, bool, bool]) -> None:
-    from torch._C._dynamo.guards import set_is_in_mode_without_ignore_compile_internals
+    from ..torch_compat import set_is_in_mode_without_ignore_compile_internals
 
     (python_dispatch._is_in_torch_dispatch_mode, python_dispatch._is_in_non_infra_torch_dispatch_mode,
      python_dispatch._is_in_any_mode_without_ignore_compile_internals) = flags
@@ -139,20 +138,20 @@ def _set_inference_mode(enabled: bool) -> None:
 
 
 def _functorch_flags() -> tuple[bool, bool]:
-    return (torch._C._functorch.get_inplace_requires_grad_allowed(),
-            torch._C._functorch.get_single_level_autograd_function_allowed())
+    return (functorch_C.get_inplace_requires_grad_allowed(),
+            functorch_C.get_single_level_autograd_function_allowed())
 
 
 def _set_functorch_flags(flags: tuple[bool, bool]) -> None:
-    torch._C._functorch.set_inplace_requires_grad_allowed(flags[0])
-    torch._C._functorch.set_single_level_autograd_function_allowed(flags[1])
+    functorch_C.set_inplace_requires_grad_allowed(flags[0])
+    functorch_C.set_single_level_autograd_function_allowed(flags[1])
 
 
 def _set_saved_tensors_hooks_disabled(message: str | None) -> None:
     if message is None:
-        torch._C._autograd._saved_tensors_hooks_enable()
+        autograd_C._saved_tensors_hooks_enable()
     else:
-        torch._C._autograd._saved_tensors_hooks_disable(message)
+        autograd_C._saved_tensors_hooks_disable(message)
 
 
 # -- autocast -------------------------------------------------------------------------------
@@ -226,8 +225,8 @@ def _set_cuda_rng(states: tuple[torch.Tensor, ...] | None) -> None:
 
 def _tls_context(name: str) -> StateItem:
     """torch._guards' thread-local TracingContext / CompileContext (what backends read)."""
-    return StateItem(name, lambda: getattr(torch._guards._TLS, name, None),
-                     lambda value: setattr(torch._guards._TLS, name, value), _same_objects)
+    return StateItem(name, lambda: getattr(torch_guards._TLS, name, None),
+                     lambda value: setattr(torch_guards._TLS, name, value), _same_objects)
 
 
 C = torch._C

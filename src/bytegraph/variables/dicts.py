@@ -20,8 +20,7 @@ from typing import Any, Hashable
 
 import torch
 
-from ..diagnostics import breaks
-from ..diagnostics.errors import Unsupported, UserCodeError
+from ..diagnostics.errors import UserCodeError
 from ..guards import Guard, GuardKind
 from .base import LazyVariableTracker, NotConstant, Tx, VariableTracker, pymethod
 from .lists import IteratorVariable, TupleVariable
@@ -479,7 +478,7 @@ class DictViewVariable(VariableTracker):
         return getattr(self.d.as_constant(), self.kind)()
 
     def truth(self, tx: Tx) -> bool:
-        return bool(self.d.keys())  # noqa: the whole key set is observed
+        return bool(self.d.keys())  # the whole key set is observed
 
     @pymethod("__len__")
     def _len(self, tx: Tx) -> VariableTracker:

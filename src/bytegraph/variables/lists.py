@@ -106,8 +106,9 @@ class BaseListVariable(VariableTracker):
             index = operator.index(k)
             self._items[index]
         except (TypeError, IndexError) as e:
-            raise _user_error(type(e)(f"{self.py_type.__name__} index out of range" if isinstance(e, IndexError)
-                                      else f"{self.py_type.__name__} indices must be integers or slices, not {type(k).__name__}")) from e
+            what = self.py_type.__name__
+            raise _user_error(type(e)(f"{what} index out of range" if isinstance(e, IndexError)
+                                      else f"{what} indices must be integers or slices, not {type(k).__name__}")) from e
         return self.item(index)
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:

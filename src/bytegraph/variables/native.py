@@ -70,9 +70,9 @@ def disable_decorators() -> frozenset[Any]:
     """``torch.compiler.disable`` and ``torch._dynamo.disable``: called while tracing (FSDP wraps
     its hooks so, lazily), they make a NativeCallVariable instead of running Dynamo's machinery."""
     import torch
-    import torch._dynamo
+    from ..torch_compat import torch_dynamo
 
-    return frozenset({torch.compiler.disable, torch._dynamo.disable})
+    return frozenset({torch.compiler.disable, torch_dynamo.disable})
 
 
 class NativeCallVariable(VariableTracker):

@@ -25,13 +25,12 @@ import types
 from typing import Any
 
 import torch
-import torch._numpy as tnp
-from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, Source
+from ..torch_compat import GuardOnDataDependentSymNode, tnp
 from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, pymethod
 from .constant import ConstantVariable
 from .lists import BaseListVariable

@@ -16,10 +16,9 @@ from typing import Any, Callable
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
-from torch._C._dynamo.guards import dict_version
-
 from ..guards import GuardKind
 from ..sources import AttrSource
+from ..torch_compat import dict_version
 from .base import NotConstant, Tx, VariableTracker, fold
 
 

@@ -25,6 +25,7 @@ import torch.nn.functional
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
+from ..torch_compat import OpOverload, OpOverloadPacket
 from .base import NotConstant, Tx, VariableTracker, fold
 from .native import NativeCallVariable, disable_decorators, native_reason
 
@@ -100,7 +101,7 @@ def unwrap_disabled(fn: Any) -> Any:
 
 def is_torch_callable(value: Any) -> bool:
     """A callable that bytegraph treats as a graph operation (or a trace-time query)."""
-    if isinstance(value, (torch._ops.OpOverload, torch._ops.OpOverloadPacket)):
+    if isinstance(value, (OpOverload, OpOverloadPacket)):
         return True
     if isinstance(value, types.FunctionType) and value.__code__ is _DISABLED_CODE:
         return True

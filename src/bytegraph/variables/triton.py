@@ -341,7 +341,7 @@ def _hop_launch(tx: Tx, kernel: Any, layers: list[Any], base: Any, values: dict[
     """torch's ``triton_kernel_wrapper_mutation`` (compiled GPU kernels): what torch.compile
     emits, so Inductor compiles the kernel itself. Heuristics outside the autotuner are
     evaluated now and passed as constants (the op takes a jit kernel or an autotuner)."""
-    from torch._higher_order_ops.triton_kernel_wrap import (
+    from ..torch_compat import (
         create_tma_stable_metadata,
         kernel_side_table,
         triton_kernel_wrapper_mutation,

@@ -351,7 +351,8 @@ def _all_constant(args: list[VariableTracker], kwargs: dict[str, VariableTracker
     return all(vt.is_constant() for vt in (*args, *kwargs.values()))
 
 
-def _construct_torch_module(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+def _construct_torch_module(tx: Tx, cls: type, args: list[VariableTracker],
+                            kwargs: dict[str, VariableTracker]) -> VariableTracker:
     """``nn.CrossEntropyLoss()``, ``nn.ReLU()`` in a forward: a module of torch's own (trusted),
     built from constants, with no parameters or buffers, is built for real at trace time (faster
     than tracing its ``__init__``, and torch's may use what we do not trace) and its state is
