@@ -1,14 +1,26 @@
 """Per-call overhead of bytegraph vs torch.compile(backend="eager"), in one process.
 
-Overhead = time of a call through the compiler minus the time of calling the captured
-graph directly (the same graph module each compiler produced, through its ``forward``).
-Both compilers get a recording backend that returns ``gm.forward`` (what "eager" does),
-so the only difference is the frontend: guards, cache lookup, argument handling.
+Small programs: overhead = time of a call through the compiler minus the time of calling
+the captured graph directly (the same graph module each compiler produced, through its
+``forward``). Both compilers get a recording backend that returns ``gm.forward`` (what
+"eager" does), so the only difference is the frontend: guards, cache lookup, argument handling.
 
-    python benchmarks/overhead.py [--repeat 7] [--number 20000]
+Depth rows: a GPT-2 from transformers (width 32, ``use_cache=False``) and a Llama-style model
+written here (RMSNorm, rotary embeddings, grouped-query attention, SwiGLU), at 2, 12 and 24
+layers, batch 1, sequence 8, eval, no_grad, one thread. Both compilers get a *replaying*
+backend: it runs the graph once and then returns those outputs on every call, so a call
+costs only the frontend (guards, fetching the inputs, the call, rebuilding the result) and
+the graph's own time and noise stay out. Also the first call (capture) of each, and the
+per-layer slope of both, from 2 to 24 layers.
 
-Prints a table of medians (µs per call) and the ratio torch.compile / bytegraph overhead.
-Target (issue #2): bytegraph's overhead at most 1/5 of torch.compile's on every row.
+    python benchmarks/overhead.py [--repeat 15] [--number 4000] [--depth-repeat 7] [--depth-number 200]
+                                  [--depth-runs 3] [--skip-small | --skip-depth]
+
+Prints tables of medians (µs per call) and the ratios.
+Targets: small programs (issue #2): bytegraph's overhead at most 1/5 of torch.compile's on every
+row. Depth (issue #15): at 24 layers at most 0.2x torch.compile's frontend cost, under 1 µs more
+per added layer (as a ratio on a slower machine: the slope at most ~1/6 of torch.compile's), and
+a first call at most half of torch.compile's.
 """
 
 from __future__ import annotations
@@ -139,7 +151,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--number", type=int, default=4000)
+    ap.add_argument("--depth-repeat", type=int, default=7)
+    ap.add_argument("--depth-number", type=int, default=200)
+    ap.add_argument("--depth-runs", type=int, default=3)
+    ap.add_argument("--skip-small", action="store_true")
+    ap.add_argument("--skip-depth", action="store_true")
     opts = ap.parse_args(argv)
+    if not opts.skip_small:
+        small(opts)
+    if not opts.skip_depth:
+        depth(opts)
+    return 0
+
+
+def small(opts: argparse.Namespace) -> None:
     print(f"torch {torch.__version__}, python {sys.version.split()[0]}; µs per call, median of {opts.repeat}")
     header = f"{'case':<26}{'eager':>8}{'graph':>8}{'bytegraph':>11}{'torch.compile':>15}{'bg ovh':>9}{'tc ovh':>9}{'ratio':>8}"
     print(header)
@@ -152,7 +177,193 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<26}{r['eager']:8.2f}{r['graph_bg']:8.2f}{r['bytegraph']:11.2f}{r['torch.compile']:15.2f}"
               f"{r['overhead_bg']:9.2f}{r['overhead_tc']:9.2f}{ratio:7.1f}x")
     print(f"\nworst ratio (torch.compile overhead / bytegraph overhead): {worst:.1f}x (target >= 5x)")
-    return 0
+
+
+# -- depth rows ------------------------------------------------------------------------------------
+
+class Replay:
+    """A backend that runs the graph once, then returns those outputs on every call: a call
+    through the compiler then costs only its frontend."""
+
+    def __init__(self) -> None:
+        self.graphs = 0
+
+    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
+        self.graphs += 1
+        outputs: list[Any] = []
+
+        def run(*args: Any) -> Any:
+            if not outputs:
+                outputs.append(gm.forward(*args))
+            return outputs[0]
+        return run
+
+
+def gpt2(layers: int) -> torch.nn.Module:
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    config = transformers.GPT2Config(n_layer=layers, n_embd=32, n_head=4, vocab_size=128, n_positions=64,
+                                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    return transformers.GPT2Model(config).eval()
+
+
+class RMSNorm(torch.nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        return self.weight * x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+
+
+def rotate_half(x):
+    a, b = x.chunk(2, dim=-1)
+    return torch.cat((-b, a), dim=-1)
+
+
+class Attention(torch.nn.Module):
+    def __init__(self, dim: int, heads: int, kv_heads: int) -> None:
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, dim // heads
+        self.q_proj = torch.nn.Linear(dim, dim, bias=False)
+        self.k_proj = torch.nn.Linear(dim, kv_heads * self.head_dim, bias=False)
+        self.v_proj = torch.nn.Linear(dim, kv_heads * self.head_dim, bias=False)
+        self.o_proj = torch.nn.Linear(dim, dim, bias=False)
+
+    def forward(self, x, cos, sin):
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        k = k.repeat_interleave(self.heads // self.kv_heads, dim=1)
+        v = v.repeat_interleave(self.heads // self.kv_heads, dim=1)
+        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, -1))
+
+
+class SwiGLU(torch.nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.gate_proj = torch.nn.Linear(dim, hidden, bias=False)
+        self.up_proj = torch.nn.Linear(dim, hidden, bias=False)
+        self.down_proj = torch.nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(torch.nn.functional.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class LlamaLayer(torch.nn.Module):
+    def __init__(self, dim: int, heads: int, kv_heads: int, hidden: int) -> None:
+        super().__init__()
+        self.input_layernorm = RMSNorm(dim)
+        self.self_attn = Attention(dim, heads, kv_heads)
+        self.post_attention_layernorm = RMSNorm(dim)
+        self.mlp = SwiGLU(dim, hidden)
+
+    def forward(self, x, cos, sin):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class LlamaStyle(torch.nn.Module):
+    """A Llama-style decoder (transformers' own LlamaModel does not capture as one graph yet)."""
+
+    def __init__(self, layers: int, dim: int = 32, heads: int = 4, kv_heads: int = 2, hidden: int = 64,
+                 vocab: int = 128, max_len: int = 64) -> None:
+        super().__init__()
+        self.embed_tokens = torch.nn.Embedding(vocab, dim)
+        self.layers = torch.nn.ModuleList(LlamaLayer(dim, heads, kv_heads, hidden) for _ in range(layers))
+        self.norm = RMSNorm(dim)
+        inv_freq = 1.0 / (10000 ** (torch.arange(0, dim // heads, 2).float() / (dim // heads)))
+        angles = torch.outer(torch.arange(max_len).float(), inv_freq)
+        self.register_buffer("cos_cached", torch.cat((angles, angles), -1).cos(), persistent=False)
+        self.register_buffer("sin_cached", torch.cat((angles, angles), -1).sin(), persistent=False)
+
+    def forward(self, input_ids, use_cache=False):
+        t = input_ids.shape[1]
+        cos, sin = self.cos_cached[:t], self.sin_cached[:t]
+        x = self.embed_tokens(input_ids)
+        for layer in self.layers:
+            x = layer(x, cos, sin)
+        return self.norm(x)
+
+
+DEPTH_MODELS: list[tuple[str, Callable[[int], torch.nn.Module]]] = [("gpt2 (transformers)", gpt2),
+                                                                     ("llama-style", LlamaStyle)]
+
+
+def _calls_us(fn: Callable[..., Any], kwargs: dict[str, Any], number: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn(**kwargs)
+    return (time.perf_counter() - t0) / number * 1e6
+
+
+def depth_row(make: Callable[[int], torch.nn.Module], layers: int, repeat: int, number: int) -> dict[str, Any]:
+    torch.manual_seed(0)
+    model = make(layers)
+    kwargs = {"input_ids": torch.randint(0, 128, (1, 8)), "use_cache": False}
+    rec_bg, rec_tc = Replay(), Replay()
+    torch._dynamo.reset()
+    bg = bytegraph.compile(model, backend=rec_bg)
+    tc = torch.compile(model, backend=rec_tc)
+    t0 = time.perf_counter()
+    bg(**kwargs)
+    first_bg = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tc(**kwargs)
+    first_tc = time.perf_counter() - t0
+    for _ in range(3):
+        bg(**kwargs)
+        tc(**kwargs)
+    rounds: dict[str, list[float]] = {"bg": [], "tc": []}
+    for _ in range(repeat):
+        rounds["bg"].append(_calls_us(bg, kwargs, number))
+        rounds["tc"].append(_calls_us(tc, kwargs, number))
+    assert (rec_bg.graphs, rec_tc.graphs) == (1, 1), (rec_bg.graphs, rec_tc.graphs)
+    assert bg.stats.captures == 1, bg.stats
+    guards = bg.entries[0].guards
+    bulk = getattr(guards, "stable", 0)
+    return {"bg": statistics.median(rounds["bg"]), "tc": statistics.median(rounds["tc"]),
+            "first_bg": first_bg, "first_tc": first_tc, "guards": len(guards.guards), "bulk": bulk,
+            "each": len(guards.guards) - bulk}
+
+
+def depth(opts: argparse.Namespace) -> None:
+    """Each model at 2, 12 and 24 layers, ``--depth-runs`` times over; every number is the
+    median over the runs (per run: the median of ``--depth-repeat`` rounds), slopes included."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    print(f"\ndepth: frontend µs per call (the backend replays the graph's outputs): median over {opts.depth_runs} "
+          f"runs of the median of {opts.depth_repeat} rounds of {opts.depth_number} calls; first call (capture) in s")
+    print("guards: per cache entry; each: checked one by one on a hit (TENSOR_MATCH included); bulk: checked "
+          "by bytegraph's state snapshot")
+    header = (f"{'model':<21}{'layers':>6}{'torch.compile':>15}{'bytegraph':>11}{'ratio':>7}"
+              f"{'tc first':>10}{'bg first':>10}{'ratio':>7}{'guards':>8}{'each':>6}{'bulk':>6}")
+    print(header)
+    print("-" * len(header))
+    try:
+        with torch.no_grad():
+            for name, make in DEPTH_MODELS:
+                runs = [{n: depth_row(make, n, opts.depth_repeat, opts.depth_number) for n in (2, 12, 24)}
+                        for _ in range(opts.depth_runs)]
+                for layers in (2, 12, 24):
+                    r = {k: statistics.median(run[layers][k] for run in runs) for k in runs[0][layers]}
+                    print(f"{name:<21}{layers:>6}{r['tc']:15.1f}{r['bg']:11.1f}{r['bg'] / r['tc']:7.2f}"
+                          f"{r['first_tc']:10.2f}{r['first_bg']:10.2f}{r['first_bg'] / r['first_tc']:7.2f}"
+                          f"{r['guards']:8.0f}{r['each']:6.0f}{r['bulk']:6.0f}", flush=True)
+                slopes = {k: statistics.median((run[24][k] - run[2][k]) / 22 for run in runs) for k in ("tc", "bg")}
+                ratio = statistics.median((r[24]["bg"] - r[2]["bg"]) / (r[24]["tc"] - r[2]["tc"]) for r in runs)
+                print(f"{name:<21}{'slope':>6}{slopes['tc']:15.2f}{slopes['bg']:11.2f}{ratio:7.2f}"
+                      "   µs per added layer", flush=True)
+    finally:
+        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,10 @@ class Config:
     # Most instructions one frame may interpret before capture gives up (a guard against
     # loops whose trip count is large and known, which would unroll into huge graphs).
     max_instructions: int = 500_000
+    # Fewest guards a state snapshot must check in bulk for a cache entry to use one
+    # (guards/snapshot.py). Below it, checking each guard directly is as fast; 0 always uses
+    # one where possible, a huge value never does (to compare, or to rule it out).
+    snapshot_min_guards: int = 16
     # Split a graph captured inside a DistributedDataParallel forward at DDP's gradient-bucket
     # boundaries, one compiled submodule per bucket, so each bucket's all-reduce overlaps the rest
     # of backward (runtime/ddp.py; torch._dynamo.config.optimize_ddp). Off: one graph, no overlap.

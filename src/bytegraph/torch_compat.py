@@ -53,6 +53,9 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "TensorGuards": ("torch._C._dynamo.guards:TensorGuards",),
     "GlobalStateGuard": ("torch._C._dynamo.guards:GlobalStateGuard",),
     "dict_version": ("torch._C._dynamo.guards:dict_version",),
+    # a state snapshot's bulk check once it has proved stable (guards/snapshot.py)
+    "RootGuardManager": ("torch._C._dynamo.guards:RootGuardManager",),
+    "GuardManagerType": ("torch._dynamo.guards:GuardManagerType",),
     "set_is_in_mode_without_ignore_compile_internals": (
         "torch._C._dynamo.guards:set_is_in_mode_without_ignore_compile_internals",),
     # Process-wide torch state a trace sets aside (runtime/torch_state.py)

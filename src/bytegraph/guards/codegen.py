@@ -25,7 +25,6 @@ says which one failed, with the expected and the actual value.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import sys
 import types
@@ -33,32 +32,15 @@ from typing import Any, Callable
 
 import torch
 
-from ..sources import (DerivedSource, LocalSource, ModuleGlobalsSource, RootBuiltinsSource, Source, contextvar_value,
-                       guard_locals,
-                       guard_name, ndarray_as_tensor)
+from ..config import config
+from ..sources import Source, contextvar_value, guard_locals, ndarray_as_tensor
 from ..torch_compat import TensorGuards, dict_version
+from . import fastpath, snapshot
+from .emit import Emitter, Namespace as _Namespace, signature_source
+from .fastpath import referenced as _referenced
 from .guard import Guard, GuardKind, GuardSet, payload_text
 
 _K = GuardKind
-
-
-class _Namespace:
-    """The generated function's globals: helper objects under stable ``___`` names."""
-
-    def __init__(self, initial: dict[str, Any]) -> None:
-        self.values: dict[str, Any] = dict(initial)
-        self._by_id: dict[int, str] = {}
-        self._counts: dict[str, int] = {}
-
-    def name(self, obj: Any, hint: str) -> str:
-        if id(obj) in self._by_id:
-            return self._by_id[id(obj)]
-        n = self._counts.get(hint, 0)
-        self._counts[hint] = n + 1
-        name = f"___{hint}{n}"
-        self.values[name] = obj
-        self._by_id[id(obj)] = name
-        return name
 
 
 def _equals_expr(e: str, v: Any, ns: _Namespace) -> str:
@@ -157,32 +139,6 @@ def _order(g: Guard) -> tuple[int, int]:
     return rank, len(g.source.chain()) if g.source is not None else 0
 
 
-def _referenced(g: Guard) -> list[Source]:
-    out = [g.source] if g.source is not None else []
-    if g.kind in (_K.DUPLICATE_INPUT, _K.DICT_CONTAINS_OBJECT, _K.DICT_NOT_CONTAINS_OBJECT):
-        out.append(g.payload)
-    elif g.kind in (_K.NO_TENSOR_ALIASING, _K.DISTINCT_OBJECTS):
-        out.extend(g.payload)
-    return out
-
-
-def signature_source(code: types.CodeType) -> str:
-    """The parameter list of ``code`` as source text (names and kinds; defaults are set after)."""
-    names = [guard_name(v) for v in code.co_varnames[:code.co_argcount + code.co_kwonlyargcount + 2]]
-    n, k, po = code.co_argcount, code.co_kwonlyargcount, code.co_posonlyargcount
-    parts = list(names[:n])
-    if po:
-        parts.insert(po, "/")
-    i = n + k
-    if code.co_flags & inspect.CO_VARARGS:
-        parts.append("*" + names[i])
-        i += 1
-    elif k:
-        parts.append("*")
-    parts.extend(names[n:n + k])
-    if code.co_flags & inspect.CO_VARKEYWORDS:
-        parts.append("**" + names[i])
-    return ", ".join(parts)
 
 
 @dataclasses.dataclass
@@ -193,6 +149,12 @@ class CompiledGuards:
     namespace: dict[str, Any]
     _conditions: list[tuple[Guard, str]]
     _tensor_guards: list[Guard]
+    fast: fastpath.FastPath | None = None     # set when a state snapshot checks the long-lived state in bulk
+
+    @property
+    def stable(self) -> int:
+        """How many guards the snapshot checks in bulk (0 without one)."""
+        return len(self.fast.plan.stable) if self.fast is not None else 0
 
     def failure(self, frame_locals: dict[str, Any]) -> str | None:
         """The first guard that fails for these frame locals, as 'source: expected ..., got ...'."""
@@ -205,7 +167,13 @@ class CompiledGuards:
             if not ok:
                 return _explain(g, self.namespace, frame_locals)
         if self._tensor_guards:
-            return _tensor_failure(self._tensor_guards, self.namespace, frame_locals)
+            found = _tensor_failure(self._tensor_guards, self.namespace, frame_locals)
+            if found is not None:
+                return found
+        if self.fast is not None and self.fast.snapshot.refused:
+            return self.fast.snapshot.refused
+        if self._tensor_guards:
+            return "a tensor's dispatch keys (e.g. inference mode, conj/neg bits) differ from capture"
         return None
 
 
@@ -265,7 +233,24 @@ def _tensor_failure(tensor_guards: list[Guard], ns: dict[str, Any], frame_locals
                 name = want.__qualname__ if field == "type" else want
                 got = got.__qualname__ if field == "type" else got
                 return f"{g.source.name()}: {field} mismatch: expected {name}, got {got} (guard from {g.reason})"
-    return "a tensor's dispatch keys (e.g. inference mode, conj/neg bits) differ from capture"
+    return None
+
+
+def _full_function(ordered: list[Guard], ns: _Namespace, code: types.CodeType, full_tensors: str | None,
+                   filename: str) -> tuple[Callable[..., bool], str]:
+    """Every guard, each read through its source, cheapest and most discriminating first."""
+    tensors = [g for g in ordered if g.kind is _K.TENSOR_MATCH]
+    others = [g for g in ordered if g.kind is not _K.TENSOR_MATCH]
+    em = Emitter(ns)
+    em.share([_referenced(g) for g in others] + [[g.source] for g in tensors])
+    for g in others:
+        em.materialize(_referenced(g))
+        em.check(_CHECKS[g.kind](g, em.expr(g.source) if g.source is not None else "", em.expr, ns))
+    last = "return True"
+    if tensors:
+        em.materialize([g.source for g in tensors])
+        last = f"return {full_tensors}({', '.join(em.expr(g.source) for g in tensors)})"
+    return em.function("___guard", signature_source(code), last, filename, ns.values)
 
 
 def compile_guards(
@@ -278,9 +263,12 @@ def compile_guards(
     defaults: tuple | None,
     kwdefaults: dict | None,
     frame_locals: dict[str, Any],
+    graph_inputs: list[Source] = (),
 ) -> CompiledGuards:
     """Generate the check function. ``frame_locals`` (this call's arguments by name) are read
-    only to build the C++ tensor checks; nothing read is kept."""
+    to build the C++ tensor checks and to decide what a state snapshot watches (snapshot.py);
+    ``graph_inputs`` are the sources the transformed code passes to the graph, so watched ones
+    can come from the snapshot. Nothing read is kept."""
     frame_locals = guard_locals(frame_locals)
     ns = _Namespace({"___G": fn_globals, "___modules": sys.modules, "___fn": function, "math": math, "torch": torch,
                      "___from_numpy": ndarray_as_tensor, "___cv_get": contextvar_value,
@@ -288,56 +276,27 @@ def compile_guards(
     ordered = sorted(guards, key=_order)
     tensors = [g for g in ordered if g.kind is _K.TENSOR_MATCH]
     others = [g for g in ordered if g.kind is not _K.TENSOR_MATCH]
+    filename = f"<bytegraph guards for {code.co_qualname}>"
 
-    uses: dict[Source, int] = {}
-    for g in ordered:
-        for s in {c for src in _referenced(g) for c in src.chain()}:
-            uses[s] = uses.get(s, 0) + 1
-    hoist = {s for s, n in uses.items() if n >= 2 and not isinstance(s, LocalSource)}
-    temps: dict[Source, str] = {}
-    lines: list[str] = []
+    def tensor_check(group: list[Guard]) -> str:
+        examples = [eval(g.source.guard_expr(), ns.values, frame_locals) for g in group]
+        sizes = [list(g.payload.size) for g in group]          # None: symbolic, left to SHAPE_ENV
+        strides = [list(g.payload.stride) for g in group]
+        return ns.name(TensorGuards(*examples, dynamic_dims_sizes=sizes, dynamic_dims_strides=strides).check, "tensors")
 
-    def expr(s: Source) -> str:
-        if s in temps:
-            return temps[s]
-        if isinstance(s, ModuleGlobalsSource):          # a module's globals dict: bound once, here
-            return ns.name(sys.modules[s.module].__dict__, "module_globals")
-        if isinstance(s, RootBuiltinsSource):           # read-only on the function: bound once too
-            return ns.name(function.__builtins__, "builtins")
-        return s.wrap(expr(s.of)) if isinstance(s, DerivedSource) else s.guard_expr()
-
-    def materialize(srcs: list[Source]) -> None:
-        for src in srcs:
-            for s in src.chain():
-                if s in hoist and s not in temps:
-                    value = expr(s)
-                    temps[s] = f"___t{len(temps)}"
-                    lines.append(f"{temps[s]} = {value}")
-
-    conditions: list[tuple[Guard, str]] = []
-    for g in others:
-        materialize(_referenced(g))
-        cond = _CHECKS[g.kind](g, expr(g.source) if g.source is not None else "", expr, ns)
-        lines.append(f"if not ({cond}): return False")
-        conditions.append((g, _CHECKS[g.kind](g, g.source.guard_expr() if g.source else "",
-                                               lambda s: s.guard_expr(), ns)))
-    if tensors:
-        materialize([g.source for g in tensors])
-        examples = [eval(g.source.guard_expr(), ns.values, frame_locals) for g in tensors]
-        sizes = [list(g.payload.size) for g in tensors]          # None: symbolic, left to SHAPE_ENV
-        strides = [list(g.payload.stride) for g in tensors]
-        tg = TensorGuards(*examples, dynamic_dims_sizes=sizes, dynamic_dims_strides=strides)
-        del examples
-        lines.append(f"return {ns.name(tg.check, 'tensors')}({', '.join(expr(g.source) for g in tensors)})")
+    conditions = [(g, _CHECKS[g.kind](g, g.source.guard_expr() if g.source else "", lambda s: s.guard_expr(), ns))
+                  for g in others]
+    full_tensors = tensor_check(tensors) if tensors else None
+    fast = None
+    watch = snapshot.plan(ordered, snapshot.Values(frame_locals, fn_globals, cells), config.snapshot_min_guards,
+                          list(graph_inputs))
+    if watch is not None:
+        fast = fastpath.build(ordered, lambda g: _order(g)[0], watch, ns, code, _CHECKS, tensor_check, full_tensors,
+                              list(graph_inputs), filename)
+        fn, src = fast.check, fast.source_code
     else:
-        lines.append("return True")
-
-    body = "\n".join("        " + ln for ln in lines)
-    src = (f"def ___guard({signature_source(code)}):\n    try:\n{body}\n"
-           f"    except Exception:\n        return False\n")
-    exec(compile(src, f"<bytegraph guards for {code.co_qualname}>", "exec"), ns.values)
-    fn = ns.values.pop("___guard")
+        fn, src = _full_function(ordered, ns, code, full_tensors, filename)
     fn.__name__, fn.__qualname__ = code.co_name, code.co_qualname   # a bad call raises f()'s own TypeError
     fn.__defaults__ = defaults
     fn.__kwdefaults__ = kwdefaults
-    return CompiledGuards(fn, src, ordered, ns.values, conditions, tensors)
+    return CompiledGuards(fn, src, ordered, ns.values, conditions, tensors, fast)

@@ -27,7 +27,7 @@ import warnings
 from typing import Any
 
 from ..codegen.pycodegen import PyCodegen
-from ..codegen.transform import graph_call, make_function
+from ..codegen.transform import Preloaded, graph_call, make_function
 from ..diagnostics.errors import CompileError, Unsupported, UserCodeError
 from ..diagnostics.logs import get_logger
 import torch
@@ -203,11 +203,13 @@ def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupport
         capture.release()
 
 
-def _compiled_guards(fn: types.FunctionType, capture: CaptureState, frame_locals: dict[str, Any]) -> Any:
+def _compiled_guards(fn: types.FunctionType, capture: CaptureState, frame_locals: dict[str, Any],
+                     graph_inputs: list[Any] = ()) -> Any:
     code = fn.__code__
     cells = dict(zip(code.co_freevars, fn.__closure__ or ()))
     guards = compile_guards(capture.guards, code, fn_globals=fn.__globals__, cells=cells, function=fn,
-                            defaults=fn.__defaults__, kwdefaults=fn.__kwdefaults__, frame_locals=frame_locals)
+                            defaults=fn.__defaults__, kwdefaults=fn.__kwdefaults__, frame_locals=frame_locals,
+                            graph_inputs=graph_inputs)
     if log_guards.isEnabledFor(logging.DEBUG):
         log_guards.debug("guards of %s:\n%s", fn.__qualname__, guards.source_code)
     return guards
@@ -386,6 +388,7 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
     graph = capture.graph
     body = out.instrs
     gm = None
+    compiled = None
     if not out.graph_outputs and graph.has_work() and graph.only_switches_grad_mode():
         body = _switch_grad_mode(out, graph.grad_enabled) + body
     elif out.graph_outputs or graph.has_work():
@@ -404,18 +407,23 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
             # copy of what it writes: GraphCall.__call__ then only restores modes)
             compiled = GraphCall(compiled, graph.mutated_inputs() if graph.may_raise() else [],
                                  graph.switches_modes())
-        body = graph_call(out, compiled, [a.source for a in graph.graph_args], bool(out.graph_outputs)) + body
-    transformed = make_function(fn, program_for(code).prologue, body)
-    if log_bytecode.isEnabledFor(logging.DEBUG):
-        log_bytecode.debug("transformed bytecode of %s:\n%s", fn.__qualname__, dis.Bytecode(transformed).dis())
-    if gm is not None and rerun:
-        transformed = rerun_eagerly_if_graph_raises(transformed, fn)
     for source, value, why in graph.specialized_floats:    # floats whose value the trace used
         capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value, f"a float made a constant: {why}"))
     _refresh_tensor_specs(capture)
     _install_aliasing_guard(capture)
     _install_shape_guards(capture)
-    guards = _compiled_guards(fn, capture, frame_locals)
+    inputs = [a.source for a in graph.graph_args]
+    # the guards first: a state snapshot may hand the graph its parameters (guards/snapshot.py)
+    guards = _compiled_guards(fn, capture, frame_locals, inputs if gm is not None else [])
+    if gm is not None:
+        fast = guards.fast
+        preloaded = Preloaded(fast.values, fast.anchors, fast.kept_inputs) if fast is not None else None
+        body = graph_call(out, compiled, inputs, bool(out.graph_outputs), preloaded) + body
+    transformed = make_function(fn, program_for(code).prologue, body)
+    if log_bytecode.isEnabledFor(logging.DEBUG):
+        log_bytecode.debug("transformed bytecode of %s:\n%s", fn.__qualname__, dis.Bytecode(transformed).dis())
+    if gm is not None and rerun:
+        transformed = rerun_eagerly_if_graph_raises(transformed, fn)
     graph.drop_examples()
     return CacheEntry(guards.check, transformed, guards, gm, None, watchers=list(capture.guards.watched),
                       rules=[(s.name(), r) for s, r in capture.wrapped])

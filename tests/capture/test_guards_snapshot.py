@@ -1,0 +1,420 @@
+"""State snapshots (guards/snapshot.py): a model's long-lived state is checked in bulk on a cache
+hit, and every mutation that the full guards catch still recompiles, with a reason that names
+what changed; mutations they allow (a same-shape parameter, an optimizer step) run with the new
+values and do not recompile. Each test checks results against eager on every call."""
+
+import gc
+import sys
+import threading
+import types
+import weakref
+
+import pytest
+import torch
+from torch import nn
+
+import bytegraph
+from bytegraph.config import config
+from bytegraph.testing import CompileCounter, same
+
+
+@pytest.fixture(autouse=True)
+def snapshots_everywhere():
+    with config.patch(snapshot_min_guards=0):         # small models here: use a snapshot all the same
+        yield
+
+
+class Block(nn.Module):
+    def __init__(self, dim):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fc = nn.Linear(dim, dim)
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        return x + self.act(self.fc(self.norm(x)))
+
+
+class Net(nn.Module):
+    def __init__(self, dim=4, depth=2):
+        super().__init__()
+        self.blocks = nn.ModuleList(Block(dim) for _ in range(depth))
+        self.head = nn.Linear(dim, 3)
+        self.register_buffer("center", torch.randn(dim))
+        self.scale = 0.5
+
+    def forward(self, x):
+        x = x - self.center
+        for block in self.blocks:
+            x = block(x)
+        if self.training:
+            x = x * 2
+        return self.head(x) * self.scale
+
+
+def _setup(model=None):
+    torch.manual_seed(0)
+    model = model if model is not None else Net().eval()
+    counter = CompileCounter()
+    compiled = bytegraph.compile(model, backend=counter)
+    x = torch.randn(2, 4)
+    for _ in range(3):
+        assert same(compiled(x), model(x))
+    assert counter.frame_count == 1
+    guards = compiled.entries[0].guards
+    assert guards.fast is not None and guards.stable > 10, "the module tree is checked in bulk"
+    assert guards.fast.snapshot.rearms == 1, "taken once, then every call passed the bulk check"
+    return model, compiled, counter, x
+
+
+def _call_again(model, compiled, x, recompiles, *, calls=2):
+    for _ in range(calls):
+        expected = model(x)
+        assert same(compiled(x), expected)
+    assert compiled.stats.recompiles == recompiles, compiled.stats.recompile_reasons
+    return compiled.stats.recompile_reasons[-1] if recompiles else None
+
+
+# -- mutations the full guards catch recompile, naming what changed --------------------------------
+
+def test_parameter_replaced_by_a_frozen_one_recompiles():
+    model, compiled, _, x = _setup()
+    model.head.weight = nn.Parameter(model.head.weight.detach().clone(), requires_grad=False)
+    reason = _call_again(model, compiled, x, 1)
+    assert "L['module']._modules['head']._parameters['weight']" in reason and "requires_grad" in reason
+
+
+def test_parameter_replaced_by_a_same_shape_one_runs_with_it():
+    model, compiled, counter, x = _setup()
+    model.blocks[1].fc.weight = nn.Parameter(torch.randn(4, 4))
+    _call_again(model, compiled, x, 0)
+    assert counter.frame_count == 1 and compiled.entries[0].guards.fast.snapshot.rearms == 2
+
+
+def test_buffer_replaced_recompiles_on_a_new_shape_and_reads_a_new_value():
+    model, compiled, _, x = _setup()
+    model.center = torch.randn(4)                     # same metadata: the new value, no recompile
+    _call_again(model, compiled, x, 0)
+    model.center = torch.randn(1, 4)
+    reason = _call_again(model, compiled, x, 1)
+    assert "L['module']._buffers['center']" in reason and "size" in reason
+
+
+def test_submodule_swapped_recompiles():
+    model, compiled, _, x = _setup()
+    model.blocks[0].act = nn.Tanh()
+    reason = _call_again(model, compiled, x, 1)
+    assert "L['module']._modules['blocks']._modules['0']._modules['act']" in reason and "Tanh" in reason
+
+
+def test_plain_attribute_changed_recompiles():
+    model, compiled, _, x = _setup()
+    model.scale = 2.0
+    reason = _call_again(model, compiled, x, 1)
+    assert "L['module'].scale" in reason and "2.0" in reason
+
+
+def test_hook_added_recompiles_and_runs_the_hook():
+    model, compiled, _, x = _setup()
+    handle = model.blocks[1].fc.register_forward_hook(lambda m, args, out: out * 3)
+    reason = _call_again(model, compiled, x, 1)
+    assert "L['module']._modules['blocks']._modules['1']._modules['fc']" in reason and "hooks" in reason
+    handle.remove()                                   # the first entry fits again
+    _call_again(model, compiled, x, 1)
+
+
+def test_train_eval_recompiles():
+    model, compiled, _, x = _setup()
+    model.train()
+    reason = _call_again(model, compiled, x, 1)
+    assert "training" in reason
+    model.eval()
+    _call_again(model, compiled, x, 1)
+
+
+# -- writes that bypass Module.__setattr__ are seen too (dict version tags) --------------------------
+
+def test_raw_write_into_modules_dict_recompiles():
+    model, compiled, _, x = _setup()
+    model.blocks[0]._modules["act"] = nn.Sigmoid()
+    reason = _call_again(model, compiled, x, 1)
+    assert "_modules['act']" in reason and "Sigmoid" in reason
+
+
+@pytest.mark.parametrize("write", [lambda m: m.__dict__.__setitem__("scale", 3.0),
+                                   lambda m: object.__setattr__(m, "scale", 3.0),
+                                   lambda m: vars(m).update(scale=3.0)],
+                         ids=["__dict__[k]", "object.__setattr__", "vars().update"])
+def test_raw_instance_dict_write_recompiles(write):
+    model, compiled, _, x = _setup()
+    write(model)
+    reason = _call_again(model, compiled, x, 1)
+    assert "L['module'].scale" in reason
+
+
+def test_raw_write_into_parameters_dict_is_seen():
+    model, compiled, _, x = _setup()
+    model.head._parameters["bias"] = nn.Parameter(torch.randn(3))            # same metadata: used, no recompile
+    _call_again(model, compiled, x, 0)
+    model.head._parameters["bias"] = nn.Parameter(torch.randn(3), requires_grad=False)
+    reason = _call_again(model, compiled, x, 1)
+    assert "_modules['head']._parameters['bias']" in reason and "requires_grad" in reason
+
+
+def test_class_assignment_recompiles():
+    class Doubling(nn.ReLU):
+        def forward(self, x):
+            return super().forward(x) * 2
+
+    model, compiled, _, x = _setup()
+    model.blocks[1].act.__class__ = Doubling
+    reason = _call_again(model, compiled, x, 1)
+    assert "_modules['act']" in reason and "Doubling" in reason
+
+
+def test_class_method_monkeypatched_recompiles():
+    class Local(Net):
+        pass
+
+    model, compiled, _, x = _setup(Local().eval())
+    Local.forward = lambda self, x: Net.forward(self, x) + 1
+    reason = _call_again(model, compiled, x, 1)
+    assert "forward" in reason
+
+
+# -- what changes without writing any dict is checked on every call ---------------------------------
+
+def test_requires_grad_switched_off_recompiles():
+    model, compiled, _, x = _setup()
+    model.blocks[0].fc.weight.requires_grad_(False)
+    reason = _call_again(model, compiled, x, 1)
+    assert "_modules['fc']._parameters['weight']" in reason and "requires_grad" in reason
+
+
+def test_data_of_other_shape_recompiles():
+    model, compiled, _, x = _setup()
+    with torch.no_grad():
+        model.head.weight.data = torch.randn(5, 4)
+        model.head.bias.data = torch.randn(5)
+    reason = _call_again(model, compiled, x, 1)
+    assert "_modules['head']._parameters" in reason and "size" in reason
+
+
+def test_optimizer_step_in_place_neither_recompiles_nor_rearms():
+    model, compiled, _, x = _setup()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(3):
+        compiled(x).sum().backward()
+        opt.step()
+        opt.zero_grad()
+        _call_again(model, compiled, x, 0, calls=1)
+    assert compiled.entries[0].guards.fast.snapshot.rearms == 1
+
+
+# -- identity, lifetime ----------------------------------------------------------------------------
+
+def test_function_called_with_two_models_takes_each_ones_parameters():
+    def f(model, x):
+        return model(x)
+
+    torch.manual_seed(0)
+    a, b = Net().eval(), Net().eval()
+    counter = CompileCounter()
+    compiled = bytegraph.compile(f, backend=counter)
+    x = torch.randn(2, 4)
+    for model in (a, b, a, b):
+        assert same(compiled(model, x), model(x))
+    assert counter.frame_count == 1 and compiled.stats.recompiles == 0
+
+
+def test_two_threads_two_models_one_function():
+    """Each call gets its own model's parameters even while another thread rearms the snapshot
+    for a different model (``___values`` checks the anchor it was taken from)."""
+    def f(model, x):
+        return model(x)
+
+    torch.manual_seed(0)
+    models = [Net().eval(), Net().eval()]
+    compiled = bytegraph.compile(f, backend=CompileCounter())
+    x = torch.randn(2, 4)
+    compiled(models[0], x)
+    errors = []
+    barrier = threading.Barrier(2)
+
+    def worker(model):
+        try:
+            barrier.wait()
+            for _ in range(40):
+                assert same(compiled(model, x), model(x))
+        except BaseException as e:  # noqa: BLE001 - reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(m,)) for m in models]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert compiled.stats.captures == 1
+
+
+def test_module_written_every_call_rearms_and_stays_correct():
+    """A forward that stores an attribute it never reads: each call's write-back changes the
+    module's dict, so each call runs the full guards once and takes the snapshot again."""
+    class Recording(Net):
+        def forward(self, x):
+            self.last_input = x
+            return super().forward(x)
+
+    model = Recording().eval()
+    compiled = bytegraph.compile(model, backend=CompileCounter())
+    for _ in range(6):
+        x = torch.randn(2, 4)
+        expected = model(x.clone())
+        assert same(compiled(x), expected)
+        assert model.last_input is x
+    assert compiled.stats.captures == 1
+    assert compiled.entries[0].guards.fast.snapshot.rearms == 6     # every call (the capture checks its own too)
+
+
+def test_a_compiled_function_does_not_keep_the_model_alive():
+    def f(model, x):
+        return model(x)
+
+    compiled = bytegraph.compile(f, backend=CompileCounter())
+    model, x = Net().eval(), torch.randn(2, 4)
+    for _ in range(3):
+        compiled(model, x)
+    assert compiled.entries[0].guards.fast is not None
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
+    assert same(compiled(Net().eval(), x).shape, torch.Size([2, 3]))
+
+
+def test_library_module_global_changed_recompiles(monkeypatch):
+    lib = types.ModuleType("bytegraph_snapshot_lib")
+    exec("SCALE = 2.0\ndef scaled(x):\n    return x * SCALE\n", lib.__dict__)
+    monkeypatch.setitem(sys.modules, lib.__name__, lib)
+
+    class UsesLib(Net):
+        def forward(self, x):
+            return lib.scaled(super().forward(x))
+
+    model, compiled, _, x = _setup(UsesLib().eval())
+    lib.SCALE = 3.0
+    reason = _call_again(model, compiled, x, 1)
+    assert "SCALE" in reason
+
+
+# -- functions, closures and classes: reassignable without writing a dict ---------------------------
+
+def _lib_model(monkeypatch, source):
+    lib = types.ModuleType("bytegraph_snapshot_funcs")
+    exec(source, lib.__dict__)
+    monkeypatch.setitem(sys.modules, lib.__name__, lib)
+
+    class UsesLib(Net):
+        def forward(self, x):
+            return lib.post(super().forward(x))
+
+    return lib, UsesLib().eval()
+
+
+def test_function_code_reassigned_recompiles(monkeypatch):
+    lib, model = _lib_model(monkeypatch, "def post(x):\n    return x * 2\ndef other(x):\n    return x + 1\n")
+    model, compiled, _, x = _setup(model)
+    lib.post.__code__ = lib.other.__code__
+    reason = _call_again(model, compiled, x, 1)
+    assert "post" in reason and "other" in reason
+
+
+def test_function_defaults_reassigned_recompiles(monkeypatch):
+    lib, model = _lib_model(monkeypatch, "def post(x, k=2.0):\n    return x * k\n")
+    model, compiled, _, x = _setup(model)
+    lib.post.__defaults__ = (3.0,)
+    reason = _call_again(model, compiled, x, 1)
+    assert "__defaults__" in reason and "3.0" in reason
+
+
+def test_closure_cell_changed_recompiles(monkeypatch):
+    lib, model = _lib_model(monkeypatch, "def scaler(k):\n    def post(x):\n        return x * k\n    return post\n"
+                                         "post = scaler(2.0)\n")
+    model, compiled, _, x = _setup(model)
+    lib.post.__closure__[0].cell_contents = 5.0
+    reason = _call_again(model, compiled, x, 1)
+    assert "cell_contents" in reason and "5.0" in reason
+
+
+def test_class_attribute_changed_recompiles():
+    class Factored(Net):
+        factor = 2.0
+
+        def forward(self, x):
+            return super().forward(x) * self.factor
+
+    model, compiled, _, x = _setup(Factored().eval())
+    Factored.factor = 4.0
+    reason = _call_again(model, compiled, x, 1)
+    assert "factor" in reason and "4.0" in reason
+    model.factor = 2.0                            # now an instance attribute shadowing the class's
+    _call_again(model, compiled, x, 2)
+
+
+def test_fast_check_does_not_grow_with_depth():
+    """The per-call guard function has the same lines at any depth: per-layer guards are all in
+    the bulk check."""
+    sizes = []
+    for depth in (2, 6):
+        model, compiled, _, _ = _setup(Net(depth=depth).eval())
+        fast = compiled.entries[0].guards.fast
+        sizes.append(fast.source_code.split("\ndef ___rearm")[0].count("\n"))
+    assert sizes[0] == sizes[1], sizes
+
+
+# -- guard kinds the snapshot leaves to the per-call check (or implies through a module dict) ------
+
+def test_torch_function_replaced_recompiles(monkeypatch):
+    """``F.gelu`` is guarded by identity through torch.nn.functional's dict, which the snapshot
+    tags: replacing it fails the bulk check, and the full guards name it."""
+    class Gelu(Net):
+        def forward(self, x):
+            return nn.functional.gelu(super().forward(x))
+
+    model, compiled, _, x = _setup(Gelu().eval())
+    monkeypatch.setattr(nn.functional, "gelu", lambda t: t * 3)
+    reason = _call_again(model, compiled, x, 1)
+    assert "gelu" in reason
+
+
+def test_builtin_shadowed_by_a_global_recompiles(monkeypatch):
+    class Counted(Net):
+        def forward(self, x):
+            return super().forward(x) * len(self.blocks)
+
+    model, compiled, _, x = _setup(Counted().eval())
+    monkeypatch.setitem(globals(), "len", lambda s: 7)           # this module's global shadows the builtin
+    reason = _call_again(model, compiled, x, 1)
+    assert "len" in reason
+
+
+def test_object_key_membership_is_checked_every_call():
+    """``p in d`` with a parameter as the key (DICT_CONTAINS_OBJECT, as ``optimizer.state[p]``):
+    a key added between calls is seen though the dict is reached through the watched model."""
+    class Seen(Net):
+        def __init__(self):
+            super().__init__()
+            self.seen = {}
+
+        def forward(self, x):
+            out = super().forward(x)
+            return out * 2 if self.head.weight in self.seen else out
+
+    model, compiled, _, x = _setup(Seen().eval())
+    model.seen[model.head.weight] = True
+    _call_again(model, compiled, x, 1)
+    model.seen.clear()
+    _call_again(model, compiled, x, 1)                # back to the first entry: no new capture
+    model.seen[model.head.bias] = True                # another key: still not contained
+    _call_again(model, compiled, x, 1)

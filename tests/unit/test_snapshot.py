@@ -1,0 +1,182 @@
+"""guards/snapshot.py: which sources a state snapshot covers and which guards it implies (the
+rule tables), and the generated fast check against the full one (guards/fastpath.py)."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+import torch
+
+from bytegraph.config import config
+from bytegraph.guards import Guard, GuardKind, GuardSet, IdRef, TensorSpec
+from bytegraph.guards import snapshot
+from bytegraph.guards.codegen import compile_guards
+from bytegraph.sources import (AttrSource, GlobalsDictSource, InstanceAttrSource, ItemSource, LocalSource,
+                               ModuleGlobalsSource, ObjectRefSource, TypeSource)
+
+K = GuardKind
+M = LocalSource("m")
+
+
+class Holder:
+    def __init__(self):
+        self.items = [1, 2]
+        self.shape = (3, 4)
+        self.fn = lambda x: x
+
+    @property
+    def computed(self):
+        return 1
+
+
+class Custom:
+    def __getattribute__(self, name):
+        return object.__getattribute__(self, name)
+
+
+def _module():
+    m = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    m.holder = Holder()
+    m.custom = Custom()
+    m.custom.x = 1
+    return m
+
+
+def _plan(guards, m):
+    return snapshot.plan(guards, snapshot.Values({"m": m}, {}, {}), 0)
+
+
+def _child(name):
+    return ItemSource(AttrSource(M, "_modules"), name)
+
+
+def _attr(obj, name):
+    return InstanceAttrSource.of_object(obj, name)
+
+
+@pytest.mark.parametrize("guard, stable", [
+    (Guard(M, K.TYPE_MATCH, torch.nn.Sequential), True),                                   # the anchor's own type
+    (Guard(_child("0"), K.TYPE_MATCH, torch.nn.Linear), True),                             # a submodule: tagged dict
+    (Guard(_child("0"), K.NO_MODULE_HOOKS), True),
+    (Guard(_attr(_child("0"), "in_features"), K.EQUALS_MATCH, 2), True),                   # an immutable attribute
+    (Guard(ItemSource(AttrSource(_child("0"), "_parameters"), "weight"), K.TENSOR_MATCH, None), False),  # metadata
+    (Guard(AttrSource(_child("1"), "inplace"), K.EQUALS_MATCH, False), True),             # through an instance
+    (Guard(AttrSource(_attr(M, "holder"), "items"), K.SEQUENCE_LENGTH, 2), False),        # a list can change
+    (Guard(AttrSource(_attr(M, "holder"), "shape"), K.SEQUENCE_LENGTH, 2), True),         # a tuple cannot
+    (Guard(AttrSource(_attr(M, "holder"), "computed"), K.EQUALS_MATCH, 1), False),        # a property runs code
+    (Guard(AttrSource(_attr(M, "custom"), "x"), K.EQUALS_MATCH, 1), False),               # custom __getattribute__
+    (Guard(AttrSource(_attr(M, "holder"), "fn"), K.CLOSURE_MATCH, Holder().fn.__code__), True),   # __code__ watched
+    (Guard(AttrSource(TypeSource(M), "forward"), K.CLOSURE_MATCH, torch.nn.Sequential.forward.__code__),
+     True),                                                                                # a class attribute
+    (Guard(M, K.NOT_HASATTR, "missing"), True),                                           # instance, class, state dicts
+    (Guard(LocalSource("x"), K.EQUALS_MATCH, 3), False),                                  # an argument
+    # torch functions by identity through their module's dict (tagged): implied
+    (Guard(ItemSource(ModuleGlobalsSource("torch.nn.functional"), "gelu"), K.ID_MATCH,
+           IdRef.of(torch.nn.functional.gelu)), True),
+    # kinds the snapshot never implies, whatever their sources: checked on every call
+    (Guard(_attr(M, "_modules"), K.DICT_CONTAINS_OBJECT, _child("0")), False),
+    (Guard(_attr(M, "_modules"), K.DICT_NOT_CONTAINS_OBJECT, _child("1")), False),
+    (Guard(GlobalsDictSource(), K.DICT_NOT_CONTAINS, "len"), False),                     # a shadowing global
+    (Guard(AttrSource(ItemSource(AttrSource(_attr(M, "holder"), "fn"), 0), "cell_contents"), K.CELL_EMPTY), False),
+    (Guard(None, K.NO_GLOBAL_MODULE_HOOKS), False),
+    (Guard(AttrSource(ObjectRefSource.of(Holder), "__name__"), K.EQUALS_MATCH, "Holder"), False),  # unread path
+])
+def test_which_guards_the_snapshot_implies(guard, stable):
+    m = _module()
+    p = _plan([Guard(M, K.TYPE_MATCH, torch.nn.Sequential), guard], m)
+    assert p is not None
+    assert (guard in p.stable) is stable
+
+
+def test_a_model_in_a_closure_cell_is_not_watched():
+    """A cell's contents are held by the snapshot to compare them: never a model, which would
+    then be kept alive."""
+    inner = torch.nn.Linear(2, 2)
+
+    def f():
+        return inner
+
+    m = _module()
+    m.f = f
+    cell = AttrSource(ItemSource(AttrSource(_attr(M, "f"), "__closure__"), 0), "cell_contents")
+    p = _plan([Guard(M, K.TYPE_MATCH, torch.nn.Sequential), Guard(cell, K.TYPE_MATCH, torch.nn.Linear)], m)
+    assert cell not in p.covered or cell in p.anchors
+
+
+def test_plan_refused_when_too_few_guards_are_implied():
+    m = _module()
+    guards = [Guard(M, K.TYPE_MATCH, torch.nn.Sequential)]
+    assert snapshot.plan(guards, snapshot.Values({"m": m}, {}, {}), 2) is None
+    assert snapshot.plan([Guard(LocalSource("x"), K.EQUALS_MATCH, 1)], snapshot.Values({"x": 1}, {}, {}), 0) is None
+
+
+def _compiled(guards, m):
+    gs = GuardSet()
+    for g in guards:
+        gs.add(g)
+
+    def user(m):
+        pass
+    return compile_guards(gs, user.__code__, fn_globals={}, cells={}, function=user, defaults=None, kwdefaults=None,
+                          frame_locals={"m": m})
+
+
+def test_fast_check_agrees_with_the_full_guards_through_mutations():
+    m = _module()
+    weight = ItemSource(AttrSource(_child("0"), "_parameters"), "weight")
+    guards = [Guard(M, K.TYPE_MATCH, torch.nn.Sequential), Guard(_child("0"), K.TYPE_MATCH, torch.nn.Linear),
+              Guard(_child("1"), K.NO_MODULE_HOOKS), Guard(_attr(_child("0"), "in_features"), K.EQUALS_MATCH, 2),
+              Guard(weight, K.TENSOR_MATCH, TensorSpec.of(m[0].weight))]
+    with config.patch(snapshot_min_guards=0):
+        cg = _compiled(guards, m)
+    assert cg.fast is not None
+    checks = []
+
+    def check(expected):
+        checks.append(cg.check(m))
+        assert checks[-1] is expected
+
+    check(True)
+    check(True)
+    m[0].in_features = 3                     # attribute
+    check(False)
+    m[0].in_features = 2
+    check(True)
+    m[1].register_forward_hook(lambda *a: None)                   # hook
+    check(False)
+    m[1]._forward_hooks.clear()
+    check(True)
+    m._modules["0"] = torch.nn.Linear(2, 2)  # raw submodule swap, same type: passes, new values
+    check(True)
+    m[0].weight.requires_grad_(False)        # tensor metadata, no dict written
+    check(False)
+    m[0].weight.requires_grad_(True)
+    check(True)
+    m[0].__class__ = type("Sub", (torch.nn.Linear,), {})          # __class__ assignment
+    check(False)
+    # taken: first check, after in_features was put back, after the swap (a hook removed again or
+    # requires_grad switched back write no watched dict: the snapshot holds throughout)
+    assert cg.fast.snapshot.rearms == 3
+
+
+def test_checkers_agree():
+    def closure():
+        def f():
+            pass
+        return f, (lambda: f).__closure__[0]
+
+    f, cell = closure()
+    dicts = [{"a": 1}, {}, types.SimpleNamespace().__dict__]
+    for _, make in snapshot.CHECKERS:
+        check = make(dicts, [(f, "__code__", f.__code__), (cell, "cell_contents", f), (Holder, "__mro__", Holder.__mro__)])
+        assert check()
+        dicts[2]["x"] = 1
+        assert not check()
+        del dicts[2]["x"]
+        assert not check()                    # a deletion is a write too
+        check = make(dicts, [(cell, "cell_contents", f)])
+        cell.cell_contents = None
+        assert not check()
+        cell.cell_contents = f
+        assert check()
