@@ -156,3 +156,26 @@ def test_live_dict_iterator_crosses_a_graph_break(keys, capsys):
         else:
             assert got[1] == expected[1] == "dictionary changed size during iteration"
     assert compiled.stats.captures >= 1 and any("GB009" in r for r in compiled.stats.break_reasons), compiled.stats
+
+
+def add_then_loop_across_a_break(x, d):
+    d.setdefault("c", []).append(1)         # written back at the break, before the resume
+    acc = []
+    for k, v in d.items():
+        print("step", k)                    # a graph break inside the loop
+        acc.append(k)
+    return x + len(acc), acc
+
+
+def test_dict_written_back_at_a_break_does_not_trip_its_iterator(capsys):
+    """The iterator handed on at the break is made before the trace's write-back of the dict (a new
+    key): it must not count that as a change of size (fuzz seed 60486 raised RuntimeError there)."""
+    compiled = bytegraph.compile(add_then_loop_across_a_break)
+    for i in range(3):
+        d_e, d_c = {"a": i, "k": 2}, {"a": i, "k": 2}
+        if i == 2:
+            d_e["c"], d_c["c"] = [0], [0]
+        expected, got = _run(add_then_loop_across_a_break, d_e), _run(compiled, d_c)
+        assert expected[0] == got[0] == "returned", (got, expected)
+        assert same(got[1], expected[1]) and same(got[2], expected[2]), (got, expected)
+    assert any("GB009" in r for r in compiled.stats.break_reasons) and compiled.stats.eager_reasons == []

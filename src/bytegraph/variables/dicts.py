@@ -647,12 +647,39 @@ class SetVariable(VariableTracker):
         return f"a {self.py_type.__name__} of {len(self._items)}"
 
 
-def dict_iterator_at(iterable: Any, n: int | None) -> Any:
-    """``iter(iterable)`` (a dict, one of its views, or a set) advanced ``n`` steps; None: one that
-    ran out. The container is as the trace left it, so its first ``n`` items are the ones traced."""
-    it = iter(iterable)
-    collections.deque(it if n is None else itertools.islice(it, n), maxlen=0)
-    return it
+class DictIteratorAt:
+    """A dict iterator handed on at a graph break: ``iter(view)`` advanced ``n`` steps, made at its
+    first step. The transformed code builds the values it hands on *before* it writes the trace's
+    side effects back (so that none is read after its source changed), and a real dict iterator
+    made then would see the write-back as a change of size. This one remembers the size the dict
+    has once written back (``size``, known at trace time) and, as CPython's dict iterators do,
+    raises ``RuntimeError`` at a step where the dict's size differs from it."""
+
+    def __init__(self, view: Any, n: int, size: int) -> None:
+        self.view, self.n, self.size = view, n, size
+        self.it: Any = None
+
+    def __iter__(self) -> "DictIteratorAt":
+        return self
+
+    def __next__(self) -> Any:
+        if len(self.view) != self.size:
+            raise RuntimeError("dictionary changed size during iteration")
+        if self.it is None:
+            self.it = iter(self.view)
+            collections.deque(itertools.islice(self.it, self.n), maxlen=0)
+        return next(self.it)
+
+    def __length_hint__(self) -> int:
+        return max(len(self.view) - self.n, 0) if self.it is None else operator.length_hint(self.it)
+
+
+def dict_iterator_at(view: Any, n: int | None, size: int) -> Any:
+    """The iterator of ``view`` (a dict or one of its views) resumed after ``n`` steps; None: one
+    that ran out (and stays out)."""
+    if n is None:
+        return iter(())
+    return DictIteratorAt(view, n, size)
 
 
 class DictIteratorVariable(IteratorVariable):
@@ -709,13 +736,14 @@ class DictIteratorVariable(IteratorVariable):
         pass                       # (IteratorVariable.__init__): the items are the dict's
 
     def reconstruct(self, cg: Any) -> None:
-        """The dict's own iterator (of the same view), advanced as far as tracing did."""
+        """The dict's iterator (of the same view), advanced as far as tracing did (DictIteratorAt)."""
         cg.push_callable(dict_iterator_at)
         cg.reconstruct(self.d)
         if self.kind != "keys":
             cg.load_method_call(self.kind, 0)
         cg.load_const(None if self.exhausted else self.index)
-        cg.call(2)
+        cg.load_const(len(self.d._items))
+        cg.call(3)
 
 
 class SetIteratorVariable(IteratorVariable):
