@@ -74,6 +74,7 @@ class Campaign:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.records: list[dict[str, Any]] = []
+        self.procs: list[subprocess.Popen] = []
         self.pending = collections.deque(
             (s, min(args.chunk, args.seed + args.n - s)) for s in range(args.seed, args.seed + args.n, args.chunk))
 
@@ -81,7 +82,9 @@ class Campaign:
         cmd = [sys.executable, "-m", "tests.fuzz", "--worker", "--seed", str(start), "--n", str(count),
                "--backend", self.args.backend, "--flags", ",".join(sorted(self.args.flag_set)) or "none",
                "--timeout", str(self.args.timeout)]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                start_new_session=True)     # (a Ctrl-C reaches the campaign, which stops them)
+        self.procs.append(proc)
         return proc, {"start": start, "count": count, "current": None, "next": start, "seen": time.monotonic()}
 
     def run(self) -> None:
@@ -134,6 +137,12 @@ class Campaign:
         end = state["start"] + state["count"]
         if state["next"] < end:    # (a worker also stops early after a program corrupted torch's state)
             self.pending.appendleft((state["next"], end - state["next"]))
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
     def _failures(self) -> int:
         return sum(1 for r in self.records if r["status"] in FAILURES)
@@ -267,7 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         return replay(args.replay, args.backend, args.timeout)
     t0 = time.perf_counter()
     campaign = Campaign(args)
-    campaign.run()
+    try:
+        campaign.run()
+    except KeyboardInterrupt:       # Ctrl-C (or kill -INT): the summary of the programs that finished
+        campaign.stop()
+        print(f"interrupted: {len(campaign.records)} of {args.n} programs finished", flush=True)
     records = sorted(campaign.records, key=lambda r: r["seed"])
     if args.json:
         pathlib.Path(args.json).write_text("".join(json.dumps(r) + "\n" for r in records))

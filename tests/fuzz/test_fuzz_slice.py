@@ -2,8 +2,8 @@
 
 Each seed is one random program run eagerly and compiled, several calls with state
 mutations between them (see ``tests/fuzz/__init__.py``); any difference, or an exception
-that only the compiled program raises, fails. Constructs bytegraph gets wrong today are
-behind flags that are off here (``flags.SLICE``); ``make fuzz`` turns them all on.
+that only the compiled program raises, fails. Constructs bytegraph gets wrong are behind
+flags outside ``flags.SLICE`` (none today); ``make fuzz`` turns them all on.
 The other tests check that the fuzzer itself can fail: a backend that perturbs results, a
 stale guard and a wrong side effect are caught, and the shrinker cuts a program down.
 """
