@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import pathlib
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, Iterator
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:                      # `python tests/fuzz/run.py` as well as `-m tests.fuzz`
@@ -33,11 +34,28 @@ MARK = "@@FUZZ "
 FAILURES = ("mismatch", "exception", "crash")
 
 
+_NOISY_LOGGERS = ("torch._subclasses.fake_tensor", "torch.fx.experimental.symbolic_shapes", "torch._dynamo")
+
+
 def _quiet_torch() -> None:
     """Fake tensors log every op that raises on them at ERROR level; the programs make many."""
     import logging
-    for name in ("torch._subclasses.fake_tensor", "torch.fx.experimental.symbolic_shapes", "torch._dynamo"):
+    for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+@contextlib.contextmanager
+def quiet_torch() -> Iterator[None]:
+    """``_quiet_torch`` for a while (the tests: other test modules look at those loggers)."""
+    import logging
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    _quiet_torch()
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def worker(start: int, count: int, backend: str, flags: frozenset[str], timeout_s: float) -> None:

@@ -25,10 +25,17 @@ from tests.fuzz import flags  # noqa: E402
 from tests.fuzz.gen import STATEMENTS, generate  # noqa: E402
 from tests.fuzz.runner import run_program  # noqa: E402
 from tests.fuzz.shrink import shrink  # noqa: E402
-from tests.fuzz.run import _quiet_torch  # noqa: E402
+from tests.fuzz.run import quiet_torch  # noqa: E402
 
 SLICE_SEEDS = range(0, 25)
-_quiet_torch()
+
+
+@pytest.fixture(autouse=True)
+def _quiet_torch_logs():
+    """torch's noisy loggers quiet while a program runs, restored after (a module-level setting
+    silenced the fake-tensor records that tests/capture/test_clean_output.py looks for)."""
+    with quiet_torch():
+        yield
 
 
 _OUTCOMES: dict = {}             # seed -> Outcome of test_slice (reused by the coverage check)
