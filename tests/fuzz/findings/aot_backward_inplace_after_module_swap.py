@@ -1,6 +1,6 @@
 """Fuzz finding (aot_eager): a backward through compiled graphs raises "modified by an inplace operation" where eager's does not
 
-status: open (NEW, found by fuzz2's aot_eager campaign; not investigated)
+status: open (NEW, found by fuzz2's aot_eager campaign; torch.compile(backend="aot_eager") fails the same way)
 backend: aot_eager
 kind: mismatch
 seed: 70001 (flags all; minimised by the shrinker); 70037 fails the same way
@@ -9,6 +9,13 @@ actual (bytegraph, aot_eager): RuntimeError: one of the variables needed for gra
   been modified by an inplace operation: [torch.FloatTensor [N]], which is output N of Relu ... (after
   ARGS[6], the module m, is replaced by a new nn.Linear between calls); the compile also records the
   same RuntimeError as an internal fallback. The "eager" backend is right.
+cause (partly checked): AOTAutograd makes one autograd node for all of a graph's outputs; the
+  backward of one output (t9) runs that node, which also needs the history of the other inputs
+  that require grad (the G_T a previous call computed and whose graph its backward freed). A smaller
+  program (G_T = m(G_T) twice, t9 = m(x), two calls) gives "Trying to backward through the graph a
+  second time" with bytegraph and with torch.compile alike. So this is torch's AOT behaviour, not
+  a bytegraph bug: the fix is probably in the fuzzer (compare such backwards by "both raise or
+  neither"), or in bytegraph if it should split the graph's autograd node as eager has it.
 Replay: python -m tests.fuzz --replay tests/fuzz/findings/aot_backward_inplace_after_module_swap.py
 """
 
