@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
@@ -166,6 +167,10 @@ class Campaign:
         return sum(1 for r in self.records if r["status"] in FAILURES)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def summary(records: list[dict[str, Any]], args: argparse.Namespace, seconds: float) -> str:
     status = collections.Counter(r["status"] for r in records)
     fallbacks = collections.Counter(reason for r in records for reason in r["eager_reasons"])
@@ -294,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
         return replay(args.replay, args.backend, args.timeout)
     t0 = time.perf_counter()
     campaign = Campaign(args)
+    # Ctrl-C, and kill -INT / kill (TERM) of a campaign run in the background (where a shell leaves
+    # SIGINT ignored), stop it with the summary so far
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         campaign.run()
     except KeyboardInterrupt:       # Ctrl-C (or kill -INT): the summary of the programs that finished
