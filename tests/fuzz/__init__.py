@@ -20,12 +20,16 @@ How one program is made and checked (one seed, one program):
    train()/eval(), list lengths, dict keys, requires_grad, dtype and shape changes...).
 2. ``runner.run_program`` builds two identical worlds from the source, compiles ``f`` in one,
    calls both several times and compares the results, the exceptions and everything
-   observable (``observe.py``): bitwise for "eager"/"aot_eager", allclose for "inductor".
+   observable (``observe.py``): bitwise for "eager"/"aot_eager", allclose for "inductor" and
+   for a program that sets ``INEXACT`` (an Adam step: compiled, torch's Adam computes in
+   float32 what it computes eagerly in double, as under torch.compile). Both worlds are built
+   under the same RNG seed.
    Objects that existed before a call are compared by identity (by their path).
 3. ``shrink.shrink`` cuts a failing program down (statements, branches, calls, mutations)
    while it fails the same way; ``--shrink`` writes the result as a finding file.
 
-``flags.py`` lists the constructs that bytegraph gets wrong today; they are on in
-``make fuzz`` and off in the slice that ``make test`` runs (``test_fuzz_slice.py``).
+``flags.py`` lists constructs the generator adds only when asked, each with its status: a
+construct bytegraph gets wrong stays out of ``flags.SLICE`` (the slice ``make test`` runs,
+``test_fuzz_slice.py``) until its finding is fixed; ``make fuzz`` turns every flag on.
 ``findings/`` holds minimised failures, replayed by ``test_fuzz_findings.py``.
 """

@@ -1,5 +1,6 @@
-"""Feature flags: constructs the generator uses only when asked, because bytegraph gets them
-wrong today (each names the finding or the helper branch that fixes it).
+"""Feature flags: constructs the generator uses only when asked. A construct bytegraph gets wrong
+gets a flag outside ``SLICE`` that names its open finding; once fixed, the flag joins the slice
+(the status text says which fix).
 
 ``make test`` runs the fixed slice with ``SLICE`` (the constructs that pass on main);
 ``make fuzz`` runs with every flag on (``ALL``). When a fix lands, move its flag into
@@ -10,44 +11,46 @@ Select flags on the command line with ``--flags all``, ``--flags slice`` or a co
 
 from __future__ import annotations
 
-# name -> (what the generator adds when the flag is on, why it is off in the slice)
+# name -> (what the generator adds when the flag is on, its status: why it is on in the slice, or
+# the open finding that keeps it off)
 FLAGS: dict[str, tuple[str, str]] = {
     "shadow_builtins": ("mutations that shadow len/abs/max/min/sum/isinstance by module globals (and undo it)",
-                        "known: builtins shadowed by globals are not guarded (sound-a)"),
+                        "fixed (sound-a): a builtin read is guarded on the name being absent from the globals"),
     "functional_call": ("torch.func.functional_call(m, {...}, (t,))",
-                        "known: functional_call (sound-a)"),
+                        "fixed (sound-a): the call sees the swapped parameters"),
     "identity_to": ("x.to(x.dtype) is x, x.float() is x, x.contiguous() is x",
-                    "known: identity of no-op conversions (sound-a)"),
+                    "fixed (sound-a): no-op conversions return the same tensor"),
     "size_tuple": ("shapes as values: returning x.shape, x.shape[1:], tuple(x.shape), x.shape == (...), type(x.shape)",
-                   "known: torch.Size vs tuple (sound-a): x.shape[1:] is a tuple once the batch size is dynamic"),
+                   "fixed (sound-a): slices of a dynamic shape stay torch.Size"),
     "logging": ("LOG.info/warning/debug with mutable arguments, warnings.warn",
-                "known: deferred logging (sound-b)"),
-    "optimizer": ("an SGD/Adam step on a global module inside f",
-                  "known: optimizer steps wrong from the 2nd call (sound-b)"),
+                "fixed (sound-b): logger calls run in program order with the values of that moment"),
+    "optimizer": ("an SGD (momentum 0.9) or Adam step on a global module inside f",
+                  "fixed (sound-b): SGD is bitwise equal to eager on every call; an Adam program sets INEXACT "
+                  "(compared with a tolerance): compiled, torch's Adam computes its bias corrections from the step "
+                  "tensor, and torch.compile differs from eager by the same ~1e-6 (findings/known_optimizer.py)"),
     "operator_callables": ("operator.itemgetter/attrgetter/methodcaller(...)(value)",
-                           "known: operator.itemgetter (sound-b); attrgetter and methodcaller fail the same way "
-                           "(TypeError: object.__new__(operator.attrgetter) is not safe)"),
+                           "fixed (sound-b): traced"),
     "exitstack": ("with contextlib.ExitStack() as stack: enter_context / callback",
-                  "known: ExitStack (sound-b); no wrong result found here (frames with enter_context(no_grad()) "
-                  "run eagerly), so it is on in the slice"),
+                  "fixed (sound-b): a varying number of enter_context calls works (frames that enter no_grad() "
+                  "through the stack often run eagerly: a fallback, not a wrong result)"),
     "rebuilt_logger": ("mutation that rebinds LOG to a new logger",
-                       "known: rebuilt loggers (sound-b); no wrong result found here, so it is on in the slice"),
+                       "fixed (sound-b): loggers are passed as the real object"),
     "torch_func": ("torch.func.grad/vmap inside f",
-                   "known: torch.func and global state corruption (sound-c)"),
-    # New findings of the fuzzer (reports/fuzz-findings.md), not yet fixed:
+                   "fixed (sound-c): torch.func transforms are traced and torch's global state is restored "
+                   "after a failed compile"),
     "rebuild_after_write": ("statements that overwrite or shift what a pre-existing list or class attribute held "
                             "(lst.insert(0, v), del lst[:1], lst.reverse(), lst[0] = v, lst.pop(), G_LIST[:] = [...], "
-                            "Box.k += 1): with a graph break after them, they are the commonest trigger of F1",
-                            "NEW F1: at a graph break, values are rebuilt from their sources after the side effects "
-                            "are written back and the break's instruction ran (findings/rebuild_after_write_*); "
-                            "attribute writes, train()/eval() and dict.pop trigger it too, more rarely, and stay on"),
+                            "Box.k += 1) with a graph break after them",
+                            "fixed (F1, sound-*): values a graph break hands on are read before the write-back "
+                            "(findings/rebuild_after_write_*)"),
     "dict_iter_mutation": ("for k, v in d.items() over the live dict (its body may add or remove keys)",
-                           "NEW F2: a dict changed during iteration does not raise CPython's RuntimeError "
-                           "(findings/dict_changed_during_iteration.py)"),
+                           "fixed (F2, fuzz2): dict/set iterators step the live container and raise CPython's "
+                           "RuntimeError when its size changes (findings/dict_changed_during_iteration.py)"),
 }
 
 ALL: frozenset[str] = frozenset(FLAGS)
-SLICE: frozenset[str] = frozenset({"exitstack", "rebuilt_logger"})     # constructs that pass on main today
+# constructs that pass on main today: every flag (a new construct that fails gets a flag outside it)
+SLICE: frozenset[str] = ALL
 
 
 def parse(spec: str) -> frozenset[str]:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, Iterator
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:                      # `python tests/fuzz/run.py` as well as `-m tests.fuzz`
@@ -36,20 +38,25 @@ FAILURES = ("mismatch", "exception", "crash")
 _NOISY_LOGGERS = ("torch._subclasses.fake_tensor", "torch.fx.experimental.symbolic_shapes", "torch._dynamo")
 
 
-def _quiet_torch() -> dict[str, int]:
-    """Fake tensors log every op that raises on them at ERROR level; the programs make many.
-    Returns the levels it replaced (``_restore_levels``: tests must not quiet the rest of the session)."""
+def _quiet_torch() -> None:
+    """Fake tensors log every op that raises on them at ERROR level; the programs make many."""
     import logging
-    previous = {name: logging.getLogger(name).level for name in _NOISY_LOGGERS}
     for name in _NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    return previous
 
 
-def _restore_levels(previous: dict[str, int]) -> None:
+@contextlib.contextmanager
+def quiet_torch() -> Iterator[None]:
+    """``_quiet_torch`` for a while (the tests: other test modules look at those loggers)."""
     import logging
-    for name, level in previous.items():
-        logging.getLogger(name).setLevel(level)
+    loggers = [logging.getLogger(name) for name in _NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    _quiet_torch()
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
 
 
 def worker(start: int, count: int, backend: str, flags: frozenset[str], timeout_s: float) -> None:
@@ -86,6 +93,7 @@ class Campaign:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.records: list[dict[str, Any]] = []
+        self.procs: list[subprocess.Popen] = []
         self.pending = collections.deque(
             (s, min(args.chunk, args.seed + args.n - s)) for s in range(args.seed, args.seed + args.n, args.chunk))
 
@@ -93,7 +101,9 @@ class Campaign:
         cmd = [sys.executable, "-m", "tests.fuzz", "--worker", "--seed", str(start), "--n", str(count),
                "--backend", self.args.backend, "--flags", ",".join(sorted(self.args.flag_set)) or "none",
                "--timeout", str(self.args.timeout)]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                start_new_session=True)     # (a Ctrl-C reaches the campaign, which stops them)
+        self.procs.append(proc)
         return proc, {"start": start, "count": count, "current": None, "next": start, "seen": time.monotonic()}
 
     def run(self) -> None:
@@ -147,8 +157,18 @@ class Campaign:
         if state["next"] < end:    # (a worker also stops early after a program corrupted torch's state)
             self.pending.appendleft((state["next"], end - state["next"]))
 
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
     def _failures(self) -> int:
         return sum(1 for r in self.records if r["status"] in FAILURES)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def summary(records: list[dict[str, Any]], args: argparse.Namespace, seconds: float) -> str:
@@ -279,7 +299,15 @@ def main(argv: list[str] | None = None) -> int:
         return replay(args.replay, args.backend, args.timeout)
     t0 = time.perf_counter()
     campaign = Campaign(args)
-    campaign.run()
+    # Ctrl-C, and kill -INT / kill (TERM) of a campaign run in the background (where a shell leaves
+    # SIGINT ignored), stop it with the summary so far
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        campaign.run()
+    except KeyboardInterrupt:       # Ctrl-C (or kill -INT): the summary of the programs that finished
+        campaign.stop()
+        print(f"interrupted: {len(campaign.records)} of {args.n} programs finished", flush=True)
     records = sorted(campaign.records, key=lambda r: r["seed"])
     if args.json:
         pathlib.Path(args.json).write_text("".join(json.dumps(r) + "\n" for r in records))

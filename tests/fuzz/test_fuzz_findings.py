@@ -23,17 +23,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.fuzz.program import load_finding  # noqa: E402
-from tests.fuzz.run import _quiet_torch, _restore_levels  # noqa: E402
+from tests.fuzz.run import quiet_torch  # noqa: E402
 from tests.fuzz.runner import run_program  # noqa: E402
 
 FINDINGS = sorted((pathlib.Path(__file__).parent / "findings").glob("*.py"))
 
-@pytest.fixture(autouse=True, scope="module")
-def _quiet_fake_tensor_logs():
-    """Quiet torch's fake-tensor logs for this module only (other tests read those records)."""
-    previous = _quiet_torch()
-    yield
-    _restore_levels(previous)
+
+@pytest.fixture(autouse=True)
+def _quiet_torch_logs():
+    """torch's noisy loggers quiet while a program runs, restored after (a module-level setting
+    silenced the fake-tensor records that tests/capture/test_clean_output.py looks for)."""
+    with quiet_torch():
+        yield
 
 
 def _param(path: pathlib.Path) -> object:

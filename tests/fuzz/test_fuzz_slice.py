@@ -2,8 +2,8 @@
 
 Each seed is one random program run eagerly and compiled, several calls with state
 mutations between them (see ``tests/fuzz/__init__.py``); any difference, or an exception
-that only the compiled program raises, fails. Constructs bytegraph gets wrong today are
-behind flags that are off here (``flags.SLICE``); ``make fuzz`` turns them all on.
+that only the compiled program raises, fails. Constructs bytegraph gets wrong are behind
+flags outside ``flags.SLICE`` (none today); ``make fuzz`` turns them all on.
 The other tests check that the fuzzer itself can fail: a backend that perturbs results, a
 stale guard and a wrong side effect are caught, and the shrinker cuts a program down.
 """
@@ -25,17 +25,17 @@ from tests.fuzz import flags  # noqa: E402
 from tests.fuzz.gen import STATEMENTS, generate  # noqa: E402
 from tests.fuzz.runner import run_program  # noqa: E402
 from tests.fuzz.shrink import shrink  # noqa: E402
-from tests.fuzz.run import _quiet_torch, _restore_levels  # noqa: E402
+from tests.fuzz.run import quiet_torch  # noqa: E402
 
 SLICE_SEEDS = range(0, 25)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _quiet_fake_tensor_logs():
-    """Quiet torch's fake-tensor logs for this module only (other tests read those records)."""
-    previous = _quiet_torch()
-    yield
-    _restore_levels(previous)
+@pytest.fixture(autouse=True)
+def _quiet_torch_logs():
+    """torch's noisy loggers quiet while a program runs, restored after (a module-level setting
+    silenced the fake-tensor records that tests/capture/test_clean_output.py looks for)."""
+    with quiet_torch():
+        yield
 
 
 _OUTCOMES: dict = {}             # seed -> Outcome of test_slice (reused by the coverage check)

@@ -244,7 +244,7 @@ def start_generator(code: types.CodeType, fn_globals: GlobalsRef, closure: tuple
 
 def _nothing() -> Any:
     return
-    yield       # noqa: unreachable - makes this a generator function
+    yield       # unreachable: makes this a generator function
 
 
 def exhausted_generator() -> types.GeneratorType:

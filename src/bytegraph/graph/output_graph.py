@@ -673,7 +673,11 @@ class OutputGraph:
         return gm
 
     def example_inputs(self) -> list[Any]:
-        return [a.example for a in self.graph_args]
+        """What the backend is handed as ``example_inputs``: the real tensors, and for a symbolic
+        int input its SymInt, as torch.compile hands them (Dynamo's ``GraphArg.example``). A real
+        int would be re-symbolized by AOTAutograd (``create_symbol``), which specializes 0 and 1
+        without a guard that we could see: an int that went dynamic at 0 or 1 would be baked in."""
+        return [a.fake if isinstance(a.fake, torch.SymInt) else a.example for a in self.graph_args]
 
     def compile_with(self, backend: Callable, gm: torch.fx.GraphModule) -> Callable:
         """``backend(gm, example_inputs)`` the way torch.compile calls it: real example inputs,

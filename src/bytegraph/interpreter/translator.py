@@ -35,6 +35,7 @@ from ..diagnostics.locations import UserLocation
 from ..guards import Guard, GuardKind, IdRef
 from ..sources import (AttrSource, FreeVarSource, GlobalsDictSource, GlobalSource, ItemSource, LocalSource,
                        ModuleGlobalsSource, RootBuiltinsSource, Source, builtins_of)
+from ..torch_compat import GuardOnDataDependentSymNode
 from ..variables.base import LazyVariableTracker, NullVariable, VariableTracker
 from ..variables.dicts import DictVariable
 from ..variables.functions import existing_cell
@@ -119,6 +120,14 @@ class InstructionTranslator:
                 if handler is None:
                     raise Unsupported(breaks.UNSUPPORTED_OPCODE, f"{inst.opname}")
                 handler(self, inst)
+            except GuardOnDataDependentSymNode as e:
+                # a value computed from tensor data (``len(x.nonzero())``, ``x.sum().item()``: an
+                # unbacked symbol) used where Python needs it concrete (a dict key, ``range``, ``if``)
+                e = Unsupported(breaks.DATA_DEPENDENT_OP, f"{inst.opname} needs the concrete value of a number "
+                                f"computed from tensor data ({str(e).splitlines()[0][:160]})")
+                if self.parent is None:
+                    e.root_index = inst.index
+                raise self._located(e) from None
             except Unsupported as e:
                 if self.parent is None and e.root_index is None:
                     e.root_index = inst.index

@@ -26,7 +26,7 @@ from ..sources import AttrSource, CallerExceptionSource, TypeSource
 from . import log_calls, ops
 from .base import LazyVariableTracker, NotConstant, Tx, VariableTracker, fold
 from .ctx import ExceptionVariable
-from .dicts import DictVariable, SetVariable
+from .dicts import DictVariable, DictViewVariable, SetVariable
 from .getters import GETTER_TYPES, make_getter
 from .lists import (CombinedIteratorVariable, IteratorVariable, ListIteratorVariable, ListVariable, TupleVariable,
                     sort_trackers)
@@ -244,6 +244,12 @@ def _iter(tx: Tx, obj: VariableTracker) -> VariableTracker:
     return IteratorVariable(obj.unpack(tx), _ITERATOR_TYPES.get(_type_or_none(obj), type(iter([]))))
 
 
+def _live(vt: VariableTracker) -> bool:
+    """Whether ``iter(vt)`` steps a container the loop body may change (a list, a dict or one of
+    its views, a set), as CPython's iterators of them do, rather than a snapshot of its items."""
+    return type(vt) is ListVariable or isinstance(vt, (DictVariable, DictViewVariable, SetVariable))
+
+
 # the type of ``iter(seq)`` for the builtin sequences, whose trackers have no ``__iter__`` of their own
 _ITERATOR_TYPES: dict[type, type] = {tuple: type(iter(())), range: type(iter(range(0))), list: type(iter([]))}
 
@@ -274,7 +280,7 @@ def _range(tx: Tx, *args: VariableTracker) -> VariableTracker:
 
 @handles(zip)
 def _zip(tx: Tx, *iterables: VariableTracker, strict: VariableTracker | None = None) -> VariableTracker:
-    if strict is None and any(type(it) is ListVariable for it in iterables):     # a list the loop may change
+    if strict is None and any(_live(it) for it in iterables):     # a container the loop may change
         return CombinedIteratorVariable([_iter(tx, it) for it in iterables], zip)
     columns = [it.unpack(tx) for it in iterables]
     if strict is not None and strict.as_constant() and len({len(c) for c in columns}) > 1:
@@ -285,8 +291,8 @@ def _zip(tx: Tx, *iterables: VariableTracker, strict: VariableTracker | None = N
 @handles(enumerate)
 def _enumerate(tx: Tx, iterable: VariableTracker, start: VariableTracker | None = None) -> VariableTracker:
     first = start.as_constant() if start is not None else 0
-    if type(iterable) is ListVariable:        # a list the loop may change: stepped as it stands
-        return CombinedIteratorVariable([ListIteratorVariable(iterable)], enumerate, first)
+    if _live(iterable):        # a container the loop may change: stepped as it stands
+        return CombinedIteratorVariable([_iter(tx, iterable)], enumerate, first)
     return IteratorVariable([TupleVariable([tx.wrap_const(first + i), vt]) for i, vt in enumerate(iterable.unpack(tx))],
                             enumerate)
 

@@ -14,6 +14,7 @@ iterate in insertion order (CPython would use address order).
 from __future__ import annotations
 
 import collections
+import itertools
 import operator
 import types
 from typing import Any, Hashable
@@ -334,7 +335,7 @@ class DictVariable(VariableTracker):
 
     @pymethod("__iter__")
     def _iter(self, tx: Tx) -> VariableTracker:
-        return IteratorVariable(self.unpack(tx), type(iter({})))
+        return DictIteratorVariable(tx, self, "keys")
 
     @pymethod("get")
     def _get(self, tx: Tx, key: VariableTracker, default: VariableTracker | None = None) -> VariableTracker:
@@ -431,7 +432,10 @@ class DictVariable(VariableTracker):
         if last is None or last.truth(tx):
             self._items[k] = vt
         else:
-            self._items = {k: vt, **self._items}
+            rest = list(self._items.items())       # in place: a live iterator of the dict reads this object
+            self._items.clear()
+            self._items[k] = vt
+            self._items.update(rest)
         return tx.wrap_const(None)
 
     def _check_ordered(self, name: str) -> None:
@@ -488,7 +492,7 @@ class DictViewVariable(VariableTracker):
 
     @pymethod("__iter__")
     def _iter(self, tx: Tx) -> VariableTracker:
-        return IteratorVariable(self.unpack(tx))
+        return DictIteratorVariable(tx, self.d, self.kind)
 
     @pymethod("__contains__")
     def _contains(self, tx: Tx, item: VariableTracker) -> VariableTracker:
@@ -566,7 +570,8 @@ class SetVariable(VariableTracker):
             result = keys()
             if inplace:
                 self._mutate(tx, f"__{op}__")
-                self._items = result
+                self._items.clear()                 # in place: a live iterator of the set reads this object
+                self._items.update(result)
                 return self
             return SetVariable(result, a.py_type)
         if op in ("eq", "ne", "le", "lt", "ge", "gt"):
@@ -583,7 +588,7 @@ class SetVariable(VariableTracker):
 
     @pymethod("__iter__")
     def _iter(self, tx: Tx) -> VariableTracker:
-        return IteratorVariable(self.unpack(tx), type(iter(set())))
+        return SetIteratorVariable(self)
 
     @pymethod("add")
     def _add(self, tx: Tx, item: VariableTracker) -> VariableTracker:
@@ -643,3 +648,119 @@ class SetVariable(VariableTracker):
 
     def describe(self) -> str:
         return f"a {self.py_type.__name__} of {len(self._items)}"
+
+
+class DictIteratorAt:
+    """A dict iterator handed on at a graph break: ``iter(view)`` advanced ``n`` steps, made at its
+    first step. The transformed code builds the values it hands on *before* it writes the trace's
+    side effects back (so that none is read after its source changed), and a real dict iterator
+    made then would see the write-back as a change of size. This one remembers the size the dict
+    has once written back (``size``, known at trace time) and, as CPython's dict iterators do,
+    raises ``RuntimeError`` at a step where the dict's size differs from it."""
+
+    def __init__(self, view: Any, n: int, size: int) -> None:
+        self.view, self.n, self.size = view, n, size
+        self.it: Any = None
+
+    def __iter__(self) -> "DictIteratorAt":
+        return self
+
+    def __next__(self) -> Any:
+        if len(self.view) != self.size:
+            raise RuntimeError("dictionary changed size during iteration")
+        if self.it is None:
+            self.it = iter(self.view)
+            collections.deque(itertools.islice(self.it, self.n), maxlen=0)
+        return next(self.it)
+
+    def __length_hint__(self) -> int:
+        return max(len(self.view) - self.n, 0) if self.it is None else operator.length_hint(self.it)
+
+
+def dict_iterator_at(view: Any, n: int | None, size: int) -> Any:
+    """The iterator of ``view`` (a dict or one of its views) resumed after ``n`` steps; None: one
+    that ran out (and stays out)."""
+    if n is None:
+        return iter(())
+    return DictIteratorAt(view, n, size)
+
+
+class DictIteratorVariable(IteratorVariable):
+    """``iter(d)``, ``iter(d.keys())``, ``iter(d.values())``, ``iter(d.items())``: it steps the
+    dict as it stands, as CPython's dict iterators do (Objects/dictobject.c ``dictiter_iternext*``):
+    a dict whose size changed since the iterator was made raises ``RuntimeError: dictionary changed
+    size during iteration`` at the next step (and at every step after), and one whose keys were
+    replaced at equal size raises "dictionary keys changed during iteration". The trace's dict
+    tracker holds its keys in a real dict, in the real dict's order, so a real iterator over it
+    gives exactly CPython's behaviour."""
+
+    def __init__(self, tx: Tx, d: DictVariable, kind: str) -> None:
+        super().__init__([], type(iter(getattr({}, kind)())))
+        self.d = d
+        self.kind = kind
+        d.keys()                                # iteration sees the whole key set: guarded
+        self._keys = iter(d._items)
+        self._key = lambda k: key_tracker(tx, k)
+        self.exhausted = False
+
+    def next_item(self) -> VariableTracker | None:
+        if self.exhausted:
+            return None
+        try:
+            k = next(self._keys)
+        except StopIteration:
+            self.exhausted = True
+            return None
+        except RuntimeError as e:
+            raise UserCodeError(RuntimeError(*e.args)) from None
+        self.index += 1
+        return self._item(k)
+
+    def _item(self, k: Hashable) -> VariableTracker:
+        if self.kind == "keys":
+            return self._key(k)
+        if self.kind == "values":
+            return self.d.value(k)
+        return TupleVariable([self._key(k), self.d.value(k)])
+
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        rest = []
+        while (vt := self.next_item()) is not None:
+            rest.append(vt)
+        return rest
+
+    @property
+    def items(self) -> list[VariableTracker]:
+        """Every item of the dict as it stands (``items[index:]`` are the ones still to come)."""
+        return [self._item(k) for k in self.d._items]
+
+    @items.setter
+    def items(self, items: list[VariableTracker]) -> None:
+        pass                       # (IteratorVariable.__init__): the items are the dict's
+
+    def reconstruct(self, cg: Any) -> None:
+        """The dict's iterator (of the same view), advanced as far as tracing did (DictIteratorAt)."""
+        cg.push_callable(dict_iterator_at)
+        cg.reconstruct(self.d)
+        if self.kind != "keys":
+            cg.load_method_call(self.kind, 0)
+        cg.load_const(None if self.exhausted else self.index)
+        cg.load_const(len(self.d._items))
+        cg.call(3)
+
+
+class SetIteratorVariable(IteratorVariable):
+    """``iter(s)`` of a set: the members in the order the set had when the iterator was made; a
+    set whose size changed since raises ``RuntimeError: Set changed size during iteration`` at the
+    next step, as CPython's (Objects/setobject.c ``setiter_iternext``)."""
+
+    def __init__(self, s: "SetVariable") -> None:
+        super().__init__(s.unpack(None), type(iter(set())))
+        self.s = s
+        self.size = len(s._items)
+
+    def next_item(self) -> VariableTracker | None:
+        if self.size != len(self.s._items):
+            self.size = -1                  # sticky, as CPython's
+            raise UserCodeError(RuntimeError("Set changed size during iteration"))
+        return super().next_item()

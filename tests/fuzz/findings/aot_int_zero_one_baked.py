@@ -1,6 +1,6 @@
 """Fuzz finding: with aot_eager/inductor, an int argument that became dynamic while it was 0 or 1 is baked into the graph
 
-status: open (NEW: see reports/fuzz-findings.md F4)
+status: fixed
 backend: aot_eager
 kind: mismatch result
 seed: 5065 (found through `def g(a, k=int(x.sum() > 0))` after a graph break; minimised by hand)

@@ -1,6 +1,6 @@
 """Fuzz finding: a dict changed during iteration does not raise CPython's RuntimeError
 
-status: open (NEW: see reports/fuzz-findings.md F2)
+status: fixed
 backend: eager
 kind: mismatch result
 seed: 1193 (minimised by hand from the shrinker's output)

@@ -1,6 +1,6 @@
 """Fuzz finding: torch.func transforms inside compiled code
 
-status: open (known: torch.func / global state corruption, sound-c)
+status: fixed
 backend: eager
 kind: see the replay
 flag: torch_func

@@ -1,6 +1,6 @@
 """Fuzz finding: a value read from a module attribute is rebuilt after the write-back that changed it
 
-status: open (NEW: rebuild after write, see reports/fuzz-findings.md F1)
+status: fixed
 backend: eager
 kind: mismatch result
 seed: 2205 (also 2096 with obj.scale, 2183 with dict(d) then d.pop: KeyError reaching the user)
