@@ -9,7 +9,9 @@ to 3.12 and CONVERT_VALUE / FORMAT_SIMPLE / FORMAT_WITH_SPEC on 3.13; keyword ca
 KW_NAMES up to 3.12 and CALL_KW on 3.13; conditions go through TO_BOOL on 3.13; a
 generator's StopIteration becomes RuntimeError inside the generator's code from 3.12
 (CALL_INTRINSIC_1); ``yield from`` ends with END_SEND from 3.12; closures load cells with
-LOAD_FAST on 3.13.
+LOAD_FAST on 3.13; 3.13 pairs two local accesses in one instruction (LOAD_FAST_LOAD_FAST,
+STORE_FAST_LOAD_FAST, STORE_FAST_STORE_FAST, two local numbers of 4 bits each), which a resume
+function, whose locals are numbered anew, splits.
 
 Each test compares with eager over several calls and counts graphs (``counter.frame_count``)
 and captures.
@@ -352,6 +354,39 @@ def test_for_loop_with_a_break_in_its_body_runs_to_the_end(counter):
 
     cf = _run(counter, fn, lambda: (torch.randn(3), [1.0, 2.0, 3.0]))
     assert cf.stats.eager == 0
+
+
+# -- pairs of local accesses (3.13) in a resume function --------------------------------------------
+# A resume function numbers its locals anew: stack values, then the live locals sorted by name. A
+# pair that the original numbers below 16 (CPython pairs only those) can land on 16 and above there;
+# the pair cannot hold that (packed in 4 bits it reads other locals), so it is split.
+def test_pairs_of_locals_renumbered_past_15_after_a_break(counter):
+    def fn(x):
+        zy = x + 1                  # locals 1 and 2 here; 17 and 18 in the resume function
+        zz = x * 2
+        a00, a01, a02, a03, a04, a05, a06, a07, a08, a09, a10, a11, a12, a13, a14 = range(15)
+        print(end="")               # resume function: ___stack0, a00..a14, x (16), zy, zz
+        s = zz * zz                 # LOAD_FAST_LOAD_FAST (zz, zz): local 18 twice
+        t = zz - zy
+        a00, a14 = a14, a00         # STORE_FAST_STORE_FAST
+        print(end="")               # its resume target is mapped back through the first one's
+        return s + t * a00 - a14 + a07 + zy * x
+
+    cf = _run(counter, fn, lambda: (torch.randn(3),))
+    assert _shape(cf) == [(1, 1, 0)] * 3 and counter.frame_count == 3
+
+
+def test_comprehension_in_a_resume_function_whose_variable_is_local_16(counter):
+    lin = torch.nn.Linear(3, 3)
+
+    def fn(x):
+        a00, a01, a02, a03, a04, a05, a06, a07, a08, a09, a10, a11, a12, a13 = range(14)
+        print(end="")               # resume function: ___stack0, a00..a13, x, then p (16)
+        ys = [p.sum() * x for p in lin.parameters()]    # 3.13: STORE_FAST_LOAD_FAST (p, p)
+        return ys[0] + ys[1] + a05
+
+    cf = _run(counter, fn, lambda: (torch.randn(3),))
+    assert _shape(cf) == [(1, 0, 0), (1, 1, 0)] and counter.frame_count == 1
 
 
 # -- locals() (PEP 667: a new snapshot on each call from 3.13; the frame's own dict before) ---------

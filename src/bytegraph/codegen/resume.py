@@ -18,7 +18,10 @@ Cells: the original frame's cells (variables its inner functions capture) are pa
 cell objects themselves (``___cell_<name>``), so the closures made before the break and the
 code after it share them, as in the original frame. The resume code reads and writes them
 through ``cell_contents`` (``LOAD_DEREF k`` becomes ``load_cell(___cell_k, "k")``,
-``STORE_DEREF k`` ``___cell_k.cell_contents = ...``); ``ResumeOrigin.index_map`` maps its instructions back to the original's.
+``STORE_DEREF k`` ``___cell_k.cell_contents = ...``). The locals are numbered anew (stack
+values, cells, then the live locals), so a 3.13 pair of local accesses, which packs two local
+numbers in 4 bits, becomes its two single instructions (``relocated``).
+``ResumeOrigin.index_map`` maps its instructions back to the original's.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import bytecode
 from bytecode import Instr, Label
 
 from .pycodegen import PyCodegen
+from .versions import DIALECT
 
 STACK_PREFIX = "___stack"
 
@@ -45,7 +49,7 @@ EXC_ARG = "___exc"
 class ResumeOrigin:
     code: types.CodeType          # the original (user) code object
     # for each instruction of the resume code, the original instruction it stands for (None:
-    # the resume prefix, or the second instruction of a rewritten cell access); None: itself
+    # the resume prefix, or a later instruction of a split pair or rewritten cell access); None: itself
     index_map: tuple[int | None, ...] | None = None
 
     def original(self, index: int) -> int | None:
@@ -126,6 +130,16 @@ def cell_access(instr: Instr, cellvars: tuple[str, ...]) -> list[Instr] | None:
     return out
 
 
+def relocated(instr: Instr, cellvars: tuple[str, ...]) -> list[Instr]:
+    """The instructions that stand for ``instr`` of the original code in code whose locals are
+    numbered differently (a resume function; a comprehension run natively): a pair of local
+    accesses (3.13 ``LOAD_FAST_LOAD_FAST``...) as its two single instructions, whose argument
+    holds any local number (the pair packs both in 4 bits: past local 15 it would read other
+    locals), and each access to a cell variable as ``cell_access`` rewrites it."""
+    singles = DIALECT.split_pair(instr) or [instr]
+    return [new for single in singles for new in (cell_access(single, cellvars) or [single])]
+
+
 def _no_code() -> None:
     pass
 
@@ -162,7 +176,7 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
             continue
         if n == target:
             body.append(label)
-        rewritten = cell_access(item, orig.co_cellvars) or [item]
+        rewritten = relocated(item, orig.co_cellvars)
         body.extend(rewritten)
         index_map += [n] + [None] * (len(rewritten) - 1)
         n += 1
@@ -260,4 +274,4 @@ def make_resume_function(fn: types.FunctionType, code: types.CodeType) -> types.
 
 __all__ = ["CELL_PREFIX", "Continue", "EXC_ARG", "GlobalsRef", "ResumeOrigin", "STACK_PREFIX", "cell_access",
            "exhausted_generator", "make_resume_code", "make_resume_function", "new_cell", "origin_of",
-           "start_generator"]
+           "relocated", "start_generator"]

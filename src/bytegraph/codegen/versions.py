@@ -19,7 +19,11 @@ What differs (CPython's ``Doc/library/dis.rst`` "Changed in version" notes):
 - loops: from 3.12 an exhausted ``FOR_ITER`` jumps to an ``END_FOR`` (3.13: ``END_FOR,
   POP_TOP``) that CPython skips: execution continues after it;
 - closures: 3.13 loads a cell for a closure with ``LOAD_FAST`` (``LOAD_CLOSURE`` is a
-  pseudo-instruction there).
+  pseudo-instruction there);
+- locals: 3.13 pairs two local accesses in one instruction (``LOAD_FAST_LOAD_FAST``,
+  ``STORE_FAST_LOAD_FAST``, ``STORE_FAST_STORE_FAST``) whose argument packs both local numbers
+  in 4 bits each: code that renumbers the locals (a resume function) splits them into the
+  single instructions (``pairs``), which hold any number.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class Dialect:
     bool_operand: frozenset[str]    # opcodes whose operand must be an exact bool (TO_BOOL first)
     for_iter_exit: tuple[str, ...]  # what an exhausted FOR_ITER jumps to, and CPython skips
     closure_load: str               # the opcode that pushes a cell for a closure
+    pairs: dict[str, tuple[str, str]]   # an instruction on two locals -> its two single instructions
 
     def forward_jump(self, opname: str) -> str:
         """The forward form of a conditional jump of this version (any direction given)."""
@@ -48,6 +53,14 @@ class Dialect:
     def attr_arg(self, name: str, method: bool = False) -> Any:
         """LOAD_ATTR's argument for attribute ``name`` (``method``: push it as a method pair)."""
         return (method, name) if self.method_bit else name
+
+    def split_pair(self, instr: Any) -> list[Any] | None:
+        """The two single instructions (``bytecode.Instr``) that ``instr`` stands for, if it is a
+        pair of local accesses; else None."""
+        singles = self.pairs.get(instr.name)
+        if singles is None:
+            return None
+        return [type(instr)(op, name, location=instr.location) for op, name in zip(singles, instr.arg)]
 
     def jump_skip(self, opname: str) -> int:
         """How many instructions at a jump's target CPython skips when ``opname`` jumps there."""
@@ -59,14 +72,17 @@ _CONDITIONS = ("TRUE", "FALSE", "NONE", "NOT_NONE")
 DIALECTS: dict[tuple[int, int], Dialect] = {
     (3, 11): Dialect((3, 11), precall=True, null_after_callable=False, kw_call="KW_NAMES", method_bit=False,
                      cond_jumps={c: f"POP_JUMP_FORWARD_IF_{c}" for c in _CONDITIONS},
-                     bool_operand=frozenset(), for_iter_exit=(), closure_load="LOAD_CLOSURE"),
+                     bool_operand=frozenset(), for_iter_exit=(), closure_load="LOAD_CLOSURE", pairs={}),
     (3, 12): Dialect((3, 12), precall=False, null_after_callable=False, kw_call="KW_NAMES", method_bit=True,
                      cond_jumps={c: f"POP_JUMP_IF_{c}" for c in _CONDITIONS},
-                     bool_operand=frozenset(), for_iter_exit=("END_FOR",), closure_load="LOAD_CLOSURE"),
+                     bool_operand=frozenset(), for_iter_exit=("END_FOR",), closure_load="LOAD_CLOSURE", pairs={}),
     (3, 13): Dialect((3, 13), precall=False, null_after_callable=True, kw_call="CALL_KW", method_bit=True,
                      cond_jumps={c: f"POP_JUMP_IF_{c}" for c in _CONDITIONS},
                      bool_operand=frozenset({"POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE", "UNARY_NOT"}),
-                     for_iter_exit=("END_FOR", "POP_TOP"), closure_load="LOAD_FAST"),
+                     for_iter_exit=("END_FOR", "POP_TOP"), closure_load="LOAD_FAST",
+                     pairs={"LOAD_FAST_LOAD_FAST": ("LOAD_FAST", "LOAD_FAST"),
+                            "STORE_FAST_LOAD_FAST": ("STORE_FAST", "LOAD_FAST"),
+                            "STORE_FAST_STORE_FAST": ("STORE_FAST", "STORE_FAST")}),
 }
 
 # The running interpreter's row (bytegraph/__init__.py refuses other versions before this runs).

@@ -13,7 +13,7 @@ from bytecode import Label, TryBegin, TryEnd
 
 from ..codegen.comprehension import Comprehension
 from ..codegen.pycodegen import PyCodegen
-from ..codegen.resume import CELL_PREFIX, cell_access
+from ..codegen.resume import CELL_PREFIX, relocated
 from ..codegen.versions import DIALECT
 from ..interpreter.translator import InstructionTranslator
 from ..variables.base import VariableTracker
@@ -95,6 +95,6 @@ class NativeComprehension:
             instr = inst.instr.copy()
             if inst.target is not None:
                 instr.arg = self.labels.setdefault(inst.target - DIALECT.jump_skip(inst.opname), Label())
-            cg.instrs.extend(cell_access(instr, self.comp.cells) or [instr])
+            cg.instrs.extend(relocated(instr, self.comp.cells))
         if begin is not None:
             cg.instrs.append(TryEnd(begin))
