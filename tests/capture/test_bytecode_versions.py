@@ -414,3 +414,18 @@ def test_locals_and_vars_after_a_break_with_cells(counter):
         x = torch.randn(3)
         assert same(cf(x, n), fn(x, n))
     assert cf.stats.eager == 0 and counter.frame_count == 2
+
+
+def _profiled(x):
+    with torch.autograd.profiler.record_function("step"):
+        y = x * 2
+        print(end="")                   # a graph break inside the open block
+        return y + 1
+
+
+def test_break_inside_record_function_block(counter):
+    """The block's ``__exit__`` rebuilt at the break is one value on the stack on every version
+    (it was pushed as a call target: on 3.13 the NULL after it was what got stored, and calling
+    it crashed the interpreter)."""
+    cf = _run(counter, _profiled, lambda: (torch.randn(4),))
+    assert _shape(cf) == [(1, 1, 0), (1, 1, 0)] and counter.frame_count == 2

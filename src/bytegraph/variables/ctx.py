@@ -252,7 +252,7 @@ class ProfilerRecordVariable(VariableTracker):
         if name != "__exit__":
             super().reconstruct_method(cg, name)
             return
-        cg.push_callable(_no_exit)
+        cg.load_const(_no_exit)       # the method as a value (a call target would add a NULL: 3.13 stored it)
 
     def reconstruct(self, cg: Any) -> None:
         cg.push_callable(torch.autograd.profiler.record_function)
