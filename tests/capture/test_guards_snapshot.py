@@ -16,6 +16,13 @@ from torch import nn
 import bytegraph
 from bytegraph.config import config
 from bytegraph.testing import CompileCounter, same
+from bytegraph.guards import snapshot as snapshot_module
+
+# Snapshots rely on dict version tags seeing attribute writes; where they do not (CPython 3.13,
+# probed at import: guards/snapshot.py TAGS_SEE_WRITES) snapshots are off and every guard is
+# checked on each call, as the rest of the suite tests.
+pytestmark = pytest.mark.skipif(not snapshot_module.TAGS_SEE_WRITES,
+                                reason="snapshots are off on this Python (its dict version tags miss attribute writes)")
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,13 @@ from bytegraph.guards import snapshot
 from bytegraph.guards.codegen import compile_guards
 from bytegraph.sources import (AttrSource, GlobalsDictSource, InstanceAttrSource, ItemSource, LocalSource,
                                ModuleGlobalsSource, ObjectRefSource, TypeSource)
+from bytegraph.guards import snapshot as snapshot_module
+
+# Snapshots rely on dict version tags seeing attribute writes; where they do not (CPython 3.13,
+# probed at import: guards/snapshot.py TAGS_SEE_WRITES) snapshots are off and every guard is
+# checked on each call, as the rest of the suite tests.
+pytestmark = pytest.mark.skipif(not snapshot_module.TAGS_SEE_WRITES,
+                                reason="snapshots are off on this Python (its dict version tags miss attribute writes)")
 
 K = GuardKind
 M = LocalSource("m")

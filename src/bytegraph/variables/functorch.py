@@ -136,9 +136,7 @@ class TransformedFunctionVariable(VariableTracker):
         cg.reconstruct(self.func)
         for value in self.options.values():
             cg.load_const(value)
-        if self.options:
-            cg.emit("KW_NAMES", tuple(self.options))
-        cg.call(1 + len(self.options))
+        cg.call_kw(1 + len(self.options), tuple(self.options))
 
     def describe(self) -> str:
         return f"torch.func.{self.name}({self.func.describe()})"
