@@ -127,9 +127,9 @@ CAPTURED = {
 }
 
 
-@pytest.mark.parametrize("name", list(CAPTURED))
-def test_captured_leaves_global_state_alone(name, counter):
-    fn, make_args = CAPTURED[name]
+def _three_calls_like_eager(fn, make_args, counter, **tolerance):
+    """``fn`` compiled and called three times with new arguments: each call leaves torch's global
+    state as it found it and returns what eager returns."""
     compiled = bytegraph.compile(fn, backend=counter)
     for _ in range(3):
         args = make_args()
@@ -137,7 +137,14 @@ def test_captured_leaves_global_state_alone(name, counter):
         out = compiled(*args)
         assert before.changed() == [], f"the call changed torch's global state: {before.changed()}"
         before.restore()
-        assert same(out, fn(*args), rtol=1e-4, atol=1e-5)
+        assert same(out, fn(*args), **tolerance)
+    return compiled
+
+
+@pytest.mark.parametrize("name", list(CAPTURED))
+def test_captured_leaves_global_state_alone(name, counter):
+    fn, make_args = CAPTURED[name]
+    compiled = _three_calls_like_eager(fn, make_args, counter, rtol=1e-4, atol=1e-5)
     stats = compiled.stats
     assert (stats.captures, stats.graphs, stats.break_reasons, stats.eager_reasons) == (1, 1, [], []), stats
     assert torch._C._functorch.maybe_current_level() is None
@@ -162,14 +169,7 @@ def _line_of(text: str) -> int:
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_runs_natively_between_graphs(name, counter):
     fn, make_args, text = PROGRAMS[name]
-    compiled = bytegraph.compile(fn, backend=counter)
-    for _ in range(3):
-        args = make_args()
-        before = torch_state.TorchState()
-        out = compiled(*args)
-        assert before.changed() == [], f"the call changed torch's global state: {before.changed()}"
-        before.restore()
-        assert same(out, fn(*args))
+    compiled = _three_calls_like_eager(fn, make_args, counter)
     stats = compiled.stats_all
     assert all(s.eager == 0 for s in stats), [s.eager_reasons for s in stats]
     assert all(s.recompiles == 0 for s in stats), [s.recompile_reasons for s in stats]
