@@ -21,7 +21,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP := $(BIN)/pip install -q -c $(LOCK)
 
-.PHONY: demo test test-slow test-latest lock lint bench docs clean chromium fuzz
+.PHONY: demo test test-slow test-latest lock lint bench docs clean clean-venv chromium fuzz
 
 $(BIN)/python:
 	@test -n "$(PYVER)" || { echo "no Python found for PY=$(PY)"; exit 1; }
@@ -104,3 +104,7 @@ docs: $(STAMP)
 
 clean:
 	rm -rf .venv .venv-* build src/*.egg-info
+
+# One leg's venv (PY, TORCH select it, as for `make test`): .ci/run removes each after its leg.
+clean-venv:
+	rm -rf $(VENV)
