@@ -442,7 +442,7 @@ POLICY = """\
 > torch {torch}, Python {python}. "Compiles" are graphs handed to the backend (a counting
 > backend on both sides, in one process); every bytegraph result is compared with eager.
 
-The policy, as in torch.compile:
+The policy, as in torch.compile except where it says:
 
 * **The first compile is static.** When a later call misses because a tensor dimension, a local
   int or a float changed, the recompile makes every input that changed since the first call
@@ -456,9 +456,10 @@ The policy, as in torch.compile:
   needs a Python int (`range(x.shape[0])`, `if n > 3`) the value is specialized under a guard.
   The ShapeEnv's guards are part of the generated guard function, as Python over the inputs
   (`2 <= L['x'].size()[0]`), and a miss names the guard that failed.
-* **Ints from globals, nn.Module attributes and inlined functions' defaults stay static**;
-  local ints (arguments, the compiled function's own defaults, and items and attributes
-  reached from them, `torch.Size` arguments included) become symbolic after they change.
+* **Ints from nn.Module attributes and inlined functions' defaults stay static**; other ints
+  (arguments, the compiled function's own defaults, globals, and items and attributes reached
+  from them, `torch.Size` arguments included) become symbolic after they change. torch.compile
+  keeps globals static, so a counter in a global object recompiles on every call there (DESIGN 46).
   Floats from any source become graph inputs after they change (torch's default
   `specialize_float=False`); nan and inf stay constants.
 * **Builtins on symbolic numbers are graph ops**, as torch.compile records them: `math.sqrt`

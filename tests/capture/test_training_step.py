@@ -425,3 +425,45 @@ def test_inputs_copied_only_for_graphs_that_may_raise(indexed, monkeypatch):
     assert (len(clones) > 0) == indexed, clones
     assert cf.stats.captures == 1 and cf.stats.graphs == 1
     assert calls == [[0, 1] if indexed else []]         # the graph is rerun on a raise, either way
+
+
+SCHEDULERS = {
+    "cosine": lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, STEPS),
+    "step": lambda o: torch.optim.lr_scheduler.StepLR(o, 2, gamma=0.5),
+    "exponential": lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9),
+    "linear": lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=0.5, total_iters=STEPS),
+}
+_GLOBAL_STEP = {}
+
+
+def _train_and_schedule_globals(x, y):
+    m, o, s = _GLOBAL_STEP["m"], _GLOBAL_STEP["o"], _GLOBAL_STEP["s"]
+    return _train_and_schedule(m, o, s, x, y)
+
+
+@pytest.mark.parametrize("reach", ["arguments", "globals"])
+@pytest.mark.parametrize("sched", sorted(SCHEDULERS))
+def test_scheduler_inside_with_float_lr(sched, reach):
+    """A float ``lr`` and a scheduler stepped inside the compiled step, the objects passed as
+    arguments or read from a global (a training script's usual shape): the step counter and the
+    lr become graph inputs once they vary, and the scheduler's formula (``math.cos`` of the
+    symbolic step, times the lr) is graph arithmetic, so nothing recompiles once each branch the
+    scheduler takes has been seen (StepLR's ``step % step_size`` has two)."""
+    eager, compiled = _pair("sgd_momentum")
+    s1, s2 = SCHEDULERS[sched](eager[1]), SCHEDULERS[sched](compiled[1])
+    backend = Counting()
+    if reach == "globals":
+        _GLOBAL_STEP.update(m=compiled[0], o=compiled[1], s=s2)
+        step, args = bytegraph.compile(_train_and_schedule_globals, backend=backend), ()
+    else:
+        step, args = bytegraph.compile(_train_and_schedule, backend=backend), (*compiled, s2)
+    counts = []
+    with events.recording() as log:
+        for _ in range(STEPS):
+            x, y = torch.randn(5, 6), torch.randn(5, 3)
+            l1 = _train_and_schedule(*eager, s1, x, y)
+            assert _close("sgd_momentum", l1, _per_step(backend, log, counts, step, *args, x, y))
+            _assert_same("sgd_momentum", eager, compiled)
+    _GLOBAL_STEP.clear()
+    assert all(c == 0 for c, _ in counts[4:]), counts
+    assert sum(c for c, _ in counts) <= 9, counts

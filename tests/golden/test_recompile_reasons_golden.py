@@ -129,7 +129,8 @@ def test_recompiles_log(ns, caplog):
 
 
 def test_explain_text_of_a_recompile(ns):
-    """What ``python -m bytegraph explain`` prints for a recompile: its number, its reason and the new guards."""
+    """What ``python -m bytegraph explain`` prints for a recompile: its number, its reason and the new
+    guards (the global int that varied is a graph input from then on, DESIGN 46)."""
     fn = bytegraph.compile(ns["scaled"])
     with explain.recording() as captures:
         fn(X)
@@ -153,11 +154,12 @@ capture 1: scaled (prog.py:8): graph
 capture 2: scaled (prog.py:8), recompile 1: graph
   recompiled because G['SCALE']: expected EQUALS_MATCH 2, got 3 (guard from builder rule 'literal')
   graph (1 op):
-    def forward(self, L_x_):
+    def forward(self, L_x_, G_SCALE_):
         l_x_ = L_x_
-        mul = l_x_ * 3;  l_x_ = None
+        g_scale_ = G_SCALE_
+        mul = l_x_ * g_scale_;  l_x_ = g_scale_ = None
         return (mul,)
   guards (3):
     torch.is_grad_enabled() is True and torch.get_default_dtype() is torch.float32  # torch global state at capture (autocast, deterministic... too)
     check_tensor(L['x'], torch.Tensor, torch.float32, device='cpu', requires_grad=False, size=[3], stride=[1])  # builder rule 'tensor'
-    G['SCALE'] == 3                                                   # builder rule 'literal'"""
+    type(G['SCALE']) is int                                           # builder rule 'literal'"""

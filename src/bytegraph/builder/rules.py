@@ -155,8 +155,8 @@ def wrap_slice(b: "VariableBuilder", value: slice) -> VariableTracker:
 def wrap_literal(b: "VariableBuilder", value: Any) -> VariableTracker:
     """Immutable values known at trace time (int, float, bool, str, None, dtype, device,
     torch.Size, enum members, regex patterns...) are folded into the graph and guarded by
-    type and value. An int reached from an argument (not through an nn.Module) or a float
-    that has varied between captures becomes a graph input instead, guarded by type (and by
+    type and value. An int reached from an argument or a global (not through an nn.Module or a
+    function's defaults) or a float that has varied between captures becomes a graph input instead, guarded by type (and by
     the ShapeEnv, or by the conditions the program tested): a symbolic number, or, for a
     float and a backend that takes floats only as tensors, a 0-d float64 tensor input
     (variables/floats.py). A torch.Size argument with such an item becomes a tuple of its

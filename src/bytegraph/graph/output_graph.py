@@ -435,6 +435,8 @@ class OutputGraph:
         for source, value in vt.inputs:
             if all(s != source for s, _, _ in self.specialized_floats):
                 self.specialized_floats.append((source, value, why))
+        for sym in vt.syms:          # symbolic numbers it is computed from: guarded by the ShapeEnv
+            sym.as_constant()
 
     def _placeholder(self, source: Source, value: Any, fake: Any) -> torch.fx.Node:
         """A graph input: always a placeholder of the root graph (a body that reads it lifts it)."""

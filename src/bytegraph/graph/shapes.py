@@ -20,7 +20,7 @@ import math
 from typing import Any, Callable
 
 import torch
-from ..sources import AttrSource, DictValueSource, FunctionSource, ItemSource, LocalSource, Source
+from ..sources import AttrSource, DictValueSource, FunctionSource, GlobalSource, ItemSource, LocalSource, Source
 from ..torch_compat import GuardSource, TorchSource
 
 
@@ -106,12 +106,14 @@ def _plain_step(s: Source) -> bool:
 
 
 def is_local_number_source(source: Source, is_module: Callable[[Source], bool] = lambda s: False) -> bool:
-    """Ints that may become symbolic: arguments of the call and what is reached from them by
-    items and attributes (torch.compile's LOCAL guard source). Ints read from globals, from
-    defaults, or through an nn.Module (``is_module``: a prefix of the source is one) stay
-    static: they are configuration, not data, as in torch.compile."""
+    """Ints that may become symbolic once they vary: arguments of the call, globals, and what is
+    reached from them by items and attributes. Ints read from defaults or through an nn.Module
+    (``is_module``: a prefix of the source is one) stay static: they are configuration, not data.
+    torch.compile also keeps globals static, which makes a counter in a global object (an LR
+    scheduler's ``_step_count``, a step counter) recompile on every call until its cache limit;
+    here a global int that has varied becomes a graph input like an argument's."""
     chain = source.chain()
-    return (isinstance(chain[0], LocalSource)
+    return (isinstance(chain[0], (LocalSource, GlobalSource))
             and all(_plain_step(s) and getattr(s, "attr", None) not in _DEFAULTS for s in chain[1:])
             and not any(is_module(s) for s in chain[:-1]))
 

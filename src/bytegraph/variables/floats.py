@@ -55,6 +55,7 @@ class FloatExpr:
 
     code: str
     shown: str
+    exact: bool = True    # False where ``code`` cannot be evaluated by the guard function (a symbolic number)
 
     @classmethod
     def of_source(cls, source: Source) -> "FloatExpr":
@@ -66,10 +67,11 @@ class FloatExpr:
         return cls(text, text)
 
     def combine(self, symbol: str, other: "FloatExpr") -> "FloatExpr":
-        return FloatExpr(f"({self.code} {symbol} {other.code})", f"({self.shown} {symbol} {other.shown})")
+        return FloatExpr(f"({self.code} {symbol} {other.code})", f"({self.shown} {symbol} {other.shown})",
+                         self.exact and other.exact)
 
     def apply(self, template: str) -> "FloatExpr":
-        return FloatExpr(template.format(self.code), template.format(self.shown))
+        return FloatExpr(template.format(self.code), template.format(self.shown), self.exact)
 
 
 Inputs = tuple[tuple[Source, float], ...]          # the input floats a value is computed from
@@ -90,7 +92,7 @@ class GraphFloatVariable(VariableTracker):
     is_graph_float = True
 
     def __init__(self, graph: "OutputGraph", node: torch.fx.Node, fake: torch.Tensor, value: float,
-                 expr: FloatExpr, inputs: Inputs, source: Source | None = None) -> None:
+                 expr: FloatExpr, inputs: Inputs, source: Source | None = None, syms: tuple = ()) -> None:
         super().__init__(source)
         self.graph = graph
         self.node = node              # the 0-d float64 tensor holding the value
@@ -98,6 +100,7 @@ class GraphFloatVariable(VariableTracker):
         self.value = value            # what this trace saw, computed as CPython computes it
         self.expr = expr
         self.inputs = inputs
+        self.syms = syms              # symbolic numbers (SymNodeVariable) it is computed from
 
     def python_type(self) -> type:
         return float
@@ -120,39 +123,42 @@ class GraphFloatVariable(VariableTracker):
     # -- Python semantics ------------------------------------------------------------------
     def truth(self, tx: Tx) -> bool:
         outcome = bool(self.value)
-        _guard_condition(tx, self.expr.apply("bool({})"), outcome)
+        _guard_condition(tx, self.expr.apply("bool({})"), outcome, self)
         return outcome
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
         if other.is_symbolic and other.python_type() in (int, float):
-            other = tx.wrap_const(other.as_constant())       # an int the ShapeEnv tracks: specialized
+            # a number the ShapeEnv tracks (a step counter, ``math.cos(pi * step / T)``): mixed into
+            # arithmetic, a graph float computed from its symbols; compared, specialized
+            converted = graph_float_of_symbolic(tx, other) if op in _ARITHMETIC else None
+            other = converted if converted is not None else tx.wrap_const(other.as_constant())
         if not (isinstance(other, GraphFloatVariable)
                 or isinstance(other, ConstantVariable) and type(other.value) in (int, float, bool)):
             return NotImplemented
         left, right = (other, self) if reflected else (self, other)
         if op in _COMPARE:
             outcome = fold(tx, _COMPARE[op], _value(left), _value(right)).as_constant()
-            _guard_condition(tx, _expr(left).combine(_SYMBOL[op], _expr(right)), outcome)
+            _guard_condition(tx, _expr(left).combine(_SYMBOL[op], _expr(right)), outcome, left, right)
             return tx.wrap_const(outcome)
         if op in _VALUE_OPS:
             return fold(tx, _VALUE_OPS[op], _number(left), _number(right))
         if op not in _ARITHMETIC:
             return NotImplemented
         if op == "truediv" and isinstance(right, GraphFloatVariable):     # (guarded before it raises)
-            _guard_condition(tx, right.expr.apply("{} != 0.0"), right.value != 0.0)
+            _guard_condition(tx, right.expr.apply("{} != 0.0"), right.value != 0.0, right)
         value = fold(tx, getattr(operator, op), _value(left), _value(right)).as_constant()  # raises as CPython
         return self._derived(tx, _arithmetic(tx, op, left, right), value, _expr(left).combine(_SYMBOL[op], _expr(right)),
-                             _inputs(left, right))
+                             _inputs(left, right), _syms(left, right))
 
     @pymethod("__neg__")
     def _neg(self, tx: Tx) -> VariableTracker:
         return self._derived(tx, tx.graph.call_function(torch.neg, [self.as_tensor()], {}), -self.value,
-                             self.expr.apply("(-{})"), self.inputs)
+                             self.expr.apply("(-{})"), self.inputs, self.syms)
 
     @pymethod("__abs__")
     def _abs(self, tx: Tx) -> VariableTracker:
         return self._derived(tx, tx.graph.call_function(torch.abs, [self.as_tensor()], {}), abs(self.value),
-                             self.expr.apply("abs({})"), self.inputs)
+                             self.expr.apply("abs({})"), self.inputs, self.syms)
 
     @pymethod("__pos__", "__float__")
     def _same(self, tx: Tx) -> VariableTracker:
@@ -166,11 +172,12 @@ class GraphFloatVariable(VariableTracker):
         if fn is float:
             return self
         if fn is math.sqrt:
-            _guard_condition(tx, self.expr.apply("{} < 0.0"), self.value < 0.0)
+            _guard_condition(tx, self.expr.apply("{} < 0.0"), self.value < 0.0, self)
             value = fold(tx, math.sqrt, self.value).as_constant()
             return self._derived(tx, tx.graph.call_function(torch.sqrt, [self.as_tensor()], {}), value,
-                                 FloatExpr(f"___modules['math'].sqrt({self.expr.code})", f"math.sqrt({self.expr.shown})"),
-                                 self.inputs)
+                                 FloatExpr(f"___modules['math'].sqrt({self.expr.code})", f"math.sqrt({self.expr.shown})",
+                                           self.expr.exact),
+                                 self.inputs, self.syms)
         return None
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
@@ -183,9 +190,10 @@ class GraphFloatVariable(VariableTracker):
             return super().var_getattr(tx, name)
         return tx.wrap_const(self.as_constant()).var_getattr(tx, name)
 
-    def _derived(self, tx: Tx, result: VariableTracker, value: float, expr: FloatExpr, inputs: Inputs) -> VariableTracker:
+    def _derived(self, tx: Tx, result: VariableTracker, value: float, expr: FloatExpr, inputs: Inputs,
+                 syms: tuple) -> VariableTracker:
         assert isinstance(result, TensorVariable) and result.fake.dtype is _F64, result
-        return GraphFloatVariable(self.graph, result.node, result.fake, value, expr, inputs)
+        return GraphFloatVariable(self.graph, result.node, result.fake, value, expr, inputs, syms=syms)
 
     # -- codegen ---------------------------------------------------------------------------
     def reconstruct(self, cg: Any) -> None:
@@ -225,6 +233,32 @@ def _inputs(*vts: VariableTracker) -> Inputs:
     return tuple(out.items())
 
 
+def _syms(*vts: VariableTracker) -> tuple:
+    out: dict[int, VariableTracker] = {}
+    for vt in vts:
+        out.update((id(s), s) for s in getattr(vt, "syms", ()))
+    return tuple(out.values())
+
+
+def graph_float_of_symbolic(tx: Tx, vt: VariableTracker) -> GraphFloatVariable | None:
+    """A symbolic int or float (SymNodeVariable) as a graph float: ``float(n)`` as a float64
+    tensor computed in the graph from the ShapeEnv's symbols, so arithmetic mixing it with
+    input floats stays in the graph instead of specializing it (an LR scheduler's
+    ``(1 + math.cos(math.pi * step / T)) / 2 * lr``). Its value is the symbol's hint, computed
+    by CPython's own arithmetic; its expression cannot be evaluated by the guard function, so a
+    comparison or truth test on what it reaches specializes instead (``_guard_condition``).
+    None for a number with no hint (data-dependent): the caller specializes it."""
+    hint = getattr(getattr(vt.sym, "node", None), "hint", None)
+    if hint is None:
+        return None
+    result = tx.graph.call_function(torch.scalar_tensor, [vt], {"dtype": tx.wrap_const(_F64),
+                                                               "device": tx.wrap_const(torch.device("cpu"))})
+    assert isinstance(result, TensorVariable), result
+    text = f"float({vt.sym})"
+    return GraphFloatVariable(tx.graph, result.node, result.fake, float(hint), FloatExpr(text, text, exact=False), (),
+                              syms=(vt,))
+
+
 def _arithmetic(tx: Tx, op: str, left: VariableTracker, right: VariableTracker) -> VariableTracker:
     """``left <op> right`` as one float64 tensor op. A constant operand is a wrapped number (an int
     converted to float first, as CPython converts it), which keeps the result float64; ``c / t``
@@ -241,6 +275,14 @@ def _arithmetic(tx: Tx, op: str, left: VariableTracker, right: VariableTracker) 
     return tx.graph.call_function(forward, [numerator, right.as_tensor()], {})
 
 
-def _guard_condition(tx: Tx, expr: FloatExpr, outcome: bool) -> None:
+def _guard_condition(tx: Tx, expr: FloatExpr, outcome: bool, *vts: VariableTracker) -> None:
+    """Guard the outcome of a test on graph floats ``vts`` by the program's own expression; where
+    the guard function cannot evaluate it (a symbolic number mixed in), each float is
+    specialized instead: its input floats and symbols guarded by value."""
+    if not expr.exact:
+        for vt in vts:
+            if isinstance(vt, GraphFloatVariable):
+                vt.as_constant()
+        return
     code, shown = (expr.code, expr.shown) if outcome else (f"not {expr.code}", f"not {expr.shown}")
     tx.guard(None, GuardKind.SHAPE_ENV, ShapeGuards((code,), (shown,)), "a float the program compared")
