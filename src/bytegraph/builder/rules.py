@@ -105,8 +105,11 @@ def wrap_tensor(b: "VariableBuilder", value: torch.Tensor) -> VariableTracker:
     tensor (it is an object with attributes and a length)."""
     if b.source is None:
         raise Unsupported(breaks.UNSUPPORTED_VALUE, "a real tensor created outside the graph while tracing")
-    dims = dims_policy(b.tx.capture.frame_state, b.source, value, b.source.is_module_state())
-    vt = b.tx.graph.add_tensor_input(b.source, value, dims)
+    state, module_state = b.tx.capture.frame_state, b.source.is_module_state()
+    dims = dims_policy(state, b.source, value, module_state)
+    base = value._base           # converted with the view: the same policy, by its own source
+    base_dims = dims_policy(state, AttrSource(b.source, "_base"), base, module_state) if base is not None else None
+    vt = b.tx.graph.add_tensor_input(b.source, value, dims, base_dims)
     b.guard(K.TENSOR_MATCH, TensorSpec.of(value, vt.fake))
     return vt
 

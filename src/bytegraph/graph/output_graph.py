@@ -25,7 +25,7 @@ import torch.fx
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..diagnostics.logs import rerouted
-from ..sources import FloatTensorSource, Source, float_as_tensor, placeholder_name
+from ..sources import AttrSource, FloatTensorSource, Source, float_as_tensor, placeholder_name
 from ..torch_compat import (
     DataDependentOutputException,
     DimDynamic,
@@ -274,6 +274,22 @@ def _graph_arg(value: Any) -> tuple[Any, Any]:
     return value, value
 
 
+def _view_base_context(source: Source, value: torch.Tensor, dims: list[bool], base_dims: list[bool] | None) -> Any:
+    """The symbolic context of a view's base, which fake-tensor conversion makes too (and
+    memoizes: the base read as an input of its own gets the same fake). Left out, torch makes
+    every dimension of the base symbolic, so a static tensor whose view was an input came out
+    dynamic on the first capture. The base follows the input policy by its own source
+    (``base_dims``, ``x._base``: static until it varies); a view with a symbolic dimension
+    keeps torch's all-symbolic base, which its sizes may need."""
+    base = value._base
+    if base is None or any(dims):
+        return None
+    base_dims = base_dims or [False] * base.dim()
+    return StatefulSymbolicContext(
+        dynamic_sizes=[DimDynamic.DYNAMIC if d else DimDynamic.STATIC for d in base_dims],
+        tensor_source=ShapeSource(AttrSource(source, "_base")), shape_env_to_source_to_symbol_cache={})
+
+
 def _any_graph_float(value: Any) -> bool:
     """Whether an op's argument (a tracker, or a list/tuple/dict of them) holds a graph float."""
     if isinstance(value, GraphFloatVariable):
@@ -362,14 +378,16 @@ class OutputGraph:
         self.graph.call_function(torch.autograd.grad_mode._exit_inference_mode, (enter_node,))
 
     # -- inputs --------------------------------------------------------------------------
-    def add_tensor_input(self, source: Source, value: torch.Tensor, dynamic_dims: list[bool] | None = None) -> TensorVariable:
+    def add_tensor_input(self, source: Source, value: torch.Tensor, dynamic_dims: list[bool] | None = None,
+                         base_dims: list[bool] | None = None) -> TensorVariable:
         """A tensor graph input; ``dynamic_dims`` marks the dimensions that are symbolic. The
         symbolic context is kept: a backend (AOTAutograd, Inductor) refakifies the real input
         through it and gets the very same symbols, as with torch.compile."""
         dims = dynamic_dims or [False] * value.dim()
         context = StatefulSymbolicContext(
             dynamic_sizes=[DimDynamic.DYNAMIC if d else DimDynamic.STATIC for d in dims],
-            tensor_source=ShapeSource(source), shape_env_to_source_to_symbol_cache={})
+            tensor_source=ShapeSource(source), shape_env_to_source_to_symbol_cache={},
+            view_base_context=_view_base_context(source, value, dims, base_dims))
         fake = self.fake_mode.from_tensor(value, source=ShapeSource(source), symbolic_context=context)
         node = self._placeholder(source, value, fake)
         self.graph_args[-1].context = context

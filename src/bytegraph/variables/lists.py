@@ -52,6 +52,12 @@ def _sequence_operand(tx: Tx, vt: VariableTracker) -> tuple[list[VariableTracker
     return None
 
 
+def _constant_sequence(vt: VariableTracker) -> bool:
+    """A constant list or tuple (a torch.Size read from a static tensor, ``(4, 3)``): compared
+    with a tracked sequence item by item, as CPython does."""
+    return vt.is_constant() and isinstance(vt.as_constant(), (list, tuple))
+
+
 class BaseListVariable(VariableTracker):
     py_type: type = list
 
@@ -123,7 +129,7 @@ class BaseListVariable(VariableTracker):
                 return self.new(a + b)
         if op == "mul" and other.python_type() is int:
             return self.new(self._items * other.as_constant())      # a symbolic count specializes
-        if op in ("eq", "ne", "lt", "le", "gt", "ge") and isinstance(other, BaseListVariable):
+        if op in ("eq", "ne", "lt", "le", "gt", "ge") and (isinstance(other, BaseListVariable) or _constant_sequence(other)):
             try:
                 a, b = self.as_constant(), other.as_constant()
             except NotConstant:

@@ -65,9 +65,19 @@ def binary(tx: Tx, op: str, a: VariableTracker, b: VariableTracker) -> VariableT
         result = b.binary_op(tx, op, a, True)
     if result is not NotImplemented:
         return result
-    if op in ("eq", "ne"):      # object.__eq__: identity
+    if op in ("eq", "ne") and _compares_by_identity(a) and _compares_by_identity(b):     # object.__eq__
         return tx.wrap_const(is_(tx, a, b) == (op == "eq"))
     raise Unsupported(breaks.UNSUPPORTED_VALUE, f"{a.describe()} {SYMBOL.get(op, op)} {b.describe()}")
+
+
+def _compares_by_identity(vt: VariableTracker) -> bool:
+    """Does ``==`` on this value fall back to identity in CPython (its type keeps object.__eq__)?
+    Where no tracker modelled a comparison, identity is eager's answer only then; for anything
+    else (a torch.Size against a tuple, a bound method) it would be a guess, so it is a break."""
+    try:
+        return vt.python_type().__eq__ is object.__eq__
+    except Exception:   # noqa: BLE001 - a tracker that cannot name its type: not known to compare by identity
+        return False
 
 
 def compare(tx: Tx, op: str, a: VariableTracker, b: VariableTracker) -> VariableTracker:
