@@ -587,6 +587,44 @@ def test_run_time_error_under_autocast_restores_autocast(counter):
     assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
 
 
+# In-place ops return their own input: recorded all the same as under the program's handler
+# (before, only an op with a new result marked the graph, so these errors reached the caller).
+def _inplace_in_try(x, idx, src):
+    y = x * 2
+    try:
+        y.index_add_(0, idx, src)
+    except (IndexError, RuntimeError) as e:
+        return y, type(e).__name__, str(e)
+    return y, "ok", ""
+
+
+def _inplace_in_with(x, idx, src):
+    y = x * 2
+    with torch.no_grad():
+        y.index_add_(0, idx, src)
+    return y
+
+
+@pytest.mark.parametrize("fn", [_inplace_in_try, _inplace_in_with], ids=["try", "with"])
+def test_inplace_op_raising_at_run_time_inside_the_programs_handler(counter, fn):
+    """The only op in the try/with is in place (its result is its input): an out-of-range index
+    raises at run time; the program's except catches it (try), or the with block's exit restores
+    grad mode before it reaches the caller (with), with eager's message. One graph, no recompile."""
+    cf = bytegraph.compile(fn, backend=counter)
+    for idx in ([0, 1], [0, 7], [1, 1], [9, 9]):
+        x, i, src = torch.randn(3, 3), torch.tensor(idx), torch.ones(2, 3)
+        try:
+            expected = fn(x, i, src)
+        except RuntimeError as e:
+            with pytest.raises(RuntimeError) as compiled:
+                cf(x, i, src)
+            assert str(compiled.value) == str(e)
+        else:
+            assert same(cf(x, i, src), expected)
+        assert torch.is_grad_enabled()
+    assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
+
+
 class _Opt:
     def __init__(self, **kw):
         self.__dict__.update(kw)

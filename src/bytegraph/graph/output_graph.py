@@ -532,6 +532,9 @@ class OutputGraph:
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
+        if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
+            # (before the in-place early return below: `y.index_add_(0, i, s)` in a try raises at run time too)
+            self.ops_under_handler = True
         if self.custom_meta:
             node.meta["custom"] = {k: v for d in self.custom_meta for k, v in d.items()}
         written = [n for (n, f), v in zip(tensor_args, versions) if v is not None and _version(f) != v]
@@ -548,8 +551,6 @@ class OutputGraph:
             else:
                 self.graph.erase_node(node)
             return same
-        if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
-            self.ops_under_handler = True
         return self.wrap_fx_proxy(node, out)
 
     def run_fake(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
