@@ -587,6 +587,44 @@ def test_run_time_error_under_autocast_restores_autocast(counter):
     assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
 
 
+# In-place ops return their own input: recorded all the same as under the program's handler
+# (before, only an op with a new result marked the graph, so these errors reached the caller).
+def _inplace_in_try(x, idx, src):
+    y = x * 2
+    try:
+        y.index_add_(0, idx, src)
+    except (IndexError, RuntimeError) as e:
+        return y, type(e).__name__, str(e)
+    return y, "ok", ""
+
+
+def _inplace_in_with(x, idx, src):
+    y = x * 2
+    with torch.no_grad():
+        y.index_add_(0, idx, src)
+    return y
+
+
+@pytest.mark.parametrize("fn", [_inplace_in_try, _inplace_in_with], ids=["try", "with"])
+def test_inplace_op_raising_at_run_time_inside_the_programs_handler(counter, fn):
+    """The only op in the try/with is in place (its result is its input): an out-of-range index
+    raises at run time; the program's except catches it (try), or the with block's exit restores
+    grad mode before it reaches the caller (with), with eager's message. One graph, no recompile."""
+    cf = bytegraph.compile(fn, backend=counter)
+    for idx in ([0, 1], [0, 7], [1, 1], [9, 9]):
+        x, i, src = torch.randn(3, 3), torch.tensor(idx), torch.ones(2, 3)
+        try:
+            expected = fn(x, i, src)
+        except RuntimeError as e:
+            with pytest.raises(RuntimeError) as compiled:
+                cf(x, i, src)
+            assert str(compiled.value) == str(e)
+        else:
+            assert same(cf(x, i, src), expected)
+        assert torch.is_grad_enabled()
+    assert _shape(cf) == [(1, 1, 0)] and counter.frame_count == 1
+
+
 class _Opt:
     def __init__(self, **kw):
         self.__dict__.update(kw)
@@ -618,3 +656,82 @@ def test_caught_attribute_error_is_guarded_on_the_missing_attribute(counter):
     # no scale; scale=3 (a constant); scale=4 (symbolic from then on); a class attribute bias
     assert cf.stats.graphs == counter.frame_count == 4
     assert [r.split(":")[0] for r in cf.stats.recompile_reasons] == ["L['opt']", "L['opt'].scale", "type(L['opt'])"]
+
+
+# -- a graph break inside `except` blocks nested in each other (fuzz: 15 eager frames in 2000) ----
+NESTED_LOG = []
+
+
+def _nested_break(x, d, data):
+    import sys
+    import zlib
+
+    try:
+        try:
+            y = d["a"]
+        except KeyError as e1:
+            try:
+                y = d["b"]
+            except KeyError:
+                NESTED_LOG.append(len(str(e1)))
+                c = zlib.crc32(data)              # a break; raises TypeError natively when data is None
+                y = x * 3 + c % 5
+                NESTED_LOG.append(repr(sys.exc_info()[1]))
+            finally:
+                NESTED_LOG.append(("fin", repr(sys.exc_info()[1])))
+            NESTED_LOG.append(repr(sys.exc_info()[1]))
+            y = y + 1
+    except TypeError as e:
+        NESTED_LOG.append(repr(sys.exc_info()[1]))
+        return x - 1, str(e)
+    return y, repr(sys.exc_info()[1])
+
+
+def test_break_inside_nested_except_resumes(counter):
+    """The resume function handles both exceptions again (outer then inner, each saving the one
+    before it, as the original frame's PUSH_EXC_INFO did): ``sys.exc_info()``, the ``finally``
+    and the outer block see eager's exceptions; the native instruction raising there reaches
+    the program's outer ``except``. No frame runs eagerly."""
+    cf = bytegraph.compile(_nested_break, backend=counter)
+    for data in (b"ab", None, b"c", None):
+        x = torch.ones(2)
+        NESTED_LOG.clear()
+        expected, expected_log = _outcome(_nested_break, x, {}, data), list(NESTED_LOG)
+        NESTED_LOG.clear()
+        assert same(_outcome(cf, x, {}, data), expected)
+        assert NESTED_LOG == expected_log
+    # the frame: one capture per `data` (bytes are guarded by value), no op before the break;
+    # after the break: a graph per crc value; the handler paths (finally, outer except): resume
+    # functions of their own; none eager
+    assert _shape(cf) == [(3, 0, 0), (2, 2, 0), (1, 0, 0), (1, 0, 0), (1, 1, 0)]
+    assert counter.frame_count == 3
+
+
+def _three_deep(x):
+    import sys
+
+    log = []
+    try:
+        raise ValueError("v")
+    except ValueError:
+        try:
+            raise KeyError("k")
+        except KeyError:
+            try:
+                raise IndexError("i")
+            except IndexError:
+                print(end="")
+                log.append(repr(sys.exc_info()[1]))
+                y = x + 1
+            log.append(repr(sys.exc_info()[1]))
+        log.append(repr(sys.exc_info()[1]))
+    return y, log, repr(sys.exc_info()[1])
+
+
+def test_break_three_excepts_deep(counter):
+    cf = bytegraph.compile(_three_deep, backend=counter)
+    for i in range(3):
+        x = torch.full((2,), float(i))
+        assert same(cf(x), _three_deep(x))
+    assert _shape(cf) == [(1, 0, 0), (1, 1, 0)]      # (the graph before the break is empty)
+    assert counter.frame_count == 1

@@ -31,8 +31,8 @@ FLAGS: dict[str, tuple[str, str]] = {
     "operator_callables": ("operator.itemgetter/attrgetter/methodcaller(...)(value)",
                            "fixed (sound-b): traced"),
     "exitstack": ("with contextlib.ExitStack() as stack: enter_context / callback",
-                  "fixed (sound-b): a varying number of enter_context calls works (frames that enter no_grad() "
-                  "through the stack often run eagerly: a fallback, not a wrong result)"),
+                  "fixed (sound-b): a varying number of enter_context calls works; no_grad() entered through "
+                  "the stack is traced like `with no_grad():`, across graph breaks too (branch exitstack)"),
     "rebuilt_logger": ("mutation that rebinds LOG to a new logger",
                        "fixed (sound-b): loggers are passed as the real object"),
     "torch_func": ("torch.func.grad/vmap inside f",

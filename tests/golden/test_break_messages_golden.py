@@ -54,6 +54,13 @@ PROGRAM = """
             except ValueError:
                 print("inner")
         return x + 1
+
+    import threading
+    LOCK = threading.Lock()
+
+    def locked(x):
+        with LOCK:
+            return x + 1
 """
 
 
@@ -138,18 +145,34 @@ def test_program_error_runs_eagerly(program):
 
 
 def test_unresumable_break_runs_eagerly(program):
-    """A break in an `except` block inside another one cannot resume: the frame runs eagerly,
+    """A break at BEFORE_WITH (a lock's C ``__exit__``) cannot resume: the frame runs eagerly,
     with the break and why it could not resume as the reason."""
-    fn = bytegraph.compile(program(PROGRAM)["nested_except"])
+    fn = bytegraph.compile(program(PROGRAM)["locked"])
     fn(torch.ones(3))
     assert fn.stats.eager_reasons == [expected("""
+        graph break GB006: attribute bytegraph cannot read
+          what: lock.__exit__ (method_descriptor)
+          at prog.py:43 in locked
+              with LOCK:
+          why: the attribute lookup runs code bytegraph cannot trace (a C descriptor or a dynamic lookup)
+          fix: read the attribute outside the compiled function and pass it in
+          not resumable: a break at BEFORE_WITH cannot resume (only calls, operators and simple stores can)
+    """)]
+
+
+def test_break_in_nested_except_resumes(program):
+    """A break in an `except` block inside another one resumes (both exceptions are handled
+    again in the resume function): a break reason, no eager frame."""
+    fn = bytegraph.compile(program(PROGRAM)["nested_except"])
+    fn(torch.ones(3))
+    assert fn.stats.eager_reasons == []
+    assert fn.stats.break_reasons == [expected("""
         graph break GB009: print, logging or I/O
           what: print()
           at prog.py:36 in nested_except
               print("inner")
           why: the call has effects outside the program (it writes somewhere) and cannot be part of a graph
           fix: remove it from the compiled function, or accept the graph break
-          not resumable: the break is inside an `except` block inside another one
     """)]
 
 

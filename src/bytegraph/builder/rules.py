@@ -31,7 +31,7 @@ from ..sources import (BuiltinItemSource, DictKeySource, DictValueSource, Instan
                        ReduceSource, WeakRefCallSource)
 from ..codegen.resume import CELL_PREFIX
 from ..sources import AttrSource, ItemSource, LocalSource, NumpyTensorSource, is_source_key, ndarray_as_tensor
-from ..variables.base import LazyVariableTracker, VariableTracker
+from ..variables.base import BoundMethodVariable, LazyVariableTracker, VariableTracker
 from ..variables.builtins import BuiltinVariable, is_builtin
 from ..variables.constant import ConstantVariable, is_literal
 from ..variables.contextvar import ContextVarVariable
@@ -462,6 +462,23 @@ def wrap_bound_method(b: "VariableBuilder", value: types.MethodType) -> Variable
     return UserMethodVariable(fn, obj, b.source)
 
 
+_CONTAINER_TYPES = (list, dict, set, collections.deque)
+
+
+def is_container_method(value: Any) -> bool:
+    return type(value) is types.BuiltinMethodType and type(value.__self__) in _CONTAINER_TYPES
+
+
+def wrap_container_method(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """A bound method of a list, dict, set or deque kept as a value (``stack.callback(acc.append,
+    ...)`` keeps ``acc.append`` in a closure): the container is wrapped through ``__self__`` by
+    its own rule and the method's name is guarded, so calling it is the container's method,
+    as ``acc.append(...)`` written out is."""
+    obj = b.child(value.__self__, "__self__", attr=True).realize()
+    b.child(value.__name__, "__name__", attr=True).realize()       # a literal: guarded by value
+    return BoundMethodVariable(obj, value.__name__)
+
+
 def wrap_builtin(b: "VariableBuilder", value: Any) -> VariableTracker:
     """Builtins (len, isinstance, range, int...) and operator/math functions, modelled by
     handlers keyed by the builtin itself. Guarded by identity (a global may shadow them)."""
@@ -670,6 +687,7 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
              (K.CLOSURE_MATCH,)),
     WrapRule("python function", lambda v: isinstance(v, types.FunctionType), wrap_function, (K.CLOSURE_MATCH,)),
     WrapRule("bound method", lambda v: isinstance(v, types.MethodType), wrap_bound_method, ()),
+    WrapRule("container method", is_container_method, wrap_container_method, (K.EQUALS_MATCH,)),
     WrapRule("builtin", is_builtin, wrap_builtin, (K.ID_MATCH,)),
     WrapRule("python module", lambda v: isinstance(v, types.ModuleType), wrap_python_module, (K.ID_MATCH,)),
     WrapRule("triton tensor descriptor class", is_tensor_descriptor_class, wrap_tensor_descriptor_class,

@@ -148,15 +148,16 @@ _EMPTY = _no_code.__code__      # PyCodegen's code object, for the helper calls 
 
 
 def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...], nouts: int,
-                     local_names: tuple[str, ...], exc_slot: int | None = None,
+                     local_names: tuple[str, ...], exc_slots: tuple[int, ...] = (),
                      reenter: tuple[int, ...] = (), generator: bool = False) -> types.CodeType:
     """``nulls`` describes the stack below the break's outputs (True: a NULL, pushed by the
     prefix itself; False: an argument); ``nouts`` values the broken instruction produced follow.
 
-    ``exc_slot``: the target is inside an ``except`` block, and that stack item is the
-    exception PUSH_EXC_INFO saved. The prefix makes the argument ``___exc`` the frame's
-    current exception again (``sys.exc_info()``) with PUSH_EXC_INFO, which saves the caller's
-    exception in that slot, as entering the handler did in the original frame.
+    ``exc_slots``: the target is inside that many nested ``except`` blocks, and each of these
+    stack items is the exception a PUSH_EXC_INFO saved. For each, outermost first, the prefix
+    makes the argument ``___exc<k>`` the frame's current exception again (``sys.exc_info()``)
+    with PUSH_EXC_INFO, which saves the one before it (the caller's, then the outer block's) in
+    that slot, as entering the handlers did in the original frame.
 
     ``reenter``: stack items that are a ``with`` block's ``__exit__`` in the original frame
     and arrive as the block's context manager (torch.autocast...): the prefix enters it with
@@ -189,8 +190,9 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
     prefix.append(Instr("RESUME", 0, lineno=lineno))
     nstack = 0
     for i, is_null in enumerate((*nulls, *([False] * nouts))):
-        if i == exc_slot:
-            prefix += [Instr("LOAD_FAST", EXC_ARG, lineno=lineno), Instr("PUSH_EXC_INFO", lineno=lineno),
+        if i in exc_slots:
+            prefix += [Instr("LOAD_FAST", f"{EXC_ARG}{exc_slots.index(i)}", lineno=lineno),
+                       Instr("PUSH_EXC_INFO", lineno=lineno),
                        Instr("POP_TOP", lineno=lineno)]
         elif is_null:
             prefix.append(Instr("PUSH_NULL", lineno=lineno))
@@ -201,7 +203,7 @@ def make_resume_code(orig: types.CodeType, target: int, nulls: tuple[bool, ...],
                 prefix += [Instr("BEFORE_WITH", lineno=lineno), Instr("POP_TOP", lineno=lineno)]
     prefix.append(Instr("JUMP_FORWARD", label, lineno=lineno))
     new = bytecode.Bytecode(prefix + body)
-    new.argnames = [f"{STACK_PREFIX}{i}" for i in range(nstack)] + ([EXC_ARG] if exc_slot is not None else []) \
+    new.argnames = [f"{STACK_PREFIX}{i}" for i in range(nstack)] + [f"{EXC_ARG}{k}" for k in range(len(exc_slots))] \
         + [f"{CELL_PREFIX}{c}" for c in orig.co_cellvars] + list(local_names)
     new.argcount = len(new.argnames)
     new.posonlyargcount = 0

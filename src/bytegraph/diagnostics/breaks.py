@@ -136,3 +136,10 @@ HOP_BODY = _kind(
     "make the body a function of its inputs that returns tensors (torch.where or torch.cond instead of `if` "
     "on data; return values instead of mutating outer state); otherwise accept the break: the op runs "
     "natively (eagerly) between two graphs")
+CAUGHT_OP_ERROR = _kind(
+    "GB022", "tensor operation that raises, inside the program's try/with",
+    "the operation raises on the fake tensors it is traced with, and the program handles the exception; "
+    "torch's kernel words the error as the program must see it (type and message) only when it runs: "
+    "a rerun on zeros with the same metadata did not reproduce it, so the operation runs natively",
+    "nothing to fix: the program catches eager's own exception; to avoid the break, keep operations that "
+    "fail (a .view of a non-contiguous tensor, mismatched shapes) out of try blocks in compiled code")

@@ -167,29 +167,31 @@ class _NoRealRun(Exception):
 _ZEROS_LIMIT = 1 << 16
 
 
-def _as_eager_raises(error: Exception, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Exception:
-    """The exception the program sees for an op that raised on fake values. Symbolic inputs
-    are specialized first (guarded: another size may not raise). Then the op is rerun on
-    small real tensors of zeros with the same metadata: eager's kernel words the error as
-    the program would see it (a meta kernel says "a and b must have same reduction dim"
-    where eager says "mat1 and mat2 shapes cannot be multiplied"). When the rerun does not
-    raise the same type (the error depended on data), the fake error stands."""
+def _as_eager_raises(error: Exception, kind: str, target: Any, args: list[Any],
+                     kwargs: dict[str, Any]) -> tuple[Exception, bool]:
+    """The exception the program sees for an op that raised on fake values, and whether it is
+    eager's own. Symbolic inputs are specialized first (guarded: another size may not raise).
+    Then the op is rerun on small real tensors of zeros with the same metadata: eager's kernel
+    words the error as the program would see it, type included (a meta kernel says "a and b
+    must have same reduction dim" where eager says "mat1 and mat2 shapes cannot be multiplied";
+    a symbolic-shape ``view`` raises ValueError "Cannot view a tensor with shape..." where eager
+    raises RuntimeError "view size is not compatible..."). When the rerun cannot run or does
+    not raise (the error depends on data or on grad mode), the fake error is returned as not
+    exact (``run_fake`` then lets the op run natively where the program would catch it)."""
     args, kwargs = _tree_map(_specialize, (args, kwargs))
     try:
         real_args, real_kwargs = _tree_map(_real_zeros, (args, kwargs))
     except _NoRealRun:
-        return error
+        return error, False
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             if kind == "call_method":
                 getattr(real_args[0], target)(*real_args[1:], **real_kwargs)
             else:
                 target(*real_args, **real_kwargs)
-    except type(error) as real_error:
-        return real_error
-    except Exception:   # noqa: BLE001 - no eager counterpart; the fake error is the program's
-        pass
-    return error
+    except Exception as real_error:   # noqa: BLE001 - eager's kernel raised: that is the program's error
+        return real_error, True
+    return error, False
 
 
 def _describe_target(target: Any) -> str:
@@ -550,6 +552,9 @@ class OutputGraph:
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
+        if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
+            # (before the in-place early return below: `y.index_add_(0, i, s)` in a try raises at run time too)
+            self.ops_under_handler = True
         if self.custom_meta:
             node.meta["custom"] = {k: v for d in self.custom_meta for k, v in d.items()}
         written = [n for (n, f), v in zip(tensor_args, versions) if v is not None and _version(f) != v]
@@ -566,8 +571,6 @@ class OutputGraph:
             else:
                 self.graph.erase_node(node)
             return same
-        if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
-            self.ops_under_handler = True
         return self.wrap_fx_proxy(node, out)
 
     def run_fake(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
@@ -591,7 +594,13 @@ class OutputGraph:
         except UnsupportedOperatorException as e:
             raise Unsupported(breaks.UNSUPPORTED_TENSOR_OP, f"{what}: no fake implementation ({e})") from e
         except Exception as e:   # noqa: BLE001 - the program's own error (shape mismatch, bad dtype...)
-            raise UserCodeError(_as_eager_raises(e, kind, target, args, kwargs)) from e
+            error, exact = _as_eager_raises(e, kind, target, args, kwargs)
+            if not exact and self.handler_probe is not None and self.handler_probe():
+                # the program would catch an approximation: run the op natively instead. Outside
+                # a handler the frame reruns eagerly, and CPython raises eager's own error
+                raise Unsupported(breaks.CAUGHT_OP_ERROR, f"{what} raises {type(e).__name__} on fake tensors "
+                                  f"({str(e).splitlines()[0][:120]})") from e
+            raise UserCodeError(error) from e
 
     def wrap_fx_proxy(self, node: torch.fx.Node, value: Any) -> VariableTracker:
         """The tracker for an op's result: a tensor, a (named) tuple of results, or None."""

@@ -161,15 +161,15 @@ class CompiledFunction:
         entry.watchers = live
 
     def resume_function(self, orig: types.CodeType, target: int, nulls: tuple[bool, ...], nouts: int,
-                        local_names: tuple[str, ...], exc_slot: int | None = None,
+                        local_names: tuple[str, ...], exc_slots: tuple[int, ...] = (),
                         reenter: tuple[int, ...] = ()) -> "CompiledFunction":
         """The compiled resume function that continues ``orig`` at instruction ``target`` with this
         stack layout and these live locals; shared with (and reused by) the resume functions
         themselves, so a break inside a loop re-enters the same one."""
-        key = (orig, target, nulls, nouts, local_names, exc_slot, reenter)
+        key = (orig, target, nulls, nouts, local_names, exc_slots, reenter)
         resume = self.resumes.get(key)
         if resume is None:
-            code = make_resume_code(orig, target, nulls, nouts, local_names, exc_slot, reenter)
+            code = make_resume_code(orig, target, nulls, nouts, local_names, exc_slots, reenter)
             root = self.root_fn
             resume = CompiledFunction(make_resume_function(root, code), self.backend, False, self.frame_state.dynamic)
             resume.resumes = self.resumes

@@ -124,13 +124,23 @@ def why_not_resumable(tx: InstructionTranslator, inst: Any) -> str | None:
             and (inst.handler is None or inst.handler.stack_depth > len(below)):
         return "the break is inside a torch.autocast or inference_mode block it cannot close on an error"
     if tx.current_exc is not None:
-        if len(tx.exc_slots) != 1 or not isinstance(tx.current_exc, ExceptionVariable):
-            return "the break is inside an `except` block inside another one"
-        if tx.exc_slots[0] >= len(tx.stack) - pops:
+        handled = _handled(tx)
+        if len(handled) != len(tx.exc_slots) or not all(isinstance(e, ExceptionVariable) for e in handled):
+            return "the break is inside an `except` block whose exception bytegraph cannot rebuild"
+        if tx.exc_slots[-1] >= len(tx.stack) - pops:
             return "the break's operands include the exception being handled"
-        if inst.opname not in _COND_JUMPS and (inst.handler is None or inst.handler.stack_depth <= tx.exc_slots[0]):
+        if inst.opname not in _COND_JUMPS and (inst.handler is None or inst.handler.stack_depth <= tx.exc_slots[-1]):
             return "the break is inside an `except` block that has no cleanup handler"
     return None
+
+
+def _handled(tx: InstructionTranslator) -> list[VariableTracker]:
+    """The exceptions being handled, outermost first, one per ``except`` block the break is in
+    (``tx.exc_slots``): each PUSH_EXC_INFO saved the one before it on the stack, so an inner
+    block's slot holds the outer block's exception, and the innermost is the current one."""
+    if tx.current_exc is None:
+        return []
+    return [*(tx.stack[i] for i in tx.exc_slots[1:]), tx.current_exc]
 
 
 def _operands(inst: Any) -> tuple[int, int] | None:
@@ -213,11 +223,11 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     pops, pushes = (1, comp.pushes) if comp is not None else _operands(inst)
     below, operands = tx.stack[:len(tx.stack) - pops], tx.stack[len(tx.stack) - pops:]
     locals_ = {name: vt for name, vt in tx.locals.items()          # (a resume function's own arguments
-               if not name.startswith((STACK_PREFIX, CELL_PREFIX)) and name != EXC_ARG}     # are passed again apart)
+               if not name.startswith((STACK_PREFIX, CELL_PREFIX, EXC_ARG))}     # are passed again apart)
     # Everything live is built before the write-back (as the return value is: see convert._finish)
     skipped = {*_reentered(below), *(tx.exc_slots if tx.current_exc is not None else ())}   # passed apart
     cg.pin([*(vt for i, vt in enumerate(below) if i not in skipped), *operands,
-            *([tx.current_exc] if tx.current_exc is not None else []),
+            *_handled(tx),
             *(tx.cells[name] if name in tx.cells else tx.locals[f"{CELL_PREFIX}{name}"]
               for name in owner.origin.code.co_cellvars),
             *(locals_[name] for name in sorted(locals_))])
@@ -226,16 +236,16 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     callee = _callable_position(inst, operands) if broke_inside else -1
     origin = owner.origin
     at = origin.original(inst.index)
-    handling = tx.current_exc is not None      # inside an `except` block (why_not_resumable checked it)
+    handling = len(_handled(tx))      # inside that many nested `except` blocks (why_not_resumable checked them)
     # torch.autocast / inference_mode blocks open here: the graph leaves them at its end, the
     # native instruction runs inside them, and the resume function enters them again
     contexts = [below[i].obj for i in _reentered(below)]
     for ctx in reversed(contexts):
         ctx.close_in_graph(tx)
-    if handling:
+    for exc in _handled(tx):
         # the native instruction sees the exception being handled (sys.exc_info(), a bare
-        # `raise` in a callee), as in the original frame: stack [caller's exception]
-        cg.reconstruct(tx.current_exc)
+        # `raise` in a callee), as in the original frame: stack [caller's exception, outer ones]
+        cg.reconstruct(exc)
         cg.emit("PUSH_EXC_INFO")
         cg.emit("POP_TOP")
     if inst.opname in _COND_JUMPS:
@@ -247,8 +257,8 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
         cg.call(len(ctx.native_args))
         cg.store_local(f"___ctx{i}")
     before_try = cg.built_so_far()          # what the handler's path may use (see PyCodegen.reconstruct)
-    guarded = _open_user_handler(inst, below, depth=int(handling))
-    native = NativeComprehension(tx, comp, len(below) - int(handling), guarded) if comp is not None else None
+    guarded = _open_user_handler(inst, below, depth=handling)
+    native = NativeComprehension(tx, comp, len(below) - handling, guarded) if comp is not None else None
     if native is not None:
         native.fill_slots(cg, locals_)
     elif guarded is not None:
@@ -298,7 +308,7 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
 
 
 def _emit_branch(cg: PyCodegen, tx: InstructionTranslator, inst: Any, owner: Any, below: list[VariableTracker],
-                 locals_: dict[str, VariableTracker], handling: bool) -> None:
+                 locals_: dict[str, VariableTracker], handling: int) -> None:
     """A conditional jump runs natively; each side calls its own resume function."""
     origin = owner.origin
     taken = Label()           # after the not-taken side's resume call: always a forward jump
@@ -315,15 +325,15 @@ def _emit_branch(cg: PyCodegen, tx: InstructionTranslator, inst: Any, owner: Any
             if keeps:
                 outs = ["___break_out0"]
                 cg.store_local(outs[0])
-        if handling:
+        for _ in range(handling):
             cg.emit("POP_EXCEPT")
         _emit_resume(cg, tx, owner, target, below, outs, locals_)
 
 
-def _leave(cg: PyCodegen, contexts: list[Any], handling: bool) -> None:
-    """After the native instruction: leave the contexts entered for it, and the handled exception."""
+def _leave(cg: PyCodegen, contexts: list[Any], handling: int) -> None:
+    """After the native instruction: leave the contexts entered for it, and the handled exceptions."""
     _exit_contexts(cg, contexts)
-    if handling:
+    for _ in range(handling):
         cg.emit("POP_EXCEPT")
 
 
@@ -347,7 +357,7 @@ def _open_user_handler(inst: Any, below: list[VariableTracker], depth: int) -> T
 
 
 def _emit_user_handler(cg: PyCodegen, tx: InstructionTranslator, owner: Any, inst: Any, begin: TryBegin,
-                       below: list[VariableTracker], locals_: dict[str, VariableTracker], handling: bool,
+                       below: list[VariableTracker], locals_: dict[str, VariableTracker], handling: int,
                        contexts: list[Any]) -> None:
     """The transformed code's handler: the exception, with the stack the original handler
     expects (its depth, then lasti where asked, then the exception), handed to the resume
@@ -356,7 +366,7 @@ def _emit_user_handler(cg: PyCodegen, tx: InstructionTranslator, owner: Any, ins
     cg.instrs.append(begin.target)
     cg.store_local("___break_exc")
     _exit_contexts(cg, contexts)
-    if handling:
+    for _ in range(handling):
         cg.emit("POP_EXCEPT")         # the caller's exception is current again
     outs = ["___break_exc"]
     if handler.push_lasti:
@@ -389,11 +399,12 @@ def _emit_resume(cg: PyCodegen, tx: InstructionTranslator, owner: Any, target: i
     target = _through_jumps(orig, target)
     nulls = tuple(isinstance(vt, NullVariable) for vt in below)
     names = tuple(sorted(locals_))
-    # inside an `except` block: the resume function makes the exception current again, and
-    # the slot where the previous one was saved is filled by that (codegen/resume.py)
-    exc_slot = next((i for i in tx.exc_slots if i < len(below)), None) if tx.current_exc is not None else None
+    # inside `except` blocks: the resume function makes each exception current again, in order,
+    # and the slot where the previous one was saved is filled by that (codegen/resume.py)
+    handled = _handled(tx)
+    exc_slots = tuple(i for i in tx.exc_slots if i < len(below)) if handled else ()
     reenter = _reentered(below)
-    resume = owner.resume_function(orig, target, nulls, len(outs), names, exc_slot, reenter)
+    resume = owner.resume_function(orig, target, nulls, len(outs), names, exc_slots, reenter)
     # return Continue((resume, (args...))): the dispatcher makes the tail call (no nesting)
     cg.push_callable(Continue)
     cg.load_const(resume)
@@ -402,18 +413,18 @@ def _emit_resume(cg: PyCodegen, tx: InstructionTranslator, owner: Any, target: i
         if i in reenter:
             vt.obj.reconstruct_manager(cg)
             nargs += 1
-        elif not isinstance(vt, NullVariable) and i != exc_slot:
+        elif not isinstance(vt, NullVariable) and i not in exc_slots:
             cg.reconstruct(vt)
             nargs += 1
     for name in outs:
         cg.emit("LOAD_FAST", name)
-    if exc_slot is not None:
-        cg.reconstruct(tx.current_exc)
+    for exc in handled[:len(exc_slots)]:
+        cg.reconstruct(exc)
     for name in orig.co_cellvars:     # the frame's cells themselves (see codegen/resume.py)
         cg.reconstruct(tx.cells[name] if name in tx.cells else tx.locals[f"{CELL_PREFIX}{name}"])
     for name in names:
         cg.reconstruct(locals_[name])
-    cg.emit("BUILD_TUPLE", nargs + len(outs) + (exc_slot is not None) + len(orig.co_cellvars) + len(names))
+    cg.emit("BUILD_TUPLE", nargs + len(outs) + len(exc_slots) + len(orig.co_cellvars) + len(names))
     cg.emit("BUILD_TUPLE", 2)
     cg.call(1)
     cg.emit("RETURN_VALUE")

@@ -90,6 +90,8 @@ class VariableTracker:
     identity_matters = False  # a mutable object: rebuilt once per frame, however often it is reached
     serial = 0                # (a subclass that skips __init__ counts as made before everything)
     static_identity = False   # a builtin or a Python module: the same object at run time, even without a source
+    models_type = False       # the pymethods model its Python type's own methods: a Python function of that type
+                              # called on it (``type(cm).__enter__(cm)``) runs the model (UserFunctionVariable)
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)

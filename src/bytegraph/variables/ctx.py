@@ -24,6 +24,8 @@ from .constant import ConstantVariable
 
 
 class GradModeVariable(VariableTracker):
+    models_type = True
+
     def __init__(self, mode: bool, py_type: type, previous: bool | None = None) -> None:
         super().__init__(None)
         self.mode = mode
@@ -62,8 +64,30 @@ class GradModeVariable(VariableTracker):
         cg.load_const(self._restore[-1])
         cg.call(1)
 
+    def reconstruct(self, cg: Any) -> None:
+        """The manager itself live at a graph break (held by an ``ExitStack``, entered with a direct
+        ``__enter__`` call): a real one in this tracker's state, so its own ``__exit__`` restores
+        the mode this block found on entry."""
+        cg.push_callable(rebuild_grad_mode)
+        cg.load_const(self.py_type)
+        cg.load_const(self.mode)
+        cg.load_const(self._restore[-1] if self._restore else None)
+        cg.call(3)
+
     def describe(self) -> str:
         return f"{self.py_type.__name__}({self.mode})"
+
+
+def rebuild_grad_mode(cls: type, mode: bool, previous: bool | None) -> Any:
+    """Run-time twin of a GradModeVariable: made without ``__init__`` (``set_grad_enabled``'s
+    switches the mode), with the attributes torch's managers keep (``prev``: the mode
+    ``__exit__`` restores; ``mode``: what ``set_grad_enabled.__enter__`` sets)."""
+    manager = object.__new__(cls)
+    if cls is torch.set_grad_enabled:
+        manager.mode = mode
+    if previous is not None or cls is torch.no_grad:      # no_grad() sets prev = False in __init__
+        manager.prev = bool(previous)
+    return manager
 
 
 class GradModeExit:
@@ -88,6 +112,7 @@ class GraphContextVariable(VariableTracker):
     enters with BEFORE_WITH, so the rest of the block is traced inside it and its ``__exit__``
     is where the original's was on the stack."""
 
+    models_type = True
     enter_fn: Any           # (*native_args) -> a handle; the torch function the graph records
     exit_fn: Any            # (handle) -> None
 
@@ -227,6 +252,7 @@ class ProfilerRecordVariable(VariableTracker):
     ``capture_profiler_record_function``, ignores it too): it changes no value the program
     computes, and tracing its ``__enter__`` would break on the profiler's own C calls. One that
     escapes (``with ... as rf: return rf``) is a new, unentered manager with the same arguments."""
+    models_type = True
 
     def __init__(self, name: VariableTracker, args: VariableTracker | None = None) -> None:
         super().__init__(None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import types
 import weakref
 from typing import Any
@@ -182,6 +183,20 @@ def existing_cell(capture: Any, cell: Any, contents_source: Source | None, name:
     return vt
 
 
+def _is_modelled_method(fn: types.FunctionType, obj: VariableTracker) -> bool:
+    """Whether ``fn(obj, ...)`` is a method of ``obj``'s type that its tracker models: a context
+    manager entered outside a ``with`` statement (``ExitStack.enter_context`` calls
+    ``type(cm).__enter__(cm)`` and keeps ``MethodType(type(cm).__exit__, cm)``; a program may call
+    ``cm.__enter__`` itself) runs the same model as ``with cm:``. Inlining the Python method instead
+    would read state the model keeps symbolically (``no_grad.prev``)."""
+    if not obj.models_type or fn.__name__ not in type(obj)._methods:
+        return False
+    try:
+        return inspect.getattr_static(obj.python_type(), fn.__name__, None) is fn
+    except Unsupported:
+        return False
+
+
 class UserFunctionVariable(VariableTracker):
     """A Python function object; calling it inlines it."""
 
@@ -202,6 +217,8 @@ class UserFunctionVariable(VariableTracker):
             (self.fn.__module__, self.fn.__qualname__))
         if handler is not None:
             return handler(tx, *args, **kwargs)
+        if args and _is_modelled_method(self.fn, args[0]):
+            return args[0].call_method(tx, self.fn.__name__, args[1:], kwargs)
         if self.fn.__module__ in IO_MODULES:
             raise Unsupported(breaks.PRINT_OR_IO, f"{self.fn.__module__}.{self.fn.__qualname__}()")
         return tx.inline_call(self, args, kwargs)
@@ -259,6 +276,7 @@ class NestedFunctionVariable(VariableTracker):
         self.closure = closure
         self.module = module
         self.fn_builtins = builtins_of(fn_globals)      # as CPython's MAKE_FUNCTION takes them
+        self.attrs: dict[str, VariableTracker] = {}     # attributes the trace set (``f.__wrapped__ = g``)
 
     def python_type(self) -> type:
         return types.FunctionType
@@ -274,7 +292,21 @@ class NestedFunctionVariable(VariableTracker):
     def _get(self, tx: Tx, obj: VariableTracker, cls: VariableTracker | None = None) -> VariableTracker:
         return bind_function(self, obj)
 
+    @pymethod("__setattr__")
+    def _setattr(self, tx: Tx, name: VariableTracker, value: VariableTracker) -> VariableTracker:
+        """An attribute of a function made while tracing (contextlib's ``ExitStack.callback`` sets
+        ``__wrapped__``, ``functools.wraps`` copies names): kept here, set again when it is rebuilt.
+        The attributes that change what the function does stay unsupported."""
+        key = name.as_constant()
+        if key in _BEHAVIOUR_ATTRS:
+            raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"setting {key} of {self.describe()}")
+        tx.local_mutation(self, f"setting {key}")
+        self.attrs[key] = value
+        return tx.wrap_const(None)
+
     def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name in self.attrs:
+            return self.attrs[name]
         if name in ("__name__", "__qualname__"):
             return tx.wrap_const(self.code.co_name if name == "__name__" else self.qualname)
         if name == "__module__":
@@ -301,14 +333,27 @@ class NestedFunctionVariable(VariableTracker):
             cg.load_const(k)
             cg.reconstruct(v.realize())
         cg.build(dict, len(self.kwdefaults))
-        cg.call(5)
+        cg.begin_build(dict)
+        for k, v in self.attrs.items():
+            cg.load_const(k)
+            cg.reconstruct(v.realize())
+        cg.build(dict, len(self.attrs))
+        cg.call(6)
 
 
-def make_function(code: types.CodeType, fn_globals: dict, defaults: tuple, closure: tuple, kwdefaults: dict) -> Any:
+# Function attributes that change what a call does: a trace that sets one breaks.
+_BEHAVIOUR_ATTRS = frozenset({"__code__", "__defaults__", "__kwdefaults__", "__globals__", "__closure__", "__dict__",
+                              "__call__", "__get__"})
+
+
+def make_function(code: types.CodeType, fn_globals: dict, defaults: tuple, closure: tuple, kwdefaults: dict,
+                  attrs: dict) -> Any:
     """Run-time constructor of a function created while tracing that escapes the frame."""
     fn = types.FunctionType(code, fn_globals, code.co_name, defaults or None, closure or None)
     fn.__kwdefaults__ = kwdefaults or None
     fn.__qualname__ = code.co_qualname
+    for name, value in attrs.items():
+        setattr(fn, name, value)
     return fn
 
 

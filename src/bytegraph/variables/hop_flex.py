@@ -104,6 +104,7 @@ def mark_static(tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableT
 class GetItemToIndexVariable(VariableTracker):
     """``with TransformGetItemToIndex():`` (torch's mode that ``create_mask`` runs the vmapped mask_mod
     under): inside, tensor-indexed getitem is recorded as ``aten.index`` (OutputGraph.getitem_as_index)."""
+    models_type = True
 
     def __init__(self) -> None:
         super().__init__(None)
@@ -136,6 +137,7 @@ def getitem_to_index(tx: Tx, args: list[VariableTracker], kwargs: dict[str, Vari
 class AnnotateVariable(VariableTracker):
     """``with torch.fx.traceback.annotate({...}):`` (create_block_mask marks its argsort this way): the
     nodes recorded inside carry the dict in ``node.meta["custom"]``, as under torch.compile."""
+    models_type = True
 
     def __init__(self, annotation: dict[str, Any]) -> None:
         super().__init__(None)

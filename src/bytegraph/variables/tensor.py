@@ -132,7 +132,10 @@ class TensorVariable(VariableTracker):
     def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
         if key.is_symbolic and key.python_type() is int and self.fake.dim() > 0:
             # x[n] would specialize n through __index__; torch.select keeps it symbolic (as torch.compile)
-            return tx.graph.call_function(torch.select, [self, tx.wrap_const(0), key], {})
+            try:
+                return tx.graph.call_function(torch.select, [self, tx.wrap_const(0), key], {})
+            except UserCodeError:
+                pass       # out of range: the program's error is x[n]'s ("index 7 is out of bounds..."), not select's
         return tx.graph.call_function(operator.getitem, [self, key], {})
 
     @pymethod("__setitem__")

@@ -1,0 +1,105 @@
+"""A tensor operation that fails while it is traced (on fake tensors), inside the program's own
+``try``: the program catches eager's exact exception, type and message (issue 12, fuzz seed
+62951: a ``.view`` of a non-contiguous input with dynamic sizes was caught as the fake kernel's
+``ValueError: Cannot view a tensor with shape ...`` where eager raises ``RuntimeError: view size
+is not compatible ... Use .reshape(...) instead.``).
+
+The op is rerun on zeros with the same metadata; what eager's kernel raises there is the
+program's exception, whatever its type. An error the rerun does not reproduce (it depends on
+grad mode or data) is a GB022 graph break: the op runs natively and raises its own error.
+"""
+
+import pytest
+import torch
+
+import bytegraph
+from bytegraph.testing import same
+
+
+def _caught(op):
+    def fn(x, y):
+        try:
+            out = op(x, y)
+        except (RuntimeError, ValueError, IndexError, TypeError) as e:
+            return x + 1, type(e).__name__, str(e)
+        return out * 2, "ok", ""
+    return fn
+
+
+def _noncontig(i):
+    return torch.randn(3 + i, 2 + i).t(), torch.randn(4 + i, 5 + i)
+
+
+def _contig(i):
+    return torch.randn(3 + i, 4 + i), torch.randn(3 + i, 5 + i)
+
+
+OPS = {   # name: (op, inputs for call i); each raises on every call
+    "view of a non-contiguous tensor": (lambda x, y: x.view(-1), _noncontig),
+    "expand to a wrong size": (lambda x, y: x.expand(7, 1), _contig),
+    "matmul shape mismatch": (lambda x, y: x @ y, _contig),
+    "index out of range": (lambda x, y: x[x.shape[0] + 3], _contig),
+    "cat of mismatched shapes": (lambda x, y: torch.cat([x, y.t()], 1), _contig),
+    "broadcast mismatch": (lambda x, y: x + y, _contig),
+    "reshape to a wrong numel": (lambda x, y: x.reshape(-1, 5 * x.shape[0] + 1), _contig),
+}
+
+
+@pytest.mark.parametrize("dynamic", [None, True], ids=["automatic", "dynamic"])
+@pytest.mark.parametrize("name", list(OPS))
+def test_caught_error_is_eagers(counter, name, dynamic):
+    """Three calls with three input sizes (the second recompiles with dynamic sizes under the
+    automatic policy): each catches eager's type and message, in a graph (no break, no eager
+    frame)."""
+    op, inputs = OPS[name]
+    fn = _caught(op)
+    cf = bytegraph.compile(fn, backend=counter, dynamic=dynamic)
+    for i in range(3):
+        args = inputs(i)
+        expected = fn(*args)
+        assert expected[1] != "ok"
+        got = cf(*args)
+        assert same(got, expected), (got[1:], expected[1:])
+    stats = cf.stats
+    assert stats.eager == 0 and stats.break_reasons == [], stats
+    assert stats.captures == stats.graphs == 3       # an op that raised specializes the sizes it saw (guarded)
+
+
+def _inplace_on_leaf(w, x):
+    try:
+        w.add_(x)
+    except RuntimeError as e:
+        return x * 2, str(e)
+    return x, ""
+
+
+def test_error_the_rerun_does_not_reproduce_runs_the_op_natively(counter):
+    """An in-place op on a leaf that requires grad raises only under grad mode (the rerun on
+    zeros runs under no_grad and does not raise): a GB022 break, the op runs natively and the
+    program catches eager's own error; the rest of the frame is still captured."""
+    cf = bytegraph.compile(_inplace_on_leaf, backend=counter)
+    for i in range(3):
+        w, x = torch.randn(3, requires_grad=True), torch.full((3,), float(i))
+        expected = _inplace_on_leaf(w, x)
+        assert expected[1].startswith("a leaf Variable that requires grad")
+        assert same(cf(w, x), expected)
+    stats_all = cf.stats_all
+    assert [len(s.break_reasons) for s in stats_all][0] == 1 and sum(s.eager for s in stats_all) == 0, stats_all
+    assert stats_all[0].break_reasons[0].startswith("graph break GB022"), stats_all[0].break_reasons
+    assert sum(s.graphs for s in stats_all) >= 1
+
+
+def test_uncaught_error_still_raises_eagers(counter):
+    """Outside a try the frame reruns eagerly: CPython raises eager's exception itself."""
+    def fn(x):
+        return x.view(-1) + 1
+
+    cf = bytegraph.compile(fn, backend=counter, dynamic=True)
+    for i in range(2):
+        x = torch.randn(3 + i, 2).t()
+        with pytest.raises(RuntimeError) as eager:
+            fn(x)
+        with pytest.raises(RuntimeError) as compiled:
+            cf(x)
+        assert str(compiled.value) == str(eager.value)
+    assert cf.stats.eager == 1 and cf.stats.eager_reasons[0].startswith("the program raises RuntimeError")
