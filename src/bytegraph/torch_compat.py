@@ -56,6 +56,7 @@ _NAMES: dict[str, tuple[str, ...]] = {
     # a state snapshot's bulk check once it has proved stable (guards/snapshot.py)
     "RootGuardManager": ("torch._C._dynamo.guards:RootGuardManager",),
     "GuardManagerType": ("torch._dynamo.guards:GuardManagerType",),
+    "dispatch_keys": ("torch._C:_dispatch_keys",),
     "set_is_in_mode_without_ignore_compile_internals": (
         "torch._C._dynamo.guards:set_is_in_mode_without_ignore_compile_internals",),
     # Process-wide torch state a trace sets aside (runtime/torch_state.py)

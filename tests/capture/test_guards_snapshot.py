@@ -25,10 +25,15 @@ pytestmark = pytest.mark.skipif(not snapshot_module.TAGS_SEE_WRITES,
                                 reason="snapshots are off on this Python (its dict version tags miss attribute writes)")
 
 
-@pytest.fixture(autouse=True)
-def snapshots_everywhere():
+@pytest.fixture(autouse=True, params=["map", "torch"])
+def snapshots_everywhere(request, monkeypatch):
+    """Every test twice: with the checks a snapshot starts with (``map``, the capture's
+    TensorGuards) and with the C++ guard managers it switches to after UPGRADE_AFTER passes
+    (here after the first)."""
+    if request.param == "torch":
+        monkeypatch.setattr(snapshot_module, "UPGRADE_AFTER", 1)
     with config.patch(snapshot_min_guards=0):         # small models here: use a snapshot all the same
-        yield
+        yield request.param
 
 
 class Block(nn.Module):
@@ -71,6 +76,10 @@ def _setup(model=None):
     guards = compiled.entries[0].guards
     assert guards.fast is not None and guards.stable > 10, "the module tree is checked in bulk"
     assert guards.fast.snapshot.rearms == 1, "taken once, then every call passed the bulk check"
+    state = guards.fast.snapshot.holder.state
+    upgraded = snapshot_module.UPGRADE_AFTER == 1        # the "torch" run: the C++ checks are in place
+    assert isinstance(state[3], snapshot_module._Watch) is not upgraded
+    assert isinstance(state[8], snapshot_module._KeptWatch) is not upgraded
     return model, compiled, counter, x
 
 

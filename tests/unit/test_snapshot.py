@@ -129,7 +129,9 @@ def _compiled(guards, m):
                           frame_locals={"m": m})
 
 
-def test_fast_check_agrees_with_the_full_guards_through_mutations():
+@pytest.mark.parametrize("upgrade_after", [256, 1], ids=["map", "torch"])
+def test_fast_check_agrees_with_the_full_guards_through_mutations(upgrade_after, monkeypatch):
+    monkeypatch.setattr(snapshot, "UPGRADE_AFTER", upgrade_after)
     m = _module()
     weight = ItemSource(AttrSource(_child("0"), "_parameters"), "weight")
     guards = [Guard(M, K.TYPE_MATCH, torch.nn.Sequential), Guard(_child("0"), K.TYPE_MATCH, torch.nn.Linear),
@@ -165,6 +167,8 @@ def test_fast_check_agrees_with_the_full_guards_through_mutations():
     # taken: first check, after in_features was put back, after the swap (a hook removed again or
     # requires_grad switched back write no watched dict: the snapshot holds throughout)
     assert cg.fast.snapshot.rearms == 3
+    state = cg.fast.snapshot.holder.state
+    assert isinstance(state[8], snapshot._KeptWatch) is (upgrade_after > 1)
 
 
 def test_checkers_agree():
@@ -187,3 +191,89 @@ def test_checkers_agree():
         assert not check()
         cell.cell_contents = f
         assert check()
+
+
+def test_checkers_see_a_class_assignment():
+    class A:
+        pass
+
+    class B:
+        pass
+
+    obj = A()
+    for _, make in snapshot.CHECKERS:
+        check = make([{}], [], [obj], [A])
+        assert check()
+        obj.__class__ = B
+        assert not check()
+        obj.__class__ = A
+        assert check()
+
+
+def _tensor_cases():
+    p = torch.nn.Parameter(torch.randn(2, 3))
+    b = torch.randn(4)
+    sym = torch.randn(5, 2)
+    spec_sym = TensorSpec(torch.Tensor, sym.dtype, sym.device, False, (None, 2), (2, 1))   # dim 0 symbolic
+    return [p, b, sym], [TensorSpec.of(p), TensorSpec.of(b), spec_sym]
+
+
+# each: (what it does to the tensors, whether their TENSOR_MATCH still holds); undone after
+_TENSOR_CHANGES = [
+    ("nothing", lambda ts: None, True),
+    ("requires_grad_ off", lambda ts: ts[0].requires_grad_(False), False),
+    ("requires_grad on", lambda ts: ts[1].requires_grad_(True), False),
+    (".data = other shape", lambda ts: setattr(ts[0], "data", torch.randn(3, 2)), False),
+    (".data = other dtype", lambda ts: setattr(ts[0], "data", torch.randn(2, 3, dtype=torch.float64)), False),
+    (".data = same shape", lambda ts: setattr(ts[0], "data", torch.randn(2, 3)), True),
+    ("t_() in place", lambda ts: ts[0].t_(), False),
+    ("resize_ a buffer", lambda ts: ts[1].resize_(6), False),
+    ("symbolic dim changes", lambda ts: ts[2].resize_(7, 2), True),
+    ("as_strided_", lambda ts: ts[2].as_strided_((5, 2), (1, 5)), False),
+]
+
+
+@pytest.mark.parametrize("change", _TENSOR_CHANGES, ids=[c[0] for c in _TENSOR_CHANGES])
+def test_kept_tensor_checks_agree_with_tensor_guards(change):
+    """torch's guard manager with TENSOR_MATCH leaves (what a snapshot switches to) says what the
+    capture's TensorGuards says after each metadata change that writes no dict."""
+    from bytegraph.torch_compat import TensorGuards
+
+    _, do, holds = change
+    assert snapshot.tensor_checker() is snapshot._tensors_in_torch, "works on the torch the suite pins"
+    tensors, specs = _tensor_cases()
+    guards = TensorGuards(*tensors, dynamic_dims_sizes=[list(s.size) for s in specs],
+                          dynamic_dims_strides=[list(s.stride) for s in specs]).check
+    leaves = snapshot._tensors_in_torch(tensors, specs)
+    assert guards(*tensors) and leaves()
+    with torch.no_grad():
+        do(tensors)
+    assert guards(*tensors) is holds
+    assert leaves() is holds
+
+
+def test_kept_tensor_checks_agree_under_inference_mode():
+    tensors, specs = _tensor_cases()
+    from bytegraph.torch_compat import TensorGuards
+
+    guards = TensorGuards(*tensors, dynamic_dims_sizes=[list(s.size) for s in specs],
+                          dynamic_dims_strides=[list(s.stride) for s in specs]).check
+    leaves = snapshot._tensors_in_torch(tensors, specs)
+    with torch.inference_mode():
+        assert guards(*tensors) is leaves()
+
+
+def test_kept_tensor_check_is_not_rebuilt_from_a_changed_tensor():
+    """The faster check reads the expected metadata from the tensors when it is built; it is
+    built only while the capture's check still passes, so a tensor changed in between (another
+    thread) stays a mismatch."""
+    tensors, specs = _tensor_cases()
+    from bytegraph.torch_compat import TensorGuards
+
+    kept = snapshot.KeptTensors(TensorGuards(*tensors, dynamic_dims_sizes=[list(s.size) for s in specs],
+                                             dynamic_dims_strides=[list(s.stride) for s in specs]).check, specs)
+    holder = snapshot.Holder(())
+    watch = snapshot._KeptWatch(holder, kept, tensors)
+    assert watch.faster() is not None
+    tensors[0].requires_grad_(False)
+    assert watch.faster() is None and not watch()

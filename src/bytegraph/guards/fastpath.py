@@ -6,16 +6,20 @@
             if not (len(args) == 0): return False     # guards on what varies: checked as before
             if not ___tensors_in(kwargs['input_ids']): return False
             ___s = ___holder.state                        # the snapshot: one bulk check in C
-            if not (module is ___s[0][0]() and list(map(type, ___s[1])) == ___OT
-                    and ___s[3]() and not any(___s[4])):   # dict tags and f.__code__...; hooks
+            if not (module is ___s[0][0]() and type(module) is ___type0 and ___s[3]()   # dict tags, f.__code__...,
+                    and not any(___s[4])):                                         # objects' types; hooks
                 if not ___rearm(module, *args, **kwargs): return False    # full guards, new snapshot
                 ___s = ___holder.state
             ___V = ___s[5]                             # values the snapshot keeps
             if not (___type3.forward.__code__ is ___code0): return False  # class-level, once per class
             if not (___V[0].__code__ is ___code1): return False           # a function from a watched dict
-            return ___tensors_late(*___s[6])           # parameters: metadata still checked every call
+            return ___s[8]()                           # parameters: metadata still checked every call
         except Exception:
             return False
+
+``___s[3]`` and ``___s[8]`` (the kept tensors' TENSOR_MATCH) are ``map`` and the capture's
+``TensorGuards`` at first and torch's C++ guard manager once the snapshot has held
+``snapshot.UPGRADE_AFTER`` times (``snapshot._Upgrading``).
 
 ``___rearm`` is the full guard function (every guard, read through its source) that, when all
 pass, takes the snapshot again. ``___values(module)`` gives the transformed code the values it
@@ -33,7 +37,7 @@ from typing import Any, Callable
 from ..sources import DerivedSource, Source
 from .emit import Emitter, Namespace, call_source, signature_source
 from .guard import Guard, GuardKind
-from .snapshot import Plan, Snapshot, class_dict
+from .snapshot import KeptTensors, Plan, Snapshot, class_dict
 
 _K = GuardKind
 Check = Callable[[Guard, str, Callable[[Source], str], Namespace], str]
@@ -66,7 +70,6 @@ def build(ordered: list[Guard], rank: Callable[[Guard], int], p: Plan, ns: Names
     """The fast guard, its rearm, and the values function, for guards ``ordered`` as the full
     function checks them. ``tensor_check(guards)`` names a C++ check of those TENSOR_MATCHes
     (called with their values in that order); ``full_tensors`` is the full function's."""
-    snap = Snapshot(p)
     anchors = set(p.anchors)
     exports: dict[Source, int] = {}
 
@@ -86,10 +89,11 @@ def build(ordered: list[Guard], rank: Callable[[Guard], int], p: Plan, ns: Names
     late = [g for g in others if g not in early]
     early_tensors = [g for g in tensors if not watched(g)]
     kept_tensors = [g for g in tensors if g.source in p.covered]
-    late_tensors = kept_tensors + [g for g in tensors if watched(g) and g.source not in p.covered]
+    late_tensors = [g for g in tensors if watched(g) and g.source not in p.covered]
+    kept = KeptTensors(ns.values[tensor_check(kept_tensors)], [g.payload for g in kept_tensors]) if kept_tensors else None
+    snap = Snapshot(p, kept)
 
-    ns.values.update({"___holder": snap.holder, "___EMPTY": snap.empty, "___OT": p.object_types,
-                      "___class_dict": class_dict})
+    ns.values.update({"___holder": snap.holder, "___EMPTY": snap.empty, "___class_dict": class_dict})
     em = Emitter(ns)
     em.share([referenced(g) for g in early] + [[g.source] for g in early_tensors] + [p.anchors])
     for g in early:
@@ -105,16 +109,15 @@ def build(ordered: list[Guard], rank: Callable[[Guard], int], p: Plan, ns: Names
                  f"    if not ___rearm({call_source(code)}): return False", "    ___s = ___holder.state",
                  "___V = ___s[5]"]
     em.set_render(render)
-    em.share([referenced(g) for g in late] + [[g.source] for g in late_tensors[len(kept_tensors):]])
+    em.share([referenced(g) for g in late] + [[g.source] for g in late_tensors])
     for g in late:
         em.materialize(referenced(g))
         em.check(checks[g.kind](g, em.expr(g.source) if g.source is not None else "", em.expr, ns))
-    last = "return True"
+    tails = ["___s[8]()"] if kept_tensors else []           # the kept tensors' metadata (snapshot.KeptTensors)
     if late_tensors:
-        rest = late_tensors[len(kept_tensors):]
-        em.materialize(g.source for g in rest)
-        args = (["*___s[6]"] if kept_tensors else []) + [em.expr(g.source) for g in rest]
-        last = f"return {tensor_check(late_tensors)}({', '.join(args)})"
+        em.materialize(g.source for g in late_tensors)
+        tails.append(f"{tensor_check(late_tensors)}({', '.join(em.expr(g.source) for g in late_tensors)})")
+    last = f"return {' and '.join(tails) or 'True'}"
     kept_inputs = [i for i, s in enumerate(graph_inputs)
                    if s in p.covered and s not in anchors and isinstance(s, DerivedSource)]
     args = [graph_inputs[i] if i in kept_inputs else None for i in range(len(graph_inputs))]
@@ -129,10 +132,8 @@ def build(ordered: list[Guard], rank: Callable[[Guard], int], p: Plan, ns: Names
 def _proof(p: Plan, anchors: list[tuple[str, str | None]]) -> str:
     parts = [f"{e} is ___s[0][{i}]()" for i, (e, _) in enumerate(anchors)] or ["___s is not ___EMPTY"]
     parts += [f"type({e}) is {t}" for e, t in anchors if t is not None]
-    if p.objects:
-        parts.append("list(map(type, ___s[1])) == ___OT")
-    if p.dicts or p.attrs:
-        parts.append("___s[3]()")
+    if p.dicts or p.attrs or p.objects:
+        parts.append("___s[3]()")              # dict tags, attributes, objects' types: one C++ call
     if p.hooks:
         parts.append("not any(___s[4])")
     return " and ".join(parts)

@@ -13,9 +13,9 @@ Instead, each cache entry keeps a *snapshot* of the objects those guards read, a
     and not any(hook_dicts)                                  (still no module hooks)
     and <f.__code__, f.__defaults__, cell contents, cls.__mro__ still the same objects>
 
-in C (``map`` over lists built once; the tags through torch's C++ guard manager once the
-snapshot has held for a while). When that fails (something was written, or another model is
-passed), the full guard function runs; if every guard still holds the snapshot is taken again
+in C (``map`` over lists built once; the types, tags and attributes through torch's C++ guard
+manager once the snapshot has held for a while). When that fails (something was written, or
+another model is passed), the full guard function runs; if every guard still holds the snapshot is taken again
 from the current objects (``rearm``), otherwise it is a miss as before. So a mutation costs
 one full check and recompiles exactly when the full guards say so.
 
@@ -27,7 +27,8 @@ follows from that value (identity, type, an immutable value, a tagged dict's key
 else (arguments, global state, objects with a custom ``__getattribute__``) is still checked on
 every call, and so is every TENSOR_MATCH: ``p.data = ...`` and ``requires_grad_`` change a
 parameter without writing any dict. Parameters' values come from the snapshot instead of being
-read through their source chains.
+read through their source chains; their TENSOR_MATCH moves to torch's C++ guard manager
+too once the snapshot has held (``KeptTensors``, ``_KeptWatch``).
 
 This module decides *what* is watched (``plan``) and holds the watched state at run time
 (``Snapshot``); ``fastpath.py`` emits the functions that check and rebuild it. Assumed, not
@@ -495,22 +496,34 @@ def plan(guards: list[Guard], values: Values, min_stable: int, inputs: list[Sour
                 stable=stable, covered={s for s, ok in planner.covered.items() if ok}, types=types_)
 
 
+@dataclasses.dataclass
+class KeptTensors:
+    """The TENSOR_MATCH guards on the tensors a snapshot keeps (parameters, buffers): checked on
+    every call (``p.data = ...`` and ``requires_grad_`` write no dict), by ``check`` (the C++
+    ``TensorGuards`` built at capture) until the snapshot has held ``UPGRADE_AFTER`` times, then
+    by ``tensor_checker()``'s faster check built from these specs."""
+
+    check: Callable[..., bool]                  # TensorGuards(...).check, called with the tensors in order
+    specs: list[Any]                            # each tensor's TensorSpec at capture (type, sizes, strides)
+
+
 class Snapshot:
     """The watched state of one cache entry at run time.
 
     ``holder.state`` is the current state, one tuple replaced as a whole (readers take it
-    once): ``(anchor weakrefs, objects, dicts, dicts and attributes check, hook dicts, values,
-    tensors, graph arguments)``. ``empty``
+    once): ``(anchor weakrefs, objects, dicts, dicts/attributes/types check, hook dicts, values,
+    tensors, graph arguments, tensors check)``. ``empty``
     (no snapshot yet, or an anchor died) never passes. Nothing here refers back to the guard
     functions, and an anchor's weakref reaches the holder only weakly, so dropping the cache
     entry frees the state by reference counting; an anchor's death drops the state (the
     weakref callback), so a cache does not keep a model alive."""
 
-    def __init__(self, p: Plan) -> None:
+    def __init__(self, p: Plan, kept: KeptTensors | None = None) -> None:
         self.object_types = p.object_types
         self.dict_types = p.dict_types
         self.attr_names = [name for _, name in p.attrs]
-        self.empty: tuple = (tuple(_dead for _ in p.anchors), [], [], _never, [], [], [], [])
+        self.kept = kept
+        self.empty: tuple = (tuple(_dead for _ in p.anchors), [], [], _never, [], [], [], [], _never)
         self.holder = Holder(self.empty)
         self.refused: str | None = None
         self.rearms = 0
@@ -532,17 +545,20 @@ class Snapshot:
 
         refs = tuple(weakref.ref(a, drop) for a in anchors)
         attrs = [(obj, name, getattr(obj, name)) for obj, name in zip(attr_objects, self.attr_names)]
-        self.holder.state = (refs, objects, dicts, _Watch(dicts, attrs, self.holder), hooks, values, tensors, args)
+        watch = _Watch(self.holder, dicts, attrs, objects, self.object_types)
+        kept = _always if self.kept is None else _KeptWatch(self.holder, self.kept, tensors)
+        self.holder.state = (refs, objects, dicts, watch, hooks, values, tensors, args, kept)
         return True
 
 
 Watched = list[tuple[Any, str, Any]]     # (object, attribute, the object it must still be)
 
 
-def _watch_in_python(dicts: list[dict], attrs: Watched) -> Callable[[], bool]:
-    """``[dict_version(d) for d in dicts] == tags`` and each attribute still its object, in C
-    through ``map`` (one ``map`` per attribute name)."""
+def _watch_in_python(dicts: list[dict], attrs: Watched, objects: list = (), types_: list[type] = ()) -> Callable[[], bool]:
+    """``[dict_version(d) for d in dicts] == tags``, each attribute still its object and each
+    object still of its type, in C through ``map`` (one ``map`` per attribute name)."""
     tags = list(map(dict_version, dicts))
+    objects, types_ = list(objects), list(types_)
     by_name: dict[str, tuple[list, list]] = {}
     for obj, name, expected in attrs:
         objs, values = by_name.setdefault(name, ([], []))
@@ -551,89 +567,193 @@ def _watch_in_python(dicts: list[dict], attrs: Watched) -> Callable[[], bool]:
     groups = [(operator.attrgetter(name), objs, values) for name, (objs, values) in by_name.items()]
 
     def check() -> bool:
-        if list(map(dict_version, dicts)) != tags:
+        if list(map(type, objects)) != types_ or list(map(dict_version, dicts)) != tags:
             return False
         return all(all(map(operator.is_, map(get, objs), values)) for get, objs, values in groups)
     return check
 
 
-def _watch_in_torch(dicts: list[dict], attrs: Watched) -> Callable[[], bool]:
+def _watch_in_torch(dicts: list[dict], attrs: Watched, objects: list = (), types_: list[type] = ()) -> Callable[[], bool]:
     """The same check as one call of torch's C++ guard manager (a DICT_VERSION leaf per dict, an
-    ID_MATCH leaf per attribute): no Python object is made per item, several times faster than
-    ``map``, but slow to build (about 300 ``map`` checks' worth)."""
+    ID_MATCH leaf per attribute, a TYPE_MATCH leaf per object): no Python object is made per
+    item, several times faster than ``map``, but slow to build (about 300 ``map`` checks' worth)."""
     from ..torch_compat import GuardManagerType, RootGuardManager
 
     kind = GuardManagerType.GUARD_MANAGER
     root = RootGuardManager()
+    objects, types_ = list(objects), list(types_)
+    items = root.dict_getitem_manager("typed", "typed", objects, kind)
+    for i, (obj, t) in enumerate(zip(objects, types_)):
+        items.list_getitem_manager(i, f"typed[{i}]", obj, kind).add_type_match_guard(id(t), [f"typed[{i}]"], None)
     items = root.dict_getitem_manager("dicts", "dicts", dicts, kind)
     for i, d in enumerate(dicts):
         items.list_getitem_manager(i, f"dicts[{i}]", d, kind).add_dict_version_guard(d, [f"dicts[{i}]"], None)
-    objects, expected = [obj for obj, _, _ in attrs], [value for _, _, value in attrs]
-    items = root.dict_getitem_manager("objects", "objects", objects, kind)
+    attr_objects, expected = [obj for obj, _, _ in attrs], [value for _, _, value in attrs]
+    items = root.dict_getitem_manager("objects", "objects", attr_objects, kind)
     for i, (obj, name, value) in enumerate(attrs):
         item = items.list_getitem_manager(i, f"objects[{i}]", obj, kind)
         item.getattr_manager(name, f"objects[{i}].{name}", value, kind).add_id_match_guard(
             id(value), [f"objects[{i}].{name}"], None)
-    # the expected objects ride along: ID_MATCH compares ids, so they must stay alive
-    return functools.partial(root.check, {"dicts": dicts, "objects": objects, "expected": expected})
+    # the expected objects and types ride along: ID_MATCH and TYPE_MATCH compare ids, so they must stay alive
+    return functools.partial(root.check, {"typed": objects, "dicts": dicts, "objects": attr_objects,
+                                          "expected": expected, "types": types_})
 
 
-def _works(make: Callable[[list[dict], Watched], Callable[[], bool]]) -> bool:
-    """Whether a checker says yes for untouched state and no after a dict write or an attribute
-    reassignment."""
+def _tensors_in_torch(tensors: list, specs: list[Any]) -> Callable[[], bool]:
+    """The TENSOR_MATCH of each kept tensor as a leaf of one torch C++ guard manager: the same
+    C++ check as ``TensorGuards`` (dispatch keys under the current thread-local state, dtype,
+    device, requires_grad, sizes and strides, a symbolic dimension left out as in the spec),
+    without building an argument tuple. The expected metadata is read from the tensors now:
+    call it only right after ``TensorGuards`` said they still match the capture."""
+    from ..torch_compat import GuardManagerType, RootGuardManager, dispatch_keys
+
+    kind = GuardManagerType.GUARD_MANAGER
+    root = RootGuardManager()
+    tensors = list(tensors)
+    items = root.dict_getitem_manager("tensors", "tensors", tensors, kind)
+    for i, (t, spec) in enumerate(zip(tensors, specs)):
+        name = f"tensors[{i}]"
+        items.list_getitem_manager(i, name, t, kind).add_tensor_match_guard(
+            t, list(spec.size), list(spec.stride), name, [name], None, spec.type, dispatch_keys(t))
+    return functools.partial(root.check, {"tensors": tensors})
+
+
+def _works(make: Callable[..., Callable[[], bool]]) -> bool:
+    """Whether a checker says yes for untouched state and no after a dict write, an attribute
+    reassignment or a ``__class__`` assignment."""
     def f() -> None:
         pass
 
+    class A:
+        pass
+
+    class B:
+        pass
+
     try:
-        probe, code = [{"a": 1}, collections.OrderedDict(), {}], f.__code__
-        check = make(probe, [(f, "__code__", code)])
+        probe, code, obj = [{"a": 1}, collections.OrderedDict(), {}], f.__code__, A()
+        check = make(probe, [(f, "__code__", code)], [obj], [A])
         if not check():
             return False
         probe[1]["x"] = 1
         written = not check()
         del probe[1]["x"]
+        obj.__class__ = B
+        retyped = not check()
+        obj.__class__ = A
         f.__code__ = (lambda: None).__code__
-        return written and not make(probe, [(f, "__code__", code)])()
+        return written and retyped and make(probe, [], [obj], [A])() and not make(probe, [(f, "__code__", code)])()
     except Exception:   # noqa: BLE001 - an API this torch does not have: use the next one
         return False
 
 
-# how a snapshot's dicts and attributes are checked once it has proved stable, first that works
-# on this torch and Python (snapshots start with ``_watch_in_python`` in any case). Chosen on
+def _tensors_work(make: Callable[[list, list[Any]], Callable[[], bool]]) -> bool:
+    """Whether a kept-tensor checker says yes for untouched tensors and no after each change of
+    metadata that writes no dict: ``requires_grad_``, ``.data =`` another shape, another dtype."""
+    from .guard import TensorSpec
+
+    try:
+        p = torch.nn.Parameter(torch.zeros(2, 3))
+        spec = TensorSpec.of(p)
+        check = make([p], [spec])
+        if not check():
+            return False
+        results = []
+        for change in (lambda: p.requires_grad_(False), lambda: setattr(p, "data", torch.zeros(3, 2)),
+                       lambda: setattr(p, "data", torch.zeros(2, 3, dtype=torch.float64))):
+            with torch.no_grad():
+                change()
+            results.append(not check())
+            with torch.no_grad():
+                p.requires_grad_(True)
+                p.data = torch.zeros(2, 3)
+            results.append(check())
+        return all(results)
+    except Exception:   # noqa: BLE001 - an API this torch does not have: keep TensorGuards
+        return False
+
+
+# how a snapshot's dicts, attributes and types are checked once it has proved stable, first that
+# works on this torch and Python (snapshots start with ``_watch_in_python`` in any case). Chosen on
 # first use: torch's guard manager imports torch._dynamo, which bytegraph's import must not do
 # (it patches torch functions such as manual_seed).
-CHECKERS: list[tuple[str, Callable[[list[dict], Watched], Callable[[], bool]]]] = [
+CHECKERS: list[tuple[str, Callable[..., Callable[[], bool]]]] = [
     ("torch guard manager", _watch_in_torch), ("map", _watch_in_python)]
-UPGRADE_AFTER = 256       # passes in a row before a snapshot builds the faster (slow to build) checker
+UPGRADE_AFTER = 256       # passes in a row before a snapshot builds the faster (slow to build) checkers
 
 
 @functools.cache
-def stable_checker() -> tuple[str, Callable[[list[dict], Watched], Callable[[], bool]]]:
+def stable_checker() -> tuple[str, Callable[..., Callable[[], bool]]]:
     return next((name, make) for name, make in CHECKERS if _works(make))
 
 
-class _Watch:
-    """The snapshot's dicts (version tags) and attributes (identity), checked with ``map``.
-    After UPGRADE_AFTER passes in a row it puts ``stable_checker()``'s checker in its place in
-    the snapshot's state: a model that is written between calls (rearmed each time) never pays
-    for building that one."""
+@functools.cache
+def tensor_checker() -> Callable[[list, list[Any]], Callable[[], bool]] | None:
+    """torch's guard manager with TENSOR_MATCH leaves, where it works on this torch; None keeps
+    the capture's ``TensorGuards``."""
+    return _tensors_in_torch if _tensors_work(_tensors_in_torch) else None
 
-    __slots__ = ("check", "dicts", "attrs", "passes", "holder")
 
-    def __init__(self, dicts: list[dict], attrs: Watched, holder: "Holder") -> None:
-        self.check, self.dicts, self.attrs, self.passes = _watch_in_python(dicts, attrs), dicts, attrs, 0
-        self.holder = weakref.ref(holder)
+class _Upgrading:
+    """A check of the snapshot's state that, after UPGRADE_AFTER passes in a row, puts a faster
+    one (``faster()``, None if there is none) in its place in the snapshot's state (slot
+    ``SLOT``): a model written between calls (rearmed each time) never pays for building it."""
+
+    __slots__ = ("check", "passes", "holder")
+    SLOT = -1
+
+    def __init__(self, holder: "Holder", check: Callable[[], bool]) -> None:
+        self.check, self.passes, self.holder = check, 0, weakref.ref(holder)
 
     def __call__(self) -> bool:
         if not self.check():
             return False
         self.passes += 1
-        if self.passes == UPGRADE_AFTER and stable_checker()[1] is not _watch_in_python:
+        if self.passes == UPGRADE_AFTER:
+            faster = self.faster()
             holder = self.holder()
             state = holder.state if holder is not None else None
-            if state is not None and state[3] is self:
-                holder.state = (*state[:3], stable_checker()[1](self.dicts, self.attrs), *state[4:])
+            if faster is not None and state is not None and state[self.SLOT] is self:
+                holder.state = (*state[:self.SLOT], faster, *state[self.SLOT + 1:])
         return True
+
+    def faster(self) -> Callable[[], bool] | None:
+        raise NotImplementedError
+
+
+class _Watch(_Upgrading):
+    """The snapshot's dicts (version tags), attributes (identity) and objects (types)."""
+
+    __slots__ = ("args",)
+    SLOT = 3
+
+    def __init__(self, holder: "Holder", dicts: list[dict], attrs: Watched, objects: list, types_: list[type]) -> None:
+        super().__init__(holder, _watch_in_python(dicts, attrs, objects, types_))
+        self.args = (dicts, attrs, objects, types_)
+
+    def faster(self) -> Callable[[], bool] | None:
+        make = stable_checker()[1]
+        return make(*self.args) if make is not _watch_in_python else None
+
+
+class _KeptWatch(_Upgrading):
+    """The metadata of the tensors the snapshot keeps (TENSOR_MATCH), checked on every call."""
+
+    __slots__ = ("tensors", "specs")
+    SLOT = 8
+
+    def __init__(self, holder: "Holder", kept: KeptTensors, tensors: list) -> None:
+        super().__init__(holder, functools.partial(kept.check, *tensors))
+        self.tensors, self.specs = tensors, kept.specs
+
+    def faster(self) -> Callable[[], bool] | None:
+        make = tensor_checker()
+        if make is None:
+            return None
+        faster = make(self.tensors, self.specs)
+        # built from the tensors as they are now: only if the capture's check still agrees after
+        # the build (no other thread changed a tensor in between) and the new one passes too
+        return faster if self.check() and faster() else None
 
 
 class Holder:
@@ -651,3 +771,7 @@ def _dead() -> None:
 
 def _never() -> bool:
     return False
+
+
+def _always() -> bool:
+    return True
