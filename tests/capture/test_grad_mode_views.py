@@ -133,3 +133,20 @@ def test_returned_view_keeps_eager_autograd_metadata(case, backend):
     stats = compiled.stats_all
     assert len(stats) == captures and sum(s.graphs for s in stats) == graphs, stats
     assert all(s.recompiles == 0 and s.eager_reasons == [] for s in stats), stats
+
+
+@pytest.mark.parametrize("backend", ["eager", "aot_eager"])
+def test_one_view_returned_twice_stays_one_tensor(backend):
+    def f(x):
+        y = x * 2
+        with torch.no_grad():
+            v = x.view(-1)
+        return v, [v, y], {"v": v}
+
+    compiled = bytegraph.compile(f, backend=backend)
+    for call in range(3):
+        x = torch.randn(3, 2, requires_grad=True)
+        want, got = f(x), compiled(x)
+        assert got[0] is got[1][0] is got[2]["v"]
+        assert _same(_describe(got[0], x), _describe(want[0], x))
+    assert compiled.stats.graphs == 1 and compiled.stats.recompiles == 0, compiled.stats

@@ -33,6 +33,7 @@ from ..torch_compat import (
     FakeTensor,
     FakeTensorMode,
     GuardOnDataDependentSymNode,
+    PendingUnbackedSymbolNotFound,
     ShapeEnv,
     StatefulSymbolicContext,
     TracingContext,
@@ -297,13 +298,15 @@ def _replaying_views(compiled: Callable, views: list[tuple[int, bool]]) -> Calla
     def call(*args: Any) -> Any:
         result = compiled(*args)
         outs = list(result)
-        restore = torch.is_grad_enabled()
+        restore, made = torch.is_grad_enabled(), {}
         try:
             for i, mode in views:
                 out = outs[i]
                 if isinstance(out, torch.Tensor) and out._base is not None:
-                    torch._C._set_grad_enabled(mode)
-                    outs[i] = out._view_func_unsafe(out._base)
+                    if id(out) not in made:     # (one tensor at two outputs stays one)
+                        torch._C._set_grad_enabled(mode)
+                        made[id(out)] = out._view_func_unsafe(out._base)
+                    outs[i] = made[id(out)]
         finally:
             torch._C._set_grad_enabled(restore)
         return type(result)(outs) if isinstance(result, tuple) else outs
@@ -641,7 +644,10 @@ class OutputGraph:
         pending. Left pending, the next trace over the same ShapeEnv (AOTAutograd's) refuses the
         graph ("pending unbacked symbols not in returned outputs")."""
         node.meta["example_value"] = value
-        bindings = compute_unbacked_bindings(self.shape_env, value)
+        try:
+            bindings = compute_unbacked_bindings(self.shape_env, value)
+        except PendingUnbackedSymbolNotFound:
+            bindings = None     # (one made by an op recorded without a node: no longer pending either)
         if bindings:
             node.meta["unbacked_bindings"] = bindings
         if isinstance(value, torch.Tensor):
