@@ -22,7 +22,6 @@ import dataclasses
 import io
 import linecache
 import logging
-import os
 import re
 import signal
 import threading
@@ -165,9 +164,6 @@ def _call(world: World, fn: Any, seed: int, check: Check) -> tuple[Any, list[war
     return desc, caught
 
 
-_OPTIM_DIR = os.path.dirname(torch.optim.__file__)
-
-
 def compiled_formulas(ns: dict[str, Any]) -> None:
     """The eager world's optimizer steps on the formulas torch's optimizers use when compiled.
 
@@ -178,7 +174,9 @@ def compiled_formulas(ns: dict[str, Any]) -> None:
     over a few calls (fuzz campaign C: 0.2-1.5% after 3-5 calls in 4 of 2000 programs). The
     eager world is the reference for what bytegraph *traces*: its ``OPT.step`` runs with
     ``is_compiling()`` true, so a compiled step is compared with the same formulas run
-    eagerly, not with a tolerance that would hide a wrong state of the same size."""
+    eagerly, not with a tolerance that would hide a wrong state of the same size. Once a frame
+    of the compiled world has run eagerly (a fallback), a step it made took eager's formulas:
+    from then on that program is compared with the tolerance (``_one_call``)."""
     opt = ns.get("OPT")
     if not isinstance(opt, torch.optim.Optimizer):
         return
@@ -357,9 +355,11 @@ def _one_call(i: int, mutation: str, eager_w: World, comp_w: World, compiled: An
             outcome.internal.append(normalize_reason(text.split("running it eagerly", 1)[-1].strip(" ()")))
         elif text.startswith("bytegraph:") and "recompile limit" in text:
             outcome.eager_reasons.append("recompile limit")
-    if check.exact and any(e.outcome == "eager" and _OPTIM_DIR in e.location for e in log):
-        # a frame of the optimizer's step ran eagerly (a fallback): its eager formulas, not the
-        # compiled ones the eager world runs (compiled_formulas): last bits apart from here on
+    if check.exact and isinstance(eager_w.ns.get("OPT"), torch.optim.Optimizer) and any(
+            e.outcome == "eager" for e in log):
+        # a frame ran eagerly (a fallback): an optimizer step in it, or called from it, took the
+        # eager formulas, not the compiled ones the eager world runs (compiled_formulas): last
+        # bits apart from here on
         check = dataclasses.replace(check, exact=False)
     ra, rb = a[0][1], b[0][1]
     if ra[0] == "raised":
