@@ -40,6 +40,8 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "GuardOnDataDependentSymNode": ("torch.fx.experimental.symbolic_shapes:GuardOnDataDependentSymNode",),
     "guard_scalar": ("torch.fx.experimental.symbolic_shapes:guard_scalar",),
     "free_unbacked_symbols": ("torch.fx.experimental.symbolic_shapes:free_unbacked_symbols",),
+    "compute_unbacked_bindings": ("torch.fx.experimental.symbolic_shapes:compute_unbacked_bindings",),
+    "PendingUnbackedSymbolNotFound": ("torch.fx.experimental.symbolic_shapes:PendingUnbackedSymbolNotFound",),
     "enable_python_dispatcher": ("torch._dispatch.python:enable_python_dispatcher",),
     # Tracing context and torch's Source protocol (what a ShapeEnv symbol is named after)
     "torch_guards": ("torch._guards",),

@@ -21,9 +21,13 @@ How one program is made and checked (one seed, one program):
 2. ``runner.run_program`` builds two identical worlds from the source, compiles ``f`` in one,
    calls both several times and compares the results, the exceptions and everything
    observable (``observe.py``): bitwise for "eager"/"aot_eager", allclose for "inductor" and
-   for a program that sets ``INEXACT`` (an Adam step: compiled, torch's Adam computes in
-   float32 what it computes eagerly in double, as under torch.compile). Both worlds are built
-   under the same RNG seed.
+   for a program that sets ``INEXACT`` (the reason why compiled code may differ in the last
+   bits). Both worlds are built under the same RNG seed. torch's optimizers take other formulas
+   when compiled (Adam: bias corrections from the step tensor, ``is_compiling()``), for
+   torch.compile as for bytegraph: the eager world runs ``OPT.step`` on those formulas
+   (``runner.compiled_formulas``), so optimizer state is compared bitwise too.
+   A backward that raises leaves each leaf's ``.grad`` as it was before it (which leaves it
+   reached first is the autograd engine's order, another one under AOTAutograd).
    Objects that existed before a call are compared by identity (by their path).
 3. ``shrink.shrink`` cuts a failing program down (statements, branches, calls, mutations)
    while it fails the same way; ``--shrink`` writes the result as a finding file.

@@ -25,9 +25,9 @@ FLAGS: dict[str, tuple[str, str]] = {
     "logging": ("LOG.info/warning/debug with mutable arguments, warnings.warn",
                 "fixed (sound-b): logger calls run in program order with the values of that moment"),
     "optimizer": ("an SGD (momentum 0.9) or Adam step on a global module inside f",
-                  "fixed (sound-b): SGD is bitwise equal to eager on every call; an Adam program sets INEXACT "
-                  "(compared with a tolerance): compiled, torch's Adam computes its bias corrections from the step "
-                  "tensor, and torch.compile differs from eager by the same ~1e-6 (findings/known_optimizer.py)"),
+                  "fixed (sound-b, aotfuzz): SGD and Adam bitwise equal to eager on every call; torch's Adam takes "
+                  "other formulas when compiled (bias corrections from the step tensor), so the eager world runs "
+                  "OPT.step on those (runner.compiled_formulas; findings/known_optimizer.py)"),
     "operator_callables": ("operator.itemgetter/attrgetter/methodcaller(...)(value)",
                            "fixed (sound-b): traced"),
     "exitstack": ("with contextlib.ExitStack() as stack: enter_context / callback",

@@ -25,6 +25,7 @@ import logging
 import re
 import signal
 import threading
+import unittest.mock
 import warnings
 from typing import Any
 
@@ -163,16 +164,66 @@ def _call(world: World, fn: Any, seed: int, check: Check) -> tuple[Any, list[war
     return desc, caught
 
 
+def compiled_formulas(ns: dict[str, Any]) -> None:
+    """The eager world's optimizer steps on the formulas torch's optimizers use when compiled.
+
+    torch's Adam (and others) take another path under ``torch.compiler.is_compiling()``: the
+    bias corrections are computed from the step *tensor* in float32, where eagerly they are
+    Python floats (``step.item()``), so a compiled step differs from eager's in the last bits,
+    for torch.compile exactly as for bytegraph, and Adam's near-sign updates let that grow
+    over a few calls (fuzz campaign C: 0.2-1.5% after 3-5 calls in 4 of 2000 programs). The
+    eager world is the reference for what bytegraph *traces*: its ``OPT.step`` runs with
+    ``is_compiling()`` true, so a compiled step is compared with the same formulas run
+    eagerly, not with a tolerance that would hide a wrong state of the same size. Once a frame
+    of the compiled world has run eagerly (a fallback), a step it made took eager's formulas:
+    from then on that program is compared with the tolerance (``_one_call``)."""
+    opt = ns.get("OPT")
+    if not isinstance(opt, torch.optim.Optimizer):
+        return
+    step = opt.step
+
+    def step_as_compiled(*args: Any, **kwargs: Any) -> Any:
+        with unittest.mock.patch("torch.compiler.is_compiling", lambda: True):
+            return step(*args, **kwargs)
+    opt.step = step_as_compiled
+
+
 def _backward(value: Any) -> Any:
-    """backward() through the returned tensors that require grad (grads land in the state)."""
+    """backward() through the returned tensors that require grad (grads land in the state).
+
+    A backward that raises part way has accumulated the grads of whichever leaves the engine
+    reached first: autograd does not specify that order, and an AOTAutograd backend (one node
+    per graph) reaches them in another order than eager (torch.compile too: fuzz seed 70092).
+    So a failed backward leaves every leaf's ``.grad`` as it was before it; the error itself is
+    compared."""
     tensors = [t for t in _tensors(value, 0) if t.requires_grad and t.grad_fn is not None]
     if not tensors:
         return None
+    before = [(leaf, leaf.grad, None if leaf.grad is None else leaf.grad.clone()) for leaf in _leaves(tensors)]
     try:
         torch.autograd.backward([t.float().sum() for t in tensors])
         return "ok"
     except Exception as e:   # noqa: BLE001 - the same error must happen in both worlds
+        with torch.no_grad():
+            for leaf, grad, values in before:     # (the same grad tensor: the program may hold it)
+                if grad is not None:
+                    grad.copy_(values)
+                leaf.grad = grad
         return ("raised", type(e).__name__, _message(e))
+
+
+def _leaves(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The leaf tensors a backward from ``tensors`` accumulates into (their AccumulateGrad nodes)."""
+    seen, todo, leaves = set(), [t.grad_fn for t in tensors], []
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        if hasattr(node, "variable"):
+            leaves.append(node.variable)
+        todo.extend(n for n, _ in node.next_functions)
+    return leaves
 
 
 def _tensors(v: Any, depth: int) -> list[torch.Tensor]:
@@ -259,13 +310,14 @@ def _run(source: str, calls: list[str], backend: Any, seed: int, strides: bool) 
         except Exception as e:   # noqa: BLE001
             return Outcome("invalid", f"setup raises {type(e).__name__}: {e}")
         eager_w, comp_w = worlds
+        compiled_formulas(eager_w.ns)
         if eager_w.ns.get("INEXACT"):     # the program says why compiled code may differ in the last bits
             check = dataclasses.replace(check, exact=False)
         compiled = bytegraph.compile(comp_w.ns["f"], backend=backend)
         outcome = Outcome("ok")
         with events.recording() as log:
             for i, mutation in enumerate(calls):
-                failure = _one_call(i, mutation, eager_w, comp_w, compiled, seed, check, outcome)
+                failure = _one_call(i, mutation, eager_w, comp_w, compiled, seed, check, outcome, log)
                 if failure is not None:
                     outcome.status, outcome.detail, outcome.call = failure[0], failure[1], i
                     break
@@ -283,7 +335,7 @@ def _run(source: str, calls: list[str], backend: Any, seed: int, strides: bool) 
 
 
 def _one_call(i: int, mutation: str, eager_w: World, comp_w: World, compiled: Any, seed: int, check: "Check",
-              outcome: Outcome) -> tuple[str, str] | None:
+              outcome: Outcome, log: list[Any]) -> tuple[str, str] | None:
     mutated = []
     for w in (eager_w, comp_w):
         torch.manual_seed(seed * 31 + i)
@@ -303,6 +355,12 @@ def _one_call(i: int, mutation: str, eager_w: World, comp_w: World, compiled: An
             outcome.internal.append(normalize_reason(text.split("running it eagerly", 1)[-1].strip(" ()")))
         elif text.startswith("bytegraph:") and "recompile limit" in text:
             outcome.eager_reasons.append("recompile limit")
+    if check.exact and isinstance(eager_w.ns.get("OPT"), torch.optim.Optimizer) and any(
+            e.outcome == "eager" for e in log):
+        # a frame ran eagerly (a fallback): an optimizer step in it, or called from it, took the
+        # eager formulas, not the compiled ones the eager world runs (compiled_formulas): last
+        # bits apart from here on
+        check = dataclasses.replace(check, exact=False)
     ra, rb = a[0][1], b[0][1]
     if ra[0] == "raised":
         outcome.eager_raised += 1

@@ -33,10 +33,12 @@ from ..torch_compat import (
     FakeTensor,
     FakeTensorMode,
     GuardOnDataDependentSymNode,
+    PendingUnbackedSymbolNotFound,
     ShapeEnv,
     StatefulSymbolicContext,
     TracingContext,
     UnsupportedOperatorException,
+    compute_unbacked_bindings,
     enable_python_dispatcher,
     free_unbacked_symbols,
     guard_scalar,
@@ -256,6 +258,63 @@ def _quiet_fake_tensor_log() -> Any:
         logger.disabled = disabled
 
 
+def _grad_mode(mode: bool | None) -> Any:
+    return contextlib.nullcontext() if mode is None else torch.set_grad_enabled(mode)
+
+
+def _entering_grad_mode(compiled: Callable, mode: bool | None) -> Callable:
+    """``compiled``, called after switching grad mode to ``mode`` (the switches a graph started
+    with, taken out of it: ``OutputGraph.hoist_leading_grad_mode``)."""
+    if mode is None:
+        return compiled
+    set_grad_enabled = torch._C._set_grad_enabled
+
+    def call(*args: Any) -> Any:
+        set_grad_enabled(mode)
+        return compiled(*args)
+    return call
+
+
+def _is_view(fake: Any) -> bool:
+    return isinstance(fake, torch.Tensor) and fake._is_view()
+
+
+def _maker(node: torch.fx.Node) -> torch.fx.Node:
+    """The node that made the tensor ``node`` gives: an in-place op (``v.add_(1)``) gives its
+    input back, made by an earlier node (in the grad mode of that one)."""
+    value = node.meta.get("example_value")
+    while True:
+        same = [a for a in node.all_input_nodes if a.meta.get("example_value") is value]
+        if not same:
+            return node
+        node = same[0]
+
+
+def _replaying_views(compiled: Callable, views: list[tuple[int, bool]]) -> Callable:
+    """``compiled``, whose outputs at ``views`` (index, grad mode) are made again from their
+    base in that grad mode (``OutputGraph._views_made_in_other_mode``): the same storage,
+    size, strides and offset, and eager's autograd metadata for a view made in that mode."""
+    if not views:
+        return compiled
+
+    def call(*args: Any) -> Any:
+        result = compiled(*args)
+        outs = list(result)
+        restore, made = torch.is_grad_enabled(), {}
+        try:
+            for i, mode in views:
+                out = outs[i]
+                if isinstance(out, torch.Tensor) and out._base is not None:
+                    if id(out) not in made:     # (one tensor at two outputs stays one)
+                        torch._C._set_grad_enabled(mode)
+                        made[id(out)] = out._view_func_unsafe(out._base)
+                    outs[i] = made[id(out)]
+        finally:
+            torch._C._set_grad_enabled(restore)
+        return type(result)(outs) if isinstance(result, tuple) else outs
+    return call
+
+
 def _has_float_item_memo(fake: Any) -> bool:
     """A 0-d float64 CPU tensor input: torch's fakification gives it a backed float symbol for
     ``.item()`` (``FakeTensor.item_memo``), which AOTAutograd's tensorify pass would specialize."""
@@ -334,6 +393,9 @@ class OutputGraph:
         self._last_placeholder: torch.fx.Node | None = None
         self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
         self.initial_grad_enabled = self.grad_enabled
+        # grad mode the graph switches to before its first op, set natively before it is called
+        # (hoist_leading_grad_mode): the mode the backend compiles it under
+        self.entry_grad_mode: bool | None = None
         self.autocast: list[tuple[Any, ...]] = []       # autocast blocks open at this point (innermost last)
         self.inference_mode: list[bool] = []            # inference_mode blocks open at this point
         # input floats made constants of the graph, guarded by value: (source, value, why)
@@ -603,8 +665,20 @@ class OutputGraph:
             raise UserCodeError(error) from e
 
     def wrap_fx_proxy(self, node: torch.fx.Node, value: Any) -> VariableTracker:
-        """The tracker for an op's result: a tensor, a (named) tuple of results, or None."""
+        """The tracker for an op's result: a tensor, a (named) tuple of results, or None.
+
+        An op whose output has a size or value computed from data (``x.nonzero()``, ``.item()``)
+        made fresh unbacked symbols in the ShapeEnv: they are bound to this node (where in its
+        output each one lives, ``unbacked_bindings``, as Dynamo records them) and no longer
+        pending. Left pending, the next trace over the same ShapeEnv (AOTAutograd's) refuses the
+        graph ("pending unbacked symbols not in returned outputs")."""
         node.meta["example_value"] = value
+        try:
+            bindings = compute_unbacked_bindings(self.shape_env, value)
+        except PendingUnbackedSymbolNotFound:
+            bindings = None     # (one made by an op recorded without a node: no longer pending either)
+        if bindings:
+            node.meta["unbacked_bindings"] = bindings
         if isinstance(value, torch.Tensor):
             return self._tensor_variable(node, value)
         if is_symbolic(value):
@@ -730,8 +804,10 @@ class OutputGraph:
                 if arg.context is not None:
                     tracing.tensor_to_context[arg.example] = arg.context
             try:
-                with torch_guards.tracing(tracing):
-                    return backend(gm, self.example_inputs())
+                with torch_guards.tracing(tracing), _grad_mode(self.entry_grad_mode):
+                    compiled = backend(gm, self.example_inputs())
+                return _entering_grad_mode(_replaying_views(compiled, self._views_made_in_other_mode(gm)),
+                                           self.entry_grad_mode)
             except TensorifyScalarRestartAnalysis:
                 asked = set(TensorifyState.force_specializations) - specialized
                 if not asked:
@@ -795,7 +871,47 @@ class OutputGraph:
 
     def switches_modes(self) -> bool:
         """Whether the graph changes grad mode, autocast or inference mode as it runs."""
-        return any(n.op == "call_function" and n.target in _MODE_SWITCHES for n in self.graph.nodes)
+        return self.entry_grad_mode is not None or any(
+            n.op == "call_function" and n.target in _MODE_SWITCHES for n in self.graph.nodes)
+
+    def _views_made_in_other_mode(self, gm: torch.fx.GraphModule) -> list[tuple[int, bool]]:
+        """(index, grad mode) of each output that is a view made in another grad mode than the
+        graph starts in (``with torch.no_grad(): v = x.view(-1)`` returned from a graph that
+        runs with grad on). An AOTAutograd backend regenerates an output view of an input or
+        of an intermediate after the graph, in the mode the graph was called in: it came back
+        with a ``grad_fn`` (eager: none, and an in-place op on it raises). torch.compile does
+        the same; ``_replaying_views`` makes such views again, in their own mode."""
+        mode = self.initial_grad_enabled if self.entry_grad_mode is None else self.entry_grad_mode
+        entry, made_in = mode, {}
+        for node in gm.graph.nodes:
+            if node.op == "call_function" and node.target is torch._C._set_grad_enabled:
+                mode = bool(node.args[0])
+            elif node.op == "output":
+                outs = node.args[0] if isinstance(node.args[0], (tuple, list)) else (node.args[0],)
+                views = [(i, _maker(n)) for i, n in enumerate(outs)
+                         if isinstance(n, torch.fx.Node) and _is_view(n.meta.get("example_value"))]
+                return [(i, made_in[n]) for i, n in views if made_in.get(n, entry) != entry]
+            else:
+                made_in[node] = mode
+        return []
+
+    def hoist_leading_grad_mode(self) -> None:
+        """Take the grad-mode switches before the graph's first op out of it: the graph is
+        compiled in the mode they leave and called in it (``compile_with``).
+
+        A graph that starts by leaving a ``no_grad`` block (the resume function of a break
+        inside one) would otherwise start in the caller's mode and switch inside. An
+        AOTAutograd backend regenerates an output that is a view of an input *after* the graph,
+        in the mode the graph was called in, before it applies the graph's own switch: the view
+        came back without its ``grad_fn`` (``is_leaf`` True; eager: False; fuzz seed 70019).
+        torch.compile has no such graph: Dynamo starts it in the mode of its first op."""
+        for node in list(self.graph.nodes):
+            if node.op == "placeholder":
+                continue
+            if node.op != "call_function" or node.target is not torch._C._set_grad_enabled:
+                break
+            self.entry_grad_mode = bool(node.args[0])
+            self.graph.erase_node(node)
 
     def written(self, n: torch.fx.Node) -> list[Any]:
         """The arguments op ``n`` writes into: those its fake run wrote (their version counter

@@ -393,6 +393,7 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         body = _switch_grad_mode(out, graph.grad_enabled) + body
     elif out.graph_outputs or graph.has_work():
         graph.set_outputs(out.graph_outputs)
+        graph.hoist_leading_grad_mode()
         gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())

@@ -3,7 +3,10 @@
 status: open (NEW, found by fuzz2's aot_eager campaign; torch.compile(backend="aot_eager") fails the same way)
 backend: aot_eager
 kind: mismatch
-seed: 70001 (flags all; minimised by the shrinker); 70037 fails the same way
+seed: 70001 (flags all; minimised by the shrinker); 70037 fails the same way, and 70019 once its
+  is_leaf difference was fixed (aotfuzz: t2 = m(y); m(G_T).sum().backward() in one graph; the
+  harness's backward through t2 then raises "Trying to backward through the graph a second time";
+  torch.compile(backend="aot_eager") raises the same, checked)
 expected (eager): the backward of the returned t9 runs ('ok')
 actual (bytegraph, aot_eager): RuntimeError: one of the variables needed for gradient computation has
   been modified by an inplace operation: [torch.FloatTensor [N]], which is output N of Relu ... (after
