@@ -20,6 +20,7 @@ What happens to a call, first match wins:
 from __future__ import annotations
 
 import re
+import sys
 import types
 from typing import Any, Callable
 
@@ -141,9 +142,20 @@ def unwrap_disabled(fn: Any) -> Any:
     return fn
 
 
+def is_autograd_op(value: Any) -> bool:
+    """An op of a backward graph that compiled autograd captured (``compiled_autograd.ops.MulBackward0``,
+    ``validate_outputs``, ``AccumulateGrad``): a C++ autograd node's functional form, a graph op as
+    under torch.compile (it runs on fake tensors; AOTAutograd traces through it into aten ops)."""
+    if type(value).__name__ != "Op" or "torch._dynamo.compiled_autograd" not in sys.modules:
+        return False
+    from ..torch_compat import CompiledAutogradOp
+
+    return isinstance(value, CompiledAutogradOp)
+
+
 def is_torch_callable(value: Any) -> bool:
     """A callable that bytegraph treats as a graph operation (or a trace-time query)."""
-    if isinstance(value, (OpOverload, OpOverloadPacket)):
+    if isinstance(value, (OpOverload, OpOverloadPacket)) or is_autograd_op(value):
         return True
     if isinstance(value, types.FunctionType) and value.__code__ is _DISABLED_CODE:
         return True
