@@ -90,7 +90,7 @@ _NAMES: dict[str, tuple[str, ...]] = {
     # Compiled autograd: the backward captured at run time, compiled by bytegraph (runtime/autograd.py,
     # variables/autograd_runtime.py)
     "compiled_autograd": ("torch._dynamo.compiled_autograd",),
-    "CompiledAutogradOp": ("torch._dynamo.compiled_autograd:Op",),
+    "is_callable_allowed": ("torch._dynamo.trace_rules:is_callable_allowed",),     # torch.compiler.allow_in_graph
     "dynamo_C": ("torch._C:_dynamo",),     # .compiled_autograd.clear_cache(): its cache of captured backwards
     "external_utils": ("torch._dynamo.external_utils",),
     "broadcast_to_and_flatten": ("torch.utils._pytree:_broadcast_to_and_flatten",),

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import functools
 import sys
-import weakref
 from typing import Any, Callable
 
 from .compiled import CompiledFunction, CompiledModule, CompileStats
 
 
-_LAST: "weakref.ref[CompiledAutograd] | None" = None     # whose compiler filled torch's cache last
+_LAST: tuple | None = None      # the configuration whose compiler filled torch's cache last
 
 
 class CompiledAutograd:
@@ -32,10 +31,15 @@ class CompiledAutograd:
 
     ``ca.compiled``: one CompiledModule per backward graph compiled autograd captured (a new
     autograd-graph structure, a new set of hooks, ``.grad`` now existing); ``ca.stats_all``:
-    their CompileStats, for counting graphs, breaks and recompiles."""
+    their CompileStats, for counting graphs, breaks and recompiles. torch's cache of captured
+    backwards is per process: a context entered with the same configuration (backend, fullgraph,
+    dynamic, mode, options) as the last one reuses what that one compiled (a context per step
+    compiles once; the graphs are listed in the context that compiled them); another
+    configuration, or torch.compile's compiled autograd, clears it first."""
 
     def __init__(self, compile: Callable[..., Any], backend: Any = "eager", *, fullgraph: bool = False,
                  dynamic: bool | None = None, mode: str | None = None, options: dict[str, Any] | None = None) -> None:
+        self.key = (backend, fullgraph, dynamic, mode, repr(options))
         self._compile = functools.partial(compile, backend=backend, fullgraph=fullgraph, dynamic=dynamic,
                                           mode=mode, options=options)
         self.dynamic = dynamic is not False         # compiled autograd's own sizes: symbolic unless asked not
@@ -53,11 +57,11 @@ class CompiledAutograd:
         from ..torch_compat import dynamo_C
 
         global _LAST
-        if _LAST is not None and _LAST() is not self:
+        if _LAST != self.key:
             # torch keeps one cache of captured backwards per process, whoever compiled them: a
             # context with another compiler (another backend, torch.compile's) must not reuse them
             dynamo_C.compiled_autograd.clear_cache()
-        _LAST = weakref.ref(self)
+        _LAST = self.key
         ctx = torch_compiled_autograd._enable(self.compiler, dynamic=self.dynamic)
         ctx.__enter__()
         self._contexts.append(ctx)

@@ -5,9 +5,10 @@ torch's compiled autograd (``torch._dynamo.compiled_autograd``) walks the autogr
 packed_data)``; bytegraph compiles that graph's ``forward`` like any program (runtime/autograd.py).
 Its code calls four kinds of things, each traced the way torch.compile traces it:
 
-1. ``compiled_autograd.ops.<Node>`` (``MulBackward0``, ``validate_outputs``, ``AccumulateGrad``):
-   the functional form of a C++ autograd node, one graph op each (``torch.is_autograd_op``, the
-   "torch callable" rule); it runs on fake tensors and AOTAutograd traces through it.
+1. ``compiled_autograd.ops.<Node>`` (``MulBackward0``, ``validate_outputs``, ``AccumulateGrad``)
+   and the prologue of a compiled forward's backward (``call_aot_bwd_prologue``; its graph is pasted
+   in as aten ops): marked ``allow_in_graph`` by torch, one graph op each (``torch.allowed_in_graph``,
+   the "torch callable" rule); it runs on fake tensors and AOTAutograd traces through it.
 2. ``external_utils.call_hook(hook, *args)``, ``call_accumulate_grad``, ``unwrap_maybe_dynamic_int``:
    plain Python, inlined (the ``torch._dynamo.external_utils`` row of ``native.NATIVE_MODULES``), so
    a user's tensor hook, module backward hook or post-accumulate-grad hook is traced where it runs,
