@@ -174,3 +174,32 @@ def test_handle_kept_past_the_graph_breaks_at_the_registration(kept):
     stats = cf.stats_all
     assert stats[0].eager == 0 and "whose handle is kept past the graph" in stats[0].break_reasons[0], stats
     assert counter.frame_count >= 1
+
+
+def test_module_with_full_backward_hook_in_compiled_forward():
+    """A submodule with a full backward hook (and a backward pre-hook) called in compiled code
+    (this crashed: BackwardHook checks that its outputs' grad_fn is BackwardHookFunctionBackward):
+    the call runs natively between two graphs; hooks see eager's gradients; nothing recompiles."""
+    def make(log):
+        torch.manual_seed(0)
+        m = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+        m[2].register_full_backward_hook(lambda mod, gi, go: log.append(("full", go[0].sum())))
+        m[2].register_full_backward_pre_hook(lambda mod, go: log.append(("pre", go[0].sum())))
+        return m
+
+    log_eager, log_comp = [], []
+    eager, model = make(log_eager), make(log_comp)
+    counter = CompileCounter()
+    cf = bytegraph.compile(model, backend=counter)
+    for _ in range(3):
+        x = torch.randn(5, 4)
+        eager(x).square().sum().backward()
+        cf(x).square().sum().backward()
+        for p1, p2 in zip(eager.parameters(), model.parameters()):
+            assert torch.equal(p1.grad, p2.grad)
+        assert [k for k, _ in log_eager] == [k for k, _ in log_comp]
+        assert all(torch.equal(a, b) for (_, a), (_, b) in zip(log_eager, log_comp))
+    stats = cf.stats_all
+    assert all(s.recompiles == 0 and s.eager == 0 for s in stats), stats
+    assert "which has full backward hooks" in stats[0].break_reasons[0]
+    assert counter.frame_count == 1
