@@ -74,7 +74,7 @@ class NNModuleVariable(UserDefinedObjectVariable):
                 tx.guard(None, GuardKind.NO_GLOBAL_MODULE_HOOKS, None, "module call without hooks")
             owner, forward = lookup_class_attr(type(m), "forward")
             return tx.call(self._class_attr(tx, "forward", forward, instance_checked=True), args, kwargs)
-        if type(m).__call__ is torch.nn.Module.__call__ and has_full_backward_hooks(m):
+        if not self.created and type(m).__call__ is torch.nn.Module.__call__ and has_full_backward_hooks(m):
             raise Unsupported(breaks.RUNS_NATIVELY, f"calling {self.describe()}, which has full backward hooks "
                               "(register_full_backward_hook/_pre_hook): torch.utils.hooks.BackwardHook wraps its "
                               "inputs and outputs in BackwardHookFunction, whose nodes the hooks hang on, fresh on "
@@ -143,7 +143,8 @@ def has_full_backward_hooks(m: torch.nn.Module) -> bool:
     backward hooks, backward pre-hooks)."""
     from torch.nn.modules import module as mm
 
-    return bool(m._backward_pre_hooks or (m._backward_hooks and m._is_full_backward_hook)
+    own = m.__dict__
+    return bool(own.get("_backward_pre_hooks") or (own.get("_backward_hooks") and own.get("_is_full_backward_hook"))
                 or mm._global_backward_pre_hooks or (mm._global_backward_hooks and mm._global_is_full_backward_hook))
 
 
