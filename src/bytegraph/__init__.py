@@ -18,12 +18,12 @@ if sys.version_info[:2] not in SUPPORTED_PYTHON:
         f"this is Python {sys.version_info[0]}.{sys.version_info[1]}. "
         "Its bytecode interpreter is written per Python version.")
 
-from .api import compile, reset  # noqa: E402
+from .api import compile, compiled_autograd, reset  # noqa: E402
 from .config import config  # noqa: E402
 from .diagnostics.errors import CompileError  # noqa: E402
 from .diagnostics.logs import set_logs  # noqa: E402
 from .graph.shapes import mark_dynamic, mark_static, maybe_mark_dynamic  # noqa: E402
 from .runtime.explain import explain  # noqa: E402
 
-__all__ = ["CompileError", "compile", "config", "explain", "mark_dynamic", "mark_static", "maybe_mark_dynamic",
-           "reset", "set_logs"]
+__all__ = ["CompileError", "compile", "compiled_autograd", "config", "explain", "mark_dynamic", "mark_static",
+           "maybe_mark_dynamic", "reset", "set_logs"]

@@ -8,6 +8,7 @@ from typing import Any, Callable
 import torch
 
 from .backends import lookup_backend
+from .runtime.autograd import CompiledAutograd, with_compiled_autograd
 from .runtime.compiled import CompiledDDP, CompiledFunction, CompiledModule, reset_all
 from .runtime.ddp import is_ddp
 
@@ -16,7 +17,8 @@ _DECORATOR = object()   # `@bytegraph.compile(backend=...)`: no model given yet
 
 
 def compile(model: Any = _DECORATOR, *, backend: str | Callable = "eager", fullgraph: bool = False,
-            dynamic: bool | None = None, mode: str | None = None, options: dict[str, Any] | None = None) -> Any:
+            dynamic: bool | None = None, mode: str | None = None, options: dict[str, Any] | None = None,
+            compiled_autograd: bool = False) -> Any:
     """Compile a function or an ``nn.Module``; usable as ``@bytegraph.compile`` or
     ``@bytegraph.compile(backend=...)``.
 
@@ -29,9 +31,32 @@ def compile(model: Any = _DECORATOR, *, backend: str | Callable = "eager", fullg
       False never does (every new size recompiles).
     * ``mode``/``options``: passed to a backend given by name, as torch.compile does
       (``mode="max-autotune"``, ``options={"epilogue_fusion": True}`` for Inductor).
+    * ``compiled_autograd``: a ``backward()`` run during a call (a graph break inside it) is
+      captured by compiled autograd and compiled by bytegraph with the same backend
+      (``bytegraph.compiled_autograd`` for a backward outside compiled code).
     """
     if model is _DECORATOR:
-        return lambda m: compile(m, backend=backend, fullgraph=fullgraph, dynamic=dynamic, mode=mode, options=options)
+        return lambda m: compile(m, backend=backend, fullgraph=fullgraph, dynamic=dynamic, mode=mode, options=options,
+                                 compiled_autograd=compiled_autograd)
+    compiled = _compile(model, backend, fullgraph, dynamic, mode, options)
+    if compiled_autograd:
+        autograd = CompiledAutograd(compile, backend, fullgraph=fullgraph, dynamic=dynamic, mode=mode, options=options)
+        return with_compiled_autograd(compiled, autograd)
+    return compiled
+
+
+def compiled_autograd(backend: str | Callable = "eager", *, fullgraph: bool = False, dynamic: bool | None = None,
+                      mode: str | None = None, options: dict[str, Any] | None = None) -> CompiledAutograd:
+    """``with bytegraph.compiled_autograd(backend="inductor") as ca:``: every ``backward()`` run
+    inside, in compiled code or not, is captured at run time by torch's compiled autograd (the
+    backward graph with its hooks and gradient accumulation) and compiled by bytegraph with
+    ``backend``; ``ca.compiled`` / ``ca.stats_all`` show the backward graphs. Outside the block
+    backward is eager autograd again."""
+    return CompiledAutograd(compile, backend, fullgraph=fullgraph, dynamic=dynamic, mode=mode, options=options)
+
+
+def _compile(model: Any, backend: str | Callable, fullgraph: bool, dynamic: bool | None, mode: str | None,
+             options: dict[str, Any] | None) -> Any:
     compiler = lookup_backend(backend, mode, options, dynamic)
     if is_ddp(model):
         return CompiledDDP(model, compiler, fullgraph, dynamic)

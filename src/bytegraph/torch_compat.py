@@ -90,6 +90,12 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "TransformGetItemToIndex": ("torch._dynamo._trace_wrapped_higher_order_op:TransformGetItemToIndex",),
     "autograd_function_apply": ("torch._functorch.autograd_function:autograd_function_apply",),
     "tree_flatten": ("torch.utils._pytree:tree_flatten",),
+    # Compiled autograd: the backward captured at run time, compiled by bytegraph (runtime/autograd.py,
+    # variables/autograd_runtime.py)
+    "compiled_autograd": ("torch._dynamo.compiled_autograd",),
+    "is_callable_allowed": ("torch._dynamo.trace_rules:is_callable_allowed",),     # torch.compiler.allow_in_graph
+    "dynamo_C": ("torch._C:_dynamo",),     # .compiled_autograd.clear_cache(): its cache of captured backwards
+    "external_utils": ("torch._dynamo.external_utils",),
     "broadcast_to_and_flatten": ("torch.utils._pytree:_broadcast_to_and_flatten",),
 }
 

@@ -169,10 +169,36 @@ def test_hook_handle_argument_breaks_with_reason(counter):
     for _ in range(3):
         x = torch.randn(2)
         assert same(cf(x, handle), fn(x, handle))
-    assert cf.stats.captures == 1 and cf.stats.recompiles == 0 and counter.frame_count == 0
+    # the read is a break; the multiplication after it is a graph of the resume function
+    assert cf.stats.captures == 1 and cf.stats.recompiles == 0 and counter.frame_count == 1
     (reason,) = cf.stats.eager_reasons + cf.stats.break_reasons
     assert reason.startswith("graph break GB005:")
-    assert "a hook handle (RemovableHandle) from outside the compiled function" in reason
+    assert ".id of a hook handle (RemovableHandle) from outside the compiled function" in reason
+
+
+def test_hook_handle_passed_through_and_removed(counter):
+    """A handle from outside the frame is a value like any other: stored, passed, returned as is;
+    its ``remove()`` is a break that runs natively (the hook is gone, as in eager)."""
+    def fn(x, handle, keep):
+        keep.append(handle)
+        y = x + 1
+        handle.remove()
+        return y * 2, handle
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(3):
+        calls = []
+        lin = torch.nn.Linear(2, 2)
+        handle = lin.register_forward_hook(lambda *a: calls.append(1))
+        keep = []
+        x = torch.randn(2)
+        out, h = cf(x, handle, keep)
+        assert same(out, (x + 1) * 2) and h is handle and keep == [handle]
+        lin(x)
+        assert calls == [] and not lin._forward_hooks
+    assert cf.stats.captures == 1 and counter.frame_count == 2
+    (reason,) = cf.stats.break_reasons
+    assert "RemovableHandle.remove()" in reason
 
 
 # -- custom __eq__/__hash__ as dict keys --------------------------------------------------------------------

@@ -173,7 +173,7 @@ class FakeTx:
         return SourcelessBuilder(self)(value)
 
 
-BREAKING = ("tensor subclass", "hook handle")                  # these rules raise a graph break
+BREAKING = ("tensor subclass",)                  # these rules raise a graph break
 GUARDED = [v for v in VALUES if v[2] not in BREAKING]
 @pytest.mark.parametrize("value, rule", [
     pytest.param(*v[1:], id=v[0]) for v in GUARDED])
@@ -241,8 +241,7 @@ def test_sourceless_objects_with_state_are_their_own_source():
 
 @pytest.mark.parametrize("value, words", [
     (torch.ones(1).as_subclass(MyTensor), "MyTensor"),
-    (_HANDLE, "RemovableHandle"),
-], ids=["tensor subclass", "hook handle"])
+], ids=["tensor subclass"])
 def test_breaking_rules_raise_a_graph_break(value, words):
     from bytegraph.diagnostics import breaks
     from bytegraph.diagnostics.errors import Unsupported

@@ -343,9 +343,12 @@ def wrap_contextvar(b: "VariableBuilder", value: contextvars.ContextVar) -> Vari
 
 
 def wrap_removable_handle(b: "VariableBuilder", value: Any) -> VariableTracker:
-    """Hook handles (``RemovableHandle``) from outside the frame: removing a hook while
-    tracing would change the model; a graph break says so."""
-    raise Unsupported(breaks.UNSUPPORTED_VALUE, "a hook handle (RemovableHandle) from outside the compiled function")
+    """Hook handles (``RemovableHandle``) from outside the frame (a resume function gets the one a
+    hook registered at a graph break returned): passed around as they are, rebuilt from their
+    source; ``remove()`` would change the model while tracing: a graph break at the call."""
+    from ..variables.tensor import HookHandleVariable
+
+    return HookHandleVariable(b.source)
 
 
 def is_literal_set(value: Any) -> bool:

@@ -390,6 +390,7 @@ class OutputGraph:
         # node -> the argument nodes whose version counter its fake run bumped (it wrote into them:
         # x.add_(), F.relu(x, inplace=True), out=)
         self._wrote: dict[torch.fx.Node, list[Any]] = {}
+        self.hooked: set[torch.fx.Node] = set()     # inputs a hook was registered on (replayed after the graph)
         self._last_placeholder: torch.fx.Node | None = None
         self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
         self.initial_grad_enabled = self.grad_enabled
@@ -613,6 +614,8 @@ class OutputGraph:
                               "Python number")
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
+        if self.hooked:
+            self._check_hooked_writes(target, tensor_args, versions)
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
         if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
             # (before the in-place early return below: `y.index_add_(0, i, s)` in a try raises at run time too)
@@ -634,6 +637,20 @@ class OutputGraph:
                 self.graph.erase_node(node)
             return same
         return self.wrap_fx_proxy(node, out)
+
+    def _check_hooked_writes(self, target: Any, tensor_args: list[Any], versions: list[Any]) -> None:
+        """An in-place write into an input (or a view of it) after a hook was registered on it:
+        eager's hook sees the gradient of the version it was registered on, the replayed one
+        (registered after the graph) the written one's; a break before the op keeps eager's order."""
+        for (n, f), v in zip(tensor_args, versions):
+            if v is None or _version(f) == v:
+                continue
+            while isinstance(n, torch.fx.Node) and n not in self.hooked and n.op in ("call_function", "call_method") \
+                    and n.args and isinstance(n.args[0], torch.fx.Node):
+                n = n.args[0]
+            if n in self.hooked:
+                raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_describe_target(target)} writes in place into "
+                                  f"{n.name}, an input a hook was registered on earlier in the frame")
 
     def run_fake(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
         what = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))

@@ -194,6 +194,11 @@ def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupport
             entry.make_resume_calls()
             return entry
     except (Unsupported, UserCodeError) as e:
+        if isinstance(e, Unsupported) and e.root_index is not None and e.root_index < why.root_index:
+            # retracing found an earlier instruction that must break (a value live at the break
+            # that can only exist if that instruction runs natively: a hook handle): break there
+            capture.release()
+            return _resume_after_break(owner, frame_locals, e, caller_exc)
         log_fallbacks.debug("%s: retracing up to the break failed: %s", owner.fn.__qualname__, e)
         first = e.render().splitlines()[0] if isinstance(e, Unsupported) else f"the program raises {type(e.original).__name__}"
         return f"retracing up to the break failed: {first}"

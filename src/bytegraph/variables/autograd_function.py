@@ -34,6 +34,15 @@ from .lists import TupleVariable
 from .subgraphs import Body, BodyInput, count_inputs, install, leaf_trackers, trace_body
 
 
+# autograd.Functions whose outputs' backward node is itself the point: (module, qualname) -> why
+# apply() runs natively (a graph break) instead of becoming a node whose outputs have the graph's node.
+RUN_NATIVELY: dict[tuple[str, str], str] = {
+    ("torch.nn.modules._functions", "BackwardHookFunction"): (
+        "(a module's full backward hooks): torch.utils.hooks.BackwardHook checks that its outputs' grad_fn is "
+        "BackwardHookFunctionBackward and registers the hooks on that node, which a graph's outputs do not have"),
+}
+
+
 class FunctionCtxVariable(VariableTracker):
     """The ``ctx`` of one ``apply`` call, made while tracing: what forward stores on it for backward."""
 
@@ -105,6 +114,9 @@ class AutogradFunctionApplyVariable(VariableTracker):
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         if kwargs:
             raise UserCodeError(TypeError("apply() takes no keyword arguments"))
+        native = RUN_NATIVELY.get((self.cls.__module__, self.cls.__qualname__))
+        if native is not None:
+            raise Unsupported(breaks.RUNS_NATIVELY, f"{self.cls.__qualname__}.apply() {native}")
         return build_autograd_function(tx, self.cls, self.cls_vt, [a.realize() for a in args])
 
     def reconstruct(self, cg: Any) -> None:

@@ -44,6 +44,8 @@ NATIVE_MODULES: tuple[tuple[str, breaks.BreakKind | None, str], ...] = (
     ("torch.autograd.forward_ad", breaks.RUNS_NATIVELY, "forward-mode AD (dual levels)"),
     ("torch._dynamo.mutation_guard", None,
      "nn.Module.__init__ as torch.compile patches it once it has run (its tag is skipped: variables/stdlib.py)"),
+    ("torch._dynamo.external_utils", None, "compiled autograd's runtime helpers (call_hook, call_backward, "
+     "call_accumulate_grad, unwrap_maybe_dynamic_int) that a captured backward graph calls: traced, as torch.compile does"),
     ("torch._dynamo", breaks.DISABLED, "marked torch.compiler.disable (or part of torch.compile's own machinery)"),
 )
 

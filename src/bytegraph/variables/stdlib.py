@@ -19,6 +19,7 @@ from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource
 from ..torch_compat import dict_version
+from .autograd_runtime import AUTOGRAD_RUNTIME_HANDLERS
 from .base import NotConstant, Tx, VariableTracker, fold
 
 
@@ -85,6 +86,7 @@ PY_FUNCTION_HANDLERS_BY_NAME: dict[tuple[str, str], Callable[..., VariableTracke
     # every new module for its own heuristics; nothing in a traced program reads the tag.
     ("torch._dynamo.mutation_guard", "GenerationTracker.tag"): _skip,     # torch 2.13, 2.14: a classmethod
     ("torch._dynamo.mutation_guard", "_GenerationTracker.tag"): _skip,    # torch 2.15: a method of one instance
+    **AUTOGRAD_RUNTIME_HANDLERS,        # a backward graph captured by compiled autograd calls these
 }
 
 

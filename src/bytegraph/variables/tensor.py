@@ -9,7 +9,8 @@ data itself (``bool(x)``, ``x.item()`` feeding Python) is a graph break.
 tensor: of an input, it is read through ``AttrSource(x, "grad")`` (a tensor input of its own, or
 None, guarded as any value); a tensor the graph computes has none yet. Assigning it (``p.grad =
 None``, ``p.grad = g``) on an input is a side effect written back after the graph, and later reads
-in the trace see the assigned value.
+in the trace see the assigned value. ``x.register_hook(fn)`` (and the post-accumulate-grad
+kind) on an input is a side effect too, replayed after the graph (``_defer_hook``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ BREAKING_METHODS: dict[str, breaks.BreakKind] = {
     "item": breaks.DATA_DEPENDENT_OP, "tolist": breaks.DATA_DEPENDENT_OP,
     "__bool__": breaks.DATA_DEPENDENT_BRANCH, "__int__": breaks.DATA_DEPENDENT_OP,
     "__float__": breaks.DATA_DEPENDENT_OP, "__index__": breaks.DATA_DEPENDENT_OP,
-    "backward": breaks.UNSUPPORTED_CALL, "register_hook": breaks.UNSUPPORTED_CALL,
+    "backward": breaks.UNSUPPORTED_CALL,
     "data_ptr": breaks.UNSUPPORTED_CALL, "untyped_storage": breaks.UNSUPPORTED_CALL,
     "__repr__": breaks.PRINT_OR_IO, "__str__": breaks.PRINT_OR_IO, "__format__": breaks.PRINT_OR_IO,
 }
@@ -55,6 +56,7 @@ class TensorVariable(VariableTracker):
         self.fake = fake
         self.py_type = py_type
         self.assigned: dict[str, VariableTracker] = {}     # REAL_ATTRS the trace assigned, by name
+        self.hooks: list[DeferredHookHandle] = []           # hooks registered on an input, in order
 
     def python_type(self) -> type:
         return self.py_type
@@ -103,15 +105,54 @@ class TensorVariable(VariableTracker):
         self.assigned[attr] = value
         return tx.wrap_const(None)
 
+    @pymethod("register_hook")
+    def _register_hook(self, tx: Tx, hook: VariableTracker) -> VariableTracker:
+        return self._defer_hook(tx, "register_hook", hook)
+
+    @pymethod("register_post_accumulate_grad_hook")
+    def _register_post_accumulate_grad_hook(self, tx: Tx, hook: VariableTracker) -> VariableTracker:
+        return self._defer_hook(tx, "register_post_accumulate_grad_hook", hook)
+
+    def _defer_hook(self, tx: Tx, method: str, hook: VariableTracker) -> VariableTracker:
+        """``x.register_hook(fn)`` on an input: the registration is a side effect replayed on the
+        real tensor after the graph (and before a break's instruction), as torch.compile replays
+        it. A hook fires when backward reaches the tensor, which is after the frame's graph has
+        run whenever the registration happens: the same gradients and calls as eager. On a tensor
+        the graph computes it stays a graph break: the real tensor is not the graph's output
+        (an AOT backend's graph hands out its own), so a hook registered on it later would never
+        fire (torch.compile keeps such hooks in the graph only under compiled autograd)."""
+        if self.source is None:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() on {self.describe()}, which the graph "
+                              "computes (only a hook on an input is replayed after the graph)")
+        real = tx.graph.example_of(self.source)
+        if real is None or not real.requires_grad or (method == "register_post_accumulate_grad_hook"
+                                                      and not real.is_leaf):
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() on {self.describe()} (eager raises: it "
+                              "does not require grad, or is not a leaf)")
+        if self.node.graph is not tx.graph.root_graph:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() inside the body of a higher-order op")
+        tx.mutation(self, f"Tensor.{method}()")
+        tx.graph.hooked.add(self.node)      # (a later in-place write into it breaks: OutputGraph._record_node)
+        handle = DeferredHookHandle(self, method, hook, _root_instruction(tx))
+        self.hooks.append(handle)
+        return handle
+
     def replay_values(self) -> list[VariableTracker]:
-        return list(self.assigned.values())
+        return [*self.assigned.values(), *(h.hook for h in self.hooks if not h.removed)]
 
     def replay(self, cg: Any) -> None:
-        """``x.grad = value`` on the real tensor, for each attribute the trace assigned."""
+        """``x.grad = value`` on the real tensor, for each attribute the trace assigned; then
+        ``x.register_hook(fn)`` for each hook the trace registered (and did not remove)."""
         for attr, vt in self.assigned.items():
             cg.reconstruct(vt)
             cg.load_source(self.source)
             cg.emit("STORE_ATTR", attr)
+        for handle in self.hooks:
+            if not handle.removed:
+                cg.push_call_target(lambda h=handle: (cg.load_source(self.source), cg.load_attr(h.method)))
+                cg.reconstruct(handle.hook)
+                cg.call(1)
+                cg.emit("POP_TOP")
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         if name in BREAKING_METHODS:
@@ -167,3 +208,77 @@ class TensorVariable(VariableTracker):
     def __repr__(self) -> str:
         return f"TensorVariable({self.node.name})"
 
+
+
+def _root_instruction(tx: Tx) -> int | None:
+    """The index of the compiled frame's instruction being run (a call, when ``tx`` is inlining)."""
+    root = tx
+    while getattr(root, "parent", None) is not None:
+        root = root.parent
+    current = getattr(root, "current", None)
+    return getattr(current, "index", None)
+
+
+class DeferredHookHandle(VariableTracker):
+    """The handle of a hook registered on an input in the trace (``TensorVariable._defer_hook``):
+    ``remove()`` before the frame ends cancels the registration; the handle itself exists only
+    once the registration runs, so keeping it past the frame (returning or storing it, or holding
+    it across a graph break) is a graph break at the registration instead."""
+
+    def __init__(self, tensor: TensorVariable, method: str, hook: VariableTracker, root_index: int | None) -> None:
+        super().__init__(None)
+        self.tensor, self.method, self.hook = tensor, method, hook
+        self.removed = False
+        self.root_index = root_index        # the frame's instruction the registration happened under
+
+    def python_type(self) -> type:
+        from torch.utils.hooks import RemovableHandle
+
+        return RemovableHandle
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name == "remove":
+            return BoundMethodVariable(self, name)
+        raise Unsupported(breaks.UNSUPPORTED_VALUE, f".{name} of {self.describe()}")
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        if name == "remove" and not args and not kwargs:
+            self.removed = True
+            return tx.wrap_const(None)
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"RemovableHandle.{name}() of a hook registered in the trace")
+
+    def reconstruct(self, cg: Any) -> None:
+        # a break at the registration instead: retraced up to it, the call runs natively there
+        e = Unsupported(breaks.UNSUPPORTED_CALL, f"{self.describe()} whose handle is kept past the graph "
+                        "(returned, stored, or live at a graph break)")
+        e.root_index = self.root_index
+        raise e
+
+    def describe(self) -> str:
+        return f"a hook registered on {self.tensor.describe()} by Tensor.{self.method}()"
+
+
+class HookHandleVariable(VariableTracker):
+    """A ``RemovableHandle`` from outside the frame (builder rule "hook handle"): opaque, rebuilt
+    from its source; any method call (``remove()``) is a graph break that runs it natively."""
+
+    def python_type(self) -> type:
+        from torch.utils.hooks import RemovableHandle
+
+        return RemovableHandle
+
+    def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"RemovableHandle.{name}() of a hook handle from outside the "
+                          "compiled function (it changes the hooks of a tensor or module)")
+
+    def var_getattr(self, tx: Tx, name: str) -> VariableTracker:
+        if name == "remove":
+            return BoundMethodVariable(self, name)
+        raise Unsupported(breaks.UNSUPPORTED_VALUE, f".{name} of a hook handle (RemovableHandle) from outside the "
+                          "compiled function")
+
+    def reconstruct(self, cg: Any) -> None:
+        cg.load_source(self.source)
+
+    def describe(self) -> str:
+        return f"hook handle {self.source.name() if self.source is not None else ''}"

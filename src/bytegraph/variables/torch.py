@@ -2,6 +2,7 @@
 
 What happens to a call, first match wins:
 
+0. Marked ``torch.compiler.allow_in_graph``: a graph op, whatever module it is in.
 1. ``native.NATIVE_MODULES``: a functorch builtin, or a function torch marks to run eagerly
    that belongs to a transform or higher-order op (``checkpoint``): a graph break that runs it
    natively (GB019).
@@ -20,6 +21,7 @@ What happens to a call, first match wins:
 from __future__ import annotations
 
 import re
+import sys
 import types
 from typing import Any, Callable
 
@@ -141,9 +143,24 @@ def unwrap_disabled(fn: Any) -> Any:
     return fn
 
 
+def allowed_in_graph(value: Any) -> bool:
+    """Marked ``torch.compiler.allow_in_graph`` (torch.compile's ``allow_in_graph``): put in the
+    graph as one op, run on fake tensors, never inlined. Compiled autograd marks so what its
+    backward graphs call: each autograd node's functional form (``compiled_autograd.ops.MulBackward0``,
+    ``validate_outputs``), the prologue of a compiled forward's backward."""
+    if "torch._dynamo.trace_rules" not in sys.modules:      # (nothing can be marked before it loads)
+        return False
+    from ..torch_compat import is_callable_allowed
+
+    try:
+        return is_callable_allowed(value)
+    except TypeError:
+        return False
+
+
 def is_torch_callable(value: Any) -> bool:
     """A callable that bytegraph treats as a graph operation (or a trace-time query)."""
-    if isinstance(value, (OpOverload, OpOverloadPacket)):
+    if isinstance(value, (OpOverload, OpOverloadPacket)) or allowed_in_graph(value):
         return True
     if isinstance(value, types.FunctionType) and value.__code__ is _DISABLED_CODE:
         return True
@@ -179,6 +196,8 @@ class TorchVariable(VariableTracker):
         return self.fn
 
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+        if allowed_in_graph(self.fn):
+            return tx.graph.call_function(self.fn, args, kwargs)
         fn = unwrap_disabled(self.fn)
         if fn in disable_decorators() and len(args) == 1:
             return NativeCallVariable(fn, args[0])          # torch.compiler.disable(fn, recursive=..., reason=...)
