@@ -15,7 +15,7 @@ from bytegraph.guards import Guard, GuardKind, GuardSet, IdRef, ShapeGuards, Ten
 from torch._C._dynamo.guards import dict_version
 
 from bytegraph.guards.codegen import compile_guards
-from bytegraph.guards.guard import GlobalStateSnapshot
+from bytegraph.guards.guard import GlobalStateSnapshot, StorageSets
 from bytegraph.sources import AttrSource, FreeVarSource, GlobalSource, ItemSource, LocalSource, ModuleGlobalsSource
 
 K = GuardKind
@@ -205,6 +205,8 @@ CASES = [
     ("NO_TENSOR_ALIASING 2", [Guard(None, K.NO_TENSOR_ALIASING, (A, B))], two, {}, (_T, _T.clone()), [(_T, _T)]),
     ("NO_TENSOR_ALIASING 3", [Guard(None, K.NO_TENSOR_ALIASING, (A, B, C))], three, {},
      (_T, _T.clone(), _T.clone()), [(_T, _T.clone(), _T), (_T, _T, _T.clone())]),
+    ("NO_STORAGE_OVERLAP", [Guard(None, K.NO_STORAGE_OVERLAP, StorageSets((A,), (B, C)))], three, {},
+     (_T, _T.clone(), _T.clone()), [(_T, _T.clone(), _T.detach()), (_T, _T[1:], _T.clone()), (_T, _T.clone(), _T)]),
     ("DISTINCT_OBJECTS", [Guard(None, K.DISTINCT_OBJECTS, (A, B))], two, {}, (_SAME, Obj()), [(_SAME, _SAME)]),
     ("NO_MODULE_HOOKS", [Guard(A, K.NO_MODULE_HOOKS)], one, {}, (_LIN,), "hooked_module"),
     ("NO_GLOBAL_MODULE_HOOKS", [Guard(None, K.NO_GLOBAL_MODULE_HOOKS)], one, {}, (1,), "global_hook"),

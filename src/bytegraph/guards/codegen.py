@@ -38,7 +38,7 @@ from ..torch_compat import TensorGuards, dict_version
 from . import fastpath, snapshot
 from .emit import Emitter, Namespace as _Namespace, signature_source
 from .fastpath import referenced as _referenced
-from .guard import Guard, GuardKind, GuardSet, payload_text
+from .guard import Guard, GuardKind, GuardSet, payload_text, storages_disjoint
 
 _K = GuardKind
 
@@ -73,6 +73,10 @@ def _aliasing_expr(exprs: list[str]) -> str:
     return f"len({{{', '.join(f'id({e})' for e in exprs)}}}) == {len(exprs)}"
 
 
+def _tuple_expr(exprs: list[str]) -> str:
+    return f"({', '.join(exprs)},)" if exprs else "()"
+
+
 # kind -> (guard, expression of its source, other-source expression fn, namespace) -> Python condition
 _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespace], str]] = {
     _K.TYPE_MATCH: lambda g, e, x, ns: f"type({e}) is {ns.name(g.payload, 'type')}",
@@ -93,6 +97,9 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.DUPLICATE_INPUT: lambda g, e, x, ns: f"{e} is {x(g.payload)}",
     _K.NO_TENSOR_ALIASING: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
     _K.DISTINCT_OBJECTS: lambda g, e, x, ns: _aliasing_expr([x(s) for s in g.payload]),
+    _K.NO_STORAGE_OVERLAP: lambda g, e, x, ns: (f"{ns.name(storages_disjoint, 'storages_disjoint')}("
+                                                f"{_tuple_expr([x(s) for s in g.payload.written])}, "
+                                                f"{_tuple_expr([x(s) for s in g.payload.others])})"),
     _K.GLOBAL_STATE: lambda g, e, x, ns: f"{ns.name(g.payload.guard.check, 'global_state')}()",
     _K.SHAPE_ENV: lambda g, e, x, ns: " and ".join(f"({c})" for c in g.payload.code),
     _K.NO_MODULE_HOOKS: lambda g, e, x, ns: (f"not ({e}._forward_hooks or {e}._forward_pre_hooks or {e}._backward_hooks "
@@ -135,7 +142,7 @@ _ACTUAL: dict[GuardKind, Callable[[Any], str]] = {
 
 def _order(g: Guard) -> tuple[int, int]:
     rank = {_K.GLOBAL_STATE: 0, _K.NO_GLOBAL_MODULE_HOOKS: 0, _K.DUPLICATE_INPUT: 2,
-            _K.NO_TENSOR_ALIASING: 2, _K.DISTINCT_OBJECTS: 2, _K.SHAPE_ENV: 3}.get(g.kind, 1)
+            _K.NO_TENSOR_ALIASING: 2, _K.NO_STORAGE_OVERLAP: 2, _K.DISTINCT_OBJECTS: 2, _K.SHAPE_ENV: 3}.get(g.kind, 1)
     return rank, len(g.source.chain()) if g.source is not None else 0
 
 
@@ -207,7 +214,7 @@ def _explain(g: Guard, ns: dict[str, Any], frame_locals: dict[str, Any]) -> str:
     if g.kind is _K.SHAPE_ENV:
         failed = [shown for code, shown in zip(g.payload.code, g.payload.shown) if not eval(code, ns, frame_locals)]
         return f"symbolic shape guard failed: {' and '.join(failed) or str(g.payload)}"
-    if g.kind in (_K.DUPLICATE_INPUT, _K.NO_TENSOR_ALIASING, _K.DISTINCT_OBJECTS):
+    if g.kind in (_K.DUPLICATE_INPUT, _K.NO_TENSOR_ALIASING, _K.NO_STORAGE_OVERLAP, _K.DISTINCT_OBJECTS):
         return f"{g.kind.value}: aliasing between inputs changed ({payload_text(g)}){why}"
     value = eval(g.source.guard_expr(), ns, frame_locals)
     actual = _ACTUAL.get(g.kind, repr)(value)

@@ -59,7 +59,7 @@ def referenced(g: Guard) -> list[Source]:
     out = [g.source] if g.source is not None else []
     if g.kind in (_K.DUPLICATE_INPUT, _K.DICT_CONTAINS_OBJECT, _K.DICT_NOT_CONTAINS_OBJECT):
         out.append(g.payload)
-    elif g.kind in (_K.NO_TENSOR_ALIASING, _K.DISTINCT_OBJECTS):
+    elif g.kind in (_K.NO_TENSOR_ALIASING, _K.DISTINCT_OBJECTS, _K.NO_STORAGE_OVERLAP):
         out.extend(g.payload)
     return out
 

@@ -40,6 +40,8 @@ class GuardKind(enum.Enum):
     TENSOR_MATCH = "TENSOR_MATCH"            # type, dtype, device, requires_grad, sizes, strides, dispatch keys
     DUPLICATE_INPUT = "DUPLICATE_INPUT"      # x is y: two sources reached one object (payload: y's source)
     NO_TENSOR_ALIASING = "NO_TENSOR_ALIASING"  # tensor inputs are distinct objects  (payload: their sources)
+    NO_STORAGE_OVERLAP = "NO_STORAGE_OVERLAP"  # inputs the graph writes share no storage with other tensor inputs
+    #                                          (payload: StorageSets; the storage half of NO_TENSOR_ALIASING)
     DISTINCT_OBJECTS = "DISTINCT_OBJECTS"    # objects the trace told apart (`is`, dict keys) still are (payload: sources)
     SHAPE_ENV = "SHAPE_ENV"                  # torch ShapeEnv's guards over symbolic sizes (payload: ShapeGuards)
     NO_MODULE_HOOKS = "NO_MODULE_HOOKS"      # module x has no hooks and was not m.compile()d
@@ -64,6 +66,35 @@ def _describe(obj: object) -> str:
     except Exception:   # noqa: BLE001
         name = None
     return f"{type(obj).__name__} {name}" if isinstance(name, str) else f"{type(obj).__name__} object"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StorageSets:
+    """NO_STORAGE_OVERLAP's payload: the tensor inputs a graph writes in place, and the other
+    tensor inputs whose storage none of them may share (an in-place write through one would
+    change what the graph reads from the other, which a functionalizing backend does not see).
+    Iterates over every source it names, like NO_TENSOR_ALIASING's tuple."""
+
+    written: tuple[Source, ...]
+    others: tuple[Source, ...]
+
+    def __iter__(self) -> Iterator[Source]:
+        return iter(self.written + self.others)
+
+
+def storage_key(value: Any) -> Any:
+    """What identifies a tensor's storage while it lives (a tensor without one, sparse or a
+    wrapper subclass, is its own key: it can share nothing that can be checked)."""
+    try:
+        return value.untyped_storage()._cdata
+    except Exception:   # noqa: BLE001 - no storage to compare
+        return value
+
+
+def storages_disjoint(written: tuple, others: tuple) -> bool:
+    """Whether no tensor in ``written`` shares storage with another tensor of either tuple."""
+    mine = {storage_key(t) for t in written}
+    return len(mine) == len(written) and not any(storage_key(t) in mine for t in others)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -157,6 +188,8 @@ def payload_text(g: Guard) -> str:
         return p.name()
     if g.kind in (GuardKind.NO_TENSOR_ALIASING, GuardKind.DISTINCT_OBJECTS):
         return ", ".join(s.name() for s in p)
+    if g.kind is GuardKind.NO_STORAGE_OVERLAP:
+        return f"{', '.join(s.name() for s in p.written)} (written) vs {', '.join(s.name() for s in p.others)}"
     if g.kind in _NO_PAYLOAD:
         return ""
     return str(p) if g.kind in (GuardKind.TENSOR_MATCH, GuardKind.GLOBAL_STATE) else repr(p)

@@ -26,6 +26,7 @@ import types
 import warnings
 from typing import Any
 
+from ..backends.registry import eager as run_natively
 from ..codegen.pycodegen import PyCodegen
 from ..codegen.transform import Preloaded, graph_call, make_function
 from ..diagnostics.errors import CompileError, Unsupported, UserCodeError
@@ -34,7 +35,7 @@ import torch
 
 from ..guards import Guard, GuardKind, ShapeGuards, TensorSpec
 from ..guards.codegen import CompiledGuards, compile_guards
-from ..guards.guard import GlobalStateSnapshot
+from ..guards.guard import GlobalStateSnapshot, StorageSets, storages_disjoint
 from ..interpreter.capture import CaptureState
 from ..interpreter.translator import InstructionTranslator, bind_arguments, program_for, root_translator
 from ..sources import FloatTensorSource, NumpyTensorSource
@@ -249,17 +250,48 @@ def _accept_all_entry(owner: Any, reason: str) -> CacheEntry:
     return CacheEntry(_accept_all, owner.fn, guards, None, reason, accepts_all=True)
 
 
-def _install_aliasing_guard(capture: CaptureState) -> None:
+def _storage_sets(capture: CaptureState) -> StorageSets | None:
+    """The tensor inputs the graph writes in place and the other tensor inputs (parameters and
+    buffers included: a written input may be a ``.detach()`` of one), when it writes any and
+    has others. An ndarray's tensor and a float's are new on every call: not compared."""
+    graph = capture.graph
+    tensors = [i for i, a in enumerate(graph.graph_args) if isinstance(a.fake, torch.Tensor)
+               and not isinstance(a.source, (FloatTensorSource, NumpyTensorSource))]
+    written = set(graph.mutated_inputs()) & set(tensors)
+    if not written or len(tensors) < 2:
+        return None
+    return StorageSets(tuple(graph.graph_args[i].source for i in tensors if i in written),
+                       tuple(graph.graph_args[i].source for i in tensors if i not in written))
+
+
+def _shares_written_storage(capture: CaptureState) -> bool:
+    """Whether, in this call, an input the graph writes shares storage with another tensor
+    input (``y = x.detach()``; views of one base): eager's write through one shows in the
+    other, which a functionalizing backend (AOTAutograd) does not reproduce (DESIGN 52)."""
+    sets = _storage_sets(capture)
+    if sets is None:
+        return False
+    examples = {a.source: a.example for a in capture.graph.graph_args}
+    return not storages_disjoint(tuple(examples[s] for s in sets.written), tuple(examples[s] for s in sets.others))
+
+
+def _install_aliasing_guard(capture: CaptureState, native: bool = False) -> None:
     """The graph assumes its tensor inputs are distinct objects (parameters and buffers are
     exempt, as in torch.compile: they are distinct by construction). Numbers are not tensors
     (equal small ints are one object); an ndarray's tensor is new on every call, so the
-    ndarray itself is compared."""
+    ndarray itself is compared. A graph that writes inputs in place also assumes they share
+    no storage with its other tensor inputs (NO_STORAGE_OVERLAP), unless it runs natively
+    (``native``: they shared storage at capture, and the graph is right either way)."""
     sources = tuple(a.source.of if isinstance(a.source, NumpyTensorSource) else a.source
                     for a in capture.graph.graph_args
                     if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state()
                     and not isinstance(a.source, FloatTensorSource))     # a new tensor on every call
     if len(sources) >= 2:
         capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
+    sets = None if native else _storage_sets(capture)
+    if sets is not None:
+        capture.guards.add(Guard(None, GuardKind.NO_STORAGE_OVERLAP, sets,
+                                 "the graph writes inputs in place, assumed to share no storage with the others"))
     if len(capture.distinct) >= 2:
         capture.guards.add(Guard(None, GuardKind.DISTINCT_OBJECTS, tuple(capture.distinct),
                                  "the trace told these objects apart by identity"))
@@ -394,6 +426,7 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
     body = out.instrs
     gm = None
     compiled = None
+    native = False
     if not out.graph_outputs and graph.has_work() and graph.only_switches_grad_mode():
         body = _switch_grad_mode(out, graph.grad_enabled) + body
     elif out.graph_outputs or graph.has_work():
@@ -402,7 +435,13 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
         gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())
-        backend = split_for_ddp(owner.backend) if active_ddp_module() is not None else owner.backend
+        native = _shares_written_storage(capture)
+        if native:
+            log_fallbacks.debug("graph %d of %s runs natively, not through the backend: an input it writes "
+                                "shares storage with another input", owner.stats.captures, fn.__qualname__)
+            backend = run_natively       # the recorded ops in order, on the real tensors: writes show as in eager
+        else:
+            backend = split_for_ddp(owner.backend) if active_ddp_module() is not None else owner.backend
         compiled = graph.compile_with(backend, gm)
         # An op that raises at run time must leave the program as eager would: inside its
         # try/with, or before side effects the frame made ahead of it (written back after the
@@ -416,7 +455,7 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
     for source, value, why in graph.specialized_floats:    # floats whose value the trace used
         capture.guards.add(Guard(source, GuardKind.EQUALS_MATCH, value, f"a float made a constant: {why}"))
     _refresh_tensor_specs(capture)
-    _install_aliasing_guard(capture)
+    _install_aliasing_guard(capture, native)
     _install_shape_guards(capture)
     inputs = [a.source for a in graph.graph_args]
     # the guards first: a state snapshot may hand the graph its parameters (guards/snapshot.py)

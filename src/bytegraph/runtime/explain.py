@@ -98,6 +98,8 @@ _PYTHON: dict[GuardKind, Any] = {
     _K.DUPLICATE_INPUT: lambda g, e: f"{e} is {g.payload.name()}",
     _K.NO_TENSOR_ALIASING: lambda g, e: _aliasing([s.name() for s in g.payload]),
     _K.DISTINCT_OBJECTS: lambda g, e: _aliasing([s.name() for s in g.payload]),
+    _K.NO_STORAGE_OVERLAP: lambda g, e: (f"storages_disjoint(written=({', '.join(s.name() for s in g.payload.written)}), "
+                                         f"others=({', '.join(s.name() for s in g.payload.others)}))"),
     _K.SHAPE_ENV: lambda g, e: " and ".join(g.payload.shown),
     _K.NO_MODULE_HOOKS: lambda g, e: f"has_no_hooks({e})",
     _K.NO_GLOBAL_MODULE_HOOKS: lambda g, e: "no_global_module_hooks()",

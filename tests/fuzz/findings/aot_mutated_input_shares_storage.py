@@ -1,6 +1,6 @@
 """Fuzz finding (aot_eager): a graph input written in place shares storage with another input: stale read
 
-status: open (aotfuzz; torch.compile(backend="aot_eager") raises BackendCompilerFailed instead)
+status: fixed (aliasing; torch.compile(backend="aot_eager") raises BackendCompilerFailed instead)
 backend: aot_eager
 kind: mismatch
 seed: 90061 (flags all; minimised by hand from the aotfuzz campaign: ARGS[1] = ARGS[0], then
@@ -12,8 +12,10 @@ actual (bytegraph, aot_eager): call 1 returns the value from before the write. T
   stale. The "eager" backend is right. torch.compile guards storage overlap of inputs, recompiles,
   and AOTAutograd then refuses the graph ("does not yet handle non-differentiable view input
   mutations": BackendCompilerFailed reaches the user).
-fix (not done): guard that an input the graph writes into shares no storage with another tensor
-  input (and, where it does, compile that graph without AOTAutograd or run it eagerly).
+fix: a graph that writes inputs in place is guarded by NO_STORAGE_OVERLAP (no written input
+  shares storage with another tensor input, parameters included), so call 1 recompiles; a graph
+  captured while they share storage runs its recorded ops natively, not through the backend
+  (DESIGN 52; tests/capture/test_storage_aliasing.py).
 Replay: python -m tests.fuzz --replay tests/fuzz/findings/aot_mutated_input_shares_storage.py
 """
 
