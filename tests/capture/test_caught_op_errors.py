@@ -103,3 +103,55 @@ def test_uncaught_error_still_raises_eagers(counter):
             cf(x)
         assert str(compiled.value) == str(eager.value)
     assert cf.stats.eager == 1 and cf.stats.eager_reasons[0].startswith("the program raises RuntimeError")
+
+
+# matrix ops whose fake kernels do not compare dtypes (graph/eager_checks.py); each result unused
+MIXED_DTYPE_OPS = {
+    "linear": lambda x, w, v: torch.nn.functional.linear(x, w, v),
+    "mm": lambda x, w, v: torch.mm(x, w),
+    "addmm": lambda x, w, v: torch.addmm(v, x, w),
+    "addmm_bias": lambda x, w, v: torch.addmm(x[0], w, w.t()),
+    "mv": lambda x, w, v: torch.mv(x, v),
+    "addmv": lambda x, w, v: torch.addmv(v, x, v),
+    "addmv_bias": lambda x, w, v: torch.addmv(x[0], w, v),
+    "matmul": lambda x, w, v: x @ w,
+}
+
+
+@pytest.mark.parametrize("backend", ["eager", "aot_eager"])
+@pytest.mark.parametrize("name", list(MIXED_DTYPE_OPS))
+def test_dead_matrix_op_with_mixed_dtypes_raises_eagers_error(name, backend):
+    """Fuzz seed 70091: an op whose result is unused is dropped by AOTAutograd, so an error only
+    its eager kernel checks (operands of two dtypes) was lost. The trace raises it: the frame
+    runs eagerly for those dtypes and the program sees eager's exception; same dtypes keep the graph."""
+    op = MIXED_DTYPE_OPS[name]
+
+    def fn(x, w, v):
+        op(x, w, v)                  # result unused
+        return x.sum() * 2
+
+    def fn_caught(x, w, v):
+        try:
+            op(x, w, v)
+        except RuntimeError as e:
+            return str(e)
+        return x.sum() * 2
+
+    w, v = torch.randn(3, 3), torch.randn(3)
+    for program in (fn, fn_caught):
+        cf = bytegraph.compile(program, backend=backend)
+        for dtype in (torch.float32, torch.bfloat16, torch.float32, torch.bfloat16):
+            x = torch.randn(3, 3).to(dtype)
+            if program is fn and dtype is torch.bfloat16:
+                with pytest.raises(RuntimeError) as eager:
+                    program(x, w, v)
+                with pytest.raises(RuntimeError) as compiled:
+                    cf(x, w, v)
+                assert str(compiled.value) == str(eager.value)
+            else:
+                expected = program(x, w, v)
+                assert same(cf(x, w, v), expected), (name, dtype)
+                if program is fn_caught and dtype is torch.bfloat16:
+                    assert isinstance(expected, str) and "dtype" in expected
+        s = cf.stats
+        assert s.captures == 2 and s.graphs >= 1 and s.recompiles == 1, (program.__name__, s)

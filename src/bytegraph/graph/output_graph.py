@@ -32,6 +32,7 @@ from ..torch_compat import (
     DynamicOutputShapeException,
     FakeTensor,
     FakeTensorMode,
+    HigherOrderOperator,
     GuardOnDataDependentSymNode,
     PendingUnbackedSymbolNotFound,
     ShapeEnv,
@@ -53,6 +54,7 @@ from ..variables.symbolic import SymNodeVariable, is_symbolic
 from ..variables.tensor import TensorVariable
 from ..variables.triton import launch_writes
 from . import scalar_operands
+from .eager_checks import EagerChecks
 from .float_operands import tensor_operands
 from .shapes import ShapeSource
 from .subgraph import Escaped, SubgraphScope, fake_like, install_module, make_graph_module
@@ -665,6 +667,8 @@ class OutputGraph:
                     stack.enter_context(torch.autocast(device_type, dtype, enabled, cache))
                 for mode in self.inference_mode:
                     stack.enter_context(torch.inference_mode(mode))
+                if not isinstance(target, HigherOrderOperator):      # (a HOP has no rule for a user mode)
+                    stack.enter_context(EagerChecks())               # what fake kernels do not check
                 if kind == "call_method":
                     return getattr(args[0], target)(*args[1:], **kwargs)
                 return target(*args, **kwargs)

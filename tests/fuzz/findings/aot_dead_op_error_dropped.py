@@ -1,6 +1,6 @@
 """Fuzz finding (aot_eager): an op whose result is unused and which raises in eager is dropped: no error
 
-status: open (torch does the same: torch.compile(backend="aot_eager") returns too; not fixed in bytegraph)
+status: fixed (aliasing; torch.compile(backend="aot_eager") still returns)
 backend: aot_eager
 kind: mismatch
 seed: 70091 (flags all; minimised by the shrinker)
@@ -14,9 +14,9 @@ actual (bytegraph, aot_eager): returns. t4 is used only for type(t4).__name__, s
   (Before: the seed also hit an internal fallback, PendingUnbackedSymbolNotFound on
   ``def g8(a, k=len(t4.nonzero()))``: fixed, unbacked symbols are bound to their node;
   tests/capture/test_unbacked_concrete.py.)
-fix (not done): eager's dtype checks for the ops whose fake kernels lack them, run on the fake
-  arguments before the op is recorded (a short table: mm/addmm/mv/addmv), so the trace raises the
-  program's error and the frame runs eagerly.
+fix: eager's dtype checks for aten mm/addmm/mv/addmv run while each op is traced
+  (graph/eager_checks.py), so the trace raises the program's error and the frame runs eagerly
+  (tests/capture/test_caught_op_errors.py::test_dead_matrix_op_with_mixed_dtypes_raises_eagers_error).
 Replay: python -m tests.fuzz --replay tests/fuzz/findings/aot_dead_op_error_dropped.py
 """
 
