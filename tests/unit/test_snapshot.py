@@ -16,9 +16,9 @@ from bytegraph.sources import (AttrSource, GlobalsDictSource, InstanceAttrSource
                                ModuleGlobalsSource, ObjectRefSource, TypeSource)
 from bytegraph.guards import snapshot as snapshot_module
 
-# Snapshots rely on dict version tags seeing attribute writes; where they do not (CPython 3.13,
-# probed at import: guards/snapshot.py TAGS_SEE_WRITES) snapshots are off and every guard is
-# checked on each call, as the rest of the suite tests.
+# Snapshots rely on dict version tags seeing attribute writes; where they do not (CPython 3.13.0:
+# a bug, python/cpython#125608, fixed in 3.13.1; probed at import: guards/snapshot.py TAGS_SEE_WRITES)
+# snapshots are off and every guard is checked on each call, as the rest of the suite tests.
 pytestmark = pytest.mark.skipif(not snapshot_module.TAGS_SEE_WRITES,
                                 reason="snapshots are off on this Python (its dict version tags miss attribute writes)")
 

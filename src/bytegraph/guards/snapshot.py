@@ -449,7 +449,9 @@ _STABLE: dict[GuardKind, Callable[[_Planner, Guard], bool]] = {
 
 def _writes_change_tags() -> bool:
     """Whether this Python bumps a dict's version tag on every way an attribute or a class
-    attribute is written (true on CPython 3.11-3.13; snapshots are off where it is not)."""
+    attribute is written: true on CPython 3.11, 3.12 and 3.13.1+, false on 3.13.0, where a store
+    into an object's inline values skips the tag (python/cpython#125608, fixed in 3.13.1;
+    torch.compile turns its own dict-tag shortcut off there too). Snapshots are off where it is false."""
     class Probe:
         pass
 
