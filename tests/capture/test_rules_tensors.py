@@ -3,6 +3,7 @@ test per case: (a) the value is used and the answer is eager's, (b) changing wha
 TENSOR_MATCH or the alias guards protect recompiles, naming the source, (c) changing what
 they do not protect (tensor values, unread tensors) does not."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -344,3 +345,34 @@ def test_subclass_after_plain_tensor_recompiles_into_eager(counter):
     assert "L['x']" in cf.stats.recompile_reasons[0]
     (reason,) = _reasons(cf)
     assert reason.startswith("graph break GB005:") and "tensor subclass Tagged" in reason
+
+
+def _flag_inputs(lst, x):
+    lst[0].requires_grad_()
+    x.requires_grad_(False)
+    return lst[0] * 2 + x.detach()
+
+
+@pytest.mark.parametrize("backend_name", ["eager", "aot_eager"])
+def test_requires_grad_on_inputs_reaches_the_callers_tensors(backend_name):
+    """``requires_grad_()`` that changes a graph input's flag is a graph break (run natively, as
+    torch.compile breaks): under aot_eager the op in the graph left the caller's tensor unchanged
+    (fuzz seed 110142). On an input whose flag it keeps, and on intermediates, it stays in the graph."""
+    cf = bytegraph.compile(_flag_inputs, backend=backend_name)
+    for _ in range(3):
+        lst, x = [torch.randn(3)], torch.randn(3, requires_grad=True)
+        lst2, x2 = [lst[0].clone()], x.detach().clone().requires_grad_()
+        out, expected = cf(lst, x), _flag_inputs(lst2, x2)
+        assert (lst[0].requires_grad, x.requires_grad) == (lst2[0].requires_grad, x2.requires_grad) == (True, False)
+        assert same(out, expected) and out.requires_grad
+
+    def keeps(x):
+        y = (x * 2).requires_grad_()
+        x.requires_grad_(True)
+        return y + x
+
+    kf = bytegraph.compile(keeps, backend=backend_name)
+    for _ in range(2):
+        x = torch.randn(3, requires_grad=True)
+        assert same(kf(x), keeps(x))
+    assert kf.stats.break_reasons == [] and kf.stats.graphs == 1

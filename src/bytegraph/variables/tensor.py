@@ -105,6 +105,18 @@ class TensorVariable(VariableTracker):
         self.assigned[attr] = value
         return tx.wrap_const(None)
 
+    @pymethod("requires_grad_")
+    def _requires_grad_(self, tx: Tx, requires_grad: VariableTracker | None = None) -> VariableTracker:
+        """On a graph input whose flag it changes, a graph break: the change is metadata of the
+        caller's tensor, which AOTAutograd does not carry out of the graph (the input came back
+        unchanged under aot_eager; fuzz seed 110142), as torch.compile breaks. Else a graph op."""
+        flag = True if requires_grad is None else requires_grad.as_constant()
+        if self.source is not None and bool(flag) != self.fake.requires_grad:
+            raise Unsupported(breaks.SIDE_EFFECT, f"Tensor.requires_grad_({flag}) on {self.describe()}, a graph input "
+                              "(it changes the caller's tensor)")
+        args = [] if requires_grad is None else [requires_grad]
+        return tx.graph.call_method("requires_grad_", [self, *args], {})
+
     @pymethod("register_hook")
     def _register_hook(self, tx: Tx, hook: VariableTracker) -> VariableTracker:
         return self._defer_hook(tx, "register_hook", hook)
