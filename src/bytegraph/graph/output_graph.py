@@ -337,6 +337,26 @@ def _graph_arg(value: Any) -> tuple[Any, Any]:
     return value, value
 
 
+# Torch callables and Tensor methods that draw from the RNG (torch's own functions: their ops
+# carry the nondeterministic_seeded tag), by name: call_function targets and call_method names.
+_RANDOM_FUNCTIONS = frozenset({
+    "dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout", "native_dropout",
+    "rrelu", "rrelu_", "bernoulli", "multinomial", "normal", "poisson", "rand", "rand_like", "randn", "randn_like",
+    "randint", "randint_like", "randperm", "gumbel_softmax",
+})
+_RANDOM_METHODS = frozenset({"bernoulli", "bernoulli_", "uniform_", "normal_", "random_", "exponential_", "geometric_",
+                             "cauchy_", "log_normal_", "multinomial"})
+
+
+def _is_random(n: torch.fx.Node) -> bool:
+    if n.op == "call_method":
+        return n.target in _RANDOM_METHODS
+    if n.op != "call_function":
+        return False
+    module = getattr(n.target, "__module__", None) or ""
+    return getattr(n.target, "__name__", None) in _RANDOM_FUNCTIONS and module.split(".")[0] == "torch"
+
+
 def _view_base_context(source: Source, value: torch.Tensor, dims: list[bool], base_dims: list[bool] | None) -> Any:
     """The symbolic context of a view's base, which fake-tensor conversion makes too (and
     memoizes: the base read as an input of its own gets the same fake). Left out, torch makes
@@ -781,7 +801,14 @@ class OutputGraph:
 
     # -- finishing -----------------------------------------------------------------------
     def set_outputs(self, outputs: list[VariableTracker]) -> None:
-        self.graph.output(self.local_args(tuple(vt.node for vt in outputs)))
+        """The graph's outputs: the values the transformed code reads (``___graph_out[i]``), then
+        each random op whose result nothing uses. AOT backends drop dead ops, and a dropped
+        dropout would leave the RNG stream where eager's had moved on, so every later random
+        op drew other numbers (fuzz seed 110053; torch.compile has this bug); as an output it
+        runs, in program order. The transformed code never reads those trailing outputs."""
+        nodes = tuple(vt.node for vt in outputs)
+        dead_random = tuple(n for n in self.graph.nodes if not n.users and n not in nodes and _is_random(n))
+        self.graph.output(self.local_args(nodes + dead_random))
 
     def make_module(self, name: str) -> torch.fx.GraphModule:
         for key, (node, _) in list(self.float_items.items()):

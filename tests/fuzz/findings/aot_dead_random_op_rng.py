@@ -1,6 +1,6 @@
 """Fuzz finding (aot_eager): a random op whose result is unused is dropped, so later random ops draw other numbers
 
-status: open (next session: keep dead random ops alive in graphs handed to AOT backends)
+status: fixed
 backend: aot_eager
 kind: mismatch
 seed: 110053 (flags all; minimised by the shrinker)
@@ -9,8 +9,10 @@ expected (eager): the first dropout draws its mask (its result is used only for 
 actual (bytegraph, aot_eager): AOTAutograd removes the first dropout as dead code, so the second
   draws the numbers the first one drew in eager: a different mask. torch.compile(backend="aot_eager")
   does the same (checked, torch 2.13). The eager backend runs the recorded
-  ops and matches eager. A fix: make each unused random op's result an extra graph output (or mark
-  it impure) so DCE keeps it and the RNG stream advances as in eager.
+  ops and matches eager.
+fix: each random op whose result nothing uses is a trailing graph output the transformed code never
+  reads (graph/output_graph.py set_outputs), so DCE keeps it and the RNG stream advances as in eager
+  (tests/capture/test_rules_tensors.py::test_unused_random_ops_still_draw).
 Replay: python -m tests.fuzz --replay tests/fuzz/findings/aot_dead_random_op_rng.py
 """
 
