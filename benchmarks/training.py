@@ -43,6 +43,7 @@ from torch import nn
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
 
 import bytegraph  # noqa: E402
+from bytegraph.testing import CountingBackend  # noqa: E402
 
 OPTIMIZERS: dict[str, tuple[type, dict[str, Any]]] = {
     "adamw": (torch.optim.AdamW, dict(lr=1e-3, weight_decay=0.01)),
@@ -54,24 +55,6 @@ OPTIMIZERS: dict[str, tuple[type, dict[str, Any]]] = {
 WHICH = ("eager", "torch.compile", "bytegraph")
 
 
-class Counting:
-    """A backend that counts the graphs it compiles and their calls, and passes them on."""
-
-    def __init__(self, inner: str) -> None:
-        from torch._dynamo.backends.registry import lookup_backend
-
-        self.inner = lookup_backend(inner)
-        self.compiled = 0
-        self.calls = 0
-
-    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
-        self.compiled += 1
-        fn = self.inner(gm, example_inputs)
-
-        def run(*args: Any) -> Any:
-            self.calls += 1
-            return fn(*args)
-        return run
 
 
 def _model(layers: int, width: int) -> nn.Module:
@@ -91,7 +74,7 @@ def _train(m: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.T
     return loss.detach()
 
 
-def _compile(which: str, fn: Callable[..., Any], backend: Counting) -> Callable[..., Any]:
+def _compile(which: str, fn: Callable[..., Any], backend: CountingBackend) -> Callable[..., Any]:
     if which == "eager":
         return fn
     if which == "torch.compile":
@@ -106,7 +89,7 @@ def run_case(case: str, args: argparse.Namespace) -> dict[str, Any]:
     for m in models.values():
         m.load_state_dict(models["eager"].state_dict())
     opts = {w: cls(models[w].parameters(), **kwargs) for w in WHICH}
-    counters = {w: Counting(args.backend) for w in WHICH}
+    counters = {w: CountingBackend(args.backend) for w in WHICH}
     if case == "optimizer":
         steps = {w: _compile(w, opts[w].step, counters[w]) for w in WHICH}
     else:
@@ -152,7 +135,7 @@ def run_backward(args: argparse.Namespace) -> dict[str, Any]:
     models = {w: _model(args.layers, args.width) for w in WHICH}
     for m in models.values():
         m.load_state_dict(models["eager"].state_dict())
-    counters = {w: Counting(args.backend) for w in WHICH}
+    counters = {w: CountingBackend(args.backend) for w in WHICH}
     ours = bytegraph.compiled_autograd(backend=counters["bytegraph"])
     contexts: dict[str, Callable[[], Any]] = {
         "eager": contextlib.nullcontext,

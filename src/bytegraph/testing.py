@@ -1,7 +1,8 @@
 """Helpers for testing capture (and for users checking their own models).
 
 ``CompileCounter`` is a backend that counts graphs and operations and runs each graph
-as Python; ``same`` compares outputs structurally (tensors with ``allclose``, same dtype
+as Python; ``CountingBackend`` wraps a backend by name and counts the graphs it compiles and
+their calls; ``same`` compares outputs structurally (tensors with ``allclose``, same dtype
 and shape; containers by type and items; everything else with ``==``).
 """
 
@@ -34,6 +35,30 @@ class CompileCounter:
         self.frame_count = 0
         self.op_count = 0
         self.graphs.clear()
+
+
+class CountingBackend:
+    """A backend by name (torch's registry) that counts the graphs it compiles (``compiled``) and
+    the calls of what it returned (``calls``), and passes both on."""
+
+    def __init__(self, inner: str = "eager") -> None:
+        from .torch_compat import lookup_backend
+
+        self.inner = lookup_backend(inner)
+        self.compiled = 0
+        self.calls = 0
+
+    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
+        self.compiled += 1
+        fn = self.inner(gm, example_inputs)
+
+        def run(*args: Any) -> Any:
+            self.calls += 1
+            return fn(*args)
+        return run
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.compiled, self.calls
 
 
 def same(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-6) -> bool:

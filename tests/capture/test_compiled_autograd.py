@@ -15,29 +15,12 @@ from torch import nn
 
 import bytegraph
 from bytegraph.runtime.autograd import is_enabled
+from bytegraph.testing import CountingBackend
 
 BACKENDS = ("eager", "aot_eager")
 STEPS = 4
 
 
-class Counting:
-    """A backend wrapping ``inner``: counts graphs compiled and graph calls."""
-
-    def __init__(self, inner: str = "eager") -> None:
-        from torch._dynamo.backends.registry import lookup_backend
-
-        self.inner = lookup_backend(inner)
-        self.compiled = 0
-        self.calls = 0
-
-    def __call__(self, gm, example_inputs):
-        self.compiled += 1
-        fn = self.inner(gm, example_inputs)
-
-        def run(*args):
-            self.calls += 1
-            return fn(*args)
-        return run
 
 
 class Hooked(nn.Module):
@@ -97,7 +80,7 @@ def test_mlp_backward_with_hooks_is_one_graph(backend):
     hook: one graph per backward, captured on the first step and reused on every later one;
     gradients and what the hooks recorded bitwise equal to eager."""
     eager, model = _pair()
-    counting = Counting(backend)
+    counting = CountingBackend(backend)
     ca = bytegraph.compiled_autograd(backend=counting)
     calls = []
     for step in range(STEPS):
@@ -119,7 +102,7 @@ def test_grads_accumulated_across_backwards_and_graph_count():
     """Without zero_grad the second backward accumulates into existing ``.grad``: compiled autograd
     captures a second graph (AccumulateGrad of an existing gradient), then reuses both."""
     eager, model = _pair()
-    counting = Counting()
+    counting = CountingBackend()
     x, y = torch.randn(8, 6), torch.randn(8, 2)
     ca = bytegraph.compiled_autograd(backend=counting)
     for _ in range(STEPS):
@@ -148,7 +131,7 @@ def test_counter_hook_recompiles_once():
         return m
 
     eager, model = make("eager"), make("compiled")
-    counting = Counting()
+    counting = CountingBackend()
     x = torch.randn(3, 4)
     ca = bytegraph.compiled_autograd(backend=counting)
     for _ in range(5):
@@ -168,7 +151,7 @@ def test_off_outside_the_context():
     """Compiled autograd is on only inside the block: before and after it, backward is eager
     autograd (the counting backend sees no compile and no call) and the gradients still match."""
     eager, model = _pair()
-    counting = Counting()
+    counting = CountingBackend()
     x, y = torch.randn(8, 6), torch.randn(8, 2)
     assert not is_enabled()
     _step(model, x, y)
@@ -189,7 +172,7 @@ def test_a_context_per_step_reuses_the_graph():
     configuration, reuses the backward graph compiled on the first step; another backend does not
     get the first one's graphs."""
     eager, model = _pair()
-    counting, other = Counting(), Counting("aot_eager")
+    counting, other = CountingBackend(), CountingBackend("aot_eager")
     x, y = torch.randn(8, 6), torch.randn(8, 2)
     for _ in range(STEPS):
         with bytegraph.compiled_autograd(backend=counting):
@@ -208,7 +191,7 @@ def test_compile_flag_captures_the_backward_inside(backend):
     function (a graph break of the forward's capture) is one backward graph with the same backend;
     a backward after the call returns runs eagerly."""
     eager, model = _pair()
-    counting = Counting(backend)
+    counting = CountingBackend(backend)
     step = bytegraph.compile(_step, backend=counting, compiled_autograd=True)
     backward_graphs = []
     for _ in range(STEPS):
@@ -231,7 +214,7 @@ def test_compiled_forward_and_backward_outside():
     eager = nn.Sequential(nn.Linear(6, 16), nn.GELU(), nn.Linear(16, 2))
     model = nn.Sequential(nn.Linear(6, 16), nn.GELU(), nn.Linear(16, 2))
     model.load_state_dict(eager.state_dict())
-    forward_backend, backward_backend = Counting("aot_eager"), Counting("aot_eager")
+    forward_backend, backward_backend = CountingBackend("aot_eager"), CountingBackend("aot_eager")
     compiled = bytegraph.compile(model, backend=forward_backend)
     ca = bytegraph.compiled_autograd(backend=backward_backend)
     for _ in range(STEPS):
@@ -273,7 +256,7 @@ def test_transformer_backward_with_hooks():
         loss.backward()
         return loss.detach()
 
-    counting = Counting()
+    counting = CountingBackend()
     calls = []
     ca = bytegraph.compiled_autograd(backend=counting)
     for _ in range(3):

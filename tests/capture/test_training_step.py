@@ -25,6 +25,7 @@ from torch import nn
 
 import bytegraph
 from bytegraph.runtime import events
+from bytegraph.testing import CountingBackend
 
 OPTIMIZERS = {
     "sgd": (torch.optim.SGD, dict(lr=0.1)),
@@ -38,27 +39,6 @@ EXACT = {"sgd", "sgd_momentum", "rmsprop", "adagrad"}
 STEPS = 6
 
 
-class Counting:
-    """A backend (wrapping ``inner``) that counts the graphs compiled and the graph calls."""
-
-    def __init__(self, inner: str = "eager") -> None:
-        from torch._dynamo.backends.registry import lookup_backend
-
-        self.inner = lookup_backend(inner)
-        self.compiled = 0
-        self.calls = 0
-
-    def __call__(self, gm, example_inputs):
-        self.compiled += 1
-        fn = self.inner(gm, example_inputs)
-
-        def run(*args):
-            self.calls += 1
-            return fn(*args)
-        return run
-
-    def snapshot(self):
-        return self.compiled, self.calls
 
 
 def _model():
@@ -112,7 +92,7 @@ def test_compiled_optimizer_step_with_scheduler(name):
     eager, compiled = _pair(name)
     (m1, o1), (m2, o2) = eager, compiled
     s1, s2 = (torch.optim.lr_scheduler.StepLR(o, 1, gamma=0.8) for o in (o1, o2))
-    backend = Counting()
+    backend = CountingBackend()
     step = bytegraph.compile(lambda: o2.step(), backend=backend)
     counts = []
     with events.recording() as log:
@@ -146,7 +126,7 @@ def test_whole_training_step(name):
     natively between them, as under torch.compile); losses and parameters equal eager's."""
     eager, compiled = _pair(name)
     s1, s2 = (torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9) for o in (eager[1], compiled[1]))
-    backend = Counting()
+    backend = CountingBackend()
     step = bytegraph.compile(_train, backend=backend)
     counts = []
     with events.recording() as log:
@@ -173,7 +153,7 @@ def test_scheduler_inside_with_tensor_lr():
     recipe): its arithmetic is a graph of its own, and nothing recompiles after the second step."""
     eager, compiled = _pair("adamw", lr=lambda: torch.tensor(0.01))
     s1, s2 = (torch.optim.lr_scheduler.CosineAnnealingLR(o, STEPS) for o in (eager[1], compiled[1]))
-    backend = Counting()
+    backend = CountingBackend()
     step = bytegraph.compile(_train_and_schedule, backend=backend)
     counts = []
     with events.recording() as log:
@@ -209,7 +189,7 @@ def test_transformer_training_loop():
         o.zero_grad()
         return loss.detach()
 
-    backend = Counting()
+    backend = CountingBackend()
     step = bytegraph.compile(train, backend=backend)
     counts = []
     with events.recording() as log:
@@ -237,7 +217,7 @@ def _decay_grad(p, x):
 def test_grad_read_and_assigned():
     """``p.grad`` of an input is read through its source (None or a tensor: guarded), and
     ``p.grad = None`` is written back after the graph."""
-    backend = Counting()
+    backend = CountingBackend()
     cf = bytegraph.compile(_decay_grad, backend=backend)
     p, q = torch.ones(3, requires_grad=True), torch.ones(3, requires_grad=True)
     x = torch.arange(3.0)
@@ -256,7 +236,7 @@ def test_grad_assigned_a_tensor_is_seen_by_later_reads():
         p.grad = g * 2
         return p.grad + 1
 
-    backend = Counting()
+    backend = CountingBackend()
     cf = bytegraph.compile(f, backend=backend)
     for _ in range(2):
         p, g = torch.zeros(2, requires_grad=True), torch.randn(2)
@@ -271,7 +251,7 @@ def test_record_function_is_no_break():
             y = x.sin()
         return y * 2
 
-    backend = Counting()
+    backend = CountingBackend()
     cf = bytegraph.compile(f, backend=backend)
     for _ in range(2):
         x = torch.randn(4)
@@ -284,7 +264,7 @@ def test_itertools_chain():
         return sum(t * i for i, t in enumerate(itertools.chain(xs, ys))) + \
             sum(itertools.chain.from_iterable([xs, ys]))
 
-    backend = Counting()
+    backend = CountingBackend()
     cf = bytegraph.compile(f, backend=backend)
     xs, ys = [torch.randn(2) for _ in range(2)], [torch.randn(2)]
     assert torch.equal(cf(xs, ys), f(xs, ys))
@@ -320,7 +300,7 @@ def test_bound_through_get():
             return x * self.k
 
     box = Box()
-    backend = Counting()
+    backend = CountingBackend()
     cf = bytegraph.compile(lambda x: Box.scale.__get__(box, Box)(x) + Box.scale.__get__(None, Box)(box, x),
                            backend=backend)
     x = torch.randn(2)
@@ -339,7 +319,7 @@ def test_zero_dim_tensor_as_a_number(inner):
         q = p.addcmul(a, b, value=s)
         return q.add(a, alpha=s * 2)
 
-    backend = Counting(inner)
+    backend = CountingBackend(inner)
     cf = bytegraph.compile(f, backend=backend)
     for i in range(3):
         p, a, b = torch.randn(4), torch.randn(4), torch.rand(4) + 0.5
@@ -355,7 +335,7 @@ def test_clip_grad_norm_mixed_dtypes():
     def clip(ps):
         return torch.nn.utils.clip_grad_norm_(ps, 1.0)
 
-    backend = Counting()
+    backend = CountingBackend()
     cf = bytegraph.compile(clip, backend=backend)
     for _ in range(2):
         grads = [torch.randn(3), torch.randn(2, dtype=torch.float64), torch.randn(4)]
@@ -379,7 +359,7 @@ def _no_grad_then_break(x):
 def test_graph_that_only_switches_grad_mode_runs_natively():
     """A frame whose graph would only switch grad mode before a break switches it natively:
     no graph call, and the code after the break runs with grad off."""
-    backend = Counting()
+    backend = CountingBackend()
     cf = bytegraph.compile(_no_grad_then_break, backend=backend)
     for _ in range(2):
         x = torch.randn(3, requires_grad=True)
@@ -410,7 +390,7 @@ def test_inputs_copied_only_for_graphs_that_may_raise(indexed, monkeypatch):
     real_init = convert.GraphCall.__init__
     monkeypatch.setattr(convert.GraphCall, "__init__",
                         lambda self, compiled, mutated, modes: calls.append(mutated) or real_init(self, compiled, mutated, modes))
-    cf = bytegraph.compile(_update_in_try, backend=Counting())
+    cf = bytegraph.compile(_update_in_try, backend=CountingBackend())
     p, g, p2, g2 = torch.ones(4), torch.full((4,), 2.0), torch.ones(4), torch.full((4,), 2.0)
     idx = torch.tensor([1, 3]) if indexed else None
     cf(p, g, idx)                                           # (compiles)
@@ -451,7 +431,7 @@ def test_scheduler_inside_with_float_lr(sched, reach):
     scheduler takes has been seen (StepLR's ``step % step_size`` has two)."""
     eager, compiled = _pair("sgd_momentum")
     s1, s2 = SCHEDULERS[sched](eager[1]), SCHEDULERS[sched](compiled[1])
-    backend = Counting()
+    backend = CountingBackend()
     if reach == "globals":
         _GLOBAL_STEP.update(m=compiled[0], o=compiled[1], s=s2)
         step, args = bytegraph.compile(_train_and_schedule_globals, backend=backend), ()
