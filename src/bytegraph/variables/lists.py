@@ -41,21 +41,21 @@ def derived_type(a: type, b: type | None = None) -> type | None:
     return a if a is b else None
 
 
+def _constant_sequence(vt: VariableTracker) -> bool:
+    """A constant list or tuple (a torch.Size read from a static tensor, ``(4, 3)``): the other
+    operand of ``seq + other`` and of comparisons, which CPython does item by item."""
+    return vt.is_constant() and isinstance(vt.as_constant(), (list, tuple))
+
+
 def _sequence_operand(tx: Tx, vt: VariableTracker) -> tuple[list[VariableTracker], type] | None:
     """The items and type of the other operand of ``seq + other``, if it is a list or tuple
     (a tracked one, or a constant such as ``(1,)``)."""
     if isinstance(vt, BaseListVariable):
         return list(vt._items), vt.py_type
-    if vt.is_constant() and isinstance(vt.as_constant(), (list, tuple)):
+    if _constant_sequence(vt):
         value = vt.as_constant()
         return [tx.wrap_const(v) for v in value], type(value)
     return None
-
-
-def _constant_sequence(vt: VariableTracker) -> bool:
-    """A constant list or tuple (a torch.Size read from a static tensor, ``(4, 3)``): compared
-    with a tracked sequence item by item, as CPython does."""
-    return vt.is_constant() and isinstance(vt.as_constant(), (list, tuple))
 
 
 class BaseListVariable(VariableTracker):
