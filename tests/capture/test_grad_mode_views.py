@@ -150,3 +150,32 @@ def test_one_view_returned_twice_stays_one_tensor(backend):
         assert got[0] is got[1][0] is got[2]["v"]
         assert _same(_describe(got[0], x), _describe(want[0], x))
     assert compiled.stats.graphs == 1 and compiled.stats.recompiles == 0, compiled.stats
+
+
+LINEAR = torch.nn.Linear(3, 3)
+
+
+def write_in_no_grad_then_linear(x, v):     # fuzz seed 85: the graph starts under no_grad
+    with torch.no_grad():
+        x.add_(1)
+    return LINEAR(v), x * 2                 # (Linear on a 1-D input returns a view)
+
+
+def test_a_view_already_made_in_its_own_mode_is_not_remade():
+    """The graph starts in no_grad (its first op is the write), so the Linear output is a view made
+    in another mode than the graph's; the eager backend made it right already, and remaking it
+    gave ``AsStridedBackward0`` where eager prints ``ViewBackward0`` in the tensor's repr. (An
+    AOTAutograd backend returns it as its own tensor, not a view, with or without this.)"""
+    compiled = bytegraph.compile(write_in_no_grad_then_linear, backend="eager")
+    for call in range(3):
+        runs = []
+        for f in (write_in_no_grad_then_linear, compiled):
+            torch.manual_seed(call)
+            x, v = torch.randn(2, 3), torch.randn(3)
+            out, y = f(x, v)
+            name = type(out.grad_fn).__name__
+            runs.append((_describe(out, v), name, torch.equal(y, x * 2)))
+        want, got = runs
+        assert _same(want[0], got[0]) and want[2] and got[2], (call, want, got)
+        assert got[1] == want[1] == "ViewBackward0", (call, want, got)
+    assert compiled.stats.graphs == 1 and compiled.stats.recompiles == 0, compiled.stats

@@ -179,3 +179,25 @@ def test_dict_written_back_at_a_break_does_not_trip_its_iterator(capsys):
         assert expected[0] == got[0] == "returned", (got, expected)
         assert same(got[1], expected[1]) and same(got[2], expected[2]), (got, expected)
     assert any("GB009" in r for r in compiled.stats.break_reasons) and compiled.stats.eager_reasons == []
+
+
+def grow_then_break_in_loop(x, d):
+    acc = []
+    for k, v in d.items():
+        acc.append(v * 2)
+        d.setdefault("c", [])               # grows the dict in the trace, before the break
+        torch.ones(2).sum().item()          # a graph break inside the loop
+    return acc
+
+
+def test_dict_grown_in_the_trace_before_a_break_raises_after_it():
+    """The dict grew in the trace after its iterator was made, then the loop hit a break: the
+    iterator handed on must still raise at its next step, as CPython's compares the size it was
+    made at (fuzz seed 1483 returned normally). A dict that already has the key is not changed."""
+    compiled = bytegraph.compile(grow_then_break_in_loop)
+    for i in range(4):
+        make = (lambda: {"a": torch.ones(2) * i, "k": 2}) if i % 2 == 0 else (lambda: {"a": torch.ones(2), "c": 1})
+        expected, got = _run(grow_then_break_in_loop, make()), _run(compiled, make())
+        assert got[0] == expected[0] == ("raised" if i % 2 == 0 else "returned"), (i, got, expected)
+        assert same(got[1], expected[1]) and same(got[2], expected[2]), (i, got, expected)
+    assert any("GB0" in r for r in compiled.stats.break_reasons), compiled.stats

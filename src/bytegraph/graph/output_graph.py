@@ -292,6 +292,15 @@ def _maker(node: torch.fx.Node) -> torch.fx.Node:
         node = same[0]
 
 
+def _made_in_mode(view: torch.Tensor, mode: bool) -> bool:
+    """Whether ``view`` already carries what eager gives a view made in grad mode ``mode``: a
+    ``grad_fn`` exactly when grad was on and its base requires grad. A backend that runs the
+    graph's ops (``eager``) made it so; only an AOTAutograd backend, which regenerates output
+    views after the graph, needs it made again, and a remade view is an ``as_strided`` one
+    (eager: ``ViewBackward0`` for the ``view`` inside ``nn.Linear`` on a 1-D input; fuzz seed 85)."""
+    return (view.grad_fn is not None) == (mode and view._base.requires_grad)
+
+
 def _replaying_views(compiled: Callable, views: list[tuple[int, bool]]) -> Callable:
     """``compiled``, whose outputs at ``views`` (index, grad mode) are made again from their
     base in that grad mode (``OutputGraph._views_made_in_other_mode``): the same storage,
@@ -306,7 +315,7 @@ def _replaying_views(compiled: Callable, views: list[tuple[int, bool]]) -> Calla
         try:
             for i, mode in views:
                 out = outs[i]
-                if isinstance(out, torch.Tensor) and out._base is not None:
+                if isinstance(out, torch.Tensor) and out._base is not None and not _made_in_mode(out, mode):
                     if id(out) not in made:     # (one tensor at two outputs stays one)
                         torch._C._set_grad_enabled(mode)
                         made[id(out)] = out._view_func_unsafe(out._base)

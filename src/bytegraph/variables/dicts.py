@@ -655,8 +655,9 @@ class DictIteratorAt:
     first step. The transformed code builds the values it hands on *before* it writes the trace's
     side effects back (so that none is read after its source changed), and a real dict iterator
     made then would see the write-back as a change of size. This one remembers the size the dict
-    has once written back (``size``, known at trace time) and, as CPython's dict iterators do,
-    raises ``RuntimeError`` at a step where the dict's size differs from it."""
+    had when the program made its iterator (``size``, known at trace time) and, as CPython's dict
+    iterators do, raises ``RuntimeError`` at a step where the dict's size differs from it: a dict
+    the trace grew before the break raises at the first step after it."""
 
     def __init__(self, view: Any, n: int, size: int) -> None:
         self.view, self.n, self.size = view, n, size
@@ -700,6 +701,7 @@ class DictIteratorVariable(IteratorVariable):
         self.kind = kind
         d.keys()                                # iteration sees the whole key set: guarded
         self._keys = iter(d._items)
+        self.size = len(d._items)               # (CPython's ``di_used``: the size it was made at)
         self._key = lambda k: key_tracker(tx, k)
         self.exhausted = False
 
@@ -745,7 +747,7 @@ class DictIteratorVariable(IteratorVariable):
         if self.kind != "keys":
             cg.load_method_call(self.kind, 0)
         cg.load_const(None if self.exhausted else self.index)
-        cg.load_const(len(self.d._items))
+        cg.load_const(self.size)       # (a dict whose size changed since raises at the next step: fuzz seed 1483)
         cg.call(3)
 
 
