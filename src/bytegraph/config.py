@@ -30,6 +30,11 @@ class Config:
     # boundaries, one compiled submodule per bucket, so each bucket's all-reduce overlaps the rest
     # of backward (runtime/ddp.py; torch._dynamo.config.optimize_ddp). Off: one graph, no overlap.
     ddp_split_graphs: bool = True
+    # Compile a graph whose outputs' backward passes share no op as one submodule per such part
+    # (graph/autograd_parts.py), so an AOTAutograd backend gives each part its own backward, as
+    # eager does: ``d_loss.backward(); g_loss.backward()`` of a GAN step. Off: one graph, whose
+    # first backward frees what the second needs (torch.compile's behaviour).
+    split_autograd_parts: bool = True
 
     @contextlib.contextmanager
     def patch(self, **changes: object) -> Iterator[None]:

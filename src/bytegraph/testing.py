@@ -17,6 +17,7 @@ class CompileCounter:
     """Backend that records every graph it is given and runs it eagerly."""
 
     symbolic_floats = True        # it runs the graph as Python (see backends/registry.py)
+    autograd_per_op = True        # ... op by op, with eager's autograd (runtime/split.py)
 
     def __init__(self) -> None:
         self.frame_count = 0
@@ -45,6 +46,7 @@ class CountingBackend:
         from .torch_compat import lookup_backend
 
         self.inner = lookup_backend(inner)
+        self.__wrapped__ = self.inner         # (what it compiles with: runtime/split.py)
         self.compiled = 0
         self.calls = 0
 

@@ -1306,3 +1306,42 @@ def test_deleted_cell_is_guarded_empty(counter):
     for flag in (True, False, True, False):
         mine, theirs = cf(torch.ones(2), flag), fn(torch.ones(2), flag)
         assert mine == theirs if isinstance(theirs, str) else same(mine, theirs)
+
+
+def _branch_in_no_grad(y, d):
+    with torch.no_grad():
+        z = y * 2
+        if d > 0:                   # a data-dependent branch: ambiguous for several values
+            z = z + 1
+    return z * 3
+
+
+def _branch_in_try(y, d):
+    try:
+        with torch.no_grad():
+            z = y * 2
+            if d > 0:
+                z = z + 1
+    except RuntimeError as e:
+        z = y - 1 if "ambiguous" in str(e) else y
+    return z * 3, torch.is_grad_enabled()
+
+
+@pytest.mark.parametrize("fn", [_branch_in_no_grad, _branch_in_try], ids=lambda f: f.__name__)
+def test_a_branch_that_raises_leaves_through_the_programs_handler(fn):
+    """``if t > 0`` on a tensor of several values raises at the native jump of the break: it must
+    go through the program's ``with``/``try`` as in eager (fuzz seed 3524: grad mode stayed off)."""
+    compiled = bytegraph.compile(fn)
+    for d in (torch.tensor(1.0), torch.tensor(-1.0), torch.randn(3), torch.tensor(2.0), torch.randn(2)):
+        y = torch.randn(3, requires_grad=True)
+        runs = []
+        for f in (fn, compiled):
+            try:
+                runs.append(("returned", f(y, d), torch.is_grad_enabled()))
+            except RuntimeError as e:
+                runs.append(("raised", str(e), torch.is_grad_enabled()))
+            torch.set_grad_enabled(True)
+        (kind_e, out_e, mode_e), (kind_c, out_c, mode_c) = runs
+        assert kind_e == kind_c and mode_e == mode_c is True, (d, runs)
+        assert same(out_e, out_c) if kind_e == "returned" else out_e == out_c, (d, runs)
+    assert compiled.stats.graphs >= 1 and any("GB" in r for r in compiled.stats.break_reasons), compiled.stats

@@ -60,6 +60,7 @@ def eager(gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., 
 
 
 eager.symbolic_floats = True          # type: ignore[attr-defined]
+eager.autograd_per_op = True          # type: ignore[attr-defined]  (runtime/split.py)
 
 
 def float_inputs(backend: Backend) -> str:

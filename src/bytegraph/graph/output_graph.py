@@ -53,7 +53,7 @@ from ..variables.lists import ListVariable, TupleVariable
 from ..variables.symbolic import SymNodeVariable, is_symbolic
 from ..variables.tensor import TensorVariable
 from ..variables.triton import launch_writes
-from . import scalar_operands
+from . import autograd_parts, scalar_operands
 from .eager_checks import EagerChecks
 from .float_operands import tensor_operands
 from .shapes import ShapeSource
@@ -61,7 +61,7 @@ from .subgraph import Escaped, SubgraphScope, fake_like, install_module, make_gr
 
 
 FAKE_TENSOR_LOGGER = "torch._subclasses.fake_tensor"
-_MODE_SWITCHES = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast,
+MODE_SWITCHES = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast,
                             torch.autograd.grad_mode._enter_inference_mode,
                             torch.autograd.grad_mode._exit_inference_mode})
 
@@ -101,7 +101,7 @@ _STATE_ONLY = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, 
                          torch.autograd.grad_mode._exit_inference_mode})
 
 
-def _named_in_place(n: torch.fx.Node) -> bool:
+def named_in_place(n: torch.fx.Node) -> bool:
     """An op named as in-place (``x += y``, ``x[i] = v``, ``x.requires_grad_()``): it writes into
     (or changes the metadata of) its first argument."""
     name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", "")
@@ -357,7 +357,7 @@ _RANDOM_METHODS = frozenset({"bernoulli", "bernoulli_", "uniform_", "normal_", "
                              "cauchy_", "log_normal_", "multinomial"})
 
 
-def _is_random(n: torch.fx.Node) -> bool:
+def is_random(n: torch.fx.Node) -> bool:
     if n.op == "call_method":
         return n.target in _RANDOM_METHODS
     if n.op != "call_function":
@@ -816,7 +816,7 @@ class OutputGraph:
         op drew other numbers (fuzz seed 110053; torch.compile has this bug); as an output it
         runs, in program order. The transformed code never reads those trailing outputs."""
         nodes = tuple(vt.node for vt in outputs)
-        dead_random = tuple(n for n in self.graph.nodes if not n.users and n not in nodes and _is_random(n))
+        dead_random = tuple(n for n in self.graph.nodes if not n.users and n not in nodes and is_random(n))
         self.graph.output(self.local_args(nodes + dead_random))
 
     def make_module(self, name: str) -> torch.fx.GraphModule:
@@ -926,10 +926,15 @@ class OutputGraph:
                 return True     # (integer division by zero raises; a Python number's arithmetic may)
         return False
 
+    def autograd_parts(self) -> dict[str, int | bool] | None:
+        """The graph's autograd-independent parts, by node name (``autograd_parts.plan``), or None."""
+        entry = self.initial_grad_enabled if self.entry_grad_mode is None else self.entry_grad_mode
+        return autograd_parts.plan(self.graph, self.written, is_random, MODE_SWITCHES, entry)
+
     def switches_modes(self) -> bool:
         """Whether the graph changes grad mode, autocast or inference mode as it runs."""
         return self.entry_grad_mode is not None or any(
-            n.op == "call_function" and n.target in _MODE_SWITCHES for n in self.graph.nodes)
+            n.op == "call_function" and n.target in MODE_SWITCHES for n in self.graph.nodes)
 
     def _views_made_in_other_mode(self, gm: torch.fx.GraphModule) -> list[tuple[int, bool]]:
         """(index, grad mode) of each output that is a view made in another grad mode than the
@@ -970,12 +975,32 @@ class OutputGraph:
             self.entry_grad_mode = bool(node.args[0])
             self.graph.erase_node(node)
 
+    def drop_idle_grad_switches(self) -> None:
+        """Grad-mode switches that no op runs under: of a run of switches with no op between them
+        only the last counts, and it is dropped too where it sets the mode already in force
+        (``with torch.no_grad(): pass``, or a block whose body was all native). A graph with no
+        switch left can be compiled in parts (``autograd_parts``, rule 1; fuzz seed 110086)."""
+        mode = self.initial_grad_enabled if self.entry_grad_mode is None else self.entry_grad_mode
+        run: list[torch.fx.Node] = []
+        for node in [*self.graph.nodes]:
+            if node.op == "call_function" and node.target is torch._C._set_grad_enabled:
+                run.append(node)
+                continue
+            if node.op == "placeholder" or not run:
+                continue
+            *idle, last = run
+            for switch in idle:
+                self.graph.erase_node(switch)
+            if bool(last.args[0]) == mode:
+                self.graph.erase_node(last)
+            mode, run = bool(last.args[0]), []
+
     def written(self, n: torch.fx.Node) -> list[Any]:
         """The arguments op ``n`` writes into: those its fake run wrote (their version counter
         moved), the first argument of an op named as in-place, what a Triton kernel launch may
         write (variables/triton.py)."""
         found = list(self._wrote.get(n, ()))
-        if _named_in_place(n) and n.args[0] not in found:
+        if named_in_place(n) and n.args[0] not in found:
             found.append(n.args[0])
         if n.op == "call_function":
             found += [w for w in launch_writes(n) if w not in found]

@@ -42,6 +42,7 @@ from ..sources import FloatTensorSource, NumpyTensorSource
 from . import torch_state
 from .cache import CacheEntry
 from .ddp import active_ddp_module, split_for_ddp
+from .split import by_autograd_parts
 from .graph_break import break_point, emit_break, why_not_resumable
 
 log_graphs = get_logger("graphs")
@@ -432,6 +433,7 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
     elif out.graph_outputs or graph.has_work():
         graph.set_outputs(out.graph_outputs)
         graph.hoist_leading_grad_mode()
+        graph.drop_idle_grad_switches()
         gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
         if log_graphs.isEnabledFor(logging.DEBUG):
             log_graphs.debug("graph %d of %s:\n%s", owner.stats.captures, fn.__qualname__, gm.code.strip())
@@ -441,7 +443,9 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
                                 "shares storage with another input", owner.stats.captures, fn.__qualname__)
             backend = run_natively       # the recorded ops in order, on the real tensors: writes show as in eager
         else:
-            backend = split_for_ddp(owner.backend) if active_ddp_module() is not None else owner.backend
+            backend = split_for_ddp(owner.backend) if active_ddp_module() is not None else \
+                by_autograd_parts(owner.backend)
+            gm.meta["bytegraph_autograd_parts"] = graph.autograd_parts()
         compiled = graph.compile_with(backend, gm)
         # An op that raises at run time must leave the program as eager would: inside its
         # try/with, or before side effects the frame made ahead of it (written back after the

@@ -23,9 +23,9 @@ from typing import Any, Callable
 
 import torch
 import torch.fx
-from torch.fx.passes.split_module import split_module
 
 from ..config import config
+from .split import compile_submodules, split_graph, wrapping
 
 
 def active_ddp_module() -> Any:
@@ -108,65 +108,8 @@ def split_for_ddp(backend: Callable[..., Any]) -> Callable[..., Any]:
         if len(buckets) == 1:
             return backend(gm, example_inputs)
         part = {node: i for i, b in enumerate(buckets) for node in b.nodes}
-        split = split_module(gm, None, lambda node: part[node], keep_original_order=True)
-        _compile_submodules(split, backend, example_inputs)
+        split = split_graph(gm, lambda node: part[node])
+        compile_submodules(split, backend, example_inputs)
         return split
 
-    for attr in ("symbolic_floats",):       # what the backend declares about itself
-        if hasattr(backend, attr):
-            setattr(compile_split, attr, getattr(backend, attr))
-    compile_split.__wrapped__ = backend
-    return compile_split
-
-
-def _compile_submodules(split: torch.fx.GraphModule, backend: Callable[..., Any], example_inputs: list[Any]) -> None:
-    """Compile each submodule with ``backend`` on the inputs it gets: the split graph is run on
-    fake copies of the example inputs (no real computation, no side effect), and each submodule
-    is replaced by what the backend returns when the run reaches it."""
-    from ..torch_compat import TracingContext
-
-    tracing = TracingContext.get()
-    fake_mode = tracing.fake_mode
-    placeholders = [n for n in split.graph.nodes if n.op == "placeholder"]
-    fakes = []
-    for node, x in zip(placeholders, example_inputs):
-        if isinstance(x, torch.Tensor):       # the same symbols as the whole graph's inputs
-            fakes.append(fake_mode.from_tensor(x, symbolic_context=tracing.tensor_to_context.get(x)))
-        else:
-            fakes.append(node.meta.get("example_value", x))
-
-    class Compiler(torch.fx.Interpreter):
-        def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
-            submod = self.fetch_attr(target)
-            out = submod(*args, **kwargs)
-            single = _returns_tuple(submod)
-            setattr(split, target, _Compiled(backend(submod, list(args)), single))
-            return out
-
-    with fake_mode:
-        Compiler(split).run(*fakes)
-    split.recompile()
-
-
-def _returns_tuple(submod: torch.fx.GraphModule) -> bool:
-    """Make a submodule return a tuple, as backends expect of a graph; whether it returned a
-    single value before (the caller then unwraps it)."""
-    output = next(n for n in submod.graph.nodes if n.op == "output")
-    if isinstance(output.args[0], (tuple, list)):
-        return False
-    output.args = ((output.args[0],),)
-    submod.recompile()
-    return True
-
-
-class _Compiled(torch.nn.Module):
-    """A compiled submodule in the split graph (a module, so the split graph can call it)."""
-
-    def __init__(self, fn: Callable[..., Any], single: bool) -> None:
-        super().__init__()
-        self.fn = fn
-        self.single = single
-
-    def forward(self, *args: Any) -> Any:
-        out = self.fn(*args)
-        return out[0] if self.single else out
+    return wrapping(backend, compile_split)

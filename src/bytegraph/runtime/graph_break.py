@@ -271,7 +271,10 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
     if inst.opname in DIALECT.bool_operand:
         cg.emit("TO_BOOL")          # 3.13: the operand the trace saw through TO_BOOL is the value itself
     if inst.opname in _COND_JUMPS:
-        _emit_branch(cg, tx, inst, owner, below, locals_, handling)
+        _emit_branch(cg, tx, inst, owner, below, locals_, handling, guarded)
+        if guarded is not None:         # (``bool(t)`` of a tensor with several values raises)
+            cg.rebuild_from(before_try)
+            _emit_user_handler(cg, tx, owner, inst, guarded, below, locals_, handling, contexts)
         return
     exhausted = Label() if inst.opname == "FOR_ITER" else None
     resume_at, after = at + 1, locals_
@@ -308,13 +311,18 @@ def emit_break(cg: PyCodegen, tx: InstructionTranslator, inst: Any, why: Unsuppo
 
 
 def _emit_branch(cg: PyCodegen, tx: InstructionTranslator, inst: Any, owner: Any, below: list[VariableTracker],
-                 locals_: dict[str, VariableTracker], handling: int) -> None:
-    """A conditional jump runs natively; each side calls its own resume function."""
+                 locals_: dict[str, VariableTracker], handling: int, guarded: TryBegin | None) -> None:
+    """A conditional jump runs natively; each side calls its own resume function. Under the
+    program's try/with (``guarded``) the jump is the last instruction the handler covers: the
+    truth test may raise, and must leave through the program's handler (a ``with no_grad()``
+    restores grad mode; fuzz seed 3524 left it off)."""
     origin = owner.origin
     taken = Label()           # after the not-taken side's resume call: always a forward jump
     keeps = inst.opname in _KEEP_WHEN_TAKEN
     jump = inst.opname if keeps else DIALECT.forward_jump(inst.opname)
     cg.instrs.append(Instr(jump, taken, lineno=cg.lineno))
+    if guarded is not None:
+        cg.instrs.append(TryEnd(guarded))
     at_split = cg.built_so_far()
     for target in (origin.original(inst.index) + 1, None):
         outs = []
@@ -351,7 +359,7 @@ def _open_user_handler(inst: Any, below: list[VariableTracker], depth: int) -> T
     the transformed code that resumes at the original handler (``_emit_user_handler``).
     ``depth``: stack items of the transformed code under the instruction's operands."""
     handler = inst.handler
-    if handler is None or handler.stack_depth > len(below) or inst.opname in _COND_JUMPS:
+    if handler is None or handler.stack_depth > len(below):
         return None
     return TryBegin(Label(), push_lasti=False, stack_depth=depth)
 

@@ -15,7 +15,7 @@ import math
 import operator
 import sys
 import warnings
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -383,10 +383,22 @@ def _tuple_new(tx: Tx, cls: VariableTracker, iterable: VariableTracker | None = 
     return TupleVariable(iterable.unpack(tx) if iterable is not None else [], py_type=cls.as_constant())
 
 
+def _each(tx: Tx, iterable: VariableTracker) -> Iterator[VariableTracker]:
+    """The items of ``iterable`` one at a time, as CPython's consumers take them: an iterator (a
+    generator's body) advances between the consumer's steps, so their ops interleave as in eager
+    (``sum(y * i for i in ...)``: autograd then adds the gradients in eager's order; fuzz seed 5009),
+    and a consumer that stops early (``any``, ``all``) leaves the rest of it unconsumed."""
+    if isinstance(iterable, IteratorVariable):
+        while (vt := iterable.advance(tx)) is not None:
+            yield vt
+    else:
+        yield from iterable.unpack(tx)
+
+
 @handles(sum)
 def _sum(tx: Tx, iterable: VariableTracker, start: VariableTracker | None = None) -> VariableTracker:
     total = start if start is not None else tx.wrap_const(0)
-    for vt in iterable.unpack(tx):
+    for vt in _each(tx, iterable):
         total = ops.binary(tx, "add", total, vt)
     return total
 
@@ -433,12 +445,12 @@ HANDLERS[max] = _extreme(max, "gt", torch.sym_max)
 
 @handles(all)
 def _all(tx: Tx, iterable: VariableTracker) -> VariableTracker:
-    return tx.wrap_const(all(vt.truth(tx) for vt in iterable.unpack(tx)))
+    return tx.wrap_const(all(vt.truth(tx) for vt in _each(tx, iterable)))
 
 
 @handles(any)
 def _any(tx: Tx, iterable: VariableTracker) -> VariableTracker:
-    return tx.wrap_const(any(vt.truth(tx) for vt in iterable.unpack(tx)))
+    return tx.wrap_const(any(vt.truth(tx) for vt in _each(tx, iterable)))
 
 
 @handles(print)

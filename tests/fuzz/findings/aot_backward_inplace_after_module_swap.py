@@ -1,6 +1,7 @@
 """Fuzz finding (aot_eager): a backward through compiled graphs raises "modified by an inplace operation" where eager's does not
 
-status: open (NEW, found by fuzz2's aot_eager campaign; torch.compile(backend="aot_eager") fails the same way)
+status: fixed (DESIGN 56: a graph whose outputs' backward passes share no op is compiled in parts, each its own
+  autograd node; torch.compile(backend="aot_eager") still fails the same way)
 backend: aot_eager
 kind: mismatch
 seed: 70001 (flags all; minimised by the shrinker); 70037 fails the same way, and 70019 once its
