@@ -84,8 +84,9 @@ class BackwardState:
 
 
 def _marker(reached: dict[int, int], i: int) -> Callable[[torch.Tensor], None]:
-    def mark(grad: torch.Tensor) -> None:
-        reached[i] = current_graph_task_id()
+    def mark(grad: torch.Tensor | None) -> None:
+        if grad is not None:        # (a node's hook is called with None for an output the pass does not reach)
+            reached[i] = current_graph_task_id()
     return mark
 
 
