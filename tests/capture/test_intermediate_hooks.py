@@ -324,3 +324,79 @@ def test_torch_compile_breaks_where_bytegraph_keeps_one_graph():
     assert counter.frame_count == 2 and log1 == [1]
     assert cf.stats.graphs == 1 and cf.stats.break_reasons == [] and log2 == [1]
     torch._dynamo.reset()
+
+
+def _written_into_another(x, buf, log):
+    z = x * 1
+    y = x * 2
+    y.register_hook(lambda g: log.append(g.clone()) or g * 3)
+    z.add_(y)                       # y's value reaches the output through z, written in place
+    return z.sum()
+
+
+def _detached_into_a_buffer(x, buf, log):
+    y = x.exp()
+    y.register_hook(lambda g: log.append(g.clone()) or g * 3)
+    buf.mul_(0.9).add_(y.detach().mean())        # (no gradient flows back through the buffer)
+    return y.sum()
+
+
+def _registered_in_no_grad(x, buf, log):
+    y = x.exp()
+    with torch.no_grad():
+        y.register_hook(lambda g: log.append(g.clone()) or g * 3)
+        z = y * 2
+    return (y * z).sum()
+
+
+def _one_output_of_split(x, buf, log):
+    a, b = x.split(2)
+    a.register_hook(lambda g: log.append(g.clone()) or g * 3)
+    return (a * b).sum()
+
+
+def _then_a_graph_break(x, buf, log):
+    y = x.exp()
+    y.register_hook(lambda g: log.append(g.clone()) or g * 3)
+    print("", end="")                            # (a break: the hooks are bound before it)
+    return (y * 2).sum()
+
+
+@pytest.mark.parametrize("program", [_written_into_another, _detached_into_a_buffer, _registered_in_no_grad,
+                                     _one_output_of_split, _then_a_graph_break], ids=lambda p: p.__name__[1:])
+def test_program_shapes_around_the_hook(be, program):
+    cf = bytegraph.compile(program, backend=be.arg)
+    buf_e, buf_c = torch.zeros(()), torch.zeros(())
+    for _ in range(3):
+        x_e = torch.randn(4, requires_grad=True)
+        x_c = _leaf(x_e)
+        log_e, log_c = [], []
+        program(x_e, buf_e, log_e).backward()
+        cf(x_c, buf_c, log_c).backward()
+        assert be.close(x_e.grad, x_c.grad) and be.close(buf_e, buf_c)
+        assert len(log_c) == 1 and _close(be, log_e, log_c)
+    stats = cf.stats_all
+    assert all(s.eager == 0 and s.recompiles == 0 for s in stats), stats
+    breaks = 1 if program is _then_a_graph_break else 0
+    assert len(stats[0].break_reasons) == breaks and all("register_hook" not in r for r in stats[0].break_reasons)
+
+
+def test_under_compiled_autograd():
+    """With ``bytegraph.compiled_autograd`` the forward keeps the hook in its graph, and the
+    backward graph compiled autograd captures calls it: gradients and calls equal eager's."""
+    def f(x, log):
+        y = x.exp()
+        y.register_hook(lambda g: log.append(g.clone()) or g * 3)
+        return (y * y).sum()
+
+    cf = bytegraph.compile(f, backend="aot_eager")
+    with bytegraph.compiled_autograd(backend="aot_eager") as ca:
+        for _ in range(3):
+            x_e = torch.randn(4, requires_grad=True)
+            x_c = _leaf(x_e)
+            log_e, log_c = [], []
+            f(x_e, log_e).backward()
+            cf(x_c, log_c).backward()
+            assert torch.equal(x_e.grad, x_c.grad) and len(log_c) == 1 and torch.equal(log_e[0], log_c[0])
+    assert cf.stats.graphs == 1 and cf.stats.break_reasons == []
+    assert ca.graphs >= 1 and all(s.eager == 0 for s in ca.stats_all)

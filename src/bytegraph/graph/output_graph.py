@@ -288,6 +288,14 @@ def _storage_key(t: Any) -> int | None:
         return None
 
 
+def _carries_grad(n: torch.fx.Node) -> bool:
+    """Whether a gradient can flow back through node ``n``'s value: a tensor that requires grad
+    (or a tuple holding one)."""
+    value = n.meta.get("example_value")
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return any(isinstance(v, torch.Tensor) and v.requires_grad for v in values)
+
+
 def _is_view(fake: Any) -> bool:
     return isinstance(fake, torch.Tensor) and fake._is_view()
 
@@ -730,7 +738,11 @@ class OutputGraph:
         state = self._backward_state_input()
         k = len(self.hook_points)
         op = torch.ops.bytegraph.hook_point.default
-        fake = self.run_fake("call_function", op, [vt.fake, state.meta["example_value"], k], {})
+        mode, self.grad_enabled = self.grad_enabled, True     # (where the node is: it made a tensor requiring grad)
+        try:
+            fake = self.run_fake("call_function", op, [vt.fake, state.meta["example_value"], k], {})
+        finally:
+            self.grad_enabled = mode
         with self.root_graph.inserting_before(node):
             made = self.root_graph.create_node(node.op, node.target, node.args, node.kwargs)
         made.meta = dict(node.meta)
@@ -781,6 +793,8 @@ class OutputGraph:
                 ks = {self.hook_points.index(n)} if n in self.hook_points else set()
                 for a in n.all_input_nodes:
                     ks |= reach.get(a, set()) | tainted.get(_storage_key(a.meta.get("example_value")), set())
+                if not _carries_grad(n):
+                    ks = set()              # (detached, integer, no_grad: no gradient flows back through it)
                 reach[n] = ks
                 for w in self.written(n) if ks else ():
                     if isinstance(w, torch.fx.Node):

@@ -18,7 +18,9 @@ each call's own hooks.
 
 A hook runs only in a backward pass that reaches one of those outputs with a gradient (their
 tensor hooks record the pass): an AOTAutograd graph is one autograd node, which hands zeros
-for the outputs a pass does not reach, where eager would not call the hook at all.
+for the outputs a pass does not reach, where eager would not call the hook at all. (Not under
+compiled autograd, which traces those tensor hooks: there a hook runs whenever the graph's
+backward does.)
 
 Lifetime: an entry lives as long as its state tensor, which the autograd graph keeps (saved
 for backward; torch keeps the Python object of a tensor C++ still holds), so it goes with the
@@ -28,6 +30,7 @@ graph: after a backward that frees it, or when the outputs are dropped without o
 from __future__ import annotations
 
 import itertools
+import sys
 import weakref
 from typing import Any, Callable
 
@@ -78,9 +81,21 @@ class BackwardState:
                 out.register_hook(_marker(reached, i))
 
     def reached_by_this_pass(self, k: int) -> bool:
+        if _in_compiled_autograd():
+            return True     # (the output hooks are traced into its graph: their marks land after it)
         task = current_graph_task_id()
         reach = self.reach[k] if k < len(self.reach) else ()
         return any(self.reached.get(i) == task for i in reach)
+
+
+def _in_compiled_autograd() -> bool:
+    """Whether a backward graph captured by compiled autograd is running (it runs the tensor
+    hooks of the outputs as traced code, whose marks are written back only after it)."""
+    if "torch._dynamo.compiled_autograd" not in sys.modules:     # (never loaded: not running)
+        return False
+    from ..torch_compat import compiled_autograd
+
+    return bool(compiled_autograd.in_compiled_autograd_region)
 
 
 def _marker(reached: dict[int, int], i: int) -> Callable[[torch.Tensor], None]:
