@@ -381,15 +381,17 @@ def test_program_shapes_around_the_hook(be, program):
     assert len(stats[0].break_reasons) == breaks and all("register_hook" not in r for r in stats[0].break_reasons)
 
 
-def test_under_compiled_autograd():
+@pytest.mark.parametrize("forward_backend", ["eager", "aot_eager"])
+def test_under_compiled_autograd(forward_backend):
     """With ``bytegraph.compiled_autograd`` the forward keeps the hook in its graph, and the
-    backward graph compiled autograd captures calls it: gradients and calls equal eager's."""
+    backward graph compiled autograd captures calls it (under the eager backend, the hook
+    point's own autograd node, whose formula is traced): gradients and calls equal eager's."""
     def f(x, log):
         y = x.exp()
         y.register_hook(lambda g: log.append(g.clone()) or g * 3)
         return (y * y).sum()
 
-    cf = bytegraph.compile(f, backend="aot_eager")
+    cf = bytegraph.compile(f, backend=forward_backend)
     with bytegraph.compiled_autograd(backend="aot_eager") as ca:
         for _ in range(3):
             x_e = torch.randn(4, requires_grad=True)
@@ -399,4 +401,52 @@ def test_under_compiled_autograd():
             cf(x_c, log_c).backward()
             assert torch.equal(x_e.grad, x_c.grad) and len(log_c) == 1 and torch.equal(log_e[0], log_c[0])
     assert cf.stats.graphs == 1 and cf.stats.break_reasons == []
-    assert ca.graphs >= 1 and all(s.eager == 0 for s in ca.stats_all)
+    assert ca.graphs >= 1 and all(s.eager == 0 and s.break_reasons == [] for s in ca.stats_all)
+
+
+def test_a_break_after_uses_of_the_hooked_tensor_runs_the_frame_eagerly():
+    """A case kept eager's way whose tensor the graph already used: a hook registered natively on
+    the graph's output would miss those uses' gradient (an AOT graph is one autograd node), so
+    the frame runs eagerly, with the reason recorded; the gradients are eager's."""
+    def f(x, log):
+        y = x * 2
+        a = y[1:] * 5                   # (reads y: a's gradient flows back through y)
+        y.register_hook(lambda g: log.append(g.clone()) or g * 2)
+        y.mul_(3)
+        return a.sum() + y.sum()
+
+    cf = bytegraph.compile(f, backend="aot_eager")
+    for _ in range(2):
+        x_e = torch.randn(4, requires_grad=True)
+        x_c = _leaf(x_e)
+        log_e, log_c = [], []
+        f(x_e, log_e).backward()
+        cf(x_c, log_c).backward()
+        assert torch.equal(x_e.grad, x_c.grad) and len(log_c) == 1 and torch.equal(log_e[0], log_c[0])
+    (reason,) = cf.stats.eager_reasons
+    assert "used in the graph before the registration" in reason, reason
+
+
+@pytest.mark.parametrize("case", ["intermediate", "intermediate used before", "input"])
+def test_retain_grad_is_a_break_or_runs_the_frame_eagerly(case):
+    """``retain_grad()`` runs natively (recorded in the graph, an AOT backend's output never got
+    its ``.grad``): a break, or the whole frame eagerly when the graph already used the tensor."""
+    def f(x):
+        y = x * 2 if case != "input" else x
+        a = y.sin() if case == "intermediate used before" else x * 0
+        y.retain_grad()
+        return y, (y * y).sum() + a.sum()
+
+    cf = bytegraph.compile(f, backend="aot_eager")
+    for _ in range(2):
+        x_e = torch.randn(3, requires_grad=True)
+        x_c = _leaf(x_e)
+        if case == "input":
+            x_e, x_c = x_e * 1, x_c * 1
+        y_e, loss_e = f(x_e)
+        y_c, loss_c = cf(x_c)
+        loss_e.backward()
+        loss_c.backward()
+        assert y_c.grad is not None and torch.allclose(y_e.grad, y_c.grad)
+    stats = cf.stats
+    assert "retain_grad" in (stats.eager_reasons if case == "intermediate used before" else stats.break_reasons)[0]

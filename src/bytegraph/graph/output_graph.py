@@ -445,7 +445,7 @@ class OutputGraph:
         # reads (hook_point), and the storages a later write must not touch -> the registration's
         # instruction (a write there breaks at the registration instead)
         self.hook_points: list[torch.fx.Node] = []
-        self.hooked_storages: dict[int, int | None] = {}
+        self.hooked_storages: dict[int, tuple[int | None, str | None]] = {}   # -> (root index, not resumable)
         self.backward_state: torch.fx.Node | None = None    # the backward-state input, once a hook needs it
         self._last_placeholder: torch.fx.Node | None = None
         self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
@@ -710,11 +710,11 @@ class OutputGraph:
             if _storage_key(f) in self.hooked_storages:
                 e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.register_hook() on an intermediate that "
                                 f"{_describe_target(target)} later writes in place (or a tensor sharing its memory)")
-                e.root_index = self.hooked_storages[_storage_key(f)]
+                e.root_index, e.not_resumable = self.hooked_storages[_storage_key(f)]
                 raise e
 
     # -- hooks on intermediates (runtime/hooks.py) -----------------------------------------
-    def hook_point(self, vt: TensorVariable, root_index: int | None) -> int:
+    def hook_point(self, vt: TensorVariable, root_index: int | None, not_resumable: str | None) -> int:
         """``vt`` (a tensor this graph computes) gets a hook: its index ``k`` among the graph's
         hooked tensors. The node that made it is split in two: a copy of the op, then
         ``bytegraph::hook_point(op, backward_state, k)`` under the original node, so every use
@@ -722,19 +722,23 @@ class OutputGraph:
         point, whose backward runs the hooks: eager's hook sees the gradient of all uses.
 
         The hook point is a copy, not a view: a tensor whose memory is written in place, before
-        the registration or after it (through it, its base or a view), breaks at the registration."""
+        the registration or after it (through it, its base or a view), breaks at the registration
+        (``root_index``), or runs the frame eagerly when that cannot be right (``not_resumable``)."""
         node = vt.node
         if node in self.hook_points:
             return self.hook_points.index(node)
-        if node.op not in ("call_function", "call_method") or node.graph is not self.root_graph:
-            raise Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.register_hook() on {vt.describe()}, made by a "
-                              f"{node.op} node")
         storage = _storage_key(vt.fake)
-        if storage is None or any(_storage_key(w.meta.get("example_value")) == storage
-                                  for n in self.root_graph.nodes for w in self.written(n)
-                                  if isinstance(w, torch.fx.Node)):
-            raise Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.register_hook() on {vt.describe()}, whose memory "
-                              "was written in place before (the hook would see another version's gradient)")
+        why = None
+        if node.op not in ("call_function", "call_method") or node.graph is not self.root_graph:
+            why = f"made by a {node.op} node"
+        elif storage is None or any(_storage_key(w.meta.get("example_value")) == storage
+                                    for n in self.root_graph.nodes for w in self.written(n)
+                                    if isinstance(w, torch.fx.Node)):
+            why = "whose memory was written in place before (the hook would see another version's gradient)"
+        if why is not None:
+            e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.register_hook() on {vt.describe()}, {why}")
+            e.root_index, e.not_resumable = root_index, not_resumable
+            raise e
         state = self._backward_state_input()
         k = len(self.hook_points)
         op = torch.ops.bytegraph.hook_point.default
@@ -749,11 +753,28 @@ class OutputGraph:
         node.op, node.target = "call_function", op
         node.args, node.kwargs = (made, state, k), {}
         node.meta = {"example_value": fake}
-        self.hooked_storages[storage] = self.hooked_storages[_storage_key(fake)] = root_index
+        self.hooked_storages[storage] = self.hooked_storages[_storage_key(fake)] = (root_index, not_resumable)
         vt.fake = fake
         self._tensors[id(fake)] = vt
         self.hook_points.append(node)
         return k
+
+    def read_since_written(self, vt: TensorVariable) -> bool:
+        """Whether an op of the graph read ``vt``'s current value (``vt`` itself, or a view made
+        from it) since the last write into its memory: a gradient that flows back to ``vt`` inside
+        the graph, which a hook registered on the graph's output would not see."""
+        storage = _storage_key(vt.fake)
+        derived, read = {vt.node}, False
+        for n in self.root_graph.nodes:
+            writes = any(_storage_key(w.meta.get("example_value")) == storage for w in self.written(n)
+                         if isinstance(w, torch.fx.Node))
+            if not any(a in derived for a in n.all_input_nodes):
+                read = read and not writes
+                continue
+            read = not writes
+            if _storage_key(n.meta.get("example_value")) == storage:
+                derived.add(n)          # a view of it
+        return read
 
     def _backward_state_input(self) -> torch.fx.Node:
         if self.backward_state is None:
@@ -773,7 +794,7 @@ class OutputGraph:
                 k = min(tainted[_storage_key(n.meta.get("example_value"))])
                 e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.register_hook() on an intermediate whose value "
                                 f"is written into {n.name}, a graph input")
-                e.root_index = self.hooked_storages.get(_storage_key(self.hook_points[k].meta["example_value"]))
+                e.root_index, e.not_resumable = self.hooked_storages[_storage_key(self.hook_points[k].meta["example_value"])]
                 raise e
         found: list[list[int]] = [[] for _ in self.hook_points]
         for i, out in enumerate(outputs):

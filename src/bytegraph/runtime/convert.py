@@ -176,6 +176,8 @@ def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupport
     """Retrace up to the instruction that broke and end the frame there with a resume
     function; when the break cannot resume, why not (the caller then runs the frame eagerly
     and records it)."""
+    if why.not_resumable is not None:
+        return why.not_resumable
     if why.root_index is None:
         return "the break happened outside the frame's own instructions"
     capture = _new_capture(owner, caller_exc)

@@ -157,16 +157,31 @@ class TensorVariable(VariableTracker):
             raise UserCodeError(RuntimeError("cannot register a hook on a tensor that doesn't require gradient"))
         if method == "register_post_accumulate_grad_hook" and not self.fake.is_leaf:
             raise UserCodeError(RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors"))
-        if self.node.graph is not tx.graph.root_graph or self.fake.is_leaf:
-            where = "inside the body of a higher-order op" if self.node.graph is not tx.graph.root_graph else \
-                "a leaf made in the frame (its .grad is the caller's)"
-            raise Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() on {self.describe()}, {where}")
+        if self.node.graph is not tx.graph.root_graph:     # (the break runs the whole op natively)
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() on {self.describe()}, inside the body "
+                              "of a higher-order op")
         root_index = _root_instruction(tx)
-        k = tx.graph.hook_point(self, root_index)
+        not_resumable = _USED_BEFORE if tx.graph.read_since_written(self) else None
+        if self.fake.is_leaf:
+            e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() on {self.describe()}, a leaf made in the "
+                            "frame (its .grad is the program's)")
+            e.root_index, e.not_resumable = root_index, not_resumable
+            raise e
+        k = tx.graph.hook_point(self, root_index, not_resumable)
         handle = DeferredHookHandle(self, method, hook, root_index, k)
         self.hooks.append(handle)
         tx.mutation(self, f"Tensor.{method}()")
         return handle
+
+    @pymethod("retain_grad")
+    def _retain_grad(self, tx: Tx) -> VariableTracker:
+        """A graph break that runs it natively: recorded in the graph, an AOT backend's output never
+        got its ``.grad``. On a tensor the graph computes and already used, a break would retain
+        only the gradient of the uses after it: the frame runs eagerly instead."""
+        e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.retain_grad() on {self.describe()}")
+        if self.source is None and self.fake.requires_grad and not self.fake.is_leaf and tx.graph.read_since_written(self):
+            e.not_resumable = _USED_BEFORE.replace("a hook registered on", "retain_grad() of")
+        raise e
 
     def replayable(self) -> bool:
         return self.source is not None or any(h.k is not None for h in self.hooks)
@@ -253,6 +268,11 @@ class TensorVariable(VariableTracker):
     def __repr__(self) -> str:
         return f"TensorVariable({self.node.name})"
 
+
+
+# Why a break at a hook's registration on an intermediate cannot resume: the graph before it used the tensor.
+_USED_BEFORE = ("the tensor is used in the graph before the registration, and a hook registered on the graph's "
+                "output would not see the gradient of those uses")
 
 
 def _root_instruction(tx: Tx) -> int | None:
