@@ -169,6 +169,7 @@ class TensorVariable(VariableTracker):
             raise e
         k = tx.graph.hook_point(self, root_index, not_resumable)
         handle = DeferredHookHandle(self, method, hook, root_index, k)
+        handle.not_resumable = not_resumable
         self.hooks.append(handle)
         tx.mutation(self, f"Tensor.{method}()")
         return handle
@@ -285,7 +286,7 @@ def _root_instruction(tx: Tx) -> int | None:
 
 
 class DeferredHookHandle(VariableTracker):
-    """The handle of a hook registered on an input in the trace (``TensorVariable._defer_hook``):
+    """The handle of a hook registered in the trace (``TensorVariable._defer_hook``):
     ``remove()`` before the frame ends cancels the registration; the handle itself exists only
     once the registration runs, so keeping it past the frame (returning or storing it, or holding
     it across a graph break) is a graph break at the registration instead."""
@@ -297,6 +298,7 @@ class DeferredHookHandle(VariableTracker):
         self.k = k                          # the hook point of a tensor the graph computes (None: an input)
         self.removed = False
         self.root_index = root_index        # the frame's instruction the registration happened under
+        self.not_resumable: str | None = None   # why a break there would be wrong (Unsupported.not_resumable)
 
     def python_type(self) -> type:
         from torch.utils.hooks import RemovableHandle
@@ -318,7 +320,7 @@ class DeferredHookHandle(VariableTracker):
         # a break at the registration instead: retraced up to it, the call runs natively there
         e = Unsupported(breaks.UNSUPPORTED_CALL, f"{self.describe()} whose handle is kept past the graph "
                         "(returned, stored, or live at a graph break)")
-        e.root_index = self.root_index
+        e.root_index, e.not_resumable = self.root_index, self.not_resumable
         raise e
 
     def describe(self) -> str:
