@@ -30,6 +30,7 @@ from .diagnostics import breaks
 from .diagnostics.breaks import CATALOG, BreakKind
 from .interpreter import registry
 from .interpreter.opcodes import OPCODES
+from .sources import BackwardStateSource, FloatTensorSource
 from .variables.functorch import TRANSFORMED_CODE
 from .variables.higher_order import ATTRIBUTE_ROWS, HIGHER_ORDER
 from .variables.native import NATIVE_MODULES
@@ -191,6 +192,22 @@ def _higher_order_rows() -> list[str]:
     return [*lines, ""]
 
 
+# Graph inputs no rule makes: the transformed code makes them on every call (``Source.new_each_call``).
+MADE_INPUTS: tuple[tuple[str, type], ...] = (
+    ("a Python float that varies, as a 0-d float64 tensor", FloatTensorSource),
+    ("backward state: the hooks a call registered on intermediates (torch.compile's BackwardStateGraphArg)",
+     BackwardStateSource),
+)
+
+
+def _made_input_rows() -> list[str]:
+    lines = ["## Graph inputs made on every call", "",
+             "Inputs no rule above wraps: the transformed code makes them before each graph call (never guarded).",
+             "", "| input | source | what it is |", "|---|---|---|"]
+    lines += [f"| {_cell(what)} | `{cls.__name__}` | {_cell(inspect.getdoc(cls) or '')} |" for what, cls in MADE_INPUTS]
+    return [*lines, ""]
+
+
 def _guards(rule: WrapRule) -> str:
     return ", ".join(k.name for k in rule.guards) or "none"
 
@@ -212,6 +229,7 @@ def render_builder() -> str:
         doc = inspect.cleandoc(rule.wrap.__doc__ or "")
         lines += [doc or "(no docstring)", ""]
     lines += _higher_order_rows()
+    lines += _made_input_rows()
     lines += ["## Not yet supported", "",
               "These have no rule of their own yet; each keeps a row here until it comes.", "",
               "| what | values | why not yet |", "|---|---|---|"]

@@ -63,6 +63,10 @@ class SourceCodegen(Protocol):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Source:
+    # a graph input the transformed code makes on every call (a float's tensor, the backward
+    # state): never guarded, never compared with the other inputs
+    new_each_call = False
+
     def name(self) -> str:
         raise NotImplementedError
 
@@ -618,6 +622,8 @@ class FloatTensorSource(DerivedSource):
     transformed code on every call (``float_input_converter``). Never guarded itself: ``of``
     has its TYPE_MATCH."""
 
+    new_each_call = True
+
     def name(self) -> str:
         return f"float_as_tensor({self.of.name()})"
 
@@ -628,3 +634,25 @@ class FloatTensorSource(DerivedSource):
         cg.push_callable(float_input_converter())
         cg.load_source(self.of)
         cg.call(1)
+
+
+BACKWARD_STATE = "___bwstate"     # the transformed code's local holding this call's BackwardState
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BackwardStateSource(Source):
+    """The graph's backward-state input (``runtime/hooks.py``): ``___bwstate.take()``, the key of
+    the hooks this call registers on intermediates, made fresh by the transformed code before
+    the graph runs (torch.compile's BackwardStateGraphArg). Never guarded."""
+
+    new_each_call = True
+
+    def name(self) -> str:
+        return "backward_state"
+
+    def guard_expr(self) -> str:
+        return "___backward_state"
+
+    def reconstruct(self, cg: SourceCodegen) -> None:
+        cg.load_local(BACKWARD_STATE)
+        cg.load_method_call("take", 0)

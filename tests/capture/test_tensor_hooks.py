@@ -2,8 +2,8 @@
 
 A hook registered on an input tensor (a parameter, an argument that requires grad) is a side
 effect replayed on the real tensor after the graph: no graph break, the hook (a closure over the
-program's Python objects) runs in backward as in eager. On a tensor the graph computes it stays a
-graph break (the real tensor is not the graph's). Each test runs the program eagerly and compiled
+program's Python objects) runs in backward as in eager. On a tensor the graph computes it is a
+node of the graph (test_intermediate_hooks.py). Each test runs the program eagerly and compiled
 on separate copies, compares gradients and what the hooks saw on every call, and counts graphs
 and breaks.
 """
@@ -113,25 +113,6 @@ def test_hook_then_in_place_write_breaks_before_the_write():
         assert len(log_eager) == len(log_comp) == 1 and torch.equal(log_eager[0], log_comp[0])
     (reason,) = cf.stats.break_reasons
     assert "writes in place into" in reason and "a hook was registered on" in reason
-
-
-def test_hook_on_an_intermediate_breaks():
-    """On a tensor the graph computes, register_hook stays a graph break (the hook is registered
-    on the real intermediate natively); the gradients are eager's."""
-    def f(x, log):
-        y = x * 2
-        y.register_hook(lambda g: log.append(1) or g * 5)
-        return y.sum()
-
-    counter = CompileCounter()
-    cf = bytegraph.compile(f, backend=counter)
-    for _ in range(2):
-        x = torch.randn(3, requires_grad=True)
-        log = []
-        cf(x, log).backward()
-        assert torch.equal(x.grad, torch.full((3,), 10.0)) and log == [1]
-    (reason,) = cf.stats.break_reasons
-    assert "Tensor.register_hook() on" in reason and "which the graph computes" in reason
 
 
 def test_hook_on_a_tensor_without_grad_raises_as_eager():

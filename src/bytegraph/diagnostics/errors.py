@@ -26,6 +26,8 @@ class Unsupported(BytegraphError):
         self.detail = detail
         self.stack: list[UserLocation] = []   # innermost last; filled by the translator
         self.root_index: int | None = None    # the compiled frame's instruction it happened under
+        # why resuming after that instruction would be wrong (the frame then runs eagerly, with this reason)
+        self.not_resumable: str | None = None
 
     def add_frame(self, where: UserLocation) -> None:
         self.stack.insert(0, where)

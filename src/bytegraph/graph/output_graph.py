@@ -25,7 +25,7 @@ import torch.fx
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..diagnostics.logs import rerouted
-from ..sources import AttrSource, FloatTensorSource, Source, float_as_tensor, placeholder_name
+from ..sources import AttrSource, BackwardStateSource, FloatTensorSource, Source, float_as_tensor, placeholder_name
 from ..torch_compat import (
     DataDependentOutputException,
     DimDynamic,
@@ -277,6 +277,25 @@ def _entering_grad_mode(compiled: Callable, mode: bool | None) -> Callable:
     return call
 
 
+def _storage_key(t: Any) -> int | None:
+    """Which memory a (fake) tensor lives in: equal for views of one base; None for a tensor
+    without a storage (sparse, nested) or not a tensor."""
+    if not isinstance(t, torch.Tensor):
+        return None
+    try:
+        return t.untyped_storage()._cdata
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
+def _carries_grad(n: torch.fx.Node) -> bool:
+    """Whether a gradient can flow back through node ``n``'s value: a tensor that requires grad
+    (or a tuple holding one)."""
+    value = n.meta.get("example_value")
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    return any(isinstance(v, torch.Tensor) and v.requires_grad for v in values)
+
+
 def _is_view(fake: Any) -> bool:
     return isinstance(fake, torch.Tensor) and fake._is_view()
 
@@ -422,6 +441,12 @@ class OutputGraph:
         # x.add_(), F.relu(x, inplace=True), out=)
         self._wrote: dict[torch.fx.Node, list[Any]] = {}
         self.hooked: set[torch.fx.Node] = set()     # inputs a hook was registered on (replayed after the graph)
+        # intermediates a hook was registered on, by hook index k: the hook_point node every use
+        # reads (hook_point), and the storages a later write must not touch -> the registration's
+        # instruction (a write there breaks at the registration instead)
+        self.hook_points: list[torch.fx.Node] = []
+        self.hooked_storages: dict[int, tuple[int | None, str | None]] = {}   # -> (root index, not resumable)
+        self.backward_state: torch.fx.Node | None = None    # the backward-state input, once a hook needs it
         self._last_placeholder: torch.fx.Node | None = None
         self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
         self.initial_grad_enabled = self.grad_enabled
@@ -573,7 +598,7 @@ class OutputGraph:
     def shape_guards(self) -> list[str]:
         """The ShapeEnv's guards over every graph input, as Python over guard-function names."""
         inputs = [a for a in self.graph_args if (isinstance(a.fake, torch.Tensor) or is_symbolic(a.fake))
-                  and not isinstance(a.source, FloatTensorSource)]
+                  and not a.source.new_each_call]
         if not self.shape_env.backed_var_to_val:    # no symbol was ever made: nothing to guard
             return []
         return self.shape_env.produce_guards([a.fake for a in inputs], [ShapeSource(a.source) for a in inputs])
@@ -645,7 +670,7 @@ class OutputGraph:
                               "Python number")
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
-        if self.hooked:
+        if self.hooked or self.hooked_storages:
             self._check_hooked_writes(target, tensor_args, versions)
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
         if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
@@ -682,6 +707,122 @@ class OutputGraph:
             if n in self.hooked:
                 raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_describe_target(target)} writes in place into "
                                   f"{n.name}, an input a hook was registered on earlier in the frame")
+            if _storage_key(f) in self.hooked_storages:
+                e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.register_hook() on an intermediate that "
+                                f"{_describe_target(target)} later writes in place (or a tensor sharing its memory)")
+                e.root_index, e.not_resumable = self.hooked_storages[_storage_key(f)]
+                raise e
+
+    # -- hooks on intermediates (runtime/hooks.py) -----------------------------------------
+    def hook_point(self, vt: TensorVariable, root_index: int | None, not_resumable: str | None) -> int:
+        """``vt`` (a tensor this graph computes) gets a hook: its index ``k`` among the graph's
+        hooked tensors. The node that made it is split in two: a copy of the op, then
+        ``bytegraph::hook_point(op, backward_state, k)`` under the original node, so every use
+        (before the registration and after it, and every tracker of the tensor) reads the hook
+        point, whose backward runs the hooks: eager's hook sees the gradient of all uses.
+
+        The hook point is a copy, not a view: a tensor whose memory is written in place, before
+        the registration or after it (through it, its base or a view), breaks at the registration
+        (``root_index``), or runs the frame eagerly when that cannot be right (``not_resumable``)."""
+        node = vt.node
+        if node in self.hook_points:
+            return self.hook_points.index(node)
+        storage = _storage_key(vt.fake)
+        why = None
+        if node.op not in ("call_function", "call_method") or node.graph is not self.root_graph:
+            why = f"made by a {node.op} node"
+        elif storage is None or any(_storage_key(w.meta.get("example_value")) == storage
+                                    for n in self.root_graph.nodes for w in self.written(n)
+                                    if isinstance(w, torch.fx.Node)):
+            why = "whose memory was written in place before (the hook would see another version's gradient)"
+        if why is not None:
+            e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.register_hook() on {vt.describe()}, {why}")
+            e.root_index, e.not_resumable = root_index, not_resumable
+            raise e
+        state = self._backward_state_input()
+        k = len(self.hook_points)
+        op = torch.ops.bytegraph.hook_point.default
+        mode, self.grad_enabled = self.grad_enabled, True     # (where the node is: it made a tensor requiring grad)
+        try:
+            fake = self.run_fake("call_function", op, [vt.fake, state.meta["example_value"], k], {})
+        finally:
+            self.grad_enabled = mode
+        with self.root_graph.inserting_before(node):
+            made = self.root_graph.create_node(node.op, node.target, node.args, node.kwargs)
+        made.meta = dict(node.meta)
+        node.op, node.target = "call_function", op
+        node.args, node.kwargs = (made, state, k), {}
+        node.meta = {"example_value": fake}
+        self.hooked_storages[storage] = self.hooked_storages[_storage_key(fake)] = (root_index, not_resumable)
+        vt.fake = fake
+        self._tensors[id(fake)] = vt
+        self.hook_points.append(node)
+        return k
+
+    def read_since_written(self, vt: TensorVariable) -> bool:
+        """Whether an op of the graph read ``vt``'s current value (``vt`` itself, or a view made
+        from it) since the last write into its memory: a gradient that flows back to ``vt`` inside
+        the graph, which a hook registered on the graph's output would not see."""
+        storage = _storage_key(vt.fake)
+        derived, read = {vt.node}, False
+        for n in self.root_graph.nodes:
+            writes = any(_storage_key(w.meta.get("example_value")) == storage for w in self.written(n)
+                         if isinstance(w, torch.fx.Node))
+            if not any(a in derived for a in n.all_input_nodes):
+                read = read and not writes
+                continue
+            read = not writes
+            if _storage_key(n.meta.get("example_value")) == storage:
+                derived.add(n)          # a view of it
+        return read
+
+    def _backward_state_input(self) -> torch.fx.Node:
+        if self.backward_state is None:
+            example = torch.zeros((), dtype=torch.int64)
+            self.backward_state = self._placeholder(BackwardStateSource(), example, self.fake_mode.from_tensor(example))
+        return self.backward_state
+
+    def hook_reach(self) -> tuple[tuple[int, ...], ...]:
+        """For each hooked tensor k, the graph outputs its value reaches (through ops, and through
+        in-place writes of values computed from it into other tensors); called once the outputs
+        are set. A hooked value written into a graph input breaks at its registration: its
+        gradient would come back through the input, not an output the state watches."""
+        outputs = next(n for n in self.root_graph.nodes if n.op == "output").args[0]
+        reach, tainted = self._hooked_values()
+        for n in self.root_graph.nodes:
+            if n.op == "placeholder" and tainted.get(_storage_key(n.meta.get("example_value"))):
+                k = min(tainted[_storage_key(n.meta.get("example_value"))])
+                e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.register_hook() on an intermediate whose value "
+                                f"is written into {n.name}, a graph input")
+                e.root_index, e.not_resumable = self.hooked_storages[_storage_key(self.hook_points[k].meta["example_value"])]
+                raise e
+        found: list[list[int]] = [[] for _ in self.hook_points]
+        for i, out in enumerate(outputs):
+            if isinstance(out, torch.fx.Node):
+                for k in reach.get(out, set()) | tainted.get(_storage_key(out.meta.get("example_value")), set()):
+                    found[k].append(i)
+        return tuple(tuple(f) for f in found)
+
+    def _hooked_values(self) -> tuple[dict[torch.fx.Node, set[int]], dict[int | None, set[int]]]:
+        """node -> the hooked tensors its value is computed from; storage -> the hooked tensors
+        whose values an in-place op wrote into it (to a fixpoint: a write taints what reads later)."""
+        tainted: dict[int | None, set[int]] = {}
+        while True:
+            reach: dict[torch.fx.Node, set[int]] = {}
+            before = {key: set(ks) for key, ks in tainted.items()}
+            for n in self.root_graph.nodes:
+                ks = {self.hook_points.index(n)} if n in self.hook_points else set()
+                for a in n.all_input_nodes:
+                    ks |= reach.get(a, set()) | tainted.get(_storage_key(a.meta.get("example_value")), set())
+                if not _carries_grad(n):
+                    ks = set()              # (detached, integer, no_grad: no gradient flows back through it)
+                reach[n] = ks
+                for w in self.written(n) if ks else ():
+                    if isinstance(w, torch.fx.Node):
+                        tainted.setdefault(_storage_key(w.meta.get("example_value")), set()).update(ks)
+            tainted.pop(None, None)
+            if tainted == before:
+                return reach, tainted
 
     def run_fake(self, kind: str, target: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
         what = target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))

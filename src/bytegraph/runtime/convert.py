@@ -38,12 +38,13 @@ from ..guards.codegen import CompiledGuards, compile_guards
 from ..guards.guard import GlobalStateSnapshot, StorageSets, storages_disjoint
 from ..interpreter.capture import CaptureState
 from ..interpreter.translator import InstructionTranslator, bind_arguments, program_for, root_translator
-from ..sources import FloatTensorSource, NumpyTensorSource
+from ..sources import NumpyTensorSource
 from . import torch_state
 from .cache import CacheEntry
 from .ddp import active_ddp_module, split_for_ddp
 from .split import by_autograd_parts
 from .graph_break import break_point, emit_break, why_not_resumable
+from .hooks import backward_state_calls
 
 log_graphs = get_logger("graphs")
 log_breaks = get_logger("breaks")
@@ -176,6 +177,8 @@ def _resume_after_break(owner: Any, frame_locals: dict[str, Any], why: Unsupport
     """Retrace up to the instruction that broke and end the frame there with a resume
     function; when the break cannot resume, why not (the caller then runs the frame eagerly
     and records it)."""
+    if why.not_resumable is not None:
+        return why.not_resumable
     if why.root_index is None:
         return "the break happened outside the frame's own instructions"
     capture = _new_capture(owner, caller_exc)
@@ -257,7 +260,7 @@ def _storage_sets(capture: CaptureState) -> StorageSets | None:
     has others. An ndarray's tensor and a float's are new on every call: not compared."""
     graph = capture.graph
     tensors = [i for i, a in enumerate(graph.graph_args) if isinstance(a.fake, torch.Tensor)
-               and not isinstance(a.source, (FloatTensorSource, NumpyTensorSource))]
+               and not a.source.new_each_call and not isinstance(a.source, NumpyTensorSource)]
     written = set(graph.mutated_inputs()) & set(tensors)
     if not written or len(tensors) < 2:
         return None
@@ -286,7 +289,7 @@ def _install_aliasing_guard(capture: CaptureState, native: bool = False) -> None
     sources = tuple(a.source.of if isinstance(a.source, NumpyTensorSource) else a.source
                     for a in capture.graph.graph_args
                     if isinstance(a.fake, torch.Tensor) and not a.source.is_module_state()
-                    and not isinstance(a.source, FloatTensorSource))     # a new tensor on every call
+                    and not a.source.new_each_call)     # a new tensor on every call
     if len(sources) >= 2:
         capture.guards.add(Guard(None, GuardKind.NO_TENSOR_ALIASING, sources, "graph inputs are assumed distinct"))
     sets = None if native else _storage_sets(capture)
@@ -426,12 +429,14 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
     graph = capture.graph
     body = out.instrs
     gm = None
+    reach = None
     compiled = None
     native = False
     if not out.graph_outputs and graph.has_work() and graph.only_switches_grad_mode():
         body = _switch_grad_mode(out, graph.grad_enabled) + body
     elif out.graph_outputs or graph.has_work():
         graph.set_outputs(out.graph_outputs)
+        reach = graph.hook_reach() if graph.hook_points else None
         graph.hoist_leading_grad_mode()
         graph.drop_idle_grad_switches()
         gm = graph.make_module(f"GraphModule_{code.co_name}_{owner.stats.captures}")
@@ -467,7 +472,10 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
     if gm is not None:
         fast = guards.fast
         preloaded = Preloaded(fast.values, fast.anchors, fast.kept_inputs) if fast is not None else None
-        body = graph_call(out, compiled, inputs, bool(out.graph_outputs), preloaded) + body
+        call = graph_call(out, compiled, inputs, bool(out.graph_outputs), preloaded)
+        if reach is not None:       # hooks on intermediates: this call's backward state around the graph call
+            call = backward_state_calls(out, call, reach, bool(out.graph_outputs))
+        body = call + body
     transformed = make_function(fn, program_for(code).prologue, body)
     if log_bytecode.isEnabledFor(logging.DEBUG):
         log_bytecode.debug("transformed bytecode of %s:\n%s", fn.__qualname__, dis.Bytecode(transformed).dis())

@@ -18,7 +18,7 @@ Its code calls four kinds of things, each traced the way torch.compile traces it
    below: ``backward`` of the ctx's ``_forward_cls`` is inlined with a ctx whose ``saved_tensors``
    are the graph's saved values and whose other attributes are the real ctx's (torch's own
    ``FakeBackwardCFunction`` forwards them through a torch-owned ``__getattr__``, which bytegraph
-   does not inline).
+   does not inline). A ``torch.library`` custom op's node calls its registered formula directly.
 4. ``FakeCompiledAutogradEngine._exec_final_callbacks_stub``: nothing to run.
 """
 
@@ -61,9 +61,30 @@ def _call_backward(tx: Tx, real: VariableTracker, saved: VariableTracker, *grads
     if forward_cls is None:
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"compiled autograd's call_backward of {real.describe()}, "
                           "which is not the backward node of a Python autograd.Function")
+    ctx = BackwardCtxVariable(real, saved)
+    formula = _custom_op_formula(forward_cls)
+    if formula is not None:
+        # (``make_autograd_impl``'s backward swaps ``ctx.needs_input_grad`` around the formula,
+        # a write into the real node bytegraph does not trace; the formula never reads it here)
+        result = tx.call(tx.wrap_const(formula), [ctx, *grads], {})
+        items = result.unpack(tx) if result.python_type() is tuple else [result]
+        return TupleVariable([*items, tx.wrap_const(None)])
     backward = tx.wrap_const(forward_cls).var_getattr(tx, "backward")
-    result = tx.call(backward, [BackwardCtxVariable(real, saved), *grads], {})
+    result = tx.call(backward, [ctx, *grads], {})
     return result if result.python_type() is tuple else TupleVariable([result])
+
+
+def _custom_op_formula(forward_cls: type) -> Callable[..., Any] | None:
+    """The autograd formula of a ``torch.library`` custom op (``register_autograd``) whose node
+    ``forward_cls`` is: torch makes a Function per op (``torch._library.autograd.make_autograd_impl``)
+    whose backward calls it and adds a None for the op's dispatch metadata. None for other Functions."""
+    backward = forward_cls.__dict__.get("backward")
+    backward = getattr(backward, "__func__", backward)
+    code = getattr(backward, "__code__", None)
+    if code is None or backward.__module__ != "torch._library.autograd" or "info" not in code.co_freevars:
+        return None
+    info = backward.__closure__[code.co_freevars.index("info")].cell_contents
+    return getattr(info, "_backward_fn", None)
 
 
 def _nothing(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:

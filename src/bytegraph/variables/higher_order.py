@@ -80,6 +80,10 @@ ATTRIBUTE_ROWS: tuple[tuple[str, str], ...] = (
      "torch.ops.higher_order.autograd_function_apply(fwd_gm, bwd_gm, *inputs, *lifted, non_differentiable_idx=, "
      "saved_for_backward_idx=): forward and backward both traced; ctx.mark_dirty/save_for_forward/"
      "set_materialize_grads(False) run natively"),
+    ("y.register_hook(fn) on a tensor the graph computes (variables/tensor.py, runtime/hooks.py)",
+     "bytegraph::hook_point(y, backward_state, k), read by every use of y; its backward, bytegraph::call_hooks(grad, "
+     "backward_state, k), runs the hooks this call bound to its backward-state input; a leaf made in the frame, "
+     "memory written in place, or a higher-order op body: a break at the registration"),
 )
 
 

@@ -10,7 +10,8 @@ tensor: of an input, it is read through ``AttrSource(x, "grad")`` (a tensor inpu
 None, guarded as any value); a tensor the graph computes has none yet. Assigning it (``p.grad =
 None``, ``p.grad = g``) on an input is a side effect written back after the graph, and later reads
 in the trace see the assigned value. ``x.register_hook(fn)`` (and the post-accumulate-grad
-kind) on an input is a side effect too, replayed after the graph (``_defer_hook``).
+kind) on an input is a side effect too, replayed after the graph (``_defer_hook``); on a tensor
+the graph computes, the hook is a node of the graph whose backward runs it (``_hook_in_graph``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
-from ..sources import AttrSource, InstanceAttrSource
+from ..sources import BACKWARD_STATE, AttrSource, InstanceAttrSource
 from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
 from .numpy import tensor_numpy
 
@@ -56,7 +57,7 @@ class TensorVariable(VariableTracker):
         self.fake = fake
         self.py_type = py_type
         self.assigned: dict[str, VariableTracker] = {}     # REAL_ATTRS the trace assigned, by name
-        self.hooks: list[DeferredHookHandle] = []           # hooks registered on an input, in order
+        self.hooks: list[DeferredHookHandle] = []           # hooks registered in the trace, in order
 
     def python_type(self) -> type:
         return self.py_type
@@ -130,12 +131,9 @@ class TensorVariable(VariableTracker):
         real tensor after the graph (and before a break's instruction), as torch.compile replays
         it. A hook fires when backward reaches the tensor, which is after the frame's graph has
         run whenever the registration happens: the same gradients and calls as eager. On a tensor
-        the graph computes it stays a graph break: the real tensor is not the graph's output
-        (an AOT backend's graph hands out its own), so a hook registered on it later would never
-        fire (torch.compile keeps such hooks in the graph only under compiled autograd)."""
+        the graph computes, the hook goes into the graph (``_hook_in_graph``)."""
         if self.source is None:
-            raise Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() on {self.describe()}, which the graph "
-                              "computes (only a hook on an input is replayed after the graph)")
+            return self._hook_in_graph(tx, method, hook)
         real = tx.graph.example_of(self.source)
         if real is None or not real.requires_grad or (method == "register_post_accumulate_grad_hook"
                                                       and not real.is_leaf):
@@ -149,22 +147,73 @@ class TensorVariable(VariableTracker):
         self.hooks.append(handle)
         return handle
 
+    def _hook_in_graph(self, tx: Tx, method: str, hook: VariableTracker) -> VariableTracker:
+        """``y.register_hook(fn)`` on a tensor the graph computes: one graph, the hook runs in its
+        backward (``OutputGraph.hook_point``: every use of ``y`` reads a hook point whose backward
+        calls this call's hooks, bound after the graph by ``replay``; runtime/hooks.py). Eager's
+        errors for a tensor without grad; a break where eager's hook could not be kept exactly:
+        inside a higher-order op body, a leaf made in the frame, memory written in place."""
+        if not self.fake.requires_grad:
+            raise UserCodeError(RuntimeError("cannot register a hook on a tensor that doesn't require gradient"))
+        if method == "register_post_accumulate_grad_hook" and not self.fake.is_leaf:
+            raise UserCodeError(RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors"))
+        if self.node.graph is not tx.graph.root_graph:     # (the break runs the whole op natively)
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() on {self.describe()}, inside the body "
+                              "of a higher-order op")
+        root_index = _root_instruction(tx)
+        not_resumable = _USED_BEFORE if tx.graph.read_since_written(self) else None
+        if self.fake.is_leaf:
+            e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() on {self.describe()}, a leaf made in the "
+                            "frame (its .grad is the program's)")
+            e.root_index, e.not_resumable = root_index, not_resumable
+            raise e
+        k = tx.graph.hook_point(self, root_index, not_resumable)
+        handle = DeferredHookHandle(self, method, hook, root_index, k)
+        handle.not_resumable = not_resumable
+        self.hooks.append(handle)
+        tx.mutation(self, f"Tensor.{method}()")
+        return handle
+
+    @pymethod("retain_grad")
+    def _retain_grad(self, tx: Tx) -> VariableTracker:
+        """A graph break that runs it natively: recorded in the graph, an AOT backend's output never
+        got its ``.grad``. On a tensor the graph computes and already used, a break would retain
+        only the gradient of the uses after it: the frame runs eagerly instead."""
+        e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.retain_grad() on {self.describe()}")
+        if self.source is None and self.fake.requires_grad and not self.fake.is_leaf and tx.graph.read_since_written(self):
+            e.not_resumable = _USED_BEFORE.replace("a hook registered on", "retain_grad() of")
+        raise e
+
+    def replayable(self) -> bool:
+        return self.source is not None or any(h.k is not None for h in self.hooks)
+
     def replay_values(self) -> list[VariableTracker]:
         return [*self.assigned.values(), *(h.hook for h in self.hooks if not h.removed)]
 
     def replay(self, cg: Any) -> None:
         """``x.grad = value`` on the real tensor, for each attribute the trace assigned; then
-        ``x.register_hook(fn)`` for each hook the trace registered (and did not remove)."""
+        ``x.register_hook(fn)`` for each hook the trace registered (and did not remove) on an
+        input, and ``___bwstate.bind(k, (fn, ...))`` for those on an intermediate."""
         for attr, vt in self.assigned.items():
             cg.reconstruct(vt)
             cg.load_source(self.source)
             cg.emit("STORE_ATTR", attr)
+        in_graph = [h for h in self.hooks if h.k is not None and not h.removed]
         for handle in self.hooks:
-            if not handle.removed:
+            if not handle.removed and handle.k is None:
                 cg.push_call_target(lambda h=handle: (cg.load_source(self.source), cg.load_attr(h.method)))
                 cg.reconstruct(handle.hook)
                 cg.call(1)
                 cg.emit("POP_TOP")
+        if in_graph:
+            cg.push_call_target(lambda: (cg.load_local(BACKWARD_STATE), cg.load_attr("bind")))
+            cg.load_const(in_graph[0].k)
+            cg.begin_build(tuple)
+            for handle in in_graph:
+                cg.reconstruct(handle.hook)
+            cg.build(tuple, len(in_graph))
+            cg.call(2)
+            cg.emit("POP_TOP")
 
     def call_method(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         if name in BREAKING_METHODS:
@@ -222,6 +271,11 @@ class TensorVariable(VariableTracker):
 
 
 
+# Why a break at a hook's registration on an intermediate cannot resume: the graph before it used the tensor.
+_USED_BEFORE = ("the tensor is used in the graph before the registration, and a hook registered on the graph's "
+                "output would not see the gradient of those uses")
+
+
 def _root_instruction(tx: Tx) -> int | None:
     """The index of the compiled frame's instruction being run (a call, when ``tx`` is inlining)."""
     root = tx
@@ -232,16 +286,19 @@ def _root_instruction(tx: Tx) -> int | None:
 
 
 class DeferredHookHandle(VariableTracker):
-    """The handle of a hook registered on an input in the trace (``TensorVariable._defer_hook``):
+    """The handle of a hook registered in the trace (``TensorVariable._defer_hook``):
     ``remove()`` before the frame ends cancels the registration; the handle itself exists only
     once the registration runs, so keeping it past the frame (returning or storing it, or holding
     it across a graph break) is a graph break at the registration instead."""
 
-    def __init__(self, tensor: TensorVariable, method: str, hook: VariableTracker, root_index: int | None) -> None:
+    def __init__(self, tensor: TensorVariable, method: str, hook: VariableTracker, root_index: int | None,
+                 k: int | None = None) -> None:
         super().__init__(None)
         self.tensor, self.method, self.hook = tensor, method, hook
+        self.k = k                          # the hook point of a tensor the graph computes (None: an input)
         self.removed = False
         self.root_index = root_index        # the frame's instruction the registration happened under
+        self.not_resumable: str | None = None   # why a break there would be wrong (Unsupported.not_resumable)
 
     def python_type(self) -> type:
         from torch.utils.hooks import RemovableHandle
@@ -263,7 +320,7 @@ class DeferredHookHandle(VariableTracker):
         # a break at the registration instead: retraced up to it, the call runs natively there
         e = Unsupported(breaks.UNSUPPORTED_CALL, f"{self.describe()} whose handle is kept past the graph "
                         "(returned, stored, or live at a graph break)")
-        e.root_index = self.root_index
+        e.root_index, e.not_resumable = self.root_index, self.not_resumable
         raise e
 
     def describe(self) -> str:
