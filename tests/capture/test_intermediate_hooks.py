@@ -25,6 +25,17 @@ def _leaf(t):
     return t.detach().clone().requires_grad_()
 
 
+def _backward_both(f, cf, size):
+    """``f`` and its compiled ``cf`` each called on an equal fresh leaf and a log list, then
+    backpropagated: (eager leaf, compiled leaf, eager log, compiled log)."""
+    x_e = torch.randn(size, requires_grad=True)
+    x_c = _leaf(x_e)
+    log_e, log_c = [], []
+    f(x_e, log_e).backward()
+    cf(x_c, log_c).backward()
+    return x_e, x_c, log_e, log_c
+
+
 def _close(be, a, b):
     if isinstance(a, torch.Tensor):
         return be.close(a, b)
@@ -80,11 +91,7 @@ def test_hooks_run_in_registration_order_and_a_removed_one_does_not(be):
 
     cf = bytegraph.compile(f, backend=be.arg)
     for _ in range(3):
-        x_e = torch.randn(4, requires_grad=True)
-        x_c = _leaf(x_e)
-        log_e, log_c = [], []
-        f(x_e, log_e).backward()
-        cf(x_c, log_c).backward()
+        x_e, x_c, log_e, log_c = _backward_both(f, cf, 4)
         assert be.close(x_e.grad, x_c.grad)
         assert [k for k, _ in log_c] == ["first", "second"] and _close(be, log_e, log_c)
     be.assert_graphs(cf, 1)
@@ -294,11 +301,7 @@ def test_hook_inside_a_checkpointed_body_breaks():
         return checkpoint(body, x, log, use_reentrant=False).sum()
 
     cf = bytegraph.compile(f, backend=CompileCounter())
-    x_e = torch.randn(3, requires_grad=True)
-    x_c = _leaf(x_e)
-    log_e, log_c = [], []
-    f(x_e, log_e).backward()
-    cf(x_c, log_c).backward()
+    x_e, x_c, log_e, log_c = _backward_both(f, cf, 3)
     assert torch.allclose(x_e.grad, x_c.grad) and log_e == log_c == [1]
     assert any("register_hook" in r for s in cf.stats_all for r in s.break_reasons + s.eager_reasons)
 
@@ -394,11 +397,7 @@ def test_under_compiled_autograd(forward_backend):
     cf = bytegraph.compile(f, backend=forward_backend)
     with bytegraph.compiled_autograd(backend="aot_eager") as ca:
         for _ in range(3):
-            x_e = torch.randn(4, requires_grad=True)
-            x_c = _leaf(x_e)
-            log_e, log_c = [], []
-            f(x_e, log_e).backward()
-            cf(x_c, log_c).backward()
+            x_e, x_c, log_e, log_c = _backward_both(f, cf, 4)
             assert torch.equal(x_e.grad, x_c.grad) and len(log_c) == 1 and torch.equal(log_e[0], log_c[0])
     assert cf.stats.graphs == 1 and cf.stats.break_reasons == []
     assert ca.graphs >= 1 and all(s.eager == 0 and s.break_reasons == [] for s in ca.stats_all)

@@ -74,9 +74,10 @@ def _is_op(n: torch.fx.Node) -> bool:
     return n.op in ("call_function", "call_method", "call_module") and n.target is not torch._C._set_grad_enabled
 
 
-def _root_of(n: object) -> object:
-    """The tensor a write lands in, followed back through first arguments (views) to where it starts."""
-    while isinstance(n, torch.fx.Node) and _is_op(n) and n.args:
+def root_of(n: object) -> object:
+    """The tensor a write lands in, followed back through first arguments (views, or not: erring
+    on the side of more) to where it starts: a graph input, or a node with no arguments."""
+    while isinstance(n, torch.fx.Node) and n.op != "placeholder" and n.args:
         n = n.args[0]
     return n
 
@@ -98,8 +99,9 @@ def plan(graph: torch.fx.Graph, written: Written, is_random: Callable[[torch.fx.
             return None
         elif _is_op(n):
             n.meta[GRAD_MODE] = mode
+    writes = {n: written(n) for n in graph.nodes if _is_op(n)}
     for join_random in (False, True):
-        part = _assign(graph, written, is_random, join_random)
+        part = _assign(graph, writes, is_random, join_random)
         if part is None:
             return None
         if _runs_in_order(part) and _draws_in_order(part, is_random):
@@ -107,7 +109,7 @@ def plan(graph: torch.fx.Graph, written: Written, is_random: Callable[[torch.fx.
     return None
 
 
-def _assign(graph: torch.fx.Graph, written: Written, is_random: Callable[[torch.fx.Node], bool],
+def _assign(graph: torch.fx.Graph, writes: dict[torch.fx.Node, list], is_random: Callable[[torch.fx.Node], bool],
             join_random: bool) -> dict[torch.fx.Node, int] | None:
     nodes = list(graph.nodes)
     ops = [n for n in nodes if _is_op(n)]
@@ -117,8 +119,8 @@ def _assign(graph: torch.fx.Graph, written: Written, is_random: Callable[[torch.
             if _is_op(arg) and _requires_grad(arg):
                 groups.join(arg, n)
     for n in ops:                                                               # rule 3
-        for target in written(n):
-            for shared in {target, _root_of(target)}:
+        for target in writes[n]:
+            for shared in {target, root_of(target)}:
                 if isinstance(shared, torch.fx.Node):
                     for user in shared.users:
                         if _is_op(user):
@@ -130,7 +132,7 @@ def _assign(graph: torch.fx.Graph, written: Written, is_random: Callable[[torch.
         groups.join(randoms[0], n)
     output = next(n for n in reversed(nodes) if n.op == "output")
     roots: list[torch.fx.Node] = []                                             # rule 5
-    for out in [*output.all_input_nodes, *(n for n in ops if _writes_an_input(n, written))]:
+    for out in [*output.all_input_nodes, *(n for n in ops if _writes_an_input(writes[n]))]:
         if _is_op(out) and _requires_grad(out) and groups.find(out) not in roots:
             roots.append(groups.find(out))
     if len(roots) < 2:
@@ -161,6 +163,6 @@ def _draws_in_order(part: dict[torch.fx.Node, int], is_random: Callable[[torch.f
     return all(a <= b for a, b in zip(seq, seq[1:]))
 
 
-def _writes_an_input(n: torch.fx.Node, written: Written) -> bool:
+def _writes_an_input(targets: list) -> bool:
     """An op that writes into a graph input: the backend hands the written value back, an output."""
-    return any(isinstance(r := _root_of(t), torch.fx.Node) and r.op == "placeholder" for t in written(n))
+    return any(isinstance(r := root_of(t), torch.fx.Node) and r.op == "placeholder" for t in targets)

@@ -1159,9 +1159,7 @@ class OutputGraph:
         placeholders = [n for n in self.graph.nodes if n.op == "placeholder"]
         hit: set[torch.fx.Node] = set()
         for n in self.graph.nodes:
-            for node in self.written(n):
-                while isinstance(node, torch.fx.Node) and node.op != "placeholder" and node.args:
-                    node = node.args[0]
+            for node in map(autograd_parts.root_of, self.written(n)):
                 if isinstance(node, torch.fx.Node) and node.op == "placeholder":
                     hit.add(node)
         return [i for i, p in enumerate(placeholders) if p in hit]

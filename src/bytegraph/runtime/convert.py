@@ -447,10 +447,12 @@ def _finish(owner: Any, capture: CaptureState, tx: InstructionTranslator, frame_
             log_fallbacks.debug("graph %d of %s runs natively, not through the backend: an input it writes "
                                 "shares storage with another input", owner.stats.captures, fn.__qualname__)
             backend = run_natively       # the recorded ops in order, on the real tensors: writes show as in eager
+        elif active_ddp_module() is not None:
+            backend = split_for_ddp(owner.backend)
         else:
-            backend = split_for_ddp(owner.backend) if active_ddp_module() is not None else \
-                by_autograd_parts(owner.backend)
-            gm.meta["bytegraph_autograd_parts"] = graph.autograd_parts()
+            backend = by_autograd_parts(owner.backend)
+            if backend is not owner.backend:     # one autograd node per graph: plan the parts it can split
+                gm.meta["bytegraph_autograd_parts"] = graph.autograd_parts()
         compiled = graph.compile_with(backend, gm)
         # An op that raises at run time must leave the program as eager would: inside its
         # try/with, or before side effects the frame made ahead of it (written back after the

@@ -97,6 +97,7 @@ def by_autograd_parts(backend: Callable[..., Any]) -> Callable[..., Any]:
         part = gm.meta.get("bytegraph_autograd_parts")
         if not part or not config.split_autograd_parts:
             return backend(gm, example_inputs)
+        whole = None
         if kind is None:                       # rule 4: try the whole graph first
             whole = backend(gm, example_inputs)
             if whole is gm or getattr(whole, "__self__", None) is gm:
@@ -106,7 +107,7 @@ def by_autograd_parts(backend: Callable[..., Any]) -> Callable[..., Any]:
             _switch_grad_mode_in_parts(split, part[GRAD_MODE_BEFORE], part[GRAD_MODE_AFTER])
             compile_submodules(split, backend, example_inputs)
         except Exception:   # noqa: BLE001 - a graph that cannot be compiled in parts is compiled whole
-            return backend(gm, example_inputs)
+            return whole if whole is not None else backend(gm, example_inputs)
         return split
 
     return wrapping(backend, compile_parts)
