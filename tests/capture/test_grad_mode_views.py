@@ -18,6 +18,7 @@ came back wrong:
 
 from __future__ import annotations
 
+import warnings
 import zlib
 
 import pytest
@@ -179,3 +180,33 @@ def test_a_view_already_made_in_its_own_mode_is_not_remade():
         assert _same(want[0], got[0]) and want[2] and got[2], (call, want, got)
         assert got[1] == want[1], (call, want, got)        # torch 2.13: ViewBackward0 (2.15: not a view)
     assert compiled.stats.graphs == 1 and compiled.stats.recompiles == 0, compiled.stats
+
+
+def no_grad_view_written_across_break(x, y):    # called under no_grad; fuzz seeds 398, 5368, ...
+    v = y.t()
+    v.mul_(2)
+    _break()
+    return v * 3, x + 1
+
+
+def test_a_view_whose_history_autograd_refuses_to_read_runs_eagerly_without_a_warning():
+    """``y.t()`` made under no_grad from a leaf that requires grad, then written in place: autograd
+    refuses to read the view's history (``grad_fn`` and ``is_leaf`` raise), and faking it as the
+    resume function's input raised inside the compiler (an internal fallback with a warning).
+    The builder now names it a GB005 break: the resume function runs eagerly, quietly, the
+    first graph stays, and the program's result and its write to ``y`` are eager's."""
+    compiled = bytegraph.compile(no_grad_view_written_across_break, backend="eager")
+    for call in range(3):
+        runs = []
+        for f in (no_grad_view_written_across_break, compiled):
+            torch.manual_seed(call)
+            x, y = torch.randn(2, 3), torch.randn(3, 2, requires_grad=True)
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("error")
+                outs = f(x, y)
+            runs.append((*outs, y.detach()))
+        assert all(torch.equal(a, b) for a, b in zip(*runs)), call
+    first, resume = compiled.stats_all
+    assert first.graphs == 1 and first.recompiles == 0, first
+    assert resume.graphs == 0 and len(resume.eager_reasons) == 1, resume
+    assert "GB005" in resume.eager_reasons[0] and "history" in resume.eager_reasons[0], resume

@@ -80,8 +80,19 @@ def storage_ptr(v: torch.Tensor) -> int:
 
 
 def _grad(v: torch.Tensor) -> torch.Tensor | None:
-    """``v.grad`` where autograd fills it (reading it elsewhere only warns)."""
-    return v.grad if v.is_leaf or v.retains_grad else None
+    """``v.grad`` where autograd fills it (reading it elsewhere only warns). None for a view made
+    under no_grad whose base was then written in place: autograd refuses to read its history."""
+    try:
+        return v.grad if v.is_leaf or v.retains_grad else None
+    except RuntimeError:
+        return None
+
+
+def is_leaf(v: torch.Tensor) -> bool | str:
+    try:
+        return v.is_leaf
+    except RuntimeError as e:    # (the view of ``_grad``): the refusal itself is what both worlds show
+        return f"unreadable history: {str(e).split('.')[0]}"
 
 
 def state_names(ns: dict[str, Any]) -> list[str]:
@@ -194,12 +205,12 @@ class Describer:
         alias = self.labels.storages.get(storage_ptr(v))
         if alias == here:
             alias = None
-        grad = _grad(v)
+        leaf, grad = is_leaf(v), _grad(v)
         if grad is not None and self.zero_grad_is_none and not grad.is_meta and not grad.any():
             grad = None
         grad = self._child(grad, here, ".grad", depth) if grad is not None else None
         return ("tensor", str(v.dtype), tuple(v.shape), tuple(v.stride()) if self.strides else None,
-                v.requires_grad, v.is_leaf, type(v).__name__, alias, Leaf(v.detach().clone()), grad)
+                v.requires_grad, leaf, type(v).__name__, alias, Leaf(v.detach().clone()), grad)
 
     def _optimizer(self, v: torch.optim.Optimizer, here: str | None, depth: int) -> Any:
         groups = tuple(tuple(sorted((k, repr(x)) for k, x in g.items() if k != "params")) for g in v.param_groups)

@@ -34,7 +34,7 @@ import torch
 import bytegraph
 from bytegraph.runtime import events
 
-from .observe import Describer, Labels, difference
+from .observe import Describer, Labels, difference, is_leaf
 
 
 @dataclasses.dataclass
@@ -196,7 +196,7 @@ def _backward(value: Any) -> Any:
     per graph) reaches them in another order than eager (torch.compile too: fuzz seed 70092).
     So a failed backward leaves every leaf's ``.grad`` as it was before it; the error itself is
     compared."""
-    tensors = [t for t in _tensors(value, 0) if t.requires_grad and t.grad_fn is not None]
+    tensors = [t for t in _tensors(value, 0) if t.requires_grad and is_leaf(t) is False]
     if not tensors:
         return None
     before = [(leaf, leaf.grad, None if leaf.grad is None else leaf.grad.clone()) for leaf in _leaves(tensors)]

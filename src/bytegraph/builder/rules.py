@@ -97,6 +97,21 @@ def is_plain_tensor(value: Any) -> bool:
     return type(value) in (torch.Tensor, torch.nn.Parameter)
 
 
+def unreadable_history(value: torch.Tensor) -> str | None:
+    """Why autograd refuses to read ``value``'s history, or None. A view made under ``no_grad``
+    whose base was then written in place has a history autograd forbids reading (its
+    ``grad_fn`` raises); eager code can still pass it around, but faking it as a graph input
+    would raise inside the compiler. Such a tensor is left to eager Python: a break at its
+    first read, the program's own error (if any) raised there by torch itself."""
+    if not (value.requires_grad and value._is_view()):
+        return None
+    try:
+        value.grad_fn
+    except RuntimeError as e:
+        return f"autograd forbids reading this tensor's history: {str(e).split('.')[0]}"
+    return None
+
+
 def wrap_tensor(b: "VariableBuilder", value: torch.Tensor) -> VariableTracker:
     """Plain tensors and Parameters become graph inputs, placeholders named after their
     source, with a fake tensor of the same metadata. Dimensions are static on the first
@@ -105,6 +120,8 @@ def wrap_tensor(b: "VariableBuilder", value: torch.Tensor) -> VariableTracker:
     tensor (it is an object with attributes and a length)."""
     if b.source is None:
         raise Unsupported(breaks.UNSUPPORTED_VALUE, "a real tensor created outside the graph while tracing")
+    if (problem := unreadable_history(value)) is not None:
+        raise Unsupported(breaks.UNSUPPORTED_VALUE, problem)
     state, module_state = b.tx.capture.frame_state, b.source.is_module_state()
     dims = dims_policy(state, b.source, value, module_state)
     base = value._base           # converted with the view: the same policy, by its own source
