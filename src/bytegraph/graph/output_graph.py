@@ -47,6 +47,7 @@ from ..torch_compat import (
 )
 from ..variables.base import VariableTracker
 from ..variables.constant import ConstantVariable
+from ..variables.ctx import autocast_cache_kept, suspend_autocast
 from ..variables.dicts import DictVariable
 from ..variables.floats import FloatExpr, GraphFloatVariable
 from ..variables.lists import ListVariable, TupleVariable
@@ -62,7 +63,7 @@ from .subgraph import Escaped, SubgraphScope, fake_like, install_module, make_gr
 
 FAKE_TENSOR_LOGGER = "torch._subclasses.fake_tensor"
 MODE_SWITCHES = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast,
-                            torch.autograd.grad_mode._enter_inference_mode,
+                            suspend_autocast, torch.autograd.grad_mode._enter_inference_mode,
                             torch.autograd.grad_mode._exit_inference_mode})
 
 
@@ -95,9 +96,11 @@ def _tree_map(fn: Callable[[Any], Any], value: Any) -> Any:
 _INPLACE_NAMES = frozenset({"iadd", "isub", "imul", "itruediv", "ifloordiv", "imod", "ipow", "imatmul", "iand",
                             "ior", "ixor", "ilshift", "irshift", "setitem", "__setitem__"})
 
-# Graph nodes that only switch global state (no work of their own when balanced).
-_STATE_ONLY = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast, torch.amp._exit_autocast,
-                         torch.autograd.grad_mode._enter_inference_mode,
+# Graph nodes that only switch global state (no work of their own when balanced). Not
+# ``_exit_autocast``: leaving the outermost block drops autocast's weight cache, which the
+# program's earlier, suspended pieces of the block filled (``suspend_autocast``).
+_STATE_ONLY = frozenset({torch._C._set_grad_enabled, torch.amp._enter_autocast,
+                         suspend_autocast, torch.autograd.grad_mode._enter_inference_mode,
                          torch.autograd.grad_mode._exit_inference_mode})
 
 
@@ -483,9 +486,11 @@ class OutputGraph:
         node.meta["example_value"] = None
         return node
 
-    def exit_autocast(self, enter_node: torch.fx.Node) -> None:
+    def exit_autocast(self, enter_node: torch.fx.Node, exit_fn: Callable[[Any], None] = torch.amp._exit_autocast) -> None:
+        """Close it: ``torch.amp._exit_autocast``, or ``suspend_autocast`` where a break cuts the
+        block and the resume function enters it again (the weight cache stays, as in eager)."""
         self.autocast.pop()
-        self.graph.call_function(torch.amp._exit_autocast, (enter_node,))
+        self.graph.call_function(exit_fn, (enter_node,))
 
     def enter_inference_mode(self, mode: bool) -> torch.fx.Node:
         """Open ``torch.inference_mode(mode)`` in the graph, recorded as torch.compile records it."""
@@ -833,8 +838,10 @@ class OutputGraph:
                 stack.enter_context(enable_python_dispatcher())     # symbolic-shape meta kernels, as Dynamo
                 stack.enter_context(_without_saved_tensors_hooks())
                 stack.enter_context(torch.set_grad_enabled(self.grad_enabled))
-                for device_type, dtype, enabled, cache in self.autocast:
-                    stack.enter_context(torch.autocast(device_type, dtype, enabled, cache))
+                if self.autocast:       # (fake casts stay out of the cache; the real ones in it stay)
+                    stack.enter_context(autocast_cache_kept())
+                for device_type, dtype, enabled, _cache in self.autocast:
+                    stack.enter_context(torch.autocast(device_type, dtype, enabled, cache_enabled=False))
                 for mode in self.inference_mode:
                     stack.enter_context(torch.inference_mode(mode))
                 if not isinstance(target, HigherOrderOperator):      # (a HOP has no rule for a user mode)
@@ -1002,7 +1009,7 @@ class OutputGraph:
                 if arg.context is not None:
                     tracing.tensor_to_context[arg.example] = arg.context
             try:
-                with torch_guards.tracing(tracing), _grad_mode(self.entry_grad_mode):
+                with torch_guards.tracing(tracing), _grad_mode(self.entry_grad_mode), autocast_cache_kept():
                     compiled = backend(gm, self.example_inputs())
                 return _entering_grad_mode(_replaying_views(compiled, self._views_made_in_other_mode(gm)),
                                            self.entry_grad_mode)

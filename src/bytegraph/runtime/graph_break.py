@@ -346,8 +346,9 @@ def _leave(cg: PyCodegen, contexts: list[Any], handling: int) -> None:
 
 
 def _exit_contexts(cg: PyCodegen, contexts: list[Any]) -> None:
+    """Leave them for now (``suspend_fn``): the resume function enters them again, on either path."""
     for i in reversed(range(len(contexts))):
-        cg.push_callable(contexts[i].exit_fn)
+        cg.push_callable(contexts[i].suspend_fn)
         cg.emit("LOAD_FAST", f"___ctx{i}")
         cg.call(1)
         cg.emit("POP_TOP")

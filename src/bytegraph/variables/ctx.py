@@ -14,13 +14,40 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 import torch
 
 from ..sources import AttrSource
 from .base import NotConstant, Tx, VariableTracker, pymethod
 from .constant import ConstantVariable
+
+
+@contextlib.contextmanager
+def autocast_cache_kept() -> Iterator[None]:
+    """Autocast blocks left inside this one do not drop autocast's weight cache: the nesting is
+    one higher, so none leaves to nesting 0. For blocks the compiler opens itself (fake runs, a
+    backend tracing the graph) while the program's own block is cut by a break and its real
+    casts are cached (see ``suspend_autocast``)."""
+    torch.autocast_increment_nesting()
+    try:
+        yield
+    finally:
+        torch.autocast_decrement_nesting()
+
+
+def suspend_autocast(mode: Any) -> None:
+    """Leave an autocast block for a graph break, to enter it again in the resume function:
+    ``torch.amp._exit_autocast`` without dropping autocast's weight cache. Eager autocast caches
+    the lower-precision cast of a leaf fp32 tensor that requires grad (a weight) for the whole
+    outermost block and clears it only when leaving the block to nesting 0; a block a break cut
+    in pieces left it once per piece, so a weight written in place inside the block (an
+    optimizer step) was cast again where eager reuses the old cast (fuzz seed 2127). The
+    exit runs under ``autocast_cache_kept``; the real ``__exit__`` at the block's end clears.
+    (Under a torch-function mode, pre-dispatch tracing, the exit is recorded as itself.)"""
+    with autocast_cache_kept():
+        torch.amp._exit_autocast(mode)
 
 
 class GradModeVariable(VariableTracker):
@@ -107,14 +134,14 @@ class GraphContextVariable(VariableTracker):
 
     A graph break inside the block splits it in three, each balanced: the graph closes the
     block at its end (``close_in_graph``); the transformed code enters and exits it natively
-    around the break's instruction (``enter_fn``/``exit_fn`` on ``native_args``); and the
+    around the break's instruction (``enter_fn``/``suspend_fn`` on ``native_args``); and the
     resume function gets a fresh manager object (``reconstruct_manager``) that its prefix
     enters with BEFORE_WITH, so the rest of the block is traced inside it and its ``__exit__``
     is where the original's was on the stack."""
 
     models_type = True
     enter_fn: Any           # (*native_args) -> a handle; the torch function the graph records
-    exit_fn: Any            # (handle) -> None
+    suspend_fn: Any         # (handle) -> None: leave it for a break, to be entered again after
 
     def __init__(self) -> None:
         super().__init__(None)
@@ -127,7 +154,7 @@ class GraphContextVariable(VariableTracker):
     def _graph_enter(self, tx: Tx) -> Any:
         raise NotImplementedError
 
-    def _graph_exit(self, tx: Tx, node: Any) -> None:
+    def _graph_exit(self, tx: Tx, node: Any, suspend: bool = False) -> None:
         raise NotImplementedError
 
     def reconstruct_manager(self, cg: Any) -> None:
@@ -146,8 +173,9 @@ class GraphContextVariable(VariableTracker):
         return bool(self._nodes)
 
     def close_in_graph(self, tx: Tx) -> None:
-        """The graph ends at a break inside the block: leave it at the graph's end."""
-        self._graph_exit(tx, self._nodes.pop())
+        """The graph ends at a break inside the block: leave it at the graph's end, for now
+        (``suspend_fn``: the resume function enters it again)."""
+        self._graph_exit(tx, self._nodes.pop(), suspend=True)
 
     @pymethod("__enter__")
     def _enter(self, tx: Tx) -> VariableTracker:
@@ -168,7 +196,7 @@ class AutocastVariable(GraphContextVariable):
     ``torch.cpu.amp.autocast``): entering records ``torch.amp._enter_autocast`` in the graph."""
 
     enter_fn = staticmethod(torch.amp._enter_autocast)
-    exit_fn = staticmethod(torch.amp._exit_autocast)
+    suspend_fn = staticmethod(suspend_autocast)
 
     def __init__(self, args: tuple[Any, ...], py_type: type) -> None:
         super().__init__()
@@ -204,8 +232,8 @@ class AutocastVariable(GraphContextVariable):
     def _graph_enter(self, tx: Tx) -> Any:
         return tx.graph.enter_autocast(self.args)
 
-    def _graph_exit(self, tx: Tx, node: Any) -> None:
-        tx.graph.exit_autocast(node)
+    def _graph_exit(self, tx: Tx, node: Any, suspend: bool = False) -> None:
+        tx.graph.exit_autocast(node, suspend_autocast if suspend else torch.amp._exit_autocast)
 
     def describe(self) -> str:
         return f"torch.autocast{self.args}"
@@ -216,7 +244,7 @@ class InferenceModeVariable(GraphContextVariable):
     and ops traced inside are fake-run under it (their results are inference tensors)."""
 
     enter_fn = staticmethod(torch.autograd.grad_mode._enter_inference_mode)
-    exit_fn = staticmethod(torch.autograd.grad_mode._exit_inference_mode)
+    suspend_fn = staticmethod(torch.autograd.grad_mode._exit_inference_mode)
 
     def __init__(self, mode: bool) -> None:
         super().__init__()
@@ -236,7 +264,7 @@ class InferenceModeVariable(GraphContextVariable):
     def _graph_enter(self, tx: Tx) -> Any:
         return tx.graph.enter_inference_mode(self.mode)
 
-    def _graph_exit(self, tx: Tx, node: Any) -> None:
+    def _graph_exit(self, tx: Tx, node: Any, suspend: bool = False) -> None:
         tx.graph.exit_inference_mode(node)
 
     def _entered_value(self, tx: Tx) -> VariableTracker:

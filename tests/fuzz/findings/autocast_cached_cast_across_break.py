@@ -1,6 +1,6 @@
 """Fuzz finding: mismatch (seed 2127, backend eager, flags dict_iter_mutation,exitstack,functional_call,identity_to,logging,operator_callables,optimizer,rebuild_after_write,rebuilt_logger,shadow_builtins,size_tuple,torch_func)
 
-status: open (lead: needs the autocast weight cache modelled in the graph)
+status: fixed
 
 Eager's autocast caches the lower-precision cast of a leaf fp32 tensor that requires grad for the
 whole outermost autocast region (aten autocast_mode.cpp cached_cast), keyed by the tensor, not its
@@ -8,8 +8,12 @@ version: after OPT.step() writes the weight in place inside the region, the seco
 the old bf16 weight (both losses equal). bytegraph breaks at loss.backward(); the graph's exit of the
 region clears the cache (and an AOTAutograd graph's casts are explicit, never cached), so the resumed
 forward casts the new weight. torch.compile gets eager's answer here only because it runs the loop
-eagerly after its break. Needs: the cast of such a tensor made once per region as an explicit graph
-value, handed across breaks.
+eagerly after its break.
+fix: a break leaves the block with variables/ctx.py suspend_autocast (the cache stays); the compiler's
+fake runs and backend traces run under autocast_cache_kept; a graph whose only node is the block's
+real exit is still called (it clears). Tests: tests/capture/test_autocast_cache.py.
+still open for AOTAutograd backends: their casts are explicit graph ops, never cached (replay with
+--backend aot_eager: a mismatch). Needs the cast made once per block as a graph value handed across breaks.
 backend: eager
 kind: mismatch result
 call: 0
