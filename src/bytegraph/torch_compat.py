@@ -90,6 +90,7 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "TransformGetItemToIndex": ("torch._dynamo._trace_wrapped_higher_order_op:TransformGetItemToIndex",),
     "autograd_function_apply": ("torch._functorch.autograd_function:autograd_function_apply",),
     "tree_flatten": ("torch.utils._pytree:tree_flatten",),
+    "tree_unflatten": ("torch.utils._pytree:tree_unflatten",),
     # Compiled autograd: the backward captured at run time, compiled by bytegraph (runtime/autograd.py,
     # variables/autograd_runtime.py)
     "compiled_autograd": ("torch._dynamo.compiled_autograd",),

@@ -519,10 +519,12 @@ def test_autocast_block_split_by_break(counter):
     assert SEEN == [(True, True)] * 6          # compiled and eager calls alike
     assert _shape(cf) == [(1, 1, 0), (1, 1, 0)]
     assert counter.frame_count == 2
-    # each graph enters and leaves the block itself (as torch.compile's do)
-    for gm in counter.graphs:
+    # each graph enters and leaves the block itself (as torch.compile's do); the one the break
+    # cuts leaves it keeping autocast's cache (tests/capture/test_autocast_cache.py)
+    from bytegraph.variables.ctx import suspend_autocast
+    for gm, leave in zip(counter.graphs, (suspend_autocast, torch.amp._exit_autocast)):
         ops = [n.target for n in gm.graph.nodes if n.op == "call_function"]
-        assert ops.count(torch.amp._enter_autocast) == ops.count(torch.amp._exit_autocast) == 1
+        assert ops.count(torch.amp._enter_autocast) == ops.count(leave) == 1
 
 
 @pytest.mark.parametrize("backend", ["aot_eager", "inductor"])

@@ -159,8 +159,9 @@ def test_handle_kept_past_the_graph_breaks_at_the_registration(kept):
 
 def test_module_with_full_backward_hook_in_compiled_forward():
     """A submodule with a full backward hook (and a backward pre-hook) called in compiled code
-    (this crashed: BackwardHook checks that its outputs' grad_fn is BackwardHookFunctionBackward):
-    the call runs natively between two graphs; hooks see eager's gradients; nothing recompiles."""
+    (this crashed: BackwardHook checks that its outputs' grad_fn is BackwardHookFunctionBackward;
+    then it ran natively between two graphs): one graph, the hooks see eager's gradients
+    (tests/capture/test_module_backward_hooks.py has the rest); nothing recompiles."""
     def make(log):
         torch.manual_seed(0)
         m = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
@@ -181,6 +182,5 @@ def test_module_with_full_backward_hook_in_compiled_forward():
         assert [k for k, _ in log_eager] == [k for k, _ in log_comp]
         assert all(torch.equal(a, b) for (_, a), (_, b) in zip(log_eager, log_comp))
     stats = cf.stats_all
-    assert all(s.recompiles == 0 and s.eager == 0 for s in stats), stats
-    assert "which has full backward hooks" in stats[0].break_reasons[0]
-    assert counter.frame_count == 1
+    assert len(stats) == 1 and stats[0].recompiles == 0 and stats[0].eager == 0, stats
+    assert stats[0].break_reasons == [] and counter.frame_count == 1

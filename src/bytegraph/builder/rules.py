@@ -50,6 +50,7 @@ from ..variables.getters import GETTER_TYPES, GetterVariable, getter_parts
 from ..variables.iterators import ExternalGeneratorVariable
 from ..variables.functorch import transformed_function, transformed_name
 from ..variables.higher_order import HigherOrderVariable, higher_order_rule, is_higher_order
+from ..variables.module_hooks import BackwardHookClassVariable, is_backward_hook_class
 from ..variables.nn_module import NNModuleVariable
 from ..variables.numpy import NumpyNdarrayVariable, is_ndarray
 from ..variables.torch import TorchVariable, is_torch_callable
@@ -133,6 +134,15 @@ def wrap_tensor(b: "VariableBuilder", value: torch.Tensor) -> VariableTracker:
 
 def is_tensor_subclass(value: Any) -> bool:
     return isinstance(value, torch.Tensor)
+
+
+def wrap_backward_hook_class(b: "VariableBuilder", value: Any) -> VariableTracker:
+    """``torch.utils.hooks.BackwardHook``, which ``Module._call_impl`` makes for a module with full
+    backward hooks: calling it makes a tracker whose ``setup_input_hook``/``setup_output_hook``
+    put the module call's hook points in the graph (variables/module_hooks.py). Before "class":
+    a class is otherwise called as user code."""
+    b.guard(K.ID_MATCH, value)
+    return BackwardHookClassVariable(b.source)
 
 
 def wrap_tensor_subclass(b: "VariableBuilder", value: torch.Tensor) -> VariableTracker:
@@ -712,6 +722,7 @@ RULES: list[WrapRule] = [                   # first match wins; read top to bott
     WrapRule("python module", lambda v: isinstance(v, types.ModuleType), wrap_python_module, (K.ID_MATCH,)),
     WrapRule("triton tensor descriptor class", is_tensor_descriptor_class, wrap_tensor_descriptor_class,
              (K.ID_MATCH,)),
+    WrapRule("module backward hook class", is_backward_hook_class, wrap_backward_hook_class, (K.ID_MATCH,)),
     WrapRule("class", lambda v: isinstance(v, type), wrap_class, (K.ID_MATCH,)),
     WrapRule("lru_cache wrapper", is_lru_cache, wrap_lru_cache, (K.TYPE_MATCH,)),
     WrapRule("operator getter", lambda v: type(v) in GETTER_TYPES, wrap_operator_getter, (K.TYPE_MATCH,)),

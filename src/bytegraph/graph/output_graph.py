@@ -449,6 +449,7 @@ class OutputGraph:
         # instruction (a write there breaks at the registration instead)
         self.hook_points: list[torch.fx.Node] = []
         self.hooked_storages: dict[int, tuple[int | None, str | None]] = {}   # -> (root index, not resumable)
+        self.module_hooked: dict[int, tuple[int | None, str | None]] = {}     # the same, of module hook points
         self.backward_state: torch.fx.Node | None = None    # the backward-state input, once a hook needs it
         self._last_placeholder: torch.fx.Node | None = None
         self.grad_enabled = torch.is_grad_enabled()     # the graph's grad mode at this point
@@ -675,7 +676,7 @@ class OutputGraph:
                               "Python number")
         if out is not None and not _contains_tensor(out) and not _has_symbols(out):
             return ConstantVariable(out)    # metadata query (x.size(), x.dim()...): a trace-time constant
-        if self.hooked or self.hooked_storages:
+        if self.hooked or self.hooked_storages or self.module_hooked:
             self._check_hooked_writes(target, tensor_args, versions)
         node = self.graph.create_node(kind, target, tuple(node_args), node_kwargs)
         if not self.ops_under_handler and self.handler_probe is not None and self.handler_probe():
@@ -712,6 +713,12 @@ class OutputGraph:
             if n in self.hooked:
                 raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_describe_target(target)} writes in place into "
                                   f"{n.name}, an input a hook was registered on earlier in the frame")
+            if _storage_key(f) in self.module_hooked:
+                e = Unsupported(breaks.RUNS_NATIVELY, f"a module call with full backward hooks whose input or output "
+                                f"{_describe_target(target)} later writes in place (eager's hook function passes "
+                                "views of them, the graph's hook point copies): the call runs natively")
+                e.root_index, e.not_resumable = self.module_hooked[_storage_key(f)]
+                raise e
             if _storage_key(f) in self.hooked_storages:
                 e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.register_hook() on an intermediate that "
                                 f"{_describe_target(target)} later writes in place (or a tensor sharing its memory)")
@@ -764,6 +771,44 @@ class OutputGraph:
         self.hook_points.append(node)
         return k
 
+    def module_hook(self, tensors: list[TensorVariable], used: list[bool], root_index: int | None,
+                    not_resumable: str | None) -> tuple[int, list[TensorVariable | None], list[int]]:
+        """A module call's inputs (or outputs) pass the hook point of its full backward hooks:
+        ``bytegraph::module_hook([t, ...], backward_state, k)`` (runtime/hooks.py ModuleHookCall).
+        Returns ``k`` (this point's hook index, the key its backward runs the hooks by), the
+        trackers of the copies that are ``used`` after it (the module's forward reads those, as
+        eager's reads the outputs of BackwardHookFunction), and each one's own hook index (its
+        reach: which graph outputs bring its gradient). Memory of the tensors or the copies
+        written in place later breaks at the module call (``root_index``): eager's hook
+        function's outputs share memory with its inputs, the copies do not."""
+        if self.graph is not self.root_graph:
+            e = Unsupported(breaks.RUNS_NATIVELY, "a module with full backward hooks called inside the body of a "
+                            "higher-order op")
+            e.root_index, e.not_resumable = root_index, not_resumable
+            raise e
+        state = self._backward_state_input()
+        k = len(self.hook_points)
+        op = torch.ops.bytegraph.module_hook.default
+        fakes = self.run_fake("call_function", op, [[t.fake for t in tensors], state.meta["example_value"], k], {})
+        node = self.graph.create_node("call_function", op, ([t.node for t in tensors], state, k), {})
+        node.meta["example_value"] = fakes
+        node.meta["hook_site"] = (root_index, not_resumable)
+        self.hook_points.append(node)
+        outs: list[TensorVariable | None] = []
+        ks: list[int] = []
+        for i, (t, fake, use) in enumerate(zip(tensors, fakes, used)):
+            self.module_hooked[_storage_key(t.fake)] = (root_index, not_resumable)
+            if not use:
+                outs.append(None)
+                continue
+            item = self.graph.call_function(operator.getitem, (node, i))
+            item.meta["hook_site"] = (root_index, not_resumable)
+            ks.append(len(self.hook_points))
+            self.hook_points.append(item)
+            self.module_hooked[_storage_key(fake)] = (root_index, not_resumable)
+            outs.append(self.wrap_fx_proxy(item, fake))
+        return k, outs, ks
+
     def read_since_written(self, vt: TensorVariable) -> bool:
         """Whether an op of the graph read ``vt``'s current value (``vt`` itself, or a view made
         from it) since the last write into its memory: a gradient that flows back to ``vt`` inside
@@ -799,7 +844,9 @@ class OutputGraph:
                 k = min(tainted[_storage_key(n.meta.get("example_value"))])
                 e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.register_hook() on an intermediate whose value "
                                 f"is written into {n.name}, a graph input")
-                e.root_index, e.not_resumable = self.hooked_storages[_storage_key(self.hook_points[k].meta["example_value"])]
+                point = self.hook_points[k]
+                e.root_index, e.not_resumable = point.meta.get("hook_site") or \
+                    self.hooked_storages[_storage_key(point.meta["example_value"])]
                 raise e
         found: list[list[int]] = [[] for _ in self.hook_points]
         for i, out in enumerate(outputs):

@@ -30,7 +30,9 @@ graph: after a backward that frees it, or when the outputs are dropped without o
 from __future__ import annotations
 
 import itertools
+import os
 import sys
+import warnings
 import weakref
 from typing import Any, Callable
 
@@ -50,12 +52,13 @@ _KEYS = itertools.count(1)
 class BackwardState:
     """The hooks one call of a graph registered on its intermediates, by hooked tensor ``k``."""
 
-    __slots__ = ("tensor", "hooks", "reach", "reached", "__weakref__")
+    __slots__ = ("tensor", "hooks", "modules", "reach", "reached", "__weakref__")
 
     def __init__(self) -> None:
         key = next(_KEYS)
         self.tensor: torch.Tensor | None = torch.tensor(key, dtype=torch.int64)     # the graph input, until taken
         self.hooks: dict[int, tuple[Callable[..., Any], ...]] = {}
+        self.modules: dict[int, ModuleHookCall] = {}          # k of a module_hook point -> its module call
         self.reach: tuple[tuple[int, ...], ...] = ()          # k -> the graph outputs tensor k reaches
         self.reached: dict[int, int] = {}                     # output index -> last backward pass it got a gradient
         _STATES[key] = self
@@ -70,6 +73,13 @@ class BackwardState:
     def bind(self, k: int, hooks: tuple[Callable[..., Any], ...]) -> None:
         """Hooked tensor ``k`` runs ``hooks`` in backward too (the ones the trace registered, in order)."""
         self.hooks[k] = self.hooks.get(k, ()) + hooks
+
+    def bind_module(self, module: torch.nn.Module, hooks: Any, pre_hooks: Any, *where: Any) -> None:
+        """A module call with full backward hooks: its two hook points (inputs, outputs) run them
+        (``where``: ModuleHookCall's positions and keys, as the trace found them)."""
+        call = ModuleHookCall(module, hooks, pre_hooks, *where)
+        for k in call.keys():
+            self.modules[k] = call
 
     def watch(self, outputs: tuple[Any, ...], reach: tuple[tuple[int, ...], ...]) -> None:
         """Record, for each output some hooked tensor reaches, the backward passes it gets a gradient in."""
@@ -196,3 +206,137 @@ def _backward(ctx: Any, grad: torch.Tensor) -> tuple[Any, None, None]:
 
 
 hook_point.register_autograd(_backward, setup_context=_setup)
+
+
+# -- module full backward hooks (register_full_backward_hook / _pre_hook) -------------------------
+MODULE_HOOK = "bytegraph::module_hook"
+CALL_MODULE_HOOKS = "bytegraph::call_module_hooks"
+
+
+class ModuleHookCall:
+    """One call of a module with full backward hooks, as ``torch.utils.hooks.BackwardHook`` runs
+    them in eager. The module's tensor inputs pass one hook point (``module_hook``, key
+    ``in_key``; only the ones that require grad are used after it) and its outputs that require
+    grad another (``out_key``). In backward the outputs' point gets ``grad_output`` and runs the
+    pre-hooks (which may replace it); the inputs' point gets ``grad_input`` and runs the hooks
+    ``hook(module, grad_input, grad_output)`` (which may replace it). Positions that are not
+    tensors are None, as eager packs them; so is an output gradient a backward pass does not
+    bring (``out_ks``: each hooked output's own hook-point index, its reach)."""
+
+    __slots__ = ("module", "hooks", "pre_hooks", "n_inputs", "inputs", "in_key", "n_outputs", "outputs", "out_key",
+                 "out_ks", "grad_outputs")
+
+    def __init__(self, module: torch.nn.Module, hooks: Any, pre_hooks: Any, n_inputs: int, inputs: tuple[int, ...],
+                 in_key: int | None, n_outputs: int, outputs: tuple[int, ...], out_key: int | None,
+                 out_ks: tuple[int, ...]) -> None:
+        self.module, self.hooks, self.pre_hooks = module, tuple(hooks), tuple(pre_hooks)
+        self.n_inputs, self.inputs, self.in_key = n_inputs, inputs, in_key
+        self.n_outputs, self.outputs, self.out_key, self.out_ks = n_outputs, outputs, out_key, out_ks
+        self.grad_outputs: tuple[Any, ...] | None = None
+
+    def keys(self) -> tuple[int, ...]:
+        return tuple(k for k in (self.in_key, self.out_key) if k is not None)
+
+    @staticmethod
+    def _packed(positions: tuple[int, ...], values: Any, size: int) -> tuple[Any, ...]:
+        packed: list[Any] = [None] * size
+        for i, v in zip(positions, values):
+            packed[i] = v
+        return tuple(packed)
+
+    def run(self, state: BackwardState, k: int, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+        if k == self.out_key:
+            return self._output_side(state, grads)
+        if self.grad_outputs is None or not state.reached_by_this_pass(k):
+            return grads        # (eager's node does not run, or the gradient did not come through the outputs)
+        grad_inputs = self._packed(self.inputs, grads, self.n_inputs)
+        for hook in self.hooks:
+            result = hook(self.module, grad_inputs, self.grad_outputs)
+            if result is not None:
+                if len(result) != len(grad_inputs):
+                    raise RuntimeError("Backward hook returned an invalid number of grad_input, "
+                                       f"got {len(result)}, but expected {len(grad_inputs)}")
+                grad_inputs = tuple(result)
+        self.grad_outputs = None
+        return [_tensor_like(grad_inputs[i], g) for i, g in zip(self.inputs, grads)]
+
+    def _output_side(self, state: BackwardState, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+        reached = [g if state.reached_by_this_pass(k) else None for g, k in zip(grads, self.out_ks)]
+        if all(g is None for g in reached):
+            return grads        # (this pass does not reach the module's outputs: eager's node does not run)
+        self.grad_outputs = self._packed(self.outputs, reached, self.n_outputs)
+        for hook in self.pre_hooks:
+            result = hook(self.module, self.grad_outputs)
+            if result is not None:
+                if len(result) != len(self.grad_outputs):
+                    raise RuntimeError("Backward pre hook returned an invalid number of grad_output, "
+                                       f"got {len(result)}, but expected {len(self.grad_outputs)}")
+                self.grad_outputs = tuple(result)
+        grad_outputs = self.grad_outputs
+        if self.in_key is None:     # no input requires grad: the hooks run now, grad_input all None
+            warnings.warn("Full backward hook is firing when gradients are computed with respect to module outputs "
+                          "since no inputs require gradients. See https://docs.pytorch.org/docs/main/generated/"
+                          "torch.nn.Module.html#torch.nn.Module.register_full_backward_hook for more details.",
+                          stacklevel=_user_stacklevel())
+            for hook in self.hooks:
+                result = hook(self.module, (None,) * self.n_inputs, grad_outputs)
+                if result is not None and not (isinstance(result, tuple) and all(r is None for r in result)):
+                    raise RuntimeError("Backward hook for Modules where no input requires gradient should always "
+                                       "return None or None for all gradients.")
+            self.grad_outputs = None
+        return [_tensor_like(grad_outputs[i], g) for i, g in zip(self.outputs, grads)]
+
+
+_LIBRARY_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (torch, sys.modules[__package__.split(".")[0]]))
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of a warning that points at the program's own line (the ``backward()``
+    call, as eager's warning from the engine does), past torch's and bytegraph's frames."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _tensor_like(value: Any, grad: torch.Tensor) -> torch.Tensor:
+    """What a hook left at a position, as the op's gradient there: a copy where it is the incoming
+    gradient itself (a custom op's output may not alias its input), zeros for None."""
+    if value is None:
+        return torch.zeros_like(grad)
+    if isinstance(value, torch.Tensor) and value.untyped_storage().data_ptr() == grad.untyped_storage().data_ptr():
+        return value.clone()
+    return value
+
+
+@torch.library.custom_op(CALL_MODULE_HOOKS, mutates_args=())
+def call_module_hooks(grads: list[torch.Tensor], state: torch.Tensor, k: int) -> list[torch.Tensor]:
+    """Backward of ``module_hook``: the module call's hooks on that side (``ModuleHookCall.run``)."""
+    found = _state_of(state)
+    call = found.modules.get(k)
+    if call is None:
+        return [g.clone() for g in grads]
+    return call.run(found, k, list(grads))
+
+
+@call_module_hooks.register_fake
+def _(grads: list[torch.Tensor], state: torch.Tensor, k: int) -> list[torch.Tensor]:
+    return [torch.empty_like(g) for g in grads]
+
+
+@torch.library.custom_op(MODULE_HOOK, mutates_args=())
+def module_hook(tensors: list[torch.Tensor], state: torch.Tensor, k: int) -> list[torch.Tensor]:
+    """Forward: the tensors (copies), where a module call's inputs or outputs pass its hooks."""
+    return [t.clone() for t in tensors]
+
+
+@module_hook.register_fake
+def _(tensors: list[torch.Tensor], state: torch.Tensor, k: int) -> list[torch.Tensor]:
+    return [torch.empty_like(t) for t in tensors]
+
+
+def _module_backward(ctx: Any, grads: list[torch.Tensor]) -> tuple[Any, None, None]:
+    return torch.ops.bytegraph.call_module_hooks(list(grads), ctx.state, ctx.k), None, None
+
+
+module_hook.register_autograd(_module_backward, setup_context=_setup)

@@ -62,29 +62,65 @@ def _call_backward(tx: Tx, real: VariableTracker, saved: VariableTracker, *grads
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"compiled autograd's call_backward of {real.describe()}, "
                           "which is not the backward node of a Python autograd.Function")
     ctx = BackwardCtxVariable(real, saved)
-    formula = _custom_op_formula(forward_cls)
+    formula, listed = _custom_op_formula(forward_cls)
     if formula is not None:
         # (``make_autograd_impl``'s backward swaps ``ctx.needs_input_grad`` around the formula,
         # a write into the real node bytegraph does not trace; the formula never reads it here)
-        result = tx.call(tx.wrap_const(formula), [ctx, *grads], {})
+        args = list(grads)
+        if listed:      # (``supports_tensorlist``: the grads come flat, the formula takes the op's lists)
+            args = _unflattened(tx, real, args)
+        result = tx.call(tx.wrap_const(formula), [ctx, *args], {})
         items = result.unpack(tx) if result.python_type() is tuple else [result]
+        if listed:      # flat again, and a None for its own metadata input
+            items = [x for item in items for x in (item.unpack(tx) if item.python_type() is list else [item])]
+            items.append(tx.wrap_const(None))
         return TupleVariable([*items, tx.wrap_const(None)])
     backward = tx.wrap_const(forward_cls).var_getattr(tx, "backward")
     result = tx.call(backward, [ctx, *grads], {})
     return result if result.python_type() is tuple else TupleVariable([result])
 
 
-def _custom_op_formula(forward_cls: type) -> Callable[..., Any] | None:
+def _custom_op_formula(forward_cls: type) -> tuple[Callable[..., Any] | None, bool]:
     """The autograd formula of a ``torch.library`` custom op (``register_autograd``) whose node
-    ``forward_cls`` is: torch makes a Function per op (``torch._library.autograd.make_autograd_impl``)
-    whose backward calls it and adds a None for the op's dispatch metadata. None for other Functions."""
+    ``forward_cls`` is, and whether the op takes or returns tensor lists: torch makes a Function
+    per op (``torch._library.autograd.make_autograd_impl``) whose backward calls it and adds a None
+    for the op's dispatch metadata, wrapped by ``supports_tensorlist`` (which flattens the lists)
+    for an op with lists. (None, False) for other Functions."""
     backward = forward_cls.__dict__.get("backward")
     backward = getattr(backward, "__func__", backward)
-    code = getattr(backward, "__code__", None)
-    if code is None or backward.__module__ != "torch._library.autograd" or "info" not in code.co_freevars:
+    listed = _closure_cell(backward, "orig_backward")
+    if listed is not None:
+        backward = listed
+    info = _closure_cell(backward, "info")
+    return getattr(info, "_backward_fn", None), listed is not None
+
+
+def _closure_cell(fn: Any, name: str) -> Any:
+    """The value of free variable ``name`` of a function of ``torch._library.autograd``, or None."""
+    code = getattr(fn, "__code__", None)
+    if code is None or fn.__module__ != "torch._library.autograd" or name not in code.co_freevars:
         return None
-    info = backward.__closure__[code.co_freevars.index("info")].cell_contents
-    return getattr(info, "_backward_fn", None)
+    return fn.__closure__[code.co_freevars.index(name)].cell_contents
+
+
+def _unflattened(tx: Tx, real: VariableTracker, grads: list[VariableTracker]) -> list[VariableTracker]:
+    """The flat gradients of a tensor-list op's outputs, in the structure its formula takes (the
+    real node's ``_pt_metadata``, which ``supports_tensorlist`` keeps on it at forward)."""
+    from ..torch_compat import tree_unflatten
+    from .lists import ListVariable, TupleVariable
+
+    metadata = getattr(getattr(real, "value", None), "_pt_metadata", None)
+    if metadata is None:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"compiled autograd's call_backward of {real.describe()}, a "
+                          "tensor-list custom op whose output structure is not known")
+    def wrap(x: Any) -> VariableTracker:
+        if isinstance(x, list):
+            return ListVariable([wrap(i) for i in x])
+        if isinstance(x, tuple):
+            return TupleVariable([wrap(i) for i in x])
+        return x
+    structured = tree_unflatten(list(grads), metadata.output_spec)
+    return [wrap(x) for x in structured] if metadata.result_is_tuple else [wrap(structured[0])]
 
 
 def _nothing(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:

@@ -84,6 +84,11 @@ ATTRIBUTE_ROWS: tuple[tuple[str, str], ...] = (
      "bytegraph::hook_point(y, backward_state, k), read by every use of y; its backward, bytegraph::call_hooks(grad, "
      "backward_state, k), runs the hooks this call bound to its backward-state input; a leaf made in the frame, "
      "memory written in place, or a higher-order op body: a break at the registration"),
+    ("m(*args) of a module with register_full_backward_hook / _pre_hook hooks (variables/module_hooks.py)",
+     "bytegraph::module_hook([inputs], backward_state, k) and bytegraph::module_hook([outputs], backward_state, k'): "
+     "their backward, bytegraph::call_module_hooks, runs the pre-hooks and hooks as torch.utils.hooks.BackwardHook "
+     "does, with this call's module and hooks bound to the backward-state input; hooked memory written in place "
+     "later, or a higher-order op body: the call runs natively"),
 )
 
 

@@ -14,8 +14,7 @@ import types
 
 import torch
 
-from ..diagnostics import breaks
-from ..diagnostics.errors import Unsupported, UserCodeError
+from ..diagnostics.errors import UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, ItemSource
 from .base import Tx, VariableTracker, pymethod
@@ -74,11 +73,6 @@ class NNModuleVariable(UserDefinedObjectVariable):
                 tx.guard(None, GuardKind.NO_GLOBAL_MODULE_HOOKS, None, "module call without hooks")
             owner, forward = lookup_class_attr(type(m), "forward")
             return tx.call(self._class_attr(tx, "forward", forward, instance_checked=True), args, kwargs)
-        if not self.created and type(m).__call__ is torch.nn.Module.__call__ and has_full_backward_hooks(m):
-            raise Unsupported(breaks.RUNS_NATIVELY, f"calling {self.describe()}, which has full backward hooks "
-                              "(register_full_backward_hook/_pre_hook): torch.utils.hooks.BackwardHook wraps its "
-                              "inputs and outputs in BackwardHookFunction, whose nodes the hooks hang on, fresh on "
-                              "every call; the call runs natively")
         return super().call_function(tx, args, kwargs)
 
     def getitem(self, tx: Tx, key: VariableTracker) -> VariableTracker:
@@ -136,16 +130,6 @@ def has_hooks(m: torch.nn.Module) -> bool:
     return bool(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
                 or m._compiled_call_impl is not None or mm._global_forward_hooks or mm._global_forward_pre_hooks
                 or mm._global_backward_hooks or mm._global_backward_pre_hooks)
-
-
-def has_full_backward_hooks(m: torch.nn.Module) -> bool:
-    """Whether calling ``m`` runs ``torch.utils.hooks.BackwardHook`` (module or global full
-    backward hooks, backward pre-hooks)."""
-    from torch.nn.modules import module as mm
-
-    own = m.__dict__
-    return bool(own.get("_backward_pre_hooks") or (own.get("_backward_hooks") and own.get("_is_full_backward_hook"))
-                or mm._global_backward_pre_hooks or (mm._global_backward_hooks and mm._global_is_full_backward_hook))
 
 
 class ModuleSequenceVariable(VariableTracker):

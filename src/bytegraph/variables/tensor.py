@@ -143,7 +143,7 @@ class TensorVariable(VariableTracker):
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() inside the body of a higher-order op")
         tx.mutation(self, f"Tensor.{method}()")
         tx.graph.hooked.add(self.node)      # (a later in-place write into it breaks: OutputGraph._record_node)
-        handle = DeferredHookHandle(self, method, hook, _root_instruction(tx))
+        handle = DeferredHookHandle(self, method, hook, root_instruction(tx))
         self.hooks.append(handle)
         return handle
 
@@ -160,7 +160,7 @@ class TensorVariable(VariableTracker):
         if self.node.graph is not tx.graph.root_graph:     # (the break runs the whole op natively)
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() on {self.describe()}, inside the body "
                               "of a higher-order op")
-        root_index = _root_instruction(tx)
+        root_index = root_instruction(tx)
         not_resumable = _USED_BEFORE if tx.graph.read_since_written(self) else None
         if self.fake.is_leaf:
             e = Unsupported(breaks.UNSUPPORTED_CALL, f"Tensor.{method}() on {self.describe()}, a leaf made in the "
@@ -276,7 +276,7 @@ _USED_BEFORE = ("the tensor is used in the graph before the registration, and a 
                 "output would not see the gradient of those uses")
 
 
-def _root_instruction(tx: Tx) -> int | None:
+def root_instruction(tx: Tx) -> int | None:
     """The index of the compiled frame's instruction being run (a call, when ``tx`` is inlining)."""
     root = tx
     while getattr(root, "parent", None) is not None:
