@@ -248,7 +248,8 @@ class ModuleHookCall:
         if k == self.out_key:
             return self._output_side(state, grads)
         if self.grad_outputs is None or not state.reached_by_this_pass(k):
-            return grads        # (eager's node does not run, or the gradient did not come through the outputs)
+            return [g.clone() for g in grads]   # (eager's node does not run, or the gradient did not come
+                                                # through the outputs; a custom op's outputs are its own)
         grad_inputs = self._packed(self.inputs, grads, self.n_inputs)
         for hook in self.hooks:
             result = hook(self.module, grad_inputs, self.grad_outputs)
@@ -263,7 +264,7 @@ class ModuleHookCall:
     def _output_side(self, state: BackwardState, grads: list[torch.Tensor]) -> list[torch.Tensor]:
         reached = [g if state.reached_by_this_pass(k) else None for g, k in zip(grads, self.out_ks)]
         if all(g is None for g in reached):
-            return grads        # (this pass does not reach the module's outputs: eager's node does not run)
+            return [g.clone() for g in grads]   # (this pass does not reach the module's outputs)
         self.grad_outputs = self._packed(self.outputs, reached, self.n_outputs)
         for hook in self.pre_hooks:
             result = hook(self.module, self.grad_outputs)
