@@ -116,3 +116,38 @@ def test_compiling_inside_a_cut_block_leaves_the_programs_cached_casts(backend):
     else:                            # AOT: the casts are ops of the graph, never cached (see above)
         assert got[0] == want[0]
     assert _nesting() == 0
+
+
+def test_a_cut_block_split_in_parts_leaves_each_part_with_the_suspend():
+    """A graph split in parts (DDP's gradient buckets, runtime/split.py) whose autocast block a
+    break cut: split_module needs an exit it knows for every enter (it raised "autocast must
+    exit"); each part leaves the block with ``suspend_autocast`` and the parts compute the graph."""
+    import operator
+
+    from bytegraph.runtime.split import split_graph
+    from bytegraph.testing import CompileCounter
+    from bytegraph.variables.ctx import suspend_autocast
+
+    def fn(x, w):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = x @ w
+            z = (y @ w).relu()
+            zlib.crc32(b"x")
+            return z @ w
+
+    counter = CompileCounter()
+    compiled = bytegraph.compile(fn, backend=counter)
+    x, w = torch.randn(2, 3), torch.randn(3, 3)
+    assert torch.equal(compiled(x, w), fn(x, w))
+    gm = counter.graphs[0]
+    first = next(n for n in gm.graph.nodes if n.target is operator.matmul)
+    order = list(gm.graph.nodes)
+    split = split_graph(gm, lambda n: int(order.index(n) > order.index(first)))
+    parts = [sub for sub in split.children() if isinstance(sub, torch.fx.GraphModule)]
+    assert len(parts) == 2
+    for sub in parts:
+        targets = [n.target for n in sub.graph.nodes if n.op == "call_function"]
+        assert targets.count(torch.amp._enter_autocast) == targets.count(suspend_autocast) == 1, targets
+    assert all(torch.equal(a, b) for a, b in zip(split(x, w), gm(x, w)))
+    assert _nesting() == 0
+    assert [n.target for n in gm.graph.nodes if n.op == "call_function"][-1] is suspend_autocast

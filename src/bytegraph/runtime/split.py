@@ -15,6 +15,7 @@ from torch.fx.passes.split_module import split_module
 
 from ..config import config
 from ..graph.autograd_parts import GRAD_MODE, GRAD_MODE_AFTER, GRAD_MODE_BEFORE
+from ..variables.ctx import suspend_autocast
 
 
 def split_graph(gm: torch.fx.GraphModule, part_of: Callable[[torch.fx.Node], int]) -> torch.fx.GraphModule:
@@ -22,13 +23,30 @@ def split_graph(gm: torch.fx.GraphModule, part_of: Callable[[torch.fx.Node], int
     makes every free symbol of a value that crosses parts an input of its own, and looks for the
     SymInt input that defines it; Dynamo's graphs have one, bytegraph's get sizes from the tensor
     inputs themselves (``KeyError: s93``). Each submodule reads the sizes from its tensors as the
-    whole graph did."""
+    whole graph did. An autocast block a graph break cut ends in ``suspend_autocast``, which
+    split_module does not pair with the block's enter: it sees ``_exit_autocast`` there and
+    gives each part its own enter and exit; for a graph with that one block, every part leaves
+    it with the suspend again (the block goes on in the next part, or after the graph)."""
     hidden = {n: n.meta.pop("example_value") for n in gm.graph.nodes if "example_value" in n.meta}
+    suspended = [n for n in gm.graph.nodes if n.op == "call_function" and n.target is suspend_autocast]
+    for n in suspended:
+        n.target = torch.amp._exit_autocast
     try:
-        return split_module(gm, None, part_of, keep_original_order=True)
+        split = split_module(gm, None, part_of, keep_original_order=True)
     finally:
         for n, value in hidden.items():
             n.meta["example_value"] = value
+        for n in suspended:
+            n.target = suspend_autocast
+    one_block = sum(n.op == "call_function" and n.target is torch.amp._enter_autocast for n in gm.graph.nodes) == 1
+    if suspended and one_block:
+        for sub in split.children():
+            if isinstance(sub, torch.fx.GraphModule):
+                for n in sub.graph.nodes:
+                    if n.op == "call_function" and n.target is torch.amp._exit_autocast:
+                        n.target = suspend_autocast
+                sub.recompile()
+    return split
 
 
 def compile_submodules(split: torch.fx.GraphModule, backend: Callable[..., Any], example_inputs: list[Any]) -> None:
