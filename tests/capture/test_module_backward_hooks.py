@@ -281,3 +281,30 @@ def test_backward_states_do_not_accumulate():
         compiled(m, *_x(call)).backward()
         compiled(m, *_x(call))          # a forward whose backward never runs
     assert live_states() <= before + 1
+
+
+class Printing(nn.Module):
+    """A forward that breaks the graph (a print): its BackwardHook cannot span the break."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        print("forward")
+        return self.lin(x).tanh()
+
+
+def test_a_hooked_module_whose_forward_breaks_runs_natively(capsys):
+    """The call runs natively as a whole (not its ``_call_impl`` in compiled pieces: on CPython
+    3.13.0 compiling those pieces crashed), the graphs around it stay, the hooks see eager's values."""
+    def make(rec):
+        torch.manual_seed(0)
+        m = nn.Sequential(nn.Linear(4, 4), Printing(), nn.Linear(4, 1))
+        m[1].register_full_backward_hook(rec.full("printing", scale=2.0))
+        return m
+
+    compiled, _, rec = _compare(_loss, make, _x, "eager")
+    assert [e[0] for e in rec.log] == ["printing"] * 3
+    assert compiled.stats.recompiles == 0 and sum(s.graphs for s in compiled.stats_all) >= 1
+    assert capsys.readouterr().out.count("forward") == 6

@@ -41,7 +41,7 @@ from ..interpreter.translator import InstructionTranslator, program_for
 from ..variables.base import BoundMethodVariable, NullVariable, VariableTracker
 from ..variables.ctx import ExceptionVariable, GraphContextVariable
 from ..variables.functions import NestedFunctionVariable, UserFunctionVariable, UserMethodVariable
-from ..variables.nn_module import NNModuleVariable, has_hooks
+from ..variables.nn_module import NNModuleVariable, has_full_backward_hooks, has_hooks
 from .native_comprehension import NativeComprehension
 
 _CALLS = frozenset({"CALL", "CALL_KW", "CALL_FUNCTION_EX"})
@@ -170,6 +170,8 @@ def compiled_callee(obj: Any, backend: Any, dynamic: Any) -> Any:
 
     if isinstance(obj, types.MethodType):
         return types.MethodType(compiled_callee(obj.__func__, backend, dynamic), obj.__self__)
+    if isinstance(obj, torch.nn.Module) and has_full_backward_hooks(obj):
+        return obj      # its BackwardHook cannot span a break (variables/module_hooks.py): the call runs natively
     if isinstance(obj, torch.nn.Module):
         # The wrapper must be the function that was inlined when the break happened, so that
         # capturing it makes progress: ``forward`` for a module without hooks, else ``__call__``.

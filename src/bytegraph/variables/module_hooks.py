@@ -13,7 +13,8 @@ One graph, as for hooks on intermediates (DESIGN 55); torch.compile needs compil
 Where that cannot be exact the module call runs natively, a graph break at it (``root_index``):
 inside a higher-order op body, memory of the hooked tensors written in place later (eager's
 hook function shares memory with its inputs; the hook point copies), the hook object kept past
-the graph (a break inside the module's forward).
+the graph (a break inside the module's forward). Such a call runs natively as a whole
+(``graph_break.compiled_callee`` does not compile a module with full backward hooks in pieces).
 """
 
 from __future__ import annotations

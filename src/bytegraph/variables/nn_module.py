@@ -132,6 +132,16 @@ def has_hooks(m: torch.nn.Module) -> bool:
                 or mm._global_backward_hooks or mm._global_backward_pre_hooks)
 
 
+def has_full_backward_hooks(m: torch.nn.Module) -> bool:
+    """Whether calling ``m`` runs ``torch.utils.hooks.BackwardHook`` (module or global full
+    backward hooks, backward pre-hooks)."""
+    from torch.nn.modules import module as mm
+
+    own = m.__dict__
+    return bool(own.get("_backward_pre_hooks") or (own.get("_backward_hooks") and own.get("_is_full_backward_hook"))
+                or mm._global_backward_pre_hooks or (mm._global_backward_hooks and mm._global_is_full_backward_hook))
+
+
 class ModuleSequenceVariable(VariableTracker):
     """A ModuleList or Sequential made while tracing (a slice, or ``nn.Sequential(*mods)``) of
     modules that are tracked already: iterable, indexable, and callable like Sequential."""
