@@ -14,7 +14,7 @@ the graph's own time and noise stay out. Also the first call (capture) of each, 
 per-layer slope of both, from 2 to 24 layers.
 
     python benchmarks/overhead.py [--repeat 15] [--number 4000] [--depth-repeat 7] [--depth-number 200]
-                                  [--depth-runs 3] [--skip-small | --skip-depth]
+                                  [--depth-runs 3] [--skip-small | --skip-depth | --parts]
 
 Prints tables of medians (µs per call) and the ratios.
 Targets: small programs (issue #2): bytegraph's overhead at most 1/5 of torch.compile's on every
@@ -156,7 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--depth-runs", type=int, default=3)
     ap.add_argument("--skip-small", action="store_true")
     ap.add_argument("--skip-depth", action="store_true")
+    ap.add_argument("--parts", action="store_true", help="only: where a cache hit of each depth model spends its time")
     opts = ap.parse_args(argv)
+    if opts.parts:
+        parts(opts)
+        return 0
     if not opts.skip_small:
         small(opts)
     if not opts.skip_depth:
@@ -364,6 +368,48 @@ def depth(opts: argparse.Namespace) -> None:
                       "   µs per added layer", flush=True)
     finally:
         torch.set_num_threads(threads)
+
+
+def parts(opts: argparse.Namespace) -> None:
+    """bytegraph alone, each depth model at 2 and 24 layers: a whole cache hit, its guard function,
+    and the three bulk checks of the state snapshot it runs (guards/fastpath.py: ``___s[3]()``
+    dict tags, attributes and types; ``any(___s[4])`` the modules' hook dicts; ``___s[8]()`` the
+    kept parameters' TENSOR_MATCH), with how many objects each checks, and the slope per layer."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    torch.set_num_threads(1)
+
+    def us(fn: Callable[[], Any]) -> float:
+        return statistics.median(_calls_us(lambda: fn(), {}, opts.depth_number) for _ in range(opts.depth_repeat))
+
+    print("µs per call (bytegraph, replaying backend, after the snapshot's upgrade to torch's C++ checks)")
+    header = (f"{'model':<21}{'layers':>6}{'call':>8}{'guard':>8}{'tags':>8}{'hooks':>8}{'tensors':>9}"
+              "  objects (tags/hook dicts/tensors)")
+    print(header)
+    print("-" * len(header))
+    with torch.no_grad():
+        for name, make in DEPTH_MODELS:
+            rows = {}
+            for layers in (2, 24):
+                torch.manual_seed(0)
+                model = make(layers)
+                kwargs = {"input_ids": torch.randint(0, 128, (1, 8)), "use_cache": False}
+                compiled = bytegraph.compile(model, backend=Replay())
+                for _ in range(300):          # (past snapshot.UPGRADE_AFTER)
+                    compiled(**kwargs)
+                entry = compiled.entries[0]
+                state = entry.guards.fast.snapshot.holder.state
+                rows[layers] = r = {"call": us(lambda: compiled(**kwargs)),
+                                    "guard": us(lambda: entry.check(model, **kwargs)),
+                                    "tags": us(state[3]), "hooks": us(lambda: any(state[4])), "tensors": us(state[8])}
+                plan = entry.guards.fast.plan
+                counts = f"{len(plan.dicts)}/{len(state[4])}/{len(state[7])}"
+                print(f"{name:<21}{layers:>6}{r['call']:8.1f}{r['guard']:8.1f}{r['tags']:8.1f}{r['hooks']:8.1f}"
+                      f"{r['tensors']:9.1f}  {counts}", flush=True)
+            slope = {k: (rows[24][k] - rows[2][k]) / 22 for k in rows[2]}
+            print(f"{name:<21}{'slope':>6}{slope['call']:8.2f}{slope['guard']:8.2f}{slope['tags']:8.2f}"
+                  f"{slope['hooks']:8.2f}{slope['tensors']:9.2f}  µs per added layer", flush=True)
 
 
 if __name__ == "__main__":

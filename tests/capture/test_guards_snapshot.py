@@ -434,3 +434,54 @@ def test_object_key_membership_is_checked_every_call():
     _call_again(model, compiled, x, 1)                # back to the first entry: no new capture
     model.seen[model.head.bias] = True                # another key: still not contained
     _call_again(model, compiled, x, 1)
+
+
+# -- an object whose class has its own __getattribute__ (transformers' PretrainedConfig) ------------
+class Config:
+    """Like ``PretrainedConfig``: names can be remapped, read through a __getattribute__ of its own."""
+    attribute_map = {"width": "hidden"}
+
+    def __init__(self) -> None:
+        self.hidden = 4
+
+    def __getattribute__(self, key):
+        if key != "attribute_map" and key in super().__getattribute__("attribute_map"):
+            key = super().__getattribute__("attribute_map")[key]
+        return super().__getattribute__(key)
+
+
+class Configured(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = Config()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        scale = getattr(self.config, "scale", None)       # absent: NO_GENERIC_ATTR, in the snapshot
+        x = self.fc(x) * self.config.width
+        return x * scale if scale is not None else x
+
+
+@pytest.mark.parametrize("where", ["instance", "class", "attribute_map"])
+def test_an_attribute_added_past_a_custom_getattribute_recompiles(where):
+    """The absence found through the class's own ``__getattribute__`` is guarded as object's lookup
+    (not ``hasattr`` through it again, on every call) and checked by the snapshot; an attribute
+    that appears, on the instance, the class, or by a remapped name, recompiles."""
+    from bytegraph.guards import GuardKind
+
+    model, compiled, counter, x = _setup(Configured().eval())
+    kinds = [g.kind for g in compiled.entries[0].guards.guards if g.payload == "scale"]
+    assert GuardKind.NO_GENERIC_ATTR in kinds and GuardKind.NOT_HASATTR not in kinds, kinds
+    try:
+        if where == "instance":
+            model.config.scale = 3.0
+        elif where == "class":
+            Config.scale = 3.0
+        else:
+            model.config.factor = 3.0
+            Config.attribute_map["scale"] = "factor"
+        reason = _call_again(model, compiled, x, 1)
+        assert "scale" in reason or "attribute_map" in reason, reason
+    finally:
+        Config.__dict__.get("scale") is not None and delattr(Config, "scale")
+        Config.attribute_map.pop("scale", None)

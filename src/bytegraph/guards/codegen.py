@@ -89,6 +89,7 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.DICT_VERSION: lambda g, e, x, ns: f"{ns.name(dict_version, 'dict_version')}({e}) == {g.payload}",
     _K.HASATTR: lambda g, e, x, ns: f"hasattr({e}, {g.payload!r})",
     _K.NOT_HASATTR: lambda g, e, x, ns: f"not hasattr({e}, {g.payload!r})",
+    _K.NO_GENERIC_ATTR: lambda g, e, x, ns: f"{ns.name(no_generic_attr, 'no_generic_attr')}({e}, {g.payload!r})",
     _K.CELL_EMPTY: lambda g, e, x, ns: f"{ns.name(cell_is_empty, 'cell_is_empty')}({e})",
     _K.DICT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} in {e}",
     _K.DICT_NOT_CONTAINS: lambda g, e, x, ns: f"{_key_expr(g.payload, ns)} not in {e}",
@@ -109,6 +110,17 @@ _CHECKS: dict[GuardKind, Callable[[Guard, str, Callable[[Source], str], _Namespa
     _K.NO_GLOBAL_MODULE_HOOKS: lambda g, e, x, ns: "not (" + " or ".join(
         ns.name(d, "module_hooks") for d in _global_module_hook_dicts()) + ")",
 }
+
+
+def no_generic_attr(obj: Any, name: str) -> bool:
+    """``object.__getattribute__(obj, name)`` would find nothing: ``name`` is in neither the
+    instance dict nor a class of the MRO (a class attribute that is a descriptor counts as found:
+    the guard fails, and the call recompiles)."""
+    try:
+        d = object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        d = {}
+    return name not in d and all(name not in vars(c) for c in type(obj).__mro__)
 
 
 def cell_is_empty(cell: Any) -> bool:
@@ -137,6 +149,7 @@ _ACTUAL: dict[GuardKind, Callable[[Any], str]] = {
     _K.DICT_NOT_CONTAINS: lambda v: "a mapping with that key",
     _K.HASATTR: lambda v: "no such attribute",
     _K.NOT_HASATTR: lambda v: "an attribute of that name",
+    _K.NO_GENERIC_ATTR: lambda v: "an attribute of that name (in its __dict__ or on its class)",
 }
 
 

@@ -32,6 +32,9 @@ class GuardKind(enum.Enum):
     DICT_VERSION = "DICT_VERSION"            # dict x not modified since capture     (payload: version tag)
     HASATTR = "HASATTR"                      # hasattr(x, name)                      (payload: name)
     NOT_HASATTR = "NOT_HASATTR"              # not hasattr(x, name)                  (payload: name)
+    NO_GENERIC_ATTR = "NO_GENERIC_ATTR"      # object.__getattribute__(x, name) finds nothing: name in
+    #                                          neither vars(x) nor type(x)'s MRO (payload: name); what a
+    #                                          class's own __getattribute__, traced, asked of object's
     CELL_EMPTY = "CELL_EMPTY"                # the cell x holds no value (a deleted or unassigned closure variable)
     DICT_CONTAINS = "DICT_CONTAINS"          # key in x                              (payload: key)
     DICT_NOT_CONTAINS = "DICT_NOT_CONTAINS"  # key not in x                          (payload: key)

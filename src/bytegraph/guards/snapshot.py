@@ -428,6 +428,15 @@ def _hasattr(planner: _Planner, g: Guard) -> bool:
     return hook is MISSING or all(planner.state_dict(x, n) for n in STATE_DICTS)
 
 
+def _no_generic_attr(planner: _Planner, g: Guard) -> bool:
+    """Absent from x's instance dict and its classes' dicts: all tagged, whatever x's class does
+    in its own ``__getattribute__`` (traced, and guarded on its own)."""
+    x = g.source
+    d, cls = AttrSource(x, "__dict__"), TypeSource(x)
+    return (planner.cover(x) and planner.cover(d) and planner.tag(d) and planner.cover(cls)
+            and planner.tag_classes(cls))
+
+
 # kind -> is this guard implied by the snapshot (registering what must be watched for it)?
 _STABLE: dict[GuardKind, Callable[[_Planner, Guard], bool]] = {
     _K.TYPE_MATCH: _typed,
@@ -443,6 +452,7 @@ _STABLE: dict[GuardKind, Callable[[_Planner, Guard], bool]] = {
     _K.NO_MODULE_HOOKS: _no_hooks,
     _K.HASATTR: _hasattr,
     _K.NOT_HASATTR: _hasattr,
+    _K.NO_GENERIC_ATTR: _no_generic_attr,
     _K.CLOSURE_MATCH: _closure_match,
 }
 

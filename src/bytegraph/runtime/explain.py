@@ -89,6 +89,7 @@ _PYTHON: dict[GuardKind, Any] = {
     _K.DICT_VERSION: lambda g, e: f"dict_version({e}) == <its version at capture>",
     _K.HASATTR: lambda g, e: f"hasattr({e}, {g.payload!r})",
     _K.NOT_HASATTR: lambda g, e: f"not hasattr({e}, {g.payload!r})",
+    _K.NO_GENERIC_ATTR: lambda g, e: f"{g.payload!r} not in vars({e}) nor on type({e})  # object.__getattribute__",
     _K.CELL_EMPTY: lambda g, e: f"{e} holds no value",
     _K.DICT_CONTAINS: lambda g, e: f"{g.payload!r} in {e}",
     _K.DICT_NOT_CONTAINS: lambda g, e: f"{g.payload!r} not in {e}",

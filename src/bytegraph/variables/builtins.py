@@ -192,7 +192,8 @@ def _absent(tx: Tx, obj: VariableTracker, name: str, e: UserCodeError) -> bool:
     if not isinstance(e.original, AttributeError):
         return False
     removed = getattr(obj, "_removed_by_trace", None)       # (deleted by the trace: the real object has it)
-    if obj.source is not None and not (removed is not None and removed(name)):
+    if obj.source is not None and not (removed is not None and removed(name)) \
+            and not getattr(e, "absence_guarded", False):   # (the lookup that failed guarded it already)
         tx.guard(obj.source, GuardKind.NOT_HASATTR, name, "getattr/hasattr found no attribute")
     return True
 
