@@ -26,6 +26,23 @@ class Obj:
     pass
 
 
+class _Remapped:
+    """A class of its own __getattribute__ that answers ``w`` (remapped to ``v``): object's
+    generic lookup still finds no ``w``, which is what NO_GENERIC_ATTR checks."""
+    v = 1
+
+    def __getattribute__(self, key):
+        return object.__getattribute__(self, "v" if key == "w" else key)
+
+
+class _RemappedW(_Remapped):
+    w = 2           # on the class: generic lookup finds it
+
+
+class _WithW:
+    w = 1
+
+
 def obj(**attrs):
     o = Obj()
     o.__dict__.update(attrs)
@@ -191,6 +208,8 @@ CASES = [
      [(dict(_VERSIONED),), ({},)]),
     ("HASATTR", [Guard(A, K.HASATTR, "w")], one, {}, (obj(w=1),), [(obj(),)]),
     ("NOT_HASATTR", [Guard(A, K.NOT_HASATTR, "w")], one, {}, (obj(),), [(obj(w=1),)]),
+    ("NO_GENERIC_ATTR", [Guard(A, K.NO_GENERIC_ATTR, "w")], one, {}, (_Remapped(),),
+     [(obj(w=1),), (_WithW(),), (_RemappedW(),)]),
     ("CELL_EMPTY", [Guard(A, K.CELL_EMPTY)], one, {}, (types.CellType(),), [(types.CellType(1),), (1,)]),
     ("DICT_NOT_CONTAINS", [Guard(AttrSource(A, "__dict__"), K.DICT_NOT_CONTAINS, "w")], one, {}, (obj(v=1),),
      [(obj(w=1),), (1,)]),
