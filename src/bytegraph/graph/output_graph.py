@@ -777,7 +777,7 @@ class OutputGraph:
         return k
 
     def module_hook(self, tensors: list[TensorVariable], used: list[bool], root_index: int | None,
-                    not_resumable: str | None) -> tuple[int, list[TensorVariable | None], list[int]]:
+                    not_resumable: str | None) -> tuple[int, list[TensorVariable | None], tuple[int, ...]]:
         """A module call's inputs (or outputs) pass the hook point of its full backward hooks:
         ``bytegraph::module_hook([t, ...], backward_state, k)`` (runtime/hooks.py ModuleHookCall).
         Returns ``k`` (this point's hook index, the key its backward runs the hooks by), the
@@ -812,7 +812,7 @@ class OutputGraph:
             self.hook_points.append(item)
             self.module_hooked[_storage_key(fake)] = (root_index, not_resumable)
             outs.append(self.wrap_fx_proxy(item, fake))
-        return k, outs, ks
+        return k, outs, tuple(ks)
 
     def read_since_written(self, vt: TensorVariable) -> bool:
         """Whether an op of the graph read ``vt``'s current value (``vt`` itself, or a view made

@@ -172,7 +172,13 @@ def run_hooks(grad: torch.Tensor, state: torch.Tensor, k: int) -> torch.Tensor:
             returned = hook(result)
             if returned is not None:
                 result = _checked(hook, result, returned)
-    return result.clone() if result.untyped_storage().data_ptr() == grad.untyped_storage().data_ptr() else result
+    return _own(result, grad)
+
+
+def _own(value: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """``value`` as a custom op's output: a copy where it shares memory with the incoming
+    gradient (a custom op's output may not alias its input)."""
+    return value.clone() if value.untyped_storage().data_ptr() == grad.untyped_storage().data_ptr() else value
 
 
 @torch.library.custom_op(CALL_HOOKS, mutates_args=())
@@ -301,13 +307,8 @@ def _user_stacklevel() -> int:
 
 
 def _tensor_like(value: Any, grad: torch.Tensor) -> torch.Tensor:
-    """What a hook left at a position, as the op's gradient there: a copy where it is the incoming
-    gradient itself (a custom op's output may not alias its input), zeros for None."""
-    if value is None:
-        return torch.zeros_like(grad)
-    if isinstance(value, torch.Tensor) and value.untyped_storage().data_ptr() == grad.untyped_storage().data_ptr():
-        return value.clone()
-    return value
+    """What a hook left at a position, as the op's gradient there (``_own``), zeros for None."""
+    return torch.zeros_like(grad) if value is None else _own(value, grad)
 
 
 @torch.library.custom_op(CALL_MODULE_HOOKS, mutates_args=())

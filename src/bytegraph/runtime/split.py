@@ -38,8 +38,8 @@ def split_graph(gm: torch.fx.GraphModule, part_of: Callable[[torch.fx.Node], int
             n.meta["example_value"] = value
         for n in suspended:
             n.target = suspend_autocast
-    one_block = sum(n.op == "call_function" and n.target is torch.amp._enter_autocast for n in gm.graph.nodes) == 1
-    if suspended and one_block:
+    if suspended and sum(n.op == "call_function" and n.target is torch.amp._enter_autocast
+                         for n in gm.graph.nodes) == 1:          # (that one block)
         for sub in split.children():
             if isinstance(sub, torch.fx.GraphModule):
                 for n in sub.graph.nodes:

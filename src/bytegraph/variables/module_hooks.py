@@ -101,7 +101,6 @@ class ModuleBackwardHookVariable(VariableTracker):
         self.outputs = tuple(hooked)
         self.out_key, outs, self.out_ks = tx.graph.module_hook([items[i] for i in hooked], [True] * len(hooked),
                                                                self.root_index, None)
-        self.out_ks = tuple(self.out_ks)
         for i, out in zip(hooked, outs):
             items[i] = out
         self._record(tx)
@@ -122,12 +121,13 @@ class ModuleBackwardHookVariable(VariableTracker):
     def replay(self, cg: Any) -> None:
         """``___bwstate.bind_module(module, hooks, pre_hooks, <where the tensors are, the keys>)``."""
         cg.push_call_target(lambda: (cg.load_local(BACKWARD_STATE), cg.load_attr("bind_module")))
-        for vt in self.replay_values():
+        values = self.replay_values()
+        where = (self.n_inputs, self.inputs, self.in_key, self.n_outputs, self.outputs, self.out_key, self.out_ks)
+        for vt in values:
             cg.reconstruct(vt)
-        for const in (self.n_inputs, self.inputs, self.in_key, self.n_outputs, self.outputs, self.out_key,
-                      self.out_ks):
+        for const in where:
             cg.load_const(const)
-        cg.call(10)
+        cg.call(len(values) + len(where))
         cg.emit("POP_TOP")
 
     def reconstruct(self, cg: Any) -> None:
