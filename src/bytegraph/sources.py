@@ -66,6 +66,23 @@ class Source:
     # a graph input the transformed code makes on every call (a float's tensor, the backward
     # state): never guarded, never compared with the other inputs
     new_each_call = False
+    # the hash, computed once (0: not yet): a source is a key of many tables while a frame is
+    # captured, and the dataclass hash walks the whole chain under it (``__init_subclass__``)
+    _hash: int = dataclasses.field(default=0, init=False, repr=False, compare=False, hash=False)
+
+    def __init_subclass__(cls) -> None:      # (no super(): the slots class is a copy)
+        computed = cls.__dict__.get("__hash__")
+        if computed is None or getattr(computed, "cached", False):
+            return
+
+        def __hash__(self: Source) -> int:
+            h = self._hash
+            if not h:
+                h = computed(self) or 1
+                object.__setattr__(self, "_hash", h)
+            return h
+        __hash__.cached = True  # type: ignore[attr-defined]
+        cls.__hash__ = __hash__  # type: ignore[method-assign]
 
     def name(self) -> str:
         raise NotImplementedError

@@ -485,3 +485,116 @@ def test_an_attribute_added_past_a_custom_getattribute_recompiles(where):
     finally:
         Config.__dict__.get("scale") is not None and delattr(Config, "scale")
         Config.attribute_map.pop("scale", None)
+
+
+def _per_call(compiled) -> str:
+    """The guard function a hit runs, without its rearm: what is still read on every call."""
+    return compiled.entries[0].guards.fast.source_code.split("\ndef ___rearm")[0]
+
+
+def test_class_attributes_under_a_custom_getattribute_are_in_the_snapshot():
+    """``attribute_map`` is read by the trace through ``object.__getattribute__`` (the class's own
+    ``__getattribute__`` calls it): it is guarded as the class's attribute, which the snapshot
+    covers, not as ``config.attribute_map`` through that ``__getattribute__`` on every call.
+    A new map, a write into it, or an instance attribute shadowing it recompiles."""
+    model, compiled, _, x = _setup(Configured().eval())
+    assert "attribute_map" not in _per_call(compiled)
+    saved = dict(Config.attribute_map)
+    try:
+        model.config.wide = 8
+        Config.attribute_map = {"width": "wide"}
+        assert "attribute_map" in _call_again(model, compiled, x, 1)
+        model.config.deep = 16
+        Config.attribute_map["width"] = "deep"
+        assert "attribute_map" in _call_again(model, compiled, x, 2)
+        model.config.__dict__["attribute_map"] = {"width": "hidden"}
+        assert "attribute_map" in _call_again(model, compiled, x, 3)
+    finally:
+        Config.attribute_map = saved
+
+
+class Fields:
+    """An output class whose instances read a table of the class (as a dataclass's ``fields()``
+    reads ``__dataclass_fields__``)."""
+    table = {"scale": 2.0}
+
+    def __init__(self, value):
+        self.value = value * self.table["scale"]
+
+
+class MakesOutput(Net):
+    def forward(self, x):
+        return Fields(super().forward(x)).value
+
+
+def test_class_attributes_read_through_an_object_made_by_the_trace_are_in_the_snapshot():
+    """An object the trace creates reads its class's attributes through the class's source, which
+    the snapshot covers, not as a held object checked on every call. Writing into the table
+    recompiles; after that the float is a graph input, read anew from a replaced table."""
+    model, compiled, counter, x = _setup(MakesOutput().eval())
+    assert "scale" not in _per_call(compiled) and "___obj" not in _per_call(compiled)
+    try:
+        Fields.table["scale"] = 3.0
+        reason = _call_again(model, compiled, x, 1)
+        assert "Fields" in reason and "table" in reason, reason
+        Fields.table = {"scale": 4.0}
+        _call_again(model, compiled, x, 1)
+        assert counter.frame_count == 2
+    finally:
+        Fields.table = {"scale": 2.0}
+
+
+class Registry(dict):
+    """Like transformers' ``_CanRecordRegistry``: a dict subclass with a ``__setitem__`` and a
+    ``get`` of its own, both through dict's."""
+    def __setitem__(self, key, value):
+        super().__setitem__(str(key), value)
+
+    def get(self, key):
+        return super().get(str(key)) or {}
+
+
+class Shouting(Registry):
+    def __getitem__(self, key):
+        return {"scale": 10.0}
+
+
+REGISTRY = Registry()
+REGISTRY["net"] = {"scale": 2.0}
+
+
+class UsesRegistry(Net):
+    def forward(self, x):
+        return super().forward(x) * REGISTRY["net"]["scale"]
+
+
+def test_a_dict_subclass_that_reads_as_dict_is_in_the_snapshot():
+    """Lookups into a dict subclass that overrides none of dict's reads are dict's own: its
+    version tag covers them. A write through its own ``__setitem__`` recompiles, and so does
+    reassigning its class to one that reads differently."""
+    model, compiled, counter, x = _setup(UsesRegistry().eval())
+    assert "'net'" not in _per_call(compiled)
+    try:
+        REGISTRY["net"] = {"scale": 3.0}
+        _call_again(model, compiled, x, 1)
+        REGISTRY.__class__ = Shouting
+        assert same(compiled(x), model(x))
+        assert compiled.stats.recompiles == 2, compiled.stats.recompile_reasons
+    finally:
+        REGISTRY.__class__ = Registry
+        dict.__setitem__(REGISTRY, "net", {"scale": 2.0})
+
+
+class OptionalScale(Net):
+    def forward(self, x, scale=None):
+        out = super().forward(x)
+        return out * 2 if hasattr(scale, "shape") else out
+
+
+def test_hasattr_of_an_immutable_default_is_in_the_snapshot(monkeypatch):
+    """``hasattr(None, name)`` cannot change while the None is the same: a default read through
+    the watched ``__defaults__`` needs no check per call; new defaults recompile."""
+    model, compiled, counter, x = _setup(OptionalScale().eval())
+    assert "hasattr" not in _per_call(compiled)
+    monkeypatch.setattr(OptionalScale.forward, "__defaults__", (torch.ones(1),))
+    _call_again(model, compiled, x, 1)

@@ -184,6 +184,22 @@ def test_equal_sources_are_equal_and_hash_equal():
     assert len({a, w, ItemSource(AttrSource(L("m"), "_parameters"), "bias")}) == 2
 
 
+def test_a_hash_is_computed_once_and_not_carried_by_replace():
+    """A deep chain's hash walks the whole chain: it is kept on the source after the first call
+    (capture hashes sources tens of thousands of times), and a replaced copy computes its own."""
+    deep = x
+    for i in range(50):
+        deep = AttrSource(deep, f"a{i}")
+    assert deep._hash == 0
+    h = hash(deep)
+    assert deep._hash == h and deep.of._hash != 0          # the bases' too, on the way
+    again = AttrSource(deep.of, "a49")
+    assert again == deep and hash(again) == h
+    other = dataclasses.replace(deep, attr="b")
+    assert other._hash == 0 and hash(other) != h and other != deep
+    assert "_hash" not in repr(deep)
+
+
 @pytest.mark.parametrize("a, b", [
     (L("x"), L("y")),
     (L("x"), FreeVarSource("x")),                  # same name, other kind

@@ -59,6 +59,11 @@ from .guard import Guard, GuardKind
 _K = GuardKind
 MISSING = object()
 TAGGED_DICTS = (dict, collections.OrderedDict)     # lookups are dict's own: the version tag covers them
+# what guards and ``Values`` read of a dict: a dict subclass that defines none of these reads
+# as dict does, so its version tag covers it too (transformers' registries: ``__setitem__``
+# and ``get`` of their own, which write and read through dict's)
+DICT_READS = ("__getitem__", "__missing__", "__contains__", "__iter__", "__len__", "keys", "values", "items",
+              "__eq__", "__class_getitem__")
 HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
 STATE_DICTS = ("_parameters", "_buffers", "_modules")
 # values whose == and type are fixed once the object is (an EQUALS_MATCH on them is an identity check)
@@ -210,8 +215,23 @@ class ClassDictSource(DerivedSource):
         raise NotImplementedError("only guards read a class's dict")
 
 
+@functools.lru_cache(maxsize=None)
+def _reads_as_dict(t: type) -> bool:
+    if t in TAGGED_DICTS:
+        return True
+    if not issubclass(t, dict) or not t.__flags__ & _HEAP:
+        return False
+    own = t.__mro__[:t.__mro__.index(dict)]
+    return all(n not in c.__dict__ for c in own if c not in TAGGED_DICTS for n in DICT_READS)
+
+
+def tagged_dict(v: Any) -> bool:
+    """A dict whose lookups are dict's own: its version tag changes with every write to it."""
+    return _reads_as_dict(type(v))
+
+
 def _item_step(s: ItemSource, base: Any) -> Any:
-    if type(base) in TAGGED_DICTS:
+    if tagged_dict(base):
         return dict.get(base, s.key, MISSING)
     if isinstance(base, tuple) and type(base).__getitem__ is tuple.__getitem__ and type(s.key) is int:
         return base[s.key] if -len(base) <= s.key < len(base) else MISSING
@@ -219,7 +239,7 @@ def _item_step(s: ItemSource, base: Any) -> Any:
 
 
 def _position_step(s: DictKeySource | DictValueSource, base: Any) -> Any:
-    if type(base) not in TAGGED_DICTS or not 0 <= s.index < len(base):
+    if not tagged_dict(base) or not 0 <= s.index < len(base):
         return MISSING
     return list(base if isinstance(s, DictKeySource) else base.values())[s.index]
 
@@ -287,7 +307,7 @@ class _Planner:
             rule = _ATTR_RULES.get(attr_kind(base, s.attr))
             return rule is not None and rule(self, s, base)
         if isinstance(s, (ItemSource, DictKeySource, DictValueSource)):
-            return type(base) in TAGGED_DICTS and self.tag(s.of) or isinstance(base, tuple)
+            return tagged_dict(base) and self.tag(s.of) or isinstance(base, tuple)
         if isinstance(s, ClassDictSource):
             return True
         return False
@@ -320,8 +340,10 @@ class _Planner:
 
     def tag(self, s: Source) -> bool:
         v = self.value(s)
-        if type(v) not in TAGGED_DICTS:
+        if not tagged_dict(v):
             return False
+        if type(v) not in TAGGED_DICTS:
+            self.watch_type(s)              # a subclass instance's class can be reassigned
         self.dicts.setdefault(id(v), s)
         return True
 
@@ -412,10 +434,13 @@ def _no_hooks(planner: _Planner, g: Guard) -> bool:
 def _hasattr(planner: _Planner, g: Guard) -> bool:
     """``hasattr(x, n)``, either way, under default attribute lookup is decided by x's instance
     dict, its classes' dicts and, for a module, the three dicts ``Module.__getattr__`` looks in:
-    all tagged (a class attribute that is a descriptor would run code: not covered)."""
+    all tagged (a class attribute that is a descriptor would run code: not covered). An immutable
+    builtin value (None, an int, a str) is decided by the value alone."""
     x = g.source
     obj = planner.value(x)
     t = type(obj)
+    if t in IMMUTABLE:          # None, ints, strs...: their classes take no new attributes
+        return planner.cover(x)
     hook = class_lookup(t, "__getattr__")
     found = class_lookup(t, g.payload)
     if not (planner.cover(x) and t.__getattribute__ is object.__getattribute__

@@ -575,7 +575,7 @@ def _object_new(tx: Tx, cls: VariableTracker, *args: VariableTracker, **kwargs: 
             raise UserCodeError(TypeError("object.__new__() takes exactly one argument (the type to instantiate)"))
         if lookup_class_attr(klass, "__init__")[1] is object.__init__:
             raise UserCodeError(TypeError(f"{klass.__name__}() takes no arguments"))
-    return new_object(klass)
+    return new_object(klass, cls.source)
 
 
 @handles(object.__init__)

@@ -253,7 +253,7 @@ class UserDefinedClassVariable(VariableTracker):
             return tx.call(fn, [self, *args], kwargs)
         base = container_base(cls)
         if new is object.__new__ or (base is not None and new is base.__new__):
-            return new_object(cls)
+            return new_object(cls, self.source)
         raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
                           f"({owner.__qualname__}.__new__ is not a Python function)")
 
@@ -395,17 +395,21 @@ def is_python_class(cls: type) -> bool:
     return all(c is object or c.__flags__ & _HEAPTYPE for c in cls.__mro__)
 
 
-def new_object(cls: type) -> "UserDefinedObjectVariable":
+def new_object(cls: type, class_source: Source | None = None) -> "UserDefinedObjectVariable":
     """``object.__new__(cls)`` (or a builtin container base's ``__new__``) while tracing: a new,
     empty object whose state the tracker holds (``pending``); an nn.Module gets its state
-    dicts when its traced ``Module.__init__`` sets them, as in CPython."""
+    dicts when its traced ``Module.__init__`` sets them, as in CPython. ``class_source``: where
+    the trace read ``cls`` from, if it has a source (its members are then read through it)."""
     base = container_base(cls)
     value = object.__new__(cls) if base is None else base.__new__(cls)
     if issubclass(cls, torch.nn.Module):
         from .nn_module import NNModuleVariable
 
-        return NNModuleVariable(value, created=True)
-    return UserDefinedObjectVariable(value, contents=empty_contents(base), created=True)
+        vt: UserDefinedObjectVariable = NNModuleVariable(value, created=True)
+    else:
+        vt = UserDefinedObjectVariable(value, contents=empty_contents(base), created=True)
+    vt.class_source = class_source
+    return vt
 
 
 def rebuild_object(cls: type, attrs: dict[str, Any], contents: Any = None, deleted: tuple[str, ...] = ()) -> Any:
@@ -442,6 +446,10 @@ class UserDefinedObjectVariable(VariableTracker):
         # Made by ``object.__new__`` while tracing: ``value`` is an empty stand-in, all state is
         # in ``pending`` (rebuilt from it if the object escapes the frame).
         self.created = created
+        # A created object's class as the trace read it (``new_object``), when that has a source:
+        # what the object reads from its class is then guarded (and covered by a state snapshot)
+        # through it, like ``type(obj).name`` for an object with a source, not held as a bare value.
+        self.class_source: Source | None = None
         # A real object made at trace time with state of its own (a deepcopy): rebuilt as a copy
         # of it plus the trace's writes, not from the writes alone.
         self.snapshot = snapshot
@@ -513,9 +521,11 @@ class UserDefinedObjectVariable(VariableTracker):
     def _member_source(self, owner: type | None, name: str) -> Source | None:
         """Where a class member is read from: ``type(obj).name``, so that replacing it on a user
         class fails a guard. Members that torch's own classes define are trusted (no source)."""
-        if self.source is None or owner is None or is_torch_owned(owner):
+        if owner is None or is_torch_owned(owner):
             return None
-        return AttrSource(TypeSource(self.source), name)
+        if self.source is not None:
+            return AttrSource(TypeSource(self.source), name)
+        return AttrSource(self.class_source, name) if self.class_source is not None else None
 
     def _descriptor(self, tx: Tx, name: str, attr: Any) -> VariableTracker:
         if name == "__dict__" and hasattr(self.value, "__dict__"):
@@ -558,7 +568,14 @@ class UserDefinedObjectVariable(VariableTracker):
             fn = wrap_child(tx, attr.__func__, AttrSource(src, "__func__") if src else None)
             return UserMethodVariable(fn, tx.wrap_const(type(self.value)))
         if not hasattr(type(attr), "__get__") or isinstance(attr, type):
-            return wrap_child(tx, getattr(self.value, name), AttrSource(self.source, name) if self.source else None)
+            # read as ``type(obj).name`` (the class's source for an object the trace made) where the
+            # class is not torch's and a plain metaclass reads it as the instance does (the instance
+            # dict's lack of it is guarded above): a state snapshot covers that path, and it is the
+            # lookup the trace made even under a class's own __getattribute__ (``obj.name`` reruns it)
+            own = AttrSource(self.source, name) if self.source else None
+            meta = type(type(self.value))
+            same = meta.__getattribute__ is type.__getattribute__ and lookup_class_attr(meta, name)[1] is MISSING
+            return wrap_child(tx, getattr(self.value, name), src if src is not None and same else own)
         get = getattr(type(attr), "__get__", None)
         if isinstance(get, types.FunctionType):        # a descriptor written in Python: run its __get__
             return tx.call(tx.wrap_const(get), [tx.wrap_const(attr), self, tx.wrap_const(type(self.value))], {})
