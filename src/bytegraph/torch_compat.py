@@ -98,6 +98,8 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "dynamo_C": ("torch._C:_dynamo",),     # .compiled_autograd.clear_cache(): its cache of captured backwards
     "external_utils": ("torch._dynamo.external_utils",),
     "broadcast_to_and_flatten": ("torch.utils._pytree:_broadcast_to_and_flatten",),
+    # vmap's checks of its inputs against in_dims, with eager's wording (variables/functorch.py)
+    "vmap_process_batched_inputs": ("torch._functorch.vmap:_process_batched_inputs",),
     # Hooks on intermediates in the graph: which backward pass is running (runtime/hooks.py)
     "current_graph_task_id": ("torch._C:_current_graph_task_id",),
 }

@@ -550,3 +550,42 @@ def test_gradient_checkpointing_of_a_transformers_model():
     assert counter.frame_count == 1
     blocks = len(model.transformer.h)
     assert _targets(counter.graphs[0]).count(HOP.tag_activation_checkpoint) == blocks
+
+
+def _named_body(a):
+    return a * 2
+
+
+# vmap's own input checks (torch._functorch.vmap._process_batched_inputs): the call -> its inputs
+_VMAP_ERRORS = {
+    "in_dim past a 0-dim tensor": (lambda x, y: torch.func.vmap(torch.sin)(x.sum()), "dimensionality 0"),
+    "batch sizes differ": (lambda x, y: torch.func.vmap(lambda a, b: a + b)(x, y[:2]), "same size in the mapped dimension"),
+    "a mapped non-tensor": (lambda x, y: torch.func.vmap(lambda a, n: a * n, in_dims=(0, 0))(x, 3), "non-Tensor"),
+    "nothing to map over": (lambda x, y: torch.func.vmap(_named_body, in_dims=(None,))(x), "at least one Tensor"),
+    "in_dims of another structure": (lambda x, y: torch.func.vmap(_named_body, in_dims=(0, 0))(x),
+                                     "not compatible with the structure"),
+}
+
+
+@pytest.mark.parametrize("case", list(_VMAP_ERRORS))
+def test_vmap_input_errors_are_eager_ones(case, counter):
+    """An input vmap refuses raises eager's ValueError, in eager's words (the function's own name,
+    not a wrapper's), where the call is: a handler in the program sees eager's error, and the
+    frame is still captured."""
+    call, words = _VMAP_ERRORS[case]
+
+    def fn(x, y):
+        z = x * 2
+        try:
+            out = call(x, y)
+        except ValueError as e:
+            return z + 1, str(e)
+        return z, out
+
+    x, y = torch.randn(3, 4), torch.randn(3, 4)
+    compiled = bytegraph.compile(fn, backend=counter)
+    for _ in range(2):
+        expected, got = fn(x, y), compiled(x, y)
+        assert words in expected[1] and got[1] == expected[1]
+        assert torch.equal(got[0], expected[0])
+    assert counter.frame_count == 1 and compiled.stats.captures == 1 and not compiled.stats.eager_reasons

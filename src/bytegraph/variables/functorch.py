@@ -22,6 +22,7 @@ keyword arguments to the transformed function; symbolic numbers among its argume
 from __future__ import annotations
 
 import dataclasses
+import types
 from typing import Any, Callable
 
 import torch
@@ -30,7 +31,7 @@ from torch.fx.immutable_collections import immutable_dict, immutable_list
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
-from ..torch_compat import broadcast_to_and_flatten, tree_flatten
+from ..torch_compat import broadcast_to_and_flatten, tree_flatten, vmap_process_batched_inputs
 from .base import NotConstant, Tx, VariableTracker
 from .dicts import DictVariable
 from .lists import ListVariable, TupleVariable
@@ -148,7 +149,7 @@ def apply_transform(tx: Tx, name: str, func: VariableTracker, options: dict[str,
     ``node_args`` (what the transformed function, or jvp, is called with)."""
     for vt in fn_args:
         _check_arg(tx, vt, name)
-    body_args = _per_example(tx, options.get("in_dims", 0), fn_args) if name == "vmap" else fn_args
+    body_args = _per_example(tx, func, options.get("in_dims", 0), fn_args) if name == "vmap" else fn_args
     body = trace_body(tx, func, body_args, {}, what=f"the function transformed by torch.func.{name}",
                       name=f"{name}_body", grad_enabled=TRANSFORMS[name].grad_mode)
     leaves, _ = tree_flatten(body.skeleton)
@@ -202,14 +203,44 @@ def _skeleton(vt: VariableTracker) -> Any:
     return vt
 
 
-def _per_example(tx: Tx, in_dims: Any, args: list[VariableTracker]) -> list[VariableTracker]:
+def _name_of(tx: Tx, func: VariableTracker) -> str:
+    try:
+        return func.var_getattr(tx, "__name__").as_constant()
+    except Exception:   # noqa: BLE001 - no name to read: how bytegraph names it
+        return func.describe()
+
+
+def _check_batched(tx: Tx, func: VariableTracker, in_dims: Any, skeleton: tuple) -> None:
+    """vmap's own checks of the inputs against ``in_dims`` (an in_dim out of a tensor's range, a
+    non-tensor mapped, batch sizes that differ, nothing to map over), run on the fake tensors:
+    eager's error, worded with the function's name as eager words it."""
+    def value(node: Any) -> Any:
+        if isinstance(node, _Tensor):
+            return node.vt.fake
+        if isinstance(node, (tuple, list)):
+            return type(node)(value(n) for n in node)
+        if isinstance(node, dict):
+            return {k: value(v) for k, v in node.items()}
+        try:
+            return node.as_constant()
+        except NotConstant:             # another object: vmap reads only whether it is a tensor
+            return node
+    try:
+        named = func.as_constant()      # (a function, a torch function, a module: vmap prints its name)
+    except NotConstant:                 # a function made by the trace: its __name__ as the trace sees it
+        named = types.SimpleNamespace(__name__=_name_of(tx, func))
+    try:
+        vmap_process_batched_inputs(in_dims, value(skeleton), named)
+    except ValueError as e:
+        raise UserCodeError(e) from None
+
+
+def _per_example(tx: Tx, func: VariableTracker, in_dims: Any, args: list[VariableTracker]) -> list[VariableTracker]:
     """What vmap's function sees: each batched tensor without its batch dimension."""
     skeleton = tuple(_skeleton(a) for a in args)
+    _check_batched(tx, func, in_dims, skeleton)
     leaves, spec = tree_flatten(skeleton)
     dims = broadcast_to_and_flatten(in_dims, spec)
-    if dims is None:
-        raise UserCodeError(ValueError(f"vmap(in_dims={in_dims!r}): in_dims is not compatible with the structure "
-                                       f"of the inputs"))
     sliced: dict[int, VariableTracker] = {}
     for leaf, dim in zip(leaves, dims):
         if isinstance(leaf, _Tensor) and dim is not None:
