@@ -203,6 +203,87 @@ def test_import_from_a_missing_name_is_an_import(counter):
         assert same(cf(torch.zeros(1)), _lazy_import(torch.zeros(1)))
 
 
+_PACKAGE = {
+    "__init__.py": "SCALE = 2.0\n",
+    "helpers.py": "def shift(x):\n    return x - 1\n",
+    "lazy.py": "def late(x):\n    return x * 5\n",
+    "models/__init__.py": "",
+    "models/fn.py": """
+import torch
+
+
+def fn(x):
+    from .. import SCALE                 # the package's attribute
+    from ..helpers import shift          # a submodule already imported
+    from . import __name__ as here       # the current package
+    return shift(x * SCALE), here
+
+
+def lazy(x):
+    y = x + 1
+    from ..lazy import late              # not imported yet: importing runs code
+    return late(y)
+
+
+def beyond(x):
+    from .... import anything            # noqa: F401 - past the top-level package
+    return x
+""",
+}
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch):
+    """A package ``relpkg`` on disk, imported but for ``relpkg.lazy``."""
+    for name, text in _PACKAGE.items():
+        path = tmp_path / "relpkg" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    modules = {name: importlib.import_module(name) for name in ("relpkg", "relpkg.helpers", "relpkg.models.fn")}
+    yield modules
+    for name in [n for n in sys.modules if n == "relpkg" or n.startswith("relpkg.")]:
+        del sys.modules[name]
+
+
+def test_relative_imports_of_imported_modules_are_traced(package, counter):
+    """``from .. import name`` and ``from ..sub import name`` resolve against the function's
+    ``__package__`` as ``__import__`` does: one graph, no break; the module attribute read is
+    guarded (a new value recompiles)."""
+    fn = package["relpkg.models.fn"].fn
+    cf = bytegraph.compile(fn, backend=counter)
+    x = torch.randn(3)
+    for _ in range(2):
+        got, expected = cf(x), fn(x)
+        assert same(got[0], expected[0]) and got[1] == expected[1] == "relpkg.models"
+    assert counter.frame_count == 1 and not cf.stats.break_reasons
+    package["relpkg"].SCALE = 3.0
+    assert same(cf(x)[0], fn(x)[0]) and cf.stats.recompiles == 1
+
+
+def test_a_relative_import_that_runs_code_is_a_break(package, counter):
+    """A relative import of a module not imported yet runs its code: a graph break, as for an
+    absolute one; the result is eager's."""
+    lazy = package["relpkg.models.fn"].lazy
+    cf = bytegraph.compile(lazy, backend=counter)
+    x = torch.randn(3)
+    assert same(cf(x), (x + 1) * 5)
+    assert any("relpkg.lazy" in r or "..lazy" in r for r in cf.stats.break_reasons), cf.stats.break_reasons
+    assert same(cf(x), lazy(x))
+
+
+def test_a_relative_import_beyond_the_top_level_package_raises_as_eager(package, counter):
+    beyond = package["relpkg.models.fn"].beyond
+    with pytest.raises(ImportError) as expected:
+        beyond(torch.ones(1))
+    cf = bytegraph.compile(beyond, backend=counter)
+    with pytest.raises(ImportError) as got:
+        cf(torch.ones(1))
+    assert str(got.value) == str(expected.value)
+
+
 def test_compiled_ddp_model(counter):
     """A DistributedDataParallel model (world size 1, gloo): its reducer, logger and process
     group are the real objects; outputs and gradients are eager's."""

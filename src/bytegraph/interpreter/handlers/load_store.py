@@ -14,6 +14,7 @@ CPython's ``(method, self)`` pair.
 from __future__ import annotations
 
 import builtins
+import importlib.util
 import sys
 
 from ...codegen.instructions import Inst
@@ -275,12 +276,25 @@ def delete_subscr(tx: Tx, inst: Inst) -> None:
 
 @handles("IMPORT_NAME")
 def import_name(tx: Tx, inst: Inst) -> None:
-    """(level, fromlist -- module): only modules already imported (importing runs code)"""
+    """(level, fromlist -- module): only modules already imported (importing runs code), relative too
+
+    A relative import (``from . import x``, ``from .sub import y``) is resolved against the
+    function's ``__package__`` (read as a global: guarded) as ``__import__`` does."""
     fromlist, level = tx.pop(), tx.pop()
-    name = inst.arg
-    if level.as_constant() != 0 or name not in sys.modules:
-        raise Unsupported(breaks.UNSUPPORTED_CALL, f"import of {name!r} inside the compiled function")
-    bound = name if fromlist.as_constant() else name.partition(".")[0]
+    name, depth = inst.arg, level.as_constant()
+    shown = "." * depth + name
+    if depth:
+        package = tx.load_global("__package__").as_constant() if "__package__" in tx.fn_globals else None
+        if not isinstance(package, str) or not package:
+            raise Unsupported(breaks.UNSUPPORTED_CALL, f"import of {shown!r} inside the compiled function "
+                              "(a relative import where the module's __package__ is not set)")
+        try:
+            name = importlib.util.resolve_name(shown, package)
+        except ImportError as e:       # beyond the top-level package: the program's own error
+            raise UserCodeError(e) from None
+    if name not in sys.modules:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"import of {shown!r} inside the compiled function")
+    bound = name if depth or fromlist.as_constant() else name.partition(".")[0]
     tx.push(tx.wrap(sys.modules[bound], ModuleSource(bound)))     # guarded: the module object, its attributes
 
 
