@@ -96,6 +96,29 @@ def test_five_batch_sizes_compile_twice():
     assert counter.frame_count <= _torch_graphs(scale_rows, calls)
 
 
+def checks_shapes(x, w):
+    """A model's shape checks (HuggingFace's older attention: ``if attn_weights.size() != (...)``):
+    sequences of symbolic sizes compared item by item, as CPython does."""
+    y = x @ w
+    if y.size() != (x.shape[0], w.shape[1]):
+        raise ValueError("bad shape")
+    if list(y.shape) == [x.shape[0], 4] and y.shape[:1] <= (x.shape[0],) and not (y.shape < x.shape):
+        y = y + 1
+    return y * (y.shape > (1,))
+
+
+def test_comparing_sequences_of_symbolic_sizes_keeps_them_dynamic():
+    """``size() != (a, b)`` with symbolic sizes is decided by the ShapeEnv item by item: equal
+    expressions need no guard, so the dimension stays dynamic (before, the tuple was made a
+    constant, specializing each size: one graph per batch size)."""
+    calls = [(torch.randn(n, 3), torch.randn(3, 4)) for n in (2, 3, 5, 8)]
+    counter, cf = _bytegraph_graphs(checks_shapes, calls)
+    assert counter.frame_count == 2 and cf.stats.recompiles == 1
+    _no_breaks(cf)
+    assert _is_sym(_placeholder_values(counter.graphs[1])["l_x_"].shape[0])
+    assert counter.frame_count <= _torch_graphs(checks_shapes, calls)
+
+
 def test_alternating_sizes_compile_twice():
     calls = _rows(4, 8, 4, 8, 4, 8)
     counter, cf = _bytegraph_graphs(scale_rows, calls)

@@ -58,6 +58,27 @@ def _sequence_operand(tx: Tx, vt: VariableTracker) -> tuple[list[VariableTracker
     return None
 
 
+def _same_kind(a: type, b: type) -> bool:
+    """Two sequences CPython compares item by item: both tuples (torch.Size is one) or both lists."""
+    return issubclass(a, tuple) and issubclass(b, tuple) or issubclass(a, list) and issubclass(b, list)
+
+
+def _compare_items(tx: Tx, op: str, a: list[VariableTracker], b: list[VariableTracker]) -> bool:
+    """``a <op> b`` for two tuples or two lists, as CPython's tuplerichcompare/list_richcompare do
+    it: the first position whose items are not equal (identity first, then ``==``'s truth)
+    decides, else the lengths. Symbolic sizes compare without a guard when the ShapeEnv can
+    decide (``attn.size() != (bsz * heads, tgt, src)``): not by first making them constants."""
+    from .ops import binary
+
+    for x, y in zip(a, b):
+        if x is y or binary(tx, "eq", x, y).truth(tx):
+            continue
+        if op in ("eq", "ne"):
+            return op == "ne"
+        return binary(tx, op, x, y).truth(tx)
+    return getattr(operator, op)(len(a), len(b))
+
+
 class BaseListVariable(VariableTracker):
     py_type: type = list
 
@@ -130,6 +151,11 @@ class BaseListVariable(VariableTracker):
         if op == "mul" and other.python_type() is int:
             return self.new(self._items * other.as_constant())      # a symbolic count specializes
         if op in ("eq", "ne", "lt", "le", "gt", "ge") and (isinstance(other, BaseListVariable) or _constant_sequence(other)):
+            found = _sequence_operand(tx, other)
+            if found is not None and _same_kind(self.py_type, found[1]) and not (
+                    all(vt.is_constant() for vt in self.realized()) and other.is_constant()):
+                a, b = (found[0], self.realized()) if reflected else (self.realized(), found[0])
+                return tx.wrap_const(_compare_items(tx, op, a, b))
             try:
                 a, b = self.as_constant(), other.as_constant()
             except NotConstant:
