@@ -263,3 +263,16 @@ def test_scalar_tensor_arithmetic_with_python_numbers(counter):
         assert same(cf(x, 3, 1.5), fn(x, 3, 1.5))
     assert counter.frame_count == 1 and counter.op_count >= 5
     assert cf.stats.recompiles == 0
+
+
+def test_python_scalar_types_as_dtypes(counter):
+    """``dtype=int`` (transformers' sliding-window cache: ``torch.tensor([-1], dtype=int)``),
+    ``.to(float)``, ``dtype=bool``: torch reads a Python scalar type as its dtype, and so does the
+    graph (fx would write the class as ``<class 'int'>``, not Python: an internal error, eager)."""
+    def fn(x):
+        index = torch.tensor([-1], dtype=int, device=x.device)
+        mask = torch.zeros(x.shape, dtype=bool)
+        return x[index].to(float), mask | (x > 0), torch.full((2,), 3, dtype=complex), x.new_ones(2, dtype=int)
+
+    cf = _check(counter, fn, lambda: (torch.randn(4),))
+    assert [t.dtype for t in cf(torch.randn(4))] == [torch.float64, torch.bool, torch.complex128, torch.int64]

@@ -45,7 +45,7 @@ from ..torch_compat import (
     guard_scalar,
     torch_guards,
 )
-from ..variables.base import VariableTracker
+from ..variables.base import VariableTracker, graph_constant
 from ..variables.constant import ConstantVariable
 from ..variables.ctx import autocast_cache_kept, suspend_autocast
 from ..variables.dicts import DictVariable
@@ -370,6 +370,7 @@ def _graph_arg(value: Any) -> tuple[Any, Any]:
     if type(value) is dict:
         pairs = {k: _graph_arg(v) for k, v in value.items()}
         return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
+    value = graph_constant(value)
     return value, value
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
+import torch
+
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
@@ -75,6 +77,17 @@ _SERIALS = itertools.count(1)
 def next_serial() -> int:
     """A serial greater than every tracker's made so far (and less than every later one's)."""
     return next(_SERIALS)
+
+
+
+# Python's scalar types where torch takes a dtype (``torch.tensor(x, dtype=int)``, ``t.to(float)``)
+PY_DTYPES = {int: torch.int64, float: torch.float64, bool: torch.bool, complex: torch.complex128}
+
+
+def graph_constant(value: Any) -> Any:
+    """A constant as a graph op's argument: a Python scalar type is the dtype torch reads it as
+    (fx would write the class as ``<class 'int'>``, which is not Python)."""
+    return PY_DTYPES.get(value, value) if type(value) is type else value
 
 
 class VariableTracker:
@@ -163,6 +176,7 @@ class VariableTracker:
             v = self.as_constant()
         except NotConstant:
             raise Unsupported(breaks.UNSUPPORTED_VALUE, f"passing {self.describe()} to a tensor operation") from None
+        v = graph_constant(v)
         return v, v
 
     # -- codegen -------------------------------------------------------------------------
