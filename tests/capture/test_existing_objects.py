@@ -13,6 +13,7 @@ under a trusted module (here a module named ``torch._bytegraph_test_trusted``):
 * a value read before a write-back is passed on as read (a popped item, a replaced parent).
 """
 
+import copy
 import sys
 import textwrap
 import threading
@@ -282,6 +283,66 @@ def test_a_relative_import_beyond_the_top_level_package_raises_as_eager(package,
     with pytest.raises(ImportError) as got:
         cf(torch.ones(1))
     assert str(got.value) == str(expected.value)
+
+
+class Settings:
+    """Like a transformers config whose ``get_text_config`` deep-copies it and edits the copy."""
+
+    def __init__(self):
+        self.is_encoder_decoder = True
+        self.encoder_layers, self.decoder_layers = 2, 3
+
+    def for_decoder(self):
+        c = copy.deepcopy(self)
+        c.layers = c.decoder_layers
+        del c.encoder_layers
+        return c
+
+
+SETTINGS = Settings()
+
+
+def _copies_of_copies(x):
+    dec = SETTINGS.for_decoder()
+    again = copy.deepcopy(dec)           # a copy of the copy the trace changed
+    again.layers += 1
+    return x * again.layers + dec.layers, again
+
+
+def _state(obj):
+    return sorted(vars(obj).items())
+
+
+def test_a_deepcopy_of_a_copy_the_trace_changed_is_traced(counter):
+    """``copy.deepcopy`` of an object the trace copied and then wrote (constants, a deletion) is
+    one more copy at trace time with those writes: one graph, no break, eager's objects; the
+    original is guarded by its dict's version (a change recompiles)."""
+    cf = bytegraph.compile(_copies_of_copies, backend=counter)
+    x = torch.randn(3)
+    for _ in range(2):
+        (got, obj), (expected, ref) = cf(x), _copies_of_copies(x)
+        assert same(got, expected) and _state(obj) == _state(ref) and "encoder_layers" not in vars(obj)
+    assert counter.frame_count == 1 and not cf.stats.break_reasons
+    SETTINGS.decoder_layers = 5
+    try:
+        (got, obj), (expected, ref) = cf(x), _copies_of_copies(x)
+        assert same(got, expected) and _state(obj) == _state(ref) and cf.stats.recompiles == 1
+    finally:
+        SETTINGS.decoder_layers = 3
+
+
+def _copy_after_a_tensor_write(x):
+    dec = SETTINGS.for_decoder()
+    dec.scale = x.sum()
+    return copy.deepcopy(dec).layers * x
+
+
+def test_a_deepcopy_after_a_tensor_attribute_write_is_a_break(counter):
+    cf = bytegraph.compile(_copy_after_a_tensor_write, backend=counter)
+    x = torch.randn(3)
+    for _ in range(2):
+        assert same(cf(x), _copy_after_a_tensor_write(x))
+    assert any("deepcopy" in r for r in cf.stats.break_reasons), cf.stats.break_reasons
 
 
 def test_compiled_ddp_model(counter):

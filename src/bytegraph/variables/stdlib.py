@@ -17,6 +17,7 @@ from typing import Any, Callable
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
+from ..guards.snapshot import TAGS_SEE_WRITES
 from ..sources import AttrSource
 from ..torch_compat import dict_version
 from .autograd_runtime import AUTOGRAD_RUNTIME_HANDLERS
@@ -55,19 +56,57 @@ def _signature(tx: Tx, fn: VariableTracker, **kwargs: VariableTracker) -> Variab
 def _deepcopy(tx: Tx, obj: VariableTracker, memo: VariableTracker | None = None) -> VariableTracker:
     """``copy.deepcopy(x)``: constants fold; an object from a source (a config, say) is copied
     for real at trace time, guarded by its ``__dict__``'s version tag (any attribute change
-    misses), and the copy is a trace-local object (its writes are the trace's own)."""
-    from .user_defined import ObjectDictVariable, UserDefinedObjectVariable
+    misses), and the copy is a trace-local object (its writes are the trace's own). A copy of
+    such an object, or of one the trace wrote, carries those writes when they are constants."""
+    from .user_defined import DELETED, ObjectDictVariable, UserDefinedObjectVariable
 
     if obj.is_constant():
         return fold(tx, copy.deepcopy, obj.as_constant())
     if isinstance(obj, ObjectDictVariable):            # copy.deepcopy(self.__dict__)
         return fold(tx, copy.deepcopy, {n: obj._get(tx, n).as_constant() for n in obj._names(tx)})
-    if isinstance(obj, UserDefinedObjectVariable) and obj.source is not None and not obj.pending \
-            and obj.contents is None and hasattr(obj.value, "__dict__"):
-        tx.guard(AttrSource(obj.source, "__dict__"), GuardKind.DICT_VERSION, dict_version(obj.value.__dict__),
-                 "copy.deepcopy of the object")
-        return UserDefinedObjectVariable(copy.deepcopy(obj.value), snapshot=True)
+    if isinstance(obj, UserDefinedObjectVariable) and (obj.source is not None or obj.snapshot) \
+            and obj.contents is None and type(getattr(obj.value, "__dict__", None)) is dict:
+        writes = _constant_writes(obj)
+        if obj.source is not None and TAGS_SEE_WRITES:
+            tx.guard(AttrSource(obj.source, "__dict__"), GuardKind.DICT_VERSION, dict_version(obj.value.__dict__),
+                     "copy.deepcopy of the object")
+        elif obj.source is not None:            # (CPython 3.13.0: a write may leave the tag as it was)
+            _guard_every_attribute(tx, obj)
+        copied = copy.deepcopy(obj.value)
+        state = copied.__dict__
+        for name, value in writes.items():      # the trace's writes, as a copy of its state has them
+            if value is DELETED:
+                state.pop(name, None)
+            else:
+                state[name] = copy.deepcopy(value)
+        return UserDefinedObjectVariable(copied, snapshot=True)
     raise Unsupported(breaks.UNSUPPORTED_CALL, f"copy.deepcopy of {obj.describe()}")
+
+
+def _guard_every_attribute(tx: Tx, obj: Any) -> None:
+    """The object's state guarded by value, name by name (its dict's keys, each value a constant),
+    where a dict's version tag cannot stand for it."""
+    from .user_defined import ObjectDictVariable
+
+    state = ObjectDictVariable(obj)
+    try:
+        for name in state._names(tx):
+            state._get(tx, name).as_constant()
+    except NotConstant:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"copy.deepcopy of {obj.describe()} (an attribute that is not a "
+                          "constant, on a Python whose dict version tags miss attribute writes)") from None
+
+
+def _constant_writes(obj: Any) -> dict[str, Any]:
+    """The attributes the trace wrote on an object (a copy made at trace time, then changed, as
+    transformers' ``get_text_config`` does), when all are constants (or deletions)."""
+    from .user_defined import DELETED
+
+    try:
+        return {name: vt if vt is DELETED else vt.as_constant() for name, vt in obj.pending.items()}
+    except NotConstant:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"copy.deepcopy of {obj.describe()} after the trace wrote a "
+                          "non-constant attribute on it") from None
 
 
 PY_FUNCTION_HANDLERS: dict[Any, Callable[..., VariableTracker]] = {
