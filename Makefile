@@ -64,16 +64,17 @@ chromium:
 	  echo "chromium not installed: the browser test of the HTML report will be skipped"
 
 # The canary: the newest releases of transformers and everything it pulls in (no lock), in a venv of
-# their own, against tests/models. Run it before bumping a pin; it prints the versions it ran.
+# their own, against tests/models. Run it before bumping a pin; it prints the versions it ran. It also
+# installs diffusers (not a test dependency of `make test`), so tests/models/test_diffusers_models.py runs.
 LATEST := .venv-latest-$(PYVER)-torch$(TORCH)
 test-latest:
 	rm -rf $(LATEST) && $(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/pip install -q --upgrade pip setuptools
 	$(LATEST)/bin/pip install -q "torch==$(TORCH)"
-	$(LATEST)/bin/pip install -q --upgrade --upgrade-strategy eager --no-build-isolation -e ".[test]" "torch==$(TORCH)"
+	$(LATEST)/bin/pip install -q --upgrade --upgrade-strategy eager --no-build-isolation -e ".[test]" diffusers "torch==$(TORCH)"
 	@$(LATEST)/bin/python -c 'import sys, torch, transformers, importlib.metadata as m; \
-	  print("test-latest: Python %s, torch %s, transformers %s, huggingface_hub %s, kernels %s" % (sys.version.split()[0], \
-	  torch.__version__, transformers.__version__, m.version("huggingface_hub"), \
+	  print("test-latest: Python %s, torch %s, transformers %s, diffusers %s, huggingface_hub %s, kernels %s" % (sys.version.split()[0], \
+	  torch.__version__, transformers.__version__, m.version("diffusers"), m.version("huggingface_hub"), \
 	  m.version("kernels") if any(d.metadata["Name"] == "kernels" for d in m.distributions()) else "-"))'
 	$(LATEST)/bin/python -m pytest -q -m "not slow" tests/models
 

@@ -70,3 +70,54 @@ def test_training_gradients_equal_eager(name, head):
         assert ours.keys() == theirs.keys() and ours
         assert all(same(ours[k], theirs[k], rtol=1e-4, atol=1e-5) for k in ours)
     assert counter.frame_count == 1 and compiled.stats.captures == 1
+
+
+# generation with the KV cache through a compiled forward, as a serving loop runs it: every mode on
+# one decoder, and one more cache layout each (sliding window with a hybrid cache, mixture of
+# experts); the others are `slow`
+_FAST_GENERATE = {("gpt2", "greedy"), ("gpt2", "beam"), ("gpt2", "sample"), ("gemma2", "greedy"),
+                  ("gemma2", "static"), ("qwen3_moe", "beam")}
+_MODES = {"greedy": {}, "beam": {"num_beams": 2}, "sample": {"do_sample": True, "top_k": 5, "temperature": 0.7},
+          "static": {"cache_implementation": "static"}}
+_DECODERS = sorted(name for name, head in TRAINING if head == "causal-lm")
+_GENERATE = [pytest.param(name, mode, marks=() if (name, mode) in _FAST_GENERATE else pytest.mark.slow)
+             for name in _DECODERS for mode in _MODES]
+
+
+@pytest.mark.parametrize("name,mode", _GENERATE)
+def test_generate_through_a_compiled_forward_gives_eager_tokens(name, mode):
+    """``model.forward = bytegraph.compile(model.forward)``, then ``generate``: the cache objects
+    (``DynamicCache`` and its layers, or a ``StaticCache`` written with ``index_copy_``) are inputs
+    read and written in place; the tokens are eager's (left padding, beams reordered, sampling
+    under one seed), in as many graphs as torch.compile makes (prefill, the first step, the steps
+    with a dynamic cache length; a sliding window one more; a static cache one fewer), with no
+    break and nothing run eagerly."""
+    import torch._dynamo
+
+    model, _ = build(name, "causal-lm")
+    model.eval()
+    ids = torch.randint(3, 100, (2, 6))
+    mask = torch.ones_like(ids)
+    mask[0, :2] = 0
+
+    def generate():
+        torch.manual_seed(1)
+        return model.generate(ids, attention_mask=mask, max_new_tokens=6, pad_token_id=0, **_MODES[mode])
+
+    forward = model.forward
+    with torch.no_grad():
+        expected = generate()
+        counter = CompileCounter()
+        model.forward = bytegraph.compile(forward, backend=counter)
+        try:
+            assert torch.equal(generate(), expected) and torch.equal(generate(), expected)
+            stats = model.forward.stats
+            torch._dynamo.reset()
+            theirs = CompileCounter()
+            model.forward = torch.compile(forward, backend=theirs)
+            generate()
+        finally:
+            model.forward = forward
+            torch._dynamo.reset()
+    assert not stats.break_reasons and not stats.eager_reasons, stats
+    assert counter.frame_count == theirs.frame_count and 2 <= counter.frame_count <= 4, stats.recompile_reasons
