@@ -100,6 +100,7 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "broadcast_to_and_flatten": ("torch.utils._pytree:_broadcast_to_and_flatten",),
     # vmap's checks of its inputs against in_dims, with eager's wording (variables/functorch.py)
     "vmap_process_batched_inputs": ("torch._functorch.vmap:_process_batched_inputs",),
+    "vmap_func_name": ("torch._functorch.vmap:_get_name",),
     # Hooks on intermediates in the graph: which backward pass is running (runtime/hooks.py)
     "current_graph_task_id": ("torch._C:_current_graph_task_id",),
 }

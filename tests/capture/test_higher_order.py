@@ -556,7 +556,11 @@ def _named_body(a):
     return a * 2
 
 
-# vmap's own input checks (torch._functorch.vmap._process_batched_inputs): the call -> its inputs
+def _pair(a):
+    return a, a.sum()
+
+
+# vmap's own checks (torch._functorch.vmap: _process_batched_inputs, then the outputs'): the call -> eager's words
 _VMAP_ERRORS = {
     "in_dim past a 0-dim tensor": (lambda x, y: torch.func.vmap(torch.sin)(x.sum()), "dimensionality 0"),
     "batch sizes differ": (lambda x, y: torch.func.vmap(lambda a, b: a + b)(x, y[:2]), "same size in the mapped dimension"),
@@ -564,14 +568,17 @@ _VMAP_ERRORS = {
     "nothing to map over": (lambda x, y: torch.func.vmap(_named_body, in_dims=(None,))(x), "at least one Tensor"),
     "in_dims of another structure": (lambda x, y: torch.func.vmap(_named_body, in_dims=(0, 0))(x),
                                      "not compatible with the structure"),
+    # raised by torch.func at run time, about the outputs: the wrapper it runs carries the name
+    "out_dims of another structure": (lambda x, y: torch.func.vmap(_pair, out_dims=(0,))(x),
+                                      "out_dims is not compatible"),
 }
 
 
 @pytest.mark.parametrize("case", list(_VMAP_ERRORS))
-def test_vmap_input_errors_are_eager_ones(case, counter):
+def test_vmap_errors_are_eager_ones(case, counter):
     """An input vmap refuses raises eager's ValueError, in eager's words (the function's own name,
-    not a wrapper's), where the call is: a handler in the program sees eager's error, and the
-    frame is still captured."""
+    not a wrapper's), where the call is, and so does an output it refuses (at run time): a handler
+    in the program sees eager's error, and the frame is still captured."""
     call, words = _VMAP_ERRORS[case]
 
     def fn(x, y):

@@ -31,7 +31,7 @@ from torch.fx.immutable_collections import immutable_dict, immutable_list
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
-from ..torch_compat import broadcast_to_and_flatten, tree_flatten, vmap_process_batched_inputs
+from ..torch_compat import broadcast_to_and_flatten, tree_flatten, vmap_func_name, vmap_process_batched_inputs
 from .base import NotConstant, Tx, VariableTracker
 from .dicts import DictVariable
 from .lists import ListVariable, TupleVariable
@@ -157,6 +157,7 @@ def apply_transform(tx: Tx, name: str, func: VariableTracker, options: dict[str,
         raise Unsupported(breaks.HOP_BODY, f"the function transformed by torch.func.{name} must return tensors "
                           f"(in tuples, lists or dicts); it returns {body.skeleton!r}")
     gm = body.module(tuple(body.output_nodes(clone_aliases=False)))
+    gm.meta[FUNC_NAME] = func_name(tx, func)      # what torch.func's run-time errors call the function
     const = tx.wrap_const
     return tx.graph.call_function(func_transform, [
         const(name), install(tx, f"{name}_body", gm), const(options), const(body.skeleton), const(len(node_args)),
@@ -203,7 +204,13 @@ def _skeleton(vt: VariableTracker) -> Any:
     return vt
 
 
-def _name_of(tx: Tx, func: VariableTracker) -> str:
+def func_name(tx: Tx, func: VariableTracker) -> str:
+    """The function's name as torch.func's errors print it (``vmap(f, ...)``): a real function's
+    as torch names it; one made by the trace, its ``__name__`` as the trace sees it."""
+    try:
+        return vmap_func_name(func.as_constant())
+    except NotConstant:
+        pass
     try:
         return func.var_getattr(tx, "__name__").as_constant()
     except Exception:   # noqa: BLE001 - no name to read: how bytegraph names it
@@ -226,11 +233,7 @@ def _check_batched(tx: Tx, func: VariableTracker, in_dims: Any, skeleton: tuple)
         except NotConstant:             # another object: vmap reads only whether it is a tensor
             return node
     try:
-        named = func.as_constant()      # (a function, a torch function, a module: vmap prints its name)
-    except NotConstant:                 # a function made by the trace: its __name__ as the trace sees it
-        named = types.SimpleNamespace(__name__=_name_of(tx, func))
-    try:
-        vmap_process_batched_inputs(in_dims, value(skeleton), named)
+        vmap_process_batched_inputs(in_dims, value(skeleton), types.SimpleNamespace(__name__=func_name(tx, func)))
     except ValueError as e:
         raise UserCodeError(e) from None
 
@@ -263,6 +266,8 @@ def _per_example(tx: Tx, func: VariableTracker, in_dims: Any, args: list[Variabl
 
 
 # -- run time ----------------------------------------------------------------------------------
+
+FUNC_NAME = "bytegraph_func_name"        # body_gm.meta key: the transformed function's name
 
 # fx hands node arguments over as its immutable containers (an fx.Interpreter, AOTAutograd)
 _LISTS = (tuple, list, immutable_list)
@@ -298,6 +303,7 @@ def func_transform(name: str, body: Callable[..., Any], options: dict[str, Any],
 
     def fn(*a: Any) -> Any:
         return _fill(skeleton, iter(body(*_tensor_leaves(a), *lifted)))
+    fn.__name__ = getattr(body, "meta", {}).get(FUNC_NAME, fn.__name__)
 
     transform = getattr(torch.func, name)
     if TRANSFORMS[name].applied:

@@ -1,7 +1,8 @@
 """Fuzz finding (eager): vmap's error for an input it refuses names bytegraph's wrapper ("vmap(fn, ...)"), not the program's function ("vmap(sin, ...)")
 
 status: fixed (variables/functorch.py _check_batched: vmap's own input checks run at trace time on the fake
-  tensors, with the function's name; the graph is not built and the program's handler sees eager's error)
+  tensors, with the function's name; the graph is not built and the program's handler sees eager's error;
+  the wrapper run at run time is named after the function too, for errors about the outputs)
 backend: eager
 kind: mismatch result#2: eager 'vmap(sin, in_dims=0, ...)(<inputs>): Got in_dim=0 for some input, but that input is a Tensor of dimensionality 0 so expected in_dim to satisfy -0 <= in_dim < 0.' vs compiled 'vmap(fn, in_dims=0, ...)(<inputs>): Got in_dim=0 for some input, but that input is a Tensor of dimensionality 0 so expected in_dim to satisfy -0 <= in_dim < 0.'
 call: 1
