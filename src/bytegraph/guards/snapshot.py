@@ -215,19 +215,15 @@ class ClassDictSource(DerivedSource):
         raise NotImplementedError("only guards read a class's dict")
 
 
-@functools.lru_cache(maxsize=None)
-def _reads_as_dict(t: type) -> bool:
+def tagged_dict(v: Any) -> bool:
+    """A dict whose lookups are dict's own: its version tag changes with every write to it."""
+    t = type(v)
     if t in TAGGED_DICTS:
         return True
     if not issubclass(t, dict) or not t.__flags__ & _HEAP:
         return False
     own = t.__mro__[:t.__mro__.index(dict)]
     return all(n not in c.__dict__ for c in own if c not in TAGGED_DICTS for n in DICT_READS)
-
-
-def tagged_dict(v: Any) -> bool:
-    """A dict whose lookups are dict's own: its version tag changes with every write to it."""
-    return _reads_as_dict(type(v))
 
 
 def _item_step(s: ItemSource, base: Any) -> Any:

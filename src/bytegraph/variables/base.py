@@ -79,7 +79,6 @@ def next_serial() -> int:
     return next(_SERIALS)
 
 
-
 # Python's scalar types where torch takes a dtype (``torch.tensor(x, dtype=int)``, ``t.to(float)``)
 PY_DTYPES = {int: torch.int64, float: torch.float64, bool: torch.bool, complex: torch.complex128}
 

@@ -31,7 +31,8 @@ from torch.fx.immutable_collections import immutable_dict, immutable_list
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
-from ..torch_compat import broadcast_to_and_flatten, tree_flatten, vmap_func_name, vmap_process_batched_inputs
+from ..torch_compat import (broadcast_to_and_flatten, tree_flatten, tree_unflatten, vmap_func_name,
+                            vmap_process_batched_inputs)
 from .base import NotConstant, Tx, VariableTracker
 from .dicts import DictVariable
 from .lists import ListVariable, TupleVariable
@@ -149,7 +150,8 @@ def apply_transform(tx: Tx, name: str, func: VariableTracker, options: dict[str,
     ``node_args`` (what the transformed function, or jvp, is called with)."""
     for vt in fn_args:
         _check_arg(tx, vt, name)
-    body_args = _per_example(tx, func, options.get("in_dims", 0), fn_args) if name == "vmap" else fn_args
+    shown = func_name(tx, func)         # what torch.func's errors call the function
+    body_args = _per_example(tx, shown, options.get("in_dims", 0), fn_args) if name == "vmap" else fn_args
     body = trace_body(tx, func, body_args, {}, what=f"the function transformed by torch.func.{name}",
                       name=f"{name}_body", grad_enabled=TRANSFORMS[name].grad_mode)
     leaves, _ = tree_flatten(body.skeleton)
@@ -157,7 +159,7 @@ def apply_transform(tx: Tx, name: str, func: VariableTracker, options: dict[str,
         raise Unsupported(breaks.HOP_BODY, f"the function transformed by torch.func.{name} must return tensors "
                           f"(in tuples, lists or dicts); it returns {body.skeleton!r}")
     gm = body.module(tuple(body.output_nodes(clone_aliases=False)))
-    gm.meta[FUNC_NAME] = func_name(tx, func)      # what torch.func's run-time errors call the function
+    gm.meta[FUNC_NAME] = shown                    # (for its run-time errors: func_transform)
     const = tx.wrap_const
     return tx.graph.call_function(func_transform, [
         const(name), install(tx, f"{name}_body", gm), const(options), const(body.skeleton), const(len(node_args)),
@@ -217,32 +219,29 @@ def func_name(tx: Tx, func: VariableTracker) -> str:
         return func.describe()
 
 
-def _check_batched(tx: Tx, func: VariableTracker, in_dims: Any, skeleton: tuple) -> None:
-    """vmap's own checks of the inputs against ``in_dims`` (an in_dim out of a tensor's range, a
-    non-tensor mapped, batch sizes that differ, nothing to map over), run on the fake tensors:
-    eager's error, worded with the function's name as eager words it."""
-    def value(node: Any) -> Any:
-        if isinstance(node, _Tensor):
-            return node.vt.fake
-        if isinstance(node, (tuple, list)):
-            return type(node)(value(n) for n in node)
-        if isinstance(node, dict):
-            return {k: value(v) for k, v in node.items()}
-        try:
-            return node.as_constant()
-        except NotConstant:             # another object: vmap reads only whether it is a tensor
-            return node
+def _leaf_value(leaf: Any) -> Any:
+    """A leaf of the arguments' skeleton as vmap's checks read it: a tensor's fake, a constant, or
+    the tracker itself (vmap reads only whether it is a tensor)."""
+    if isinstance(leaf, _Tensor):
+        return leaf.vt.fake
     try:
-        vmap_process_batched_inputs(in_dims, value(skeleton), types.SimpleNamespace(__name__=func_name(tx, func)))
+        return leaf.as_constant()
+    except NotConstant:
+        return leaf
+
+
+def _per_example(tx: Tx, shown: str, in_dims: Any, args: list[VariableTracker]) -> list[VariableTracker]:
+    """What vmap's function sees: each batched tensor without its batch dimension. First vmap's
+    own checks of the inputs against ``in_dims`` (an in_dim out of a tensor's range, a non-tensor
+    mapped, batch sizes that differ, nothing to map over), on the fake tensors: eager's error,
+    naming the function ``shown`` as eager names it."""
+    skeleton = tuple(_skeleton(a) for a in args)
+    leaves, spec = tree_flatten(skeleton)
+    try:
+        vmap_process_batched_inputs(in_dims, tree_unflatten([_leaf_value(leaf) for leaf in leaves], spec),
+                                    types.SimpleNamespace(__name__=shown))
     except ValueError as e:
         raise UserCodeError(e) from None
-
-
-def _per_example(tx: Tx, func: VariableTracker, in_dims: Any, args: list[VariableTracker]) -> list[VariableTracker]:
-    """What vmap's function sees: each batched tensor without its batch dimension."""
-    skeleton = tuple(_skeleton(a) for a in args)
-    _check_batched(tx, func, in_dims, skeleton)
-    leaves, spec = tree_flatten(skeleton)
     dims = broadcast_to_and_flatten(in_dims, spec)
     sliced: dict[int, VariableTracker] = {}
     for leaf, dim in zip(leaves, dims):
