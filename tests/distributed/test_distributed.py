@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 import torch
@@ -27,7 +28,10 @@ def reports(tmp_path_factory):
     done = subprocess.run([sys.executable, "-m", "tests.distributed.scenarios", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads(out.read_text())
+    reports = json.loads(out.read_text())
+    if reports.pop("_launches") > 1:
+        warnings.warn(f"the distributed scenarios passed on a second launch; the first crashed:\n{done.stderr[-3000:]}")
+    return reports
 
 
 def _check_equal_to_eager(report):
