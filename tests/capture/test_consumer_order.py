@@ -6,14 +6,24 @@ the products before the additions, so autograd accumulated ``y``'s gradient in a
 it came out one ulp apart (fuzz seed 5009); ``any``/``all`` consumed the whole generator where
 CPython stops at the first decisive item (its later side effects happened, a later ``next`` ran
 out).
+
+``map``, ``filter``, ``zip``, ``enumerate`` and ``itertools.chain`` are lazy in CPython: ``map``'s
+function runs when the loop asks for the next item, generators zipped together run one step each
+in turn, a loop over ``enumerate(gen())`` runs the generator's code between the body's steps. They
+were read whole when made, which ran the function before the body changed what it reads, and a
+log two generators appended to came out in another order: a wrong answer, no error. ``x in gen``
+steps the generator up to the first match and leaves the rest (it was a graph break).
 """
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 import torch
 
 import bytegraph
+from bytegraph.testing import same
 
 
 def sum_of_generator(x, y):
@@ -54,3 +64,102 @@ def test_any_and_all_stop_at_the_first_decisive_item(consumer):
         want, got = stop_early(x, consumer, threshold), compiled(x, consumer, threshold)
         assert torch.equal(want[0], got[0]) and want[1:] == got[1:], (threshold, want, got)
     assert compiled.stats.graphs == compiled.stats.captures == 2 and compiled.stats.break_reasons == [], compiled.stats
+
+
+def map_reads_what_the_body_changes(x):
+    scale = [1.0]
+    out = []
+    for y in map(lambda t: t * scale[0], [x, x, x]):
+        scale[0] += 1
+        out.append(y)
+    return out
+
+
+def zipped_generators(x):
+    log = []
+
+    def gen(name):
+        for i in range(2):
+            log.append(name)
+            yield x * i
+    return list(zip(gen("a"), gen("b"))), log
+
+
+def filter_made_before_it_runs(x):
+    seen = []
+    kept = filter(lambda t: seen.append(1) or True, [x, x + 1])
+    seen.append(0)
+    return list(kept), seen
+
+
+def enumerate_of_a_generator(x):
+    log = []
+
+    def gen():
+        for i in range(3):
+            log.append(i)
+            yield x * i
+    out = [v + i for i, v in enumerate(gen())]
+    for i, v in enumerate(gen()):
+        log.append(f"body {i}")
+        out.append(v)
+    return out, log
+
+
+def chain_of_generators(x):
+    log = []
+
+    def gen(name):
+        log.append(name)
+        yield x * len(log)
+
+    chained = itertools.chain(gen("a"), gen("b"))
+    log.append("made")
+    first = next(chained)
+    log.append("first")
+    return [first, *chained], log
+
+
+def infinite_inputs(x):
+    """Read whole when made, these never end (an error or a trace that ran out of budget)."""
+    return ([t * i for i, t in zip(range(3), itertools.cycle([x, -x]))],
+            list(map(lambda i, t: t * i, itertools.count(), [x, x])),
+            [i for _, i in zip(range(2), filter(None, itertools.count()))])
+
+
+def membership_stops_at_the_first_match(x):
+    log = []
+
+    def gen():
+        for i in range(5):
+            log.append(i)
+            yield i
+
+    g = gen()
+    found = 2 in g                  # steps g up to 2 and no further
+    log.append("found")
+    return x * len(log), found, list(g), log, dict.fromkeys(i * 2 for i in range(2))
+
+
+@pytest.mark.parametrize("fn", [map_reads_what_the_body_changes, zipped_generators, filter_made_before_it_runs,
+                                enumerate_of_a_generator, chain_of_generators, infinite_inputs,
+                                membership_stops_at_the_first_match],
+                         ids=lambda f: f.__name__)
+def test_lazy_builtins_step_their_inputs_as_they_are_asked(fn):
+    compiled = bytegraph.compile(fn)
+    for call in range(3):
+        x = torch.randn(2) + call
+        assert same(compiled(x), fn(x)), call
+    assert compiled.stats.graphs == compiled.stats.captures == 1 and compiled.stats.break_reasons == [], compiled.stats
+
+
+def test_a_partly_consumed_map_that_escapes_is_a_map_at_the_same_place():
+    def fn(x):
+        m = map(lambda t: t * 2, [x, x + 1, x + 2])
+        first = next(m)
+        return first, m
+
+    compiled = bytegraph.compile(fn)
+    x = torch.randn(2)
+    first, rest = compiled(x)
+    assert type(rest) is map and same([first, *rest], [x * 2, (x + 1) * 2, (x + 2) * 2])

@@ -286,3 +286,23 @@ def test_with_no_grad_block(counter):
     # runs (a leading switch is taken out of the graph: OutputGraph.hoist_leading_grad_mode)
     assert counter.frame_count == 1 and counter.op_count == 4 and cf.stats.recompiles == 0
     assert out.requires_grad
+
+
+def test_a_huge_range_left_by_break_runs_natively_not_out_of_memory(counter):
+    """``for step in range(10**12): ... break`` was read whole at GET_ITER (a list of 10**12
+    trackers: the process ran out of memory before the instruction budget could stop the trace,
+    as ``islice(it, 1, None)``'s range(sys.maxsize) did in the fuzz slice). A range longer than a
+    trace can unroll is a graph break (GB014): the graph before it, the loop run natively."""
+    def fn(x):
+        y = x.sin()
+        for step in range(10**12):
+            y = y * 2
+            if step == 3:
+                break
+        return y + 1
+
+    cf = bytegraph.compile(fn, backend=counter)
+    for _ in range(2):
+        x = torch.randn(3)
+        assert same(cf(x), fn(x))
+    assert cf.stats.eager == 0 and any("GB014" in r and "range(0, 1000000000000)" in r for r in cf.stats.break_reasons)

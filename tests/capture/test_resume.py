@@ -9,9 +9,10 @@ functions and the wrappers of callees that broke); ``_shape(cf)`` is ``(captures
 of the function and then of each resume function, in the order they were created (a branch
 creates both sides' resume functions at once; a side never taken shows ``(0, 0, 0)``).
 
-The native half of a break is observed through ``functools.reduce(_probe, ...)``: reduce is
-a C function bytegraph cannot see into, so ``_probe`` runs for real, at run time, and records
-the global state CPython is in at that point.
+The native half of a break is observed through ``sys.call_tracing(_probe, args)``: a C
+function bytegraph cannot see into (``functools.reduce`` was, until it was traced through its
+Python equivalent), so ``_probe`` runs for real, at run time, and records the global state
+CPython is in at that point.
 """
 
 import contextlib
@@ -34,7 +35,7 @@ SEEN = []
 
 
 def _probe(_a, _b):
-    """Called natively (through functools.reduce): records grad mode and CPU autocast."""
+    """Called natively (through sys.call_tracing): records grad mode and CPU autocast."""
     SEEN.append((torch.is_grad_enabled(), torch.is_autocast_enabled("cpu")))
     return 0
 
@@ -343,9 +344,9 @@ def test_native_code_in_an_except_block_sees_the_handled_exception(counter):
         try:
             {"a": 1}[key]
         except KeyError as e:
-            functools.reduce(_exc_probe, (0, 0))        # inside: the KeyError is current
+            sys.call_tracing(_exc_probe, (0, 0))        # inside: the KeyError is current
             y = y * len(e.args)
-        functools.reduce(_exc_probe, (0, 0))            # after: none is
+        sys.call_tracing(_exc_probe, (0, 0))            # after: none is
         return y
 
     make = lambda: (torch.randn(3), "b")               # noqa: E731
@@ -364,7 +365,7 @@ def test_raise_from_native_code_in_an_except_block_chains_the_handled_exception(
             raise KeyError("first")
         except KeyError:
             y = y + 1
-            functools.reduce(max, [])                   # raises TypeError natively, during handling
+            sys.call_tracing(functools.reduce, (max, []))   # raises TypeError natively, during handling
         return y
 
     cf = bytegraph.compile(fn, backend=counter)
@@ -424,7 +425,7 @@ def test_no_grad_block_split_by_break(counter):
     def fn(x, w):
         with torch.no_grad():
             y = x @ w
-            functools.reduce(_probe, (0, 0))
+            sys.call_tracing(_probe, (0, 0))
             z = y @ w
             inside = torch.is_grad_enabled()
         return y, z, x @ w, inside, torch.is_grad_enabled()
@@ -449,7 +450,7 @@ def test_enable_grad_block_split_by_break_called_under_no_grad(counter):
     def fn(x, w):
         with torch.enable_grad():
             y = x @ w
-            functools.reduce(_probe, (0, 0))
+            sys.call_tracing(_probe, (0, 0))
             z = y * 2
         return y, z, torch.is_grad_enabled()
 
@@ -472,9 +473,9 @@ def test_nested_grad_modes_split_twice(counter):
         with torch.no_grad():
             with torch.enable_grad():
                 y = x @ w
-                functools.reduce(_probe, (0, 0))
+                sys.call_tracing(_probe, (0, 0))
                 z = y * 2
-            functools.reduce(_probe, (0, 0))
+            sys.call_tracing(_probe, (0, 0))
             q = z * 2
         return y, z, q
 
@@ -510,7 +511,7 @@ def test_autocast_block_split_by_break(counter):
     def fn(x, w):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             y = x @ w
-            functools.reduce(_probe, (0, 0))
+            sys.call_tracing(_probe, (0, 0))
             z = y @ w
         return y, z, torch.is_autocast_enabled("cpu")
 
@@ -536,7 +537,7 @@ def test_nested_autocast_blocks_split_by_break_under_real_backends(backend):
             a = x @ w
             with torch.autocast("cpu", enabled=False):
                 b = x @ w
-                functools.reduce(_probe, (0, 0))
+                sys.call_tracing(_probe, (0, 0))
                 c = b @ w
             d = a @ w
         return a, b, c, d
@@ -558,7 +559,7 @@ def test_error_in_the_native_part_of_an_autocast_block_leaves_autocast(counter):
         try:
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 y = x @ w
-                functools.reduce(max, [])            # raises TypeError natively
+                sys.call_tracing(functools.reduce, (max, []))   # raises TypeError natively
         except TypeError as e:
             return y.float() + 1, str(e), torch.is_autocast_enabled("cpu")
         return y, "", True
@@ -578,7 +579,7 @@ def test_inference_mode_block_split_by_break(counter):
     def fn(x):
         with torch.inference_mode():
             y = x * 2
-            functools.reduce(_inference_probe, (0, 0))
+            sys.call_tracing(_inference_probe, (0, 0))
             z = y + 1
         return z, z.is_inference(), torch.is_inference_mode_enabled()
 
@@ -615,7 +616,7 @@ def test_user_context_manager_from_the_caller_split_by_break(counter):
     def fn(x, cm):
         with cm as k:
             y = x * k
-            functools.reduce(_log_probe, (cm, 0))
+            sys.call_tracing(_log_probe, (cm, 0))
             y = y + 1
         return y
 
@@ -636,7 +637,7 @@ def test_user_context_manager_created_inside_and_escaping(counter):
         holder.append(cm)
         with cm as k:
             y = x * k
-            functools.reduce(_log_probe, (cm, 0))
+            sys.call_tracing(_log_probe, (cm, 0))
             y = y + 1
         return y, cm.log
 

@@ -10,7 +10,6 @@ tests recompile once per call and say so.
 """
 
 import copy
-import functools
 import sys
 import threading
 
@@ -354,7 +353,7 @@ def test_mutation_is_applied_before_the_native_call_reads_it(counter, capsys):
         lst.append(x + 1)
         lst.pop(0)
         print(len(lst), lst[-1].shape)
-        functools.reduce(_len_probe, (lst, 0))
+        sys.call_tracing(_len_probe, (lst, 0))
         lst.append(x)
         return x * 2
 

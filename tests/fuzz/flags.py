@@ -46,6 +46,11 @@ FLAGS: dict[str, tuple[str, str]] = {
     "dict_iter_mutation": ("for k, v in d.items() over the live dict (its body may add or remove keys)",
                            "fixed (F2, fuzz2): dict/set iterators step the live container and raise CPython's "
                            "RuntimeError when its size changes (findings/dict_changed_during_iteration.py)"),
+    "lazy_iteration": ("map/filter/zip/enumerate/itertools.chain over generators and functions with side effects "
+                       "interleaved with the loop body, itertools (count, islice, accumulate, product, pairwise), "
+                       "functools.reduce, max/min with key=",
+                       "fixed (F3, sound-b): lazy builtins step their inputs as CPython does; C itertools traced "
+                       "through Python equivalents (variables/polyfills.py)"),
 }
 
 ALL: frozenset[str] = frozenset(FLAGS)

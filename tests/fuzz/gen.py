@@ -300,6 +300,49 @@ def s_genfn(c: Ctx) -> list[Node]:
     return [Node(f"def {g}(k):", [Block(None, body)]), _n(f"{res} = sum({g}({c.small()}), {b})")]
 
 
+def s_lazy(c: Ctx) -> list[Node] | None:
+    """Lazy builtins and itertools whose work interleaves with the loop body's: a map whose function
+    reads a cell the body changes, generators zipped or enumerated that log to ``acc``, a filter
+    made before the statement that runs it, chains, islices of count(), reduce, max with a key."""
+    if not c.on("lazy_iteration"):
+        return None
+    a, ka = c.tensor()
+    b, kb = c.tensor((ka,)) if c.names(ka) else (a, ka)
+    v, u, g, cell = c.fresh("v"), c.fresh("u"), c.fresh("gen"), c.fresh("cell")
+    body = [_n(f"acc.append({v})")]
+    gen = Node(f"def {g}(tag, k):", [Block(None, [Node("for j in range(k):", [Block(None, [
+        _n("acc.append(tag)"), _n(f"yield {a} * j")])])])])
+    choice = c.rng.randrange(8)
+    if choice == 0:
+        return [_n(f"{cell} = [{c.number()}]"),
+                Node(f"for {v} in map(lambda t: t * {cell}[0], [{a}, {b}, {a}]):",
+                     [Block(None, [_n(f"{cell}[0] += 1"), *body])])]
+    if choice == 1:
+        head = c.rng.choice((f"zip({g}('a', {c.small()}), {g}('b', {c.small()}))",
+                             f"zip({g}('a', {c.small()}), [{b}, {a}])", f"enumerate({g}('e', {c.small()}))"))
+        note = _n(f"acc.append(('body', {u} if isinstance({u}, str) else 0))")
+        return [gen, Node(f"for {u}, {v} in {head}:", [Block(None, [note, *body])])]
+    if choice == 2:
+        return [_n(f"{u} = filter(lambda t: acc.append('p') or {c.bool_()}, [{a}, {b}])"), _n("acc.append('made')"),
+                _n(f"acc.extend({u})")]
+    if choice == 3:
+        return [gen, _n(f"{u} = itertools.chain({g}('c', {c.small()}), [{b}])"), _n("acc.append('made')"),
+                _n(f"acc.extend({u})")]
+    if choice == 4:
+        return [Node(f"for {u}, {v} in zip(itertools.count({c.int_()}), itertools.islice([{a}, {b}, {a}], 1, None)):",
+                     [Block(None, [_n(f"acc.append({v} * {u})")])])]
+    if choice == 5:
+        res = c.fresh("t")
+        c.define(res, combine(ka, kb))
+        return [_n(f"{res} = functools.reduce(lambda p, q: p * 0.5 + q, itertools.accumulate([{a}, {b}, {a}]))")]
+    if choice == 6:
+        return [_n(f"acc.append(max([{a}, {b}], key=lambda t: t.ndim) + 1)"),
+                _n(f"acc.append(min({c.int_()}, {c.int_()}, key=lambda i: (i % 3, i)))")]
+    return [Node(f"for {u}, {v} in itertools.product(range({c.small()}), [{a}, {b}]):",
+                 [Block(None, [_n(f"acc.append({v} + {u})")])]),
+            _n(f"acc.extend(itertools.pairwise([{a}, {b}, {a}]))")]
+
+
 def s_functional(c: Ctx) -> list[Node] | None:
     return None if not c.on("functional_call") else _assign(
         c, "t", "T", f"torch.func.functional_call(m, dict(m.named_parameters()), ({c.pick('T') or 'x'},))",
@@ -316,7 +359,7 @@ STATEMENTS: list[tuple[int, str | None, str, Callable[[Ctx], list[Node] | None]]
     (2, None, "loop", s_loop_exit), (1, None, "any", s_early_return),
     (5, None, "compound", s_if), (3, None, "compound", s_for), (1, None, "compound", s_while),
     (2, None, "compound", s_try), (3, None, "compound", s_with), (2, None, "any", s_closure),
-    (1, None, "any", s_genfn), (1, "functional_call", "any", s_functional),
+    (1, None, "any", s_genfn), (1, "functional_call", "any", s_functional), (2, "lazy_iteration", "any", s_lazy),
 ]
 
 

@@ -16,7 +16,7 @@ from typing import Callable
 
 from .program import Block, Node
 
-IMPORTS = "import contextlib, functools, logging, operator, warnings, zlib\nimport torch\nfrom torch import nn"
+IMPORTS = "import contextlib, functools, itertools, logging, operator, warnings, zlib\nimport torch\nfrom torch import nn"
 
 
 @dataclasses.dataclass(frozen=True)

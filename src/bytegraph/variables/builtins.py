@@ -3,19 +3,24 @@
 Calls dispatch through ``HANDLERS``, a table keyed by the builtin object itself; a
 builtin without a handler is recorded as its ``SYMBOLIC`` counterpart on a symbolic number
 (``math.sqrt(n)`` -> ``torch._sym_sqrt``), folded at trace time when it is pure and every
-argument is a constant, and is a graph break otherwise.
+argument is a constant, and is a graph break otherwise. A C function of the standard library with
+a Python equivalent (``itertools.product``, ``functools.reduce``: ``polyfills.EQUIVALENTS``) is
+that equivalent, traced; a method of a builtin type called through the type (``list.append(xs,
+v)``, ``map(str.strip, names)``) is the object's own method.
 """
 
 from __future__ import annotations
 
 import builtins
+import collections
 import contextvars
 import itertools
 import math
 import operator
 import sys
+import types
 import warnings
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 
@@ -23,13 +28,15 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, CallerExceptionSource, TypeSource
-from . import log_calls, ops
+from . import log_calls, ops, polyfills
 from .base import LazyVariableTracker, NotConstant, Tx, VariableTracker, fold
 from .ctx import ExceptionVariable
 from .dicts import DictVariable, DictViewVariable, SetVariable
+from .functions import UserFunctionVariable, traced_equivalent
 from .getters import GETTER_TYPES, make_getter
+from .iterators import GeneratorVariable
 from .lists import (CombinedIteratorVariable, IteratorVariable, ListIteratorVariable, ListVariable, TupleVariable,
-                    sort_trackers)
+                    each_item, sort_trackers)
 
 Handler = Callable[..., VariableTracker]
 HANDLERS: dict[Any, Handler] = {}
@@ -86,6 +93,8 @@ class BuiltinVariable(VariableTracker):
         handler = HANDLERS.get(self.fn)
         if handler is not None:
             return handler(tx, *args, **kwargs)
+        if is_unbound_method(self.fn):
+            return _call_unbound_method(tx, self.fn, args, kwargs)
         if len(args) == 1 and not kwargs and args[0].is_graph_float:
             kept = args[0].call_builtin(tx, self.fn)          # float(t) is t; anything else reads it
             if kept is not None:
@@ -107,6 +116,39 @@ class BuiltinVariable(VariableTracker):
 
     def describe(self) -> str:
         return f"builtin {getattr(self.fn, '__qualname__', self.fn)}"
+
+
+# -- C functions of the standard library, traced as their Python equivalents ------------------
+for _c_fn, _python_fn in polyfills.EQUIVALENTS.items():
+    HANDLERS[_c_fn] = traced_equivalent(_python_fn)
+
+
+# -- methods of builtin types called through the type ------------------------------------------
+# The types whose trackers model their methods: ``list.copy(xs)`` is ``xs.copy()``.
+UNBOUND_METHOD_TYPES = frozenset({list, tuple, dict, set, frozenset, str, bytes, int, float, complex,
+                                  collections.deque, collections.OrderedDict, collections.defaultdict})
+
+
+def is_unbound_method(value: Any) -> bool:
+    """A method of one of ``UNBOUND_METHOD_TYPES`` read from the type (``str.strip``)."""
+    return type(value) is types.MethodDescriptorType and value.__objclass__ in UNBOUND_METHOD_TYPES
+
+
+def _call_unbound_method(tx: Tx, method: Any, args: list[VariableTracker],
+                         kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    """``list.append(xs, v)``: ``xs``'s own ``append`` when its class does not override it (CPython
+    calls the type's C method even on a subclass that does). Any other call runs natively, where
+    CPython raises its TypeError (a break: a protocol lookup made on the class itself, ``list[int]``
+    reading ``list.__getitem__``, reaches here too, and is not the program's error)."""
+    owner, name = method.__objclass__, method.__name__
+    cls = args[0].python_type() if args else None
+    if cls is None or not issubclass(cls, owner):
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"{owner.__name__}.{name}() of "
+                          f"{args[0].describe() if args else 'no arguments'}")
+    if getattr(cls, name, None) is not method:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"{owner.__name__}.{name}() on a {cls.__qualname__}, whose "
+                          f"class overrides {name}")
+    return args[0].call_method(tx, name, args[1:], kwargs)
 
 
 # -- operators as functions ----------------------------------------------------------------
@@ -246,9 +288,12 @@ def _iter(tx: Tx, obj: VariableTracker) -> VariableTracker:
 
 
 def _live(vt: VariableTracker) -> bool:
-    """Whether ``iter(vt)`` steps a container the loop body may change (a list, a dict or one of
-    its views, a set), as CPython's iterators of them do, rather than a snapshot of its items."""
-    return type(vt) is ListVariable or isinstance(vt, (DictVariable, DictViewVariable, SetVariable))
+    """Whether ``iter(vt)`` is stepped one item at a time rather than read whole now: a container
+    the loop body may change (a list, a dict or one of its views, a set), as CPython's iterators of
+    them see the change, or an iterator whose items are made as they are asked for (a generator,
+    ``map``...), whose code runs between the body's steps."""
+    return type(vt) is ListVariable or isinstance(vt, (DictVariable, DictViewVariable, SetVariable,
+                                                       GeneratorVariable, CombinedIteratorVariable))
 
 
 # the type of ``iter(seq)`` for the builtin sequences, whose trackers have no ``__iter__`` of their own
@@ -300,7 +345,11 @@ def _enumerate(tx: Tx, iterable: VariableTracker, start: VariableTracker | None 
 
 @handles(itertools.chain)
 def _chain(tx: Tx, *iterables: VariableTracker) -> VariableTracker:
-    """``itertools.chain(a, b, ...)``: the items of each, in order (read now, as ``zip`` reads them)."""
+    """``itertools.chain(a, b, ...)``: the items of each, in order, read now; where one is stepped
+    (``_live``: a generator, a list the loop may change), each is read as the chain gets to it
+    (``polyfills.chain``)."""
+    if any(_live(it) for it in iterables):
+        return tx.call(UserFunctionVariable(polyfills.chain), list(iterables), {})
     return IteratorVariable([vt for it in iterables for vt in it.unpack(tx)], itertools.chain)
 
 
@@ -320,18 +369,17 @@ _REVERSED_TYPES: dict[type, type] = {list: type(reversed([])), range: type(iter(
 
 @handles(map)
 def _map(tx: Tx, fn: VariableTracker, *iterables: VariableTracker) -> VariableTracker:
-    columns = [it.unpack(tx) for it in iterables]
-    return IteratorVariable([tx.call(fn, list(row), {}) for row in zip(*columns)], map)
+    """``map(fn, *its)``: ``fn`` is called as each item is asked for, not when the map is made."""
+    if not iterables:
+        raise UserCodeError(TypeError("map() must have at least two arguments."))
+    return CombinedIteratorVariable([_iter(tx, it) for it in iterables], map, fn=fn)
 
 
 @handles(filter)
 def _filter(tx: Tx, fn: VariableTracker, iterable: VariableTracker) -> VariableTracker:
-    keep = []
-    for vt in iterable.unpack(tx):
-        test = vt if fn.is_constant() and fn.as_constant() is None else tx.call(fn, [vt], {})
-        if test.truth(tx):
-            keep.append(vt)
-    return IteratorVariable(keep, filter)
+    """``filter(fn, it)``: each item is tested as it is asked for."""
+    plain = fn.is_constant() and fn.as_constant() is None
+    return CombinedIteratorVariable([_iter(tx, iterable)], filter, fn=None if plain else fn)
 
 
 @handles(list)
@@ -352,6 +400,16 @@ def _dict(tx: Tx, arg: VariableTracker | None = None, **kwargs: VariableTracker)
     if arg is not None:
         out._update(tx, arg)
     out._update(tx, None, **kwargs)
+    return out
+
+
+@handles(dict.fromkeys)
+def _dict_fromkeys(tx: Tx, keys: VariableTracker, value: VariableTracker | None = None) -> VariableTracker:
+    """``dict.fromkeys(keys, value)``: every key to the one value (None by default)."""
+    out = DictVariable({})
+    value = value if value is not None else tx.wrap_const(None)
+    for key in each_item(tx, keys):
+        out.call_method(tx, "__setitem__", [key, value], {})
     return out
 
 
@@ -384,22 +442,10 @@ def _tuple_new(tx: Tx, cls: VariableTracker, iterable: VariableTracker | None = 
     return TupleVariable(iterable.unpack(tx) if iterable is not None else [], py_type=cls.as_constant())
 
 
-def _each(tx: Tx, iterable: VariableTracker) -> Iterator[VariableTracker]:
-    """The items of ``iterable`` one at a time, as CPython's consumers take them: an iterator (a
-    generator's body) advances between the consumer's steps, so their ops interleave as in eager
-    (``sum(y * i for i in ...)``: autograd then adds the gradients in eager's order; fuzz seed 5009),
-    and a consumer that stops early (``any``, ``all``) leaves the rest of it unconsumed."""
-    if isinstance(iterable, IteratorVariable):
-        while (vt := iterable.advance(tx)) is not None:
-            yield vt
-    else:
-        yield from iterable.unpack(tx)
-
-
 @handles(sum)
 def _sum(tx: Tx, iterable: VariableTracker, start: VariableTracker | None = None) -> VariableTracker:
     total = start if start is not None else tx.wrap_const(0)
-    for vt in _each(tx, iterable):
+    for vt in each_item(tx, iterable):
         total = ops.binary(tx, "add", total, vt)
     return total
 
@@ -408,28 +454,51 @@ def _extreme(pick: Callable, op: str, sym_pick: Callable) -> Handler:
     """``min``/``max``: folded over constants; over ints (or floats) some of them symbolic, a chain
     of ``torch.sym_min``/``sym_max`` graph ops (no specialization; mixed int and float would change
     the result's type, so they compare, which specializes); otherwise compared pairwise (graph
-    floats too: each comparison is guarded, the result is one of the items, as in CPython)."""
-    def handler(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
-        items = args[0].unpack(tx) if len(args) == 1 else list(args)
-        if not kwargs and any(vt.is_symbolic for vt in items) and _same_number_type(items):
+    floats too: each comparison is guarded, the result is one of the items, as in CPython).
+    ``key=`` is traced on each item and the keys compared the same way (the result is the item,
+    the first of equal ones); ``default=`` is what an empty iterable gives."""
+    def handler(tx: Tx, *args: VariableTracker, key: VariableTracker | None = None,
+                default: VariableTracker | None = None) -> VariableTracker:
+        if len(args) != 1 and (default is not None or not args):      # CPython's TypeError
+            fold(tx, pick, *range(len(args)), **({} if default is None else {"default": None}))
+        keyed = key is not None and not (key.is_constant() and key.as_constant() is None)
+        items, keys = [], []
+        for vt in each_item(tx, args[0]) if len(args) == 1 else args:    # key(item) as each item comes
+            items.append(vt)
+            if keyed:
+                keys.append(tx.call(key, [vt], {}))
+        if not items:
+            return default if default is not None else fold(tx, pick, [])       # CPython's ValueError
+        if keyed:
+            return _pick_by(tx, items, keys, pick, op)
+        if any(vt.is_symbolic for vt in items) and _same_number_type(items):
             best = items[0]
             for vt in items[1:]:
                 best = tx.graph.call_function(sym_pick, [best, vt], {})
             return best
-        try:
-            if any(vt.is_graph_float for vt in items):
-                raise NotConstant("compared under guards, not folded")   # (their values would be guarded)
-            return fold(tx, pick, *([a.as_constant() for a in items],) , **{k: v.as_constant() for k, v in kwargs.items()})
-        except NotConstant:
-            pass
-        if kwargs or not items:
-            raise Unsupported(breaks.UNSUPPORTED_CALL, f"{pick.__name__}() on values unknown at trace time")
-        best = items[0]
-        for vt in items[1:]:
-            if ops.compare(tx, op, vt, best).truth(tx):
-                best = vt
-        return best
+        return _pick_by(tx, items, items, pick, op)
     return handler
+
+
+def _pick_by(tx: Tx, items: list[VariableTracker], keys: list[VariableTracker], pick: Callable,
+             op: str) -> VariableTracker:
+    """The item whose key ``pick`` chooses: keys known at trace time are compared there, others
+    one comparison at a time (``op``: strictly better replaces, so the first of equal keys wins)."""
+    try:
+        if any(vt.is_graph_float for vt in keys):
+            raise NotConstant("compared under guards, not folded")   # (their values would be guarded)
+        values = [vt.as_constant() for vt in keys]
+    except NotConstant:
+        best = 0
+        for i in range(1, len(items)):
+            if ops.compare(tx, op, keys[i], keys[best]).truth(tx):
+                best = i
+        return items[best]
+    try:
+        chosen = pick(values)
+    except Exception as e:   # noqa: BLE001 - the user's keys do not compare: their error
+        raise UserCodeError(e) from e
+    return items[next(i for i, v in enumerate(values) if v is chosen)]
 
 
 def _same_number_type(items: list[VariableTracker]) -> bool:
@@ -446,12 +515,12 @@ HANDLERS[max] = _extreme(max, "gt", torch.sym_max)
 
 @handles(all)
 def _all(tx: Tx, iterable: VariableTracker) -> VariableTracker:
-    return tx.wrap_const(all(vt.truth(tx) for vt in _each(tx, iterable)))
+    return tx.wrap_const(all(vt.truth(tx) for vt in each_item(tx, iterable)))
 
 
 @handles(any)
 def _any(tx: Tx, iterable: VariableTracker) -> VariableTracker:
-    return tx.wrap_const(any(vt.truth(tx) for vt in _each(tx, iterable)))
+    return tx.wrap_const(any(vt.truth(tx) for vt in each_item(tx, iterable)))
 
 
 @handles(print)
@@ -578,15 +647,33 @@ def _object_new(tx: Tx, cls: VariableTracker, *args: VariableTracker, **kwargs: 
     return new_object(klass, cls.source)
 
 
+if hasattr(operator, "call"):       # Python 3.11+
+    @handles(operator.call)
+    def _operator_call(tx: Tx, fn: VariableTracker, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+        """``operator.call(fn, *args)`` is ``fn(*args)``, traced (not folded: ``fn`` may do anything)."""
+        return tx.call(fn, list(args), kwargs)
+
+
+@handles(object)
+def _object(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+    """``object()``: a new sentinel (``heapq.nlargest``, ``sentinel = object()`` in a function)."""
+    from .user_defined import new_object
+
+    if args or kwargs:
+        raise UserCodeError(TypeError("object() takes no arguments"))
+    return new_object(object)
+
+
 @handles(object.__init__)
 def _object_init(tx: Tx, obj: VariableTracker, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
     return tx.wrap_const(None)
 
 
 def is_builtin(value: Any) -> bool:
-    """A builtin function or type, or an ``operator``/``math`` function."""
+    """A builtin function or type, an ``operator``/``math`` function, a C function of the standard
+    library with a Python equivalent, or a method of a builtin type read from the type."""
     try:
-        if value in HANDLERS or value in PURE:
+        if value in HANDLERS or value in PURE or is_unbound_method(value):
             return True
     except TypeError:   # unhashable: not a builtin
         return False

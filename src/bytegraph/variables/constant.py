@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported
 from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, fold
 
 LITERAL_TYPES: frozenset[type] = frozenset({
@@ -35,6 +37,11 @@ def is_literal(value: Any) -> bool:
         return all(is_literal(v) for v in value)
     # immutable singletons, regex objects, signatures
     return isinstance(value, (enum.Enum, re.Pattern, re.Match, inspect.Signature, inspect.Parameter))
+
+
+# A range longer than this is not unrolled (a break): more items than any trace gets through
+# within ``config.max_instructions``.
+MAX_RANGE_ITEMS = 100_000
 
 
 class ConstantVariable(VariableTracker):
@@ -75,6 +82,11 @@ class ConstantVariable(VariableTracker):
         return fold(tx, method, *cargs, **ckw)
 
     def unpack(self, tx: Tx) -> list[VariableTracker]:
+        if type(self.value) is range and len(self.value) > MAX_RANGE_ITEMS:
+            # ``for step in range(10**9): ... break``: read whole it would exhaust memory before the
+            # instruction budget could stop the trace; the loop runs natively instead
+            raise Unsupported(breaks.TOO_LONG, f"iterating over {self.value!r} ({len(self.value)} items, "
+                              f"more than a trace unrolls)")
         try:
             return [tx.wrap_const(v) for v in self.value]
         except TypeError:

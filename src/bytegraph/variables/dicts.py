@@ -503,6 +503,17 @@ class DictViewVariable(VariableTracker):
         found = any(vt is item or compare(tx, "eq", vt, item).truth(tx) for vt in self.unpack(tx))
         return tx.wrap_const(found)
 
+    def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
+        """``d.keys() & other``, ``|``, ``-``, ``^`` and comparisons: a keys or items view is a set
+        of its items there (CPython's dictviews_and... build a set of the view first)."""
+        if self.kind == "values" or op.startswith("i"):
+            return NotImplemented
+        if isinstance(other, DictViewVariable) and other.kind != "values":
+            other = SetVariable.of(tx, other.unpack(tx))
+        if not isinstance(other, SetVariable):
+            return NotImplemented
+        return SetVariable.of(tx, self.unpack(tx)).binary_op(tx, op, other, reflected)
+
     def reconstruct(self, cg: Any) -> None:
         cg.reconstruct(self.d)
         cg.load_method_call(self.kind, 0)
@@ -705,7 +716,7 @@ class DictIteratorVariable(IteratorVariable):
         self._key = lambda k: key_tracker(tx, k)
         self.exhausted = False
 
-    def next_item(self) -> VariableTracker | None:
+    def next_item(self, tx: Tx) -> VariableTracker | None:
         if self.exhausted:
             return None
         try:
@@ -727,7 +738,7 @@ class DictIteratorVariable(IteratorVariable):
 
     def unpack(self, tx: Tx) -> list[VariableTracker]:
         rest = []
-        while (vt := self.next_item()) is not None:
+        while (vt := self.next_item(tx)) is not None:
             rest.append(vt)
         return rest
 
@@ -761,8 +772,8 @@ class SetIteratorVariable(IteratorVariable):
         self.s = s
         self.size = len(s._items)
 
-    def next_item(self) -> VariableTracker | None:
+    def next_item(self, tx: Tx) -> VariableTracker | None:
         if self.size != len(self.s._items):
             self.size = -1                  # sticky, as CPython's
             raise UserCodeError(RuntimeError("Set changed size during iteration"))
-        return super().next_item()
+        return super().next_item(tx)

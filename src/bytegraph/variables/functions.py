@@ -19,7 +19,7 @@ import functools
 import inspect
 import types
 import weakref
-from typing import Any
+from typing import Any, Callable
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
@@ -260,6 +260,13 @@ class UserFunctionVariable(VariableTracker):
         return f"function {self.fn.__qualname__}"
 
 
+def traced_equivalent(python_fn: types.FunctionType) -> Callable[..., VariableTracker]:
+    """A call handler that traces ``python_fn`` (one of ours, ``polyfills``) on the call's arguments."""
+    def handler(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+        return tx.call(UserFunctionVariable(python_fn), list(args), kwargs)
+    return handler
+
+
 class NestedFunctionVariable(VariableTracker):
     """A function made by MAKE_FUNCTION during tracing (a closure, a lambda, a comprehension)."""
     identity_matters = True
@@ -277,6 +284,7 @@ class NestedFunctionVariable(VariableTracker):
         self.module = module
         self.fn_builtins = builtins_of(fn_globals)      # as CPython's MAKE_FUNCTION takes them
         self.attrs: dict[str, VariableTracker] = {}     # attributes the trace set (``f.__wrapped__ = g``)
+        self.annotations: VariableTracker | None = None  # MAKE_FUNCTION's (name, value, ...) tuple
 
     def python_type(self) -> type:
         return types.FunctionType
@@ -313,6 +321,13 @@ class NestedFunctionVariable(VariableTracker):
             return tx.wrap_const(self.module)
         if name == "__code__":
             return tx.wrap_const(self.code)
+        if name == "__annotations__":       # made on the first read and kept, as CPython does
+            pairs = self.annotations.unpack(tx) if self.annotations is not None else []
+            self.attrs[name] = tx.wrap_new({k.as_constant(): v.as_constant() for k, v in zip(pairs[::2], pairs[1::2])})
+            return self.attrs[name]
+        if name == "__doc__":       # (CPython <= 3.13 keeps a function's docstring, or None, first in co_consts)
+            first = self.code.co_consts[0] if self.code.co_consts else None
+            return tx.wrap_const(first if isinstance(first, str) else None)
         return super().var_getattr(tx, name)
 
     def describe(self) -> str:

@@ -33,7 +33,7 @@ class GeneratorVariable(IteratorVariable):
         self.frame: SuspendedFrame | None = frame
         self._origin = frame          # kept once exhausted: it rebuilds an exhausted generator
 
-    def next_item(self) -> VariableTracker | None:
+    def next_item(self, tx: Tx) -> VariableTracker | None:
         if self.frame is None:
             return None
         item = self.frame.resume()
@@ -47,7 +47,7 @@ class GeneratorVariable(IteratorVariable):
 
     def unpack(self, tx: Tx) -> list[VariableTracker]:
         items = []
-        while (item := self.next_item()) is not None:
+        while (item := self.next_item(tx)) is not None:
             items.append(item)
         return items
 

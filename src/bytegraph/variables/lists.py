@@ -15,7 +15,7 @@ import inspect
 import itertools
 import operator
 import types
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -319,7 +319,10 @@ class ListVariable(BaseListVariable):
     @pymethod("extend")
     @_mutator
     def _extend(self, tx: Tx, values: VariableTracker) -> VariableTracker:
-        self._raw.extend(values.unpack(tx))
+        """Each item is appended as the iterator gives it, as CPython's list_extend does: a generator
+        that appends to this list itself interleaves its items with its own (fuzz seed 32000)."""
+        for vt in each_item(tx, values):
+            self._raw.append(vt)
         return tx.wrap_const(None)
 
     @pymethod("__init__")
@@ -487,22 +490,52 @@ REBUILD: dict[type, Callable[[list], Any]] = {
 }
 
 
+def each_item(tx: Tx, iterable: VariableTracker) -> Iterator[VariableTracker]:
+    """The items of ``iterable`` one at a time, as CPython's consumers take them: an iterator (a
+    generator's body) advances between the consumer's steps, so their ops interleave as in eager
+    (``sum(y * i for i in ...)``: autograd then adds the gradients in eager's order; fuzz seed 5009),
+    and a consumer that stops early (``any``, ``all``) leaves the rest of it unconsumed."""
+    if isinstance(iterable, IteratorVariable):
+        while (vt := iterable.advance(tx)) is not None:
+            yield vt
+    else:
+        yield from iterable.unpack(tx)
+
+
 def sort_trackers(tx: Tx, items: list[VariableTracker], key: VariableTracker | None,
                   reverse: VariableTracker | None) -> list[VariableTracker]:
-    """``sorted(items, key=key, reverse=reverse)``: the sort keys must be known at trace time
-    (the key function is traced); the sort is stable, as CPython's."""
+    """``sorted(items, key=key, reverse=reverse)``: the key function is traced; keys known at
+    trace time are sorted there; others (``sorted(d.items())`` with tensor values, whose distinct
+    keys decide every comparison) through ``_TracedKey``, which makes each comparison CPython's sort
+    makes, in its order, as ``a < b`` written out would (decided at trace time, guarded, or a
+    break). The sort is stable, as CPython's."""
     keys = [tx.call(key, [vt], {}) if key is not None and not (key.is_constant() and key.as_constant() is None)
             else vt for vt in items]
+    descending = bool(reverse.as_constant()) if reverse is not None else False
     try:
         values = [k.as_constant() for k in keys]
-    except NotConstant:
-        raise Unsupported(breaks.UNSUPPORTED_CALL, "sorting by values unknown at trace time (tensors?)") from None
-    descending = bool(reverse.as_constant()) if reverse is not None else False
+    except NotConstant:         # (a traced comparison raises the user's error itself)
+        traced = [_TracedKey(tx, k) for k in keys]
+        return [items[i] for i in sorted(range(len(items)), key=traced.__getitem__, reverse=descending)]
     try:
         order = sorted(range(len(items)), key=values.__getitem__, reverse=descending)
     except Exception as e:   # noqa: BLE001 - e.g. comparing str with int: the user's TypeError
         raise _user_error(e) from e
     return [items[i] for i in order]
+
+
+class _TracedKey:
+    """A sort key whose ``<`` is the traced comparison of the trackers (sort_trackers)."""
+
+    __slots__ = ("tx", "vt")
+
+    def __init__(self, tx: Tx, vt: VariableTracker) -> None:
+        self.tx, self.vt = tx, vt
+
+    def __lt__(self, other: "_TracedKey") -> bool:
+        from . import ops       # (ops compares sequences through this module)
+
+        return ops.compare(self.tx, "lt", self.vt, other.vt).truth(self.tx)
 
 
 class IteratorVariable(VariableTracker):
@@ -544,9 +577,9 @@ class IteratorVariable(VariableTracker):
             self.mutation_recorded = True
         elif self.source is None:
             tx.local_mutation(self, "advancing an iterator")
-        return self.next_item()
+        return self.next_item(tx)
 
-    def next_item(self) -> VariableTracker | None:
+    def next_item(self, tx: Tx) -> VariableTracker | None:
         if self.source is not None and not self.mutation_recorded:
             raise Unsupported(breaks.SIDE_EFFECT, f"advancing the iterator {self.source.name()} from outside the frame")
         if self.index >= len(self.items):
@@ -575,6 +608,17 @@ class IteratorVariable(VariableTracker):
     @pymethod("__iter__")
     def _iter(self, tx: Tx) -> VariableTracker:
         return self
+
+    @pymethod("__contains__")
+    def _contains(self, tx: Tx, item: VariableTracker) -> VariableTracker:
+        """``item in it``: the iterator is stepped until an item equal to ``item`` (identity
+        first), as CPython's PySequence_Contains steps it; the rest is left for the program."""
+        from .ops import compare        # (ops compares sequences through this module)
+
+        while (vt := self.advance(tx)) is not None:
+            if vt is item or compare(tx, "eq", vt, item).truth(tx):
+                return ConstantVariable(True)
+        return ConstantVariable(False)
 
     def replay(self, cg: Any) -> None:
         """Advance the real iterator as far as tracing did."""
@@ -625,10 +669,10 @@ class ListIteratorVariable(IteratorVariable):
         self.seq = seq
         self.exhausted = False     # once out, out for good (CPython drops the list)
 
-    def next_item(self) -> VariableTracker | None:
+    def next_item(self, tx: Tx) -> VariableTracker | None:
         if self.exhausted:
             return None
-        vt = super().next_item()
+        vt = super().next_item(tx)
         self.exhausted = vt is None
         return vt
 
@@ -654,49 +698,71 @@ class ListIteratorVariable(IteratorVariable):
 
 
 class CombinedIteratorVariable(IteratorVariable):
-    """``enumerate(it)`` or ``zip(*its)`` over iterators it steps one item at a time, as
-    CPython does: over a list (a ListIteratorVariable) it sees the list as the loop changes it."""
+    """``enumerate(it)``, ``zip(*its)``, ``map(fn, *its)`` or ``filter(fn, it)`` over iterators it
+    steps one item at a time, as CPython does: over a list (a ListIteratorVariable) it sees the
+    list as the loop changes it; over a generator, the generator's code runs one item at a time;
+    ``fn`` is called as each item is asked for. So what runs between the loop body's steps runs
+    there, in CPython's order (a map whose function reads what the body changes, two generators
+    zipped that append to one log)."""
 
-    def __init__(self, inners: list[IteratorVariable], py_type: type, start: int = 0) -> None:
+    def __init__(self, inners: list[IteratorVariable], py_type: type, start: int = 0,
+                 fn: VariableTracker | None = None) -> None:
         super().__init__([], py_type)
         self.inners = inners
         self.start = start
+        self.fn = fn            # map's function; filter's predicate (None: the item's own truth)
         self.done = False
 
-    def next_item(self) -> VariableTracker | None:
-        if self.done:
-            return None
-        values = []
-        for inner in self.inners:
-            vt = inner.next_item()
-            if vt is None:
-                self.done = True
-                return None
-            values.append(vt)
-        if self.py_type is enumerate:
-            values.insert(0, ConstantVariable(self.start + self.index))
-        self.index += 1
-        return TupleVariable(values)
+    def next_item(self, tx: Tx) -> VariableTracker | None:
+        while not self.done:
+            values = []
+            for inner in self.inners:
+                vt = inner.next_item(tx)
+                if vt is None:
+                    self.done = True
+                    return None
+                values.append(vt)
+            self.index += 1
+            if self.py_type is map:
+                return tx.call(self.fn, values, {})
+            if self.py_type is filter:
+                test = values[0] if self.fn is None else tx.call(self.fn, values, {})
+                if test.truth(tx):
+                    return values[0]
+                continue
+            if self.py_type is enumerate:
+                values.insert(0, ConstantVariable(self.start + self.index - 1))
+            return TupleVariable(values)
+        return None
 
     def unpack(self, tx: Tx) -> list[VariableTracker]:
         rest = []
-        while (vt := self.next_item()) is not None:
+        while (vt := self.next_item(tx)) is not None:
             rest.append(vt)
         return rest
 
     def reconstruct(self, cg: Any) -> None:
-        """The same builtin over the inner iterators as they stand."""
+        """The same builtin over the inner iterators as they stand (an exhausted one over none:
+        ``zip()``, ``enumerate(())``, ``map(fn, ())``)."""
         cg.push_callable(self.py_type)
-        if self.done:                       # an exhausted one: zip() / enumerate(())
-            if self.py_type is enumerate:
+        args = 0
+        if self.py_type in (map, filter):
+            if self.fn is None:
+                cg.load_const(None)
+            else:
+                cg.reconstruct(self.fn)
+            args += 1
+        if self.done:
+            if self.py_type is not zip:
                 cg.load_const(())
-            cg.call(int(self.py_type is enumerate))
+                args += 1
+            cg.call(args)
             return
         for inner in self.inners:
             cg.reconstruct(inner)
         if self.py_type is enumerate:
             cg.load_const(self.start + self.index)
-        cg.call(len(self.inners) + (self.py_type is enumerate))
+        cg.call(args + len(self.inners) + (self.py_type is enumerate))
 
 
 class DequeVariable(ListVariable):

@@ -22,6 +22,8 @@ from ..sources import AttrSource
 from ..torch_compat import dict_version
 from .autograd_runtime import AUTOGRAD_RUNTIME_HANDLERS
 from .base import NotConstant, Tx, VariableTracker, fold
+from .functions import traced_equivalent
+from .polyfills import PY_EQUIVALENTS
 
 
 def _real_callable(vt: VariableTracker) -> Any:
@@ -112,6 +114,7 @@ def _constant_writes(obj: Any) -> dict[str, Any]:
 PY_FUNCTION_HANDLERS: dict[Any, Callable[..., VariableTracker]] = {
     inspect.signature: _signature,
     copy.deepcopy: _deepcopy,
+    **{fn: traced_equivalent(python_fn) for fn, python_fn in PY_EQUIVALENTS.items()},
 }
 
 
@@ -184,7 +187,21 @@ def _bind(tx: Tx, sig: inspect.Signature, partial: bool, args: list[VariableTrac
     return BoundArgumentsVariable(bound)
 
 
+def _join(tx: Tx, sep: str | bytes, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    """``sep.join(iterable)`` of constant items reached through an iterator (``"".join(reversed(s))``,
+    a generator of strings): the items are read as the iterator yields them, then joined."""
+    if len(args) != 1 or kwargs:
+        return fold(tx, sep.join, *args, **kwargs)
+    try:
+        items = [vt.as_constant() for vt in args[0].unpack(tx)]
+    except NotConstant:
+        raise Unsupported(breaks.UNSUPPORTED_CALL, f"{sep!r}.join() of items unknown at trace time") from None
+    return fold(tx, sep.join, items)
+
+
 CONSTANT_METHODS: dict[tuple[type, str], Callable[..., VariableTracker]] = {
+    (str, "join"): _join,
+    (bytes, "join"): _join,
     (inspect.Signature, "bind"): lambda tx, sig, args, kwargs: _bind(tx, sig, False, args, kwargs),
     (inspect.Signature, "bind_partial"): lambda tx, sig, args, kwargs: _bind(tx, sig, True, args, kwargs),
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import contextvars
 import copy
+import enum
 import functools
 import logging
 import sys
@@ -25,7 +26,7 @@ import torch
 
 from ..guards import GuardKind, IdRef
 from ..sources import AttrSource, InstanceAttrSource, ItemSource, ModuleGlobalsSource, ModuleSource, Source, TypeSource
-from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
+from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, pymethod
 from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
 from .log_calls import LOGGER_LEVELS, LoggerMethodVariable
@@ -205,6 +206,12 @@ class UserDefinedClassVariable(VariableTracker):
             return wrap_child(tx, attr, source)
         raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"{self.cls.__qualname__}.{name} ({type(attr).__name__})")
 
+    def unpack(self, tx: Tx) -> list[VariableTracker]:
+        """``for m in Color``: an enum's members, in definition order (fixed once the class is made)."""
+        if isinstance(self.cls, enum.EnumMeta) and type(self.cls).__iter__ is enum.EnumMeta.__iter__:
+            return [tx.wrap_const(member) for member in self.cls]
+        return super().unpack(tx)
+
     def call_function(self, tx: Tx, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
         """``Cls(...)``: a new object, built as CPython's ``type.__call__`` does (``__new__`` then
         ``__init__``), with its attributes held symbolically until it escapes."""
@@ -222,6 +229,10 @@ class UserDefinedClassVariable(VariableTracker):
             return _construct_namedtuple(tx, cls, args, kwargs)
         if issubclass(cls, torch.nn.Module) and is_torch_owned(cls) and _all_constant(args, kwargs):
             return _construct_torch_module(tx, cls, args, kwargs)
+        if issubclass(cls, enum.Enum) and cls.__members__:
+            member = _enum_member(tx, cls, args, kwargs)
+            if member is not None:
+                return member
         if type(cls).__call__ is not type.__call__:
             raise Unsupported(breaks.UNSUPPORTED_CALL, f"creating a {cls.__qualname__} object while tracing "
                               f"(its metaclass {type(cls).__qualname__} defines __call__)")
@@ -314,6 +325,20 @@ CONSTRUCTORS: dict[type, Any] = {
     functools.partial: _partial,
     **GRAD_MODE_CLASSES,
 }
+
+
+def _enum_member(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> VariableTracker:
+    """``Color(1)``: the member of that value (an enum with members makes none; a symbolic value
+    is specialized), or its ValueError; None where a value is unknown at trace time."""
+    try:
+        cargs, ckwargs = [a.as_constant() for a in args], {k: v.as_constant() for k, v in kwargs.items()}
+    except NotConstant:
+        return None
+    try:
+        member = cls(*cargs, **ckwargs)
+    except Exception as e:   # noqa: BLE001 - no such member: the user's ValueError
+        raise UserCodeError(e) from e
+    return tx.wrap_const(member)
 
 
 def is_namedtuple_class(cls: type) -> bool:
@@ -541,6 +566,9 @@ class UserDefinedObjectVariable(VariableTracker):
             return tx.call(fget, [self], {})
         if self.source is not None:   # __slots__ members, C getset descriptors: read the real value
             return tx.wrap(getattr(self.value, name), AttrSource(self.source, name))
+        get = getattr(type(attr), "__get__", None)
+        if isinstance(get, types.FunctionType):   # a data descriptor written in Python, on an object the trace made
+            return tx.call(tx.wrap_const(get), [tx.wrap_const(attr), self, tx.wrap_const(type(self.value))], {})
         if isinstance(attr, types.MemberDescriptorType):
             try:
                 return tx.wrap_const(getattr(self.value, name))
@@ -606,17 +634,44 @@ class UserDefinedObjectVariable(VariableTracker):
 
     def generic_setattr(self, tx: Tx, name: str, value: VariableTracker) -> VariableTracker:
         """``object.__setattr__(obj, name, value)``: recorded on the tracker; on an object that
-        existed before the call it is a side effect."""
+        existed before the call it is a side effect. Through a data descriptor of the class (a
+        property, a descriptor written in Python), it is that descriptor's setter, traced."""
+        owner, attr = lookup_class_attr(type(self.value), name)
+        if attr is not MISSING and _is_data_descriptor(attr) and not isinstance(attr, types.MemberDescriptorType):
+            self._set_through_descriptor(tx, name, owner, attr, value)
+            return tx.wrap_const(None)
         if self.source is not None:
             tx.mutation(self, f"setting attribute {name!r}")
         else:
             tx.local_mutation(self, f"setting attribute {name!r}")
-        owner, attr = lookup_class_attr(type(self.value), name)
-        if attr is not MISSING and _is_data_descriptor(attr) and not isinstance(attr, types.MemberDescriptorType):
-            raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"setting {type(self.value).__qualname__}.{name} "
-                              f"({type(attr).__name__})")
+        if not isinstance(attr, types.MemberDescriptorType) and not type(self.value).__dictoffset__:
+            try:        # no slot of that name and no __dict__: CPython's AttributeError, in its own words
+                object.__setattr__(self.value, name, None)
+            except AttributeError as e:
+                raise UserCodeError(e) from e
+            raise AssertionError(f"{type(self.value).__qualname__} took attribute {name!r} without a __dict__")
         self.pending[name] = value
         return tx.wrap_const(None)
+
+    def _set_through_descriptor(self, tx: Tx, name: str, owner: type | None, attr: Any, value: VariableTracker) -> None:
+        """``obj.name = value`` where ``type(obj).name`` is a property (its ``fset``) or a descriptor
+        whose ``__set__`` is a Python function: the setter is traced, as the getter is."""
+        src = self._member_source(owner, name)
+        if isinstance(attr, property):
+            if attr.fset is None:
+                try:        # CPython's AttributeError ("... has no setter"), in its own words; nothing is set
+                    attr.__set__(self.value, None)
+                except AttributeError as e:
+                    raise UserCodeError(e) from e
+            fset = wrap_child(tx, attr.fset, AttrSource(src, "fset") if src else None)
+            tx.call(fset, [self, value], {})
+            return
+        set_ = getattr(type(attr), "__set__", None)
+        if not isinstance(set_, types.FunctionType):
+            raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"setting {type(self.value).__qualname__}.{name} "
+                              f"({type(attr).__name__})")
+        # (the descriptor as the object itself, as its __get__ is called: ``type(obj).name`` would run it)
+        tx.call(tx.wrap_const(set_), [tx.wrap_const(attr), self, value], {})
 
     def generic_delattr(self, tx: Tx, name: str) -> VariableTracker:
         """``del obj.name``: on an object created while tracing, it simply forgets the attribute;
@@ -634,7 +689,11 @@ class UserDefinedObjectVariable(VariableTracker):
         return tx.wrap_const(None)
 
     def _has_instance_attr(self, name: str) -> bool:
-        return name in getattr(self.value, "__dict__", {})
+        """The real object has ``name`` in its ``__dict__`` or in a slot."""
+        if name in getattr(self.value, "__dict__", {}):
+            return True
+        slot = lookup_class_attr(type(self.value), name)[1]
+        return isinstance(slot, types.MemberDescriptorType) and hasattr(self.value, name)
 
     def _changed(self) -> dict[str, VariableTracker]:
         """The attributes whose final value is not the one the object had: an attribute set

@@ -70,8 +70,11 @@ def _function(tx: Tx, code_vt: VariableTracker) -> NestedFunctionVariable:
 
 def _set_attribute(tx: Tx, fn: NestedFunctionVariable, flag: int, value: VariableTracker) -> None:
     """One of MAKE_FUNCTION's optional parts, set on the function just made (nothing else has
-    seen it yet). Annotations are not kept: nothing the trace reads uses them."""
-    if flag == 0x08:
+    seen it yet). Annotations are kept as given (name, value, name, value...), for
+    ``__annotations__``."""
+    if flag == 0x04:
+        fn.annotations = value
+    elif flag == 0x08:
         fn.closure = value.unpack(tx)
     elif flag == 0x02:
         fn.kwdefaults = {k: value.value(k) for k in value.keys()}
