@@ -11,6 +11,7 @@ import copy
 import enum
 import functools
 import itertools
+import math
 import operator
 
 import pytest
@@ -291,3 +292,18 @@ def test_cached_property():
         return c.square + c.square, c.computed
 
     _one_graph(fn, _t)
+
+
+def test_math_prod_of_sizes_stays_symbolic():
+    """``math.prod(x.shape[1:])`` was folded at trace time, which specialized every size: one
+    capture per shape. Traced (``polyfills.prod``), the product of symbolic sizes is symbolic:
+    the static first capture, then one dynamic capture for every later shape."""
+    def fn(x):
+        return x.reshape(x.shape[0], math.prod(x.shape[1:])) * 2
+
+    counter = CompileCounter()
+    compiled = bytegraph.compile(fn, backend=counter)
+    for shape in [(2, 3, 4), (3, 5, 2), (4, 2, 6), (5, 7, 3)]:
+        x = torch.randn(shape)
+        assert same(compiled(x), fn(x))
+    assert compiled.stats.captures == 2 and counter.frame_count == 2, compiled.stats.recompile_reasons

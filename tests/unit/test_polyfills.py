@@ -5,6 +5,7 @@ function gives, in the same order, and raises the same error type, over a grid o
 import collections
 import functools
 import itertools
+import math
 import operator
 import sys
 
@@ -78,6 +79,12 @@ def test_accumulating_and_filtering(pool):
     for initial in ((), (10,)):
         _same(lambda: [functools.reduce(operator.add, pool, *initial)],
               lambda: [polyfills.reduce(operator.add, pool, *initial)])
+
+
+def test_products():
+    for values, start in [([], 1), ([2, 3], 1), ([2.5, 4], 2), ([1, 2], 0.5), ([True, 3], 1)]:
+        assert polyfills.prod(values, start=start) == math.prod(values, start=start)
+        assert type(polyfills.prod(values, start=start)) is type(math.prod(values, start=start))
 
 
 def test_counters_and_repeats():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import functools
 import itertools
+import math
 import operator
 import sys
 from typing import Any, Callable, Iterable, Iterator
@@ -44,6 +45,15 @@ def reduce(function: Callable[[Any, Any], Any], iterable: Iterable[Any], initial
     for element in it:
         value = function(value, element)
     return value
+
+
+def prod(iterable: Iterable[Any], *, start: Any = 1) -> Any:
+    """``math.prod``: traced, a product of symbolic sizes stays symbolic (``math.prod(x.shape[1:])``
+    folded at trace time specialized every size in it)."""
+    result = start
+    for element in iterable:
+        result = result * element
+    return result
 
 
 def count_elements(mapping: Any, iterable: Iterable[Any]) -> None:
@@ -403,6 +413,7 @@ PY_EQUIVALENTS: dict[Any, Callable[..., Any]] = {
 
 EQUIVALENTS: dict[Any, Callable[..., Any]] = {
     functools.reduce: reduce,
+    math.prod: prod,
     itertools.product: product,
     itertools.permutations: permutations,
     itertools.combinations: combinations,
