@@ -14,9 +14,11 @@ under a trusted module (here a module named ``torch._bytegraph_test_trusted``):
 """
 
 import copy
+import gc
 import sys
 import textwrap
 import threading
+import time
 import types
 
 import pytest
@@ -373,5 +375,13 @@ def test_compiled_ddp_model(counter):
                 assert same(o1, o2)
                 assert all(torch.allclose(p.grad, q.grad) for p, q in zip(m1.parameters(), m2.parameters()))
             assert not any(s.eager for s in compiled.stats_all)
+            # The process group's destructor (run when the last DDP reducer goes) joins gloo's
+            # worker threads holding the GIL, and a worker that is still destroying an allreduce
+            # whose thread-local state holds a Python object waits for the GIL: a deadlock (seen
+            # once in a full run, never alone). Let the workers finish first, then drop the models.
+            dist.barrier()
+            time.sleep(0.2)
+            del eager, compiled
+            gc.collect()
         finally:
             dist.destroy_process_group()
