@@ -358,8 +358,8 @@ def test_compiled_ddp_model(counter):
 
     if not dist.is_available() or not dist.is_gloo_available():
         pytest.skip("torch.distributed with gloo is not available")
-    with tempfile.NamedTemporaryFile() as f:
-        dist.init_process_group("gloo", rank=0, world_size=1, init_method=f"file://{f.name}")
+    with tempfile.TemporaryDirectory() as tmp:      # (the store's file goes with the group)
+        dist.init_process_group("gloo", rank=0, world_size=1, init_method=f"file://{tmp}/store")
         try:
             torch.manual_seed(0)
             m1 = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))

@@ -49,7 +49,7 @@ FLAGS: dict[str, tuple[str, str]] = {
     "lazy_iteration": ("map/filter/zip/enumerate/itertools.chain over generators and functions with side effects "
                        "interleaved with the loop body, itertools (count, islice, accumulate, product, pairwise), "
                        "functools.reduce, max/min with key=",
-                       "fixed (F3, sound-b): lazy builtins step their inputs as CPython does; C itertools traced "
+                       "fixed (c01e594): lazy builtins step their inputs as CPython does; C itertools traced "
                        "through Python equivalents (variables/polyfills.py)"),
 }
 
