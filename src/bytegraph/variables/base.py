@@ -71,6 +71,11 @@ def fold(tx: Tx, fn: Callable, *args: Any, **kwargs: Any) -> "VariableTracker":
     return tx.wrap_new(result)
 
 
+def constant_args(args: list["VariableTracker"], kwargs: dict[str, "VariableTracker"]) -> tuple[list[Any], dict[str, Any]]:
+    """A call's arguments as the values they are known to be at trace time (NotConstant if one is not)."""
+    return [a.as_constant() for a in args], {k: v.as_constant() for k, v in kwargs.items()}
+
+
 _SERIALS = itertools.count(1)
 
 

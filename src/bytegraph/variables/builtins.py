@@ -29,10 +29,10 @@ from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, CallerExceptionSource, TypeSource
 from . import log_calls, ops, polyfills
-from .base import LazyVariableTracker, NotConstant, Tx, VariableTracker, fold
+from .base import LazyVariableTracker, NotConstant, Tx, VariableTracker, constant_args, fold
 from .ctx import ExceptionVariable
 from .dicts import DictVariable, DictViewVariable, SetVariable
-from .functions import UserFunctionVariable, traced_equivalent
+from .functions import traced_equivalent
 from .getters import GETTER_TYPES, make_getter
 from .iterators import GeneratorVariable
 from .lists import (CombinedIteratorVariable, IteratorVariable, ListIteratorVariable, ListVariable, TupleVariable,
@@ -72,10 +72,6 @@ def handles(*fns: Any) -> Callable[[Handler], Handler]:
     return deco
 
 
-def _consts(args: list[VariableTracker], kwargs: dict[str, VariableTracker]) -> tuple[list[Any], dict[str, Any]]:
-    return [a.as_constant() for a in args], {k: v.as_constant() for k, v in kwargs.items()}
-
-
 class BuiltinVariable(VariableTracker):
     static_identity = True      # builtins, operator/math functions: module-level objects that live forever
 
@@ -103,7 +99,7 @@ class BuiltinVariable(VariableTracker):
             return tx.graph.call_function(SYMBOLIC[self.fn], args, {})
         if self.fn in PURE or isinstance(self.fn, type) and issubclass(self.fn, BaseException):
             try:
-                cargs, ckwargs = _consts(args, kwargs)
+                cargs, ckwargs = constant_args(args, kwargs)
             except NotConstant:
                 pass
             else:
@@ -343,13 +339,16 @@ def _enumerate(tx: Tx, iterable: VariableTracker, start: VariableTracker | None 
                             enumerate)
 
 
+_lazy_chain = traced_equivalent(polyfills.chain)
+
+
 @handles(itertools.chain)
 def _chain(tx: Tx, *iterables: VariableTracker) -> VariableTracker:
     """``itertools.chain(a, b, ...)``: the items of each, in order, read now; where one is stepped
     (``_live``: a generator, a list the loop may change), each is read as the chain gets to it
     (``polyfills.chain``)."""
     if any(_live(it) for it in iterables):
-        return tx.call(UserFunctionVariable(polyfills.chain), list(iterables), {})
+        return _lazy_chain(tx, *iterables)
     return IteratorVariable([vt for it in iterables for vt in it.unpack(tx)], itertools.chain)
 
 
@@ -647,11 +646,10 @@ def _object_new(tx: Tx, cls: VariableTracker, *args: VariableTracker, **kwargs: 
     return new_object(klass, cls.source)
 
 
-if hasattr(operator, "call"):       # Python 3.11+
-    @handles(operator.call)
-    def _operator_call(tx: Tx, fn: VariableTracker, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
-        """``operator.call(fn, *args)`` is ``fn(*args)``, traced (not folded: ``fn`` may do anything)."""
-        return tx.call(fn, list(args), kwargs)
+@handles(operator.call)
+def _operator_call(tx: Tx, fn: VariableTracker, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
+    """``operator.call(fn, *args)`` is ``fn(*args)``, traced (not folded: ``fn`` may do anything)."""
+    return tx.call(fn, list(args), kwargs)
 
 
 @handles(object)

@@ -19,7 +19,7 @@ import torch
 
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
-from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, fold
+from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, constant_args, fold
 
 LITERAL_TYPES: frozenset[type] = frozenset({
     int, float, bool, complex, str, bytes, type(None), type(Ellipsis), type(NotImplemented),
@@ -72,8 +72,7 @@ class ConstantVariable(VariableTracker):
         if special is not None:
             return special(tx, self.value, args, kwargs)
         try:
-            cargs = [a.as_constant() for a in args]
-            ckw = {k: v.as_constant() for k, v in kwargs.items()}
+            cargs, ckw = constant_args(args, kwargs)
         except NotConstant:
             return super().call_method(tx, name, args, kwargs)
         method = getattr(self.value, name, None)

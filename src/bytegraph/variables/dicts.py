@@ -24,7 +24,7 @@ import torch
 from ..diagnostics.errors import UserCodeError
 from ..guards import Guard, GuardKind
 from .base import LazyVariableTracker, NotConstant, Tx, VariableTracker, pymethod
-from .lists import IteratorVariable, TupleVariable
+from .lists import IteratorVariable, TupleVariable, contains_item
 
 _IDENTITY_HASHES = frozenset({object.__hash__, torch.Tensor.__hash__})
 
@@ -498,10 +498,7 @@ class DictViewVariable(VariableTracker):
     def _contains(self, tx: Tx, item: VariableTracker) -> VariableTracker:
         if self.kind == "keys":
             return self.d._contains(tx, item)
-        from .ops import compare
-
-        found = any(vt is item or compare(tx, "eq", vt, item).truth(tx) for vt in self.unpack(tx))
-        return tx.wrap_const(found)
+        return contains_item(tx, self.unpack(tx), item)
 
     def binary_op(self, tx: Tx, op: str, other: VariableTracker, reflected: bool) -> Any:
         """``d.keys() & other``, ``|``, ``-``, ``^`` and comparisons: a keys or items view is a set

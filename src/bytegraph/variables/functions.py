@@ -25,7 +25,7 @@ from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, ItemSource, Source, builtins_of
-from .base import BoundMethodVariable, Tx, VariableTracker, pymethod
+from .base import BoundMethodVariable, Tx, VariableTracker, constant_args, pymethod
 
 
 # Functions of these modules write somewhere (log records, warnings): a graph break that runs
@@ -470,8 +470,7 @@ class LruCacheVariable(VariableTracker):
         from .base import NotConstant, fold
 
         try:
-            cargs = [a.as_constant() for a in args]
-            ckwargs = {k: v.as_constant() for k, v in kwargs.items()}
+            cargs, ckwargs = constant_args(args, kwargs)
             hash((tuple(cargs), tuple(ckwargs.items())))
         except (NotConstant, TypeError):
             return tx.call(self.wrapped, args, kwargs)

@@ -14,7 +14,7 @@ import operator
 from typing import Any
 
 from ..diagnostics.errors import UserCodeError
-from .base import NotConstant, Tx, VariableTracker
+from .base import NotConstant, Tx, VariableTracker, constant_args
 
 GETTER_TYPES = (operator.itemgetter, operator.attrgetter, operator.methodcaller)
 
@@ -72,7 +72,7 @@ def make_getter(kind: type):
     building a real one when they are constants), then a tracker over them."""
     def construct(tx: Tx, *args: VariableTracker, **kwargs: VariableTracker) -> VariableTracker:
         try:
-            cargs, ckwargs = [a.as_constant() for a in args], {k: v.as_constant() for k, v in kwargs.items()}
+            cargs, ckwargs = constant_args(args, kwargs)
         except NotConstant:
             if kind is not operator.itemgetter and (not args or not args[0].is_constant()):
                 raise UserCodeError(TypeError(f"{kind.__name__}: attribute/method name must be a string")) from None

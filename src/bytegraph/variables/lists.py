@@ -15,7 +15,7 @@ import inspect
 import itertools
 import operator
 import types
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 
@@ -184,12 +184,7 @@ class BaseListVariable(VariableTracker):
 
     @pymethod("__contains__")
     def _contains(self, tx: Tx, value: VariableTracker) -> VariableTracker:
-        from .ops import compare
-
-        for vt in self.realized():
-            if vt is value or compare(tx, "eq", vt, value).truth(tx):
-                return tx.wrap_const(True)
-        return tx.wrap_const(False)
+        return contains_item(tx, self.realized(), value)
 
     @pymethod("index")
     def _index(self, tx: Tx, value: VariableTracker) -> VariableTracker:
@@ -490,6 +485,14 @@ REBUILD: dict[type, Callable[[list], Any]] = {
 }
 
 
+def contains_item(tx: Tx, items: Iterable[VariableTracker], item: VariableTracker) -> VariableTracker:
+    """``item in ...`` over ``items`` as CPython searches a sequence or an iterator: identity first,
+    then the truth of ``==``, stopping at the first match (what an iterator has left stays)."""
+    from .ops import compare        # (ops compares sequences through this module)
+
+    return tx.wrap_const(any(vt is item or compare(tx, "eq", vt, item).truth(tx) for vt in items))
+
+
 def each_item(tx: Tx, iterable: VariableTracker) -> Iterator[VariableTracker]:
     """The items of ``iterable`` one at a time, as CPython's consumers take them: an iterator (a
     generator's body) advances between the consumer's steps, so their ops interleave as in eager
@@ -611,14 +614,9 @@ class IteratorVariable(VariableTracker):
 
     @pymethod("__contains__")
     def _contains(self, tx: Tx, item: VariableTracker) -> VariableTracker:
-        """``item in it``: the iterator is stepped until an item equal to ``item`` (identity
-        first), as CPython's PySequence_Contains steps it; the rest is left for the program."""
-        from .ops import compare        # (ops compares sequences through this module)
-
-        while (vt := self.advance(tx)) is not None:
-            if vt is item or compare(tx, "eq", vt, item).truth(tx):
-                return ConstantVariable(True)
-        return ConstantVariable(False)
+        """``item in it``: the iterator is stepped until an item equal to ``item``, as CPython's
+        PySequence_Contains steps it; the rest is left for the program."""
+        return contains_item(tx, each_item(tx, self), item)
 
     def replay(self, cg: Any) -> None:
         """Advance the real iterator as far as tracing did."""

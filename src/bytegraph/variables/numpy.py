@@ -31,7 +31,7 @@ from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import GuardKind
 from ..sources import AttrSource, Source
 from ..torch_compat import GuardOnDataDependentSymNode, tnp
-from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, pymethod
+from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, constant_args, pymethod
 from .constant import ConstantVariable
 from .lists import BaseListVariable
 from .ops import BINARY, INPLACE, UNARY
@@ -399,8 +399,7 @@ class NumpyFunctionVariable(VariableTracker):
             raise Unsupported(breaks.UNSUPPORTED_CALL, "numpy.ndarray(...) (uninitialized memory)")
         if self.fn in FOLDABLE:
             try:
-                cargs = [a.as_constant() for a in args]
-                ckw = {k: v.as_constant() for k, v in kwargs.items()}
+                cargs, ckw = constant_args(args, kwargs)
             except NotConstant:
                 pass
             else:

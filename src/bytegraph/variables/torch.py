@@ -31,7 +31,7 @@ import torch.nn.functional
 from ..diagnostics import breaks
 from ..diagnostics.errors import Unsupported
 from ..torch_compat import OpOverload, OpOverloadPacket
-from .base import NotConstant, Tx, VariableTracker, fold
+from .base import NotConstant, Tx, VariableTracker, constant_args, fold
 from .native import NativeCallVariable, compiling_frontend, disable_decorators, native_reason
 
 # Python-level modules whose public functions are graph operations (not inlined).
@@ -220,7 +220,8 @@ class TorchVariable(VariableTracker):
             if fn is torch.Size and len(args) == 1 and not kwargs and not args[0].is_constant():
                 return _symbolic_size(tx, args[0])      # (as_constant() would specialize its items)
             try:
-                return fold(tx, fn, *[a.as_constant() for a in args], **{k: v.as_constant() for k, v in kwargs.items()})
+                cargs, ckwargs = constant_args(args, kwargs)
+                return fold(tx, fn, *cargs, **ckwargs)
             except NotConstant:
                 raise Unsupported(breaks.UNSUPPORTED_CALL, f"{_name(fn)}() of values unknown at trace time") from None
         if fn in RETURNS_INPUT:

@@ -26,7 +26,7 @@ import torch
 
 from ..guards import GuardKind, IdRef
 from ..sources import AttrSource, InstanceAttrSource, ItemSource, ModuleGlobalsSource, ModuleSource, Source, TypeSource
-from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, pymethod
+from .base import BoundMethodVariable, NotConstant, Tx, VariableTracker, constant_args, pymethod
 from .ctx import GRAD_MODE_CLASSES
 from .functions import UserMethodVariable
 from .log_calls import LOGGER_LEVELS, LoggerMethodVariable
@@ -331,7 +331,7 @@ def _enum_member(tx: Tx, cls: type, args: list[VariableTracker], kwargs: dict[st
     """``Color(1)``: the member of that value (an enum with members makes none; a symbolic value
     is specialized), or its ValueError; None where a value is unknown at trace time."""
     try:
-        cargs, ckwargs = [a.as_constant() for a in args], {k: v.as_constant() for k, v in kwargs.items()}
+        cargs, ckwargs = constant_args(args, kwargs)
     except NotConstant:
         return None
     try:
@@ -375,7 +375,8 @@ def _construct_torch_module(tx: Tx, cls: type, args: list[VariableTracker],
     from .nn_module import NNModuleVariable
 
     try:
-        module = cls(*[a.as_constant() for a in args], **{k: v.as_constant() for k, v in kwargs.items()})
+        cargs, ckwargs = constant_args(args, kwargs)
+        module = cls(*cargs, **ckwargs)
     except Exception as e:   # noqa: BLE001 - the constructor's own error
         raise UserCodeError(e) from e
     if any(True for _ in module.parameters()) or any(t is not None for t in module.buffers()):
@@ -566,9 +567,9 @@ class UserDefinedObjectVariable(VariableTracker):
             return tx.call(fget, [self], {})
         if self.source is not None:   # __slots__ members, C getset descriptors: read the real value
             return tx.wrap(getattr(self.value, name), AttrSource(self.source, name))
-        get = getattr(type(attr), "__get__", None)
-        if isinstance(get, types.FunctionType):   # a data descriptor written in Python, on an object the trace made
-            return tx.call(tx.wrap_const(get), [tx.wrap_const(attr), self, tx.wrap_const(type(self.value))], {})
+        got = self._python_get(tx, attr)      # a data descriptor written in Python, on an object the trace made
+        if got is not None:
+            return got
         if isinstance(attr, types.MemberDescriptorType):
             try:
                 return tx.wrap_const(getattr(self.value, name))
@@ -604,10 +605,18 @@ class UserDefinedObjectVariable(VariableTracker):
             meta = type(type(self.value))
             same = meta.__getattribute__ is type.__getattribute__ and lookup_class_attr(meta, name)[1] is MISSING
             return wrap_child(tx, getattr(self.value, name), src if src is not None and same else own)
-        get = getattr(type(attr), "__get__", None)
-        if isinstance(get, types.FunctionType):        # a descriptor written in Python: run its __get__
-            return tx.call(tx.wrap_const(get), [tx.wrap_const(attr), self, tx.wrap_const(type(self.value))], {})
+        got = self._python_get(tx, attr)       # a descriptor written in Python: run its __get__
+        if got is not None:
+            return got
         raise Unsupported(breaks.UNSUPPORTED_ATTRIBUTE, f"{type(self.value).__qualname__}.{name} ({type(attr).__name__})")
+
+    def _python_get(self, tx: Tx, attr: Any) -> VariableTracker | None:
+        """``type(attr).__get__(attr, obj, type(obj))`` traced where that ``__get__`` is a Python
+        function (the descriptor as the object itself: ``type(obj).name`` would run it); else None."""
+        get = getattr(type(attr), "__get__", None)
+        if not isinstance(get, types.FunctionType):
+            return None
+        return tx.call(tx.wrap_const(get), [tx.wrap_const(attr), self, tx.wrap_const(type(self.value))], {})
 
     # -- protocols through dunder methods --------------------------------------------------
     def _dunder(self, tx: Tx, name: str, args: list[VariableTracker], kwargs: dict[str, VariableTracker] | None = None) -> Any:
