@@ -11,7 +11,9 @@ layers, batch 1, sequence 8, eval, no_grad, one thread. Both compilers get a *re
 backend: it runs the graph once and then returns those outputs on every call, so a call
 costs only the frontend (guards, fetching the inputs, the call, rebuilding the result) and
 the graph's own time and noise stay out. Also the first call (capture) of each, and the
-per-layer slope of both, from 2 to 24 layers.
+per-layer slope of both, from 2 to 24 layers. "assumed" is bytegraph again with the two opt-in
+assumptions of ``bytegraph.config`` (hooks only through ``register_*_hook``, tensors held by the
+model keep their metadata; DESIGN.md decision 61), which are off by default.
 
     python benchmarks/overhead.py [--repeat 15] [--number 4000] [--depth-repeat 7] [--depth-number 200]
                                   [--depth-runs 3] [--skip-small | --skip-depth | --parts]
@@ -306,34 +308,45 @@ def _calls_us(fn: Callable[..., Any], kwargs: dict[str, Any], number: int) -> fl
     return (time.perf_counter() - t0) / number * 1e6
 
 
+ASSUMED = {"assume_hooks_registered_via_api": True, "assume_static_tensor_metadata": True}
+
+
 def depth_row(make: Callable[[int], torch.nn.Module], layers: int, repeat: int, number: int) -> dict[str, Any]:
     torch.manual_seed(0)
     model = make(layers)
     kwargs = {"input_ids": torch.randint(0, 128, (1, 8)), "use_cache": False}
-    rec_bg, rec_tc = Replay(), Replay()
+    rec_bg, rec_tc, rec_as = Replay(), Replay(), Replay()
     torch._dynamo.reset()
     bg = bytegraph.compile(model, backend=rec_bg)
     tc = torch.compile(model, backend=rec_tc)
+    assumed = bytegraph.compile(model, backend=rec_as)
     t0 = time.perf_counter()
     bg(**kwargs)
     first_bg = time.perf_counter() - t0
     t0 = time.perf_counter()
     tc(**kwargs)
     first_tc = time.perf_counter() - t0
+    with bytegraph.config.patch(**ASSUMED):    # read when the cache entry is made
+        assumed(**kwargs)
     for _ in range(3):
         bg(**kwargs)
         tc(**kwargs)
-    rounds: dict[str, list[float]] = {"bg": [], "tc": []}
+        assumed(**kwargs)
+    rounds: dict[str, list[float]] = {"bg": [], "tc": [], "as": []}
     for _ in range(repeat):
         rounds["bg"].append(_calls_us(bg, kwargs, number))
         rounds["tc"].append(_calls_us(tc, kwargs, number))
-    assert (rec_bg.graphs, rec_tc.graphs) == (1, 1), (rec_bg.graphs, rec_tc.graphs)
-    assert bg.stats.captures == 1, bg.stats
+        rounds["as"].append(_calls_us(assumed, kwargs, number))
+    assert (rec_bg.graphs, rec_tc.graphs, rec_as.graphs) == (1, 1, 1), (rec_bg.graphs, rec_tc.graphs, rec_as.graphs)
+    assert bg.stats.captures == 1 and assumed.stats.captures == 1, (bg.stats, assumed.stats)
     guards = bg.entries[0].guards
     bulk = getattr(guards, "stable", 0)
+    fast = assumed.entries[0].guards.fast
+    kept = sum(1 for g in guards.guards if g.kind.name == "TENSOR_MATCH" and g.source in fast.plan.covered)
     return {"bg": statistics.median(rounds["bg"]), "tc": statistics.median(rounds["tc"]),
+            "as": statistics.median(rounds["as"]),
             "first_bg": first_bg, "first_tc": first_tc, "guards": len(guards.guards), "bulk": bulk,
-            "each": len(guards.guards) - bulk}
+            "each": len(guards.guards) - bulk, "each_as": len(guards.guards) - bulk - kept}
 
 
 def depth(opts: argparse.Namespace) -> None:
@@ -348,8 +361,11 @@ def depth(opts: argparse.Namespace) -> None:
           f"runs of the median of {opts.depth_repeat} rounds of {opts.depth_number} calls; first call (capture) in s")
     print("guards: per cache entry; each: checked one by one on a hit (TENSOR_MATCH included); bulk: checked "
           "by bytegraph's state snapshot")
-    header = (f"{'model':<21}{'layers':>6}{'torch.compile':>15}{'bytegraph':>11}{'ratio':>7}"
-              f"{'tc first':>10}{'bg first':>10}{'ratio':>7}{'guards':>8}{'each':>6}{'bulk':>6}")
+    print("assumed: bytegraph with config.assume_hooks_registered_via_api and assume_static_tensor_metadata "
+          "(opt-in, DESIGN.md decision 61); its 'each' leaves out the kept tensors' TENSOR_MATCH")
+    header = (f"{'model':<21}{'layers':>6}{'torch.compile':>15}{'bytegraph':>11}{'ratio':>7}{'assumed':>9}"
+              f"{'ratio':>7}{'tc first':>10}{'bg first':>10}{'ratio':>7}{'guards':>8}{'each':>6}{'bulk':>6}"
+              f"{'each(as)':>9}")
     print(header)
     print("-" * len(header))
     try:
@@ -360,12 +376,15 @@ def depth(opts: argparse.Namespace) -> None:
                 for layers in (2, 12, 24):
                     r = {k: statistics.median(run[layers][k] for run in runs) for k in runs[0][layers]}
                     print(f"{name:<21}{layers:>6}{r['tc']:15.1f}{r['bg']:11.1f}{r['bg'] / r['tc']:7.2f}"
+                          f"{r['as']:9.1f}{r['as'] / r['tc']:7.2f}"
                           f"{r['first_tc']:10.2f}{r['first_bg']:10.2f}{r['first_bg'] / r['first_tc']:7.2f}"
-                          f"{r['guards']:8.0f}{r['each']:6.0f}{r['bulk']:6.0f}", flush=True)
-                slopes = {k: statistics.median((run[24][k] - run[2][k]) / 22 for run in runs) for k in ("tc", "bg")}
-                ratio = statistics.median((r[24]["bg"] - r[2]["bg"]) / (r[24]["tc"] - r[2]["tc"]) for r in runs)
-                print(f"{name:<21}{'slope':>6}{slopes['tc']:15.2f}{slopes['bg']:11.2f}{ratio:7.2f}"
-                      "   µs per added layer", flush=True)
+                          f"{r['guards']:8.0f}{r['each']:6.0f}{r['bulk']:6.0f}{r['each_as']:9.0f}", flush=True)
+                slopes = {k: statistics.median((run[24][k] - run[2][k]) / 22 for run in runs)
+                          for k in ("tc", "bg", "as")}
+                ratio = {k: statistics.median((r[24][k] - r[2][k]) / (r[24]["tc"] - r[2]["tc"]) for r in runs)
+                         for k in ("bg", "as")}
+                print(f"{name:<21}{'slope':>6}{slopes['tc']:15.2f}{slopes['bg']:11.2f}{ratio['bg']:7.2f}"
+                      f"{slopes['as']:9.2f}{ratio['as']:7.2f}   µs per added layer", flush=True)
     finally:
         torch.set_num_threads(threads)
 

@@ -35,6 +35,21 @@ class Config:
     # eager does: ``d_loss.backward(); g_loss.backward()`` of a GAN step. Off: one graph, whose
     # first backward frees what the second needs (torch.compile's behaviour).
     split_autograd_parts: bool = True
+    # Opt-in assumptions about a model's state that let a cache hit skip per-object checks
+    # (issue 15, DESIGN.md decision 61). Off, every guard is sound; each one on misses exactly
+    # the writes named here. Read when a cache entry is made: set them before the first call.
+    # Hooks reach a module only through torch's ``register_*_hook`` functions: a hit compares
+    # torch's count of hook handles (``RemovableHandle.next_id``) instead of reading every module's
+    # hook dicts, which are still checked whenever the count moves. Misses a hook written into a
+    # hook dict directly (``m._forward_hooks[k] = fn``), and one registered by another thread
+    # while a call re-takes its snapshot.
+    assume_hooks_registered_via_api: bool = False
+    # The tensors a model or a global holds (parameters, buffers, tensor attributes) change their
+    # metadata only by being reassigned (``m.w = nn.Parameter(...)``, which writes a watched dict):
+    # a hit skips their TENSOR_MATCH. Misses ``p.data = t``, ``p.requires_grad_()`` and in-place
+    # metadata ops (``t_``, ``resize_``, ``as_strided_``, ``set_``) on such a tensor; arguments'
+    # tensors are checked as before.
+    assume_static_tensor_metadata: bool = False
 
     @contextlib.contextmanager
     def patch(self, **changes: object) -> Iterator[None]:

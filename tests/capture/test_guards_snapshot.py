@@ -79,7 +79,8 @@ def _setup(model=None):
     state = guards.fast.snapshot.holder.state
     upgraded = snapshot_module.UPGRADE_AFTER == 1        # the "torch" run: the C++ checks are in place
     assert isinstance(state[3], snapshot_module._Watch) is not upgraded
-    assert isinstance(state[8], snapshot_module._KeptWatch) is not upgraded
+    if not config.assume_static_tensor_metadata:       # (assumed, the kept tensors are not checked on a hit)
+        assert isinstance(state[8], snapshot_module._KeptWatch) is not upgraded
     return model, compiled, counter, x
 
 
@@ -598,3 +599,104 @@ def test_hasattr_of_an_immutable_default_is_in_the_snapshot(monkeypatch):
     assert "hasattr" not in _per_call(compiled)
     monkeypatch.setattr(OptionalScale.forward, "__defaults__", (torch.ones(1),))
     _call_again(model, compiled, x, 1)
+
+
+# -- the opt-in assumptions (config.assume_*, DESIGN.md decision 61) --------------------------------
+
+ASSUMED = {"assume_hooks_registered_via_api": True, "assume_static_tensor_metadata": True}
+
+# every kind of mutation the issue names, and the raw writes: each still recompiles under the
+# assumptions, with a reason naming what changed (the full guards run whenever a watched dict or
+# the hook-handle count moves)
+MUTATIONS = {
+    "parameter replaced": (lambda m: setattr(m.head, "weight", nn.Parameter(m.head.weight.detach().clone(),
+                                                                            requires_grad=False)),
+                           "_modules['head']._parameters['weight']"),
+    "buffer replaced": (lambda m: setattr(m, "center", torch.randn(1, 4)), "_buffers['center']"),
+    "submodule swapped": (lambda m: setattr(m.blocks[0], "act", nn.Tanh()), "_modules['act']"),
+    "plain attribute changed": (lambda m: setattr(m, "scale", 2.0), "L['module'].scale"),
+    "hook added": (lambda m: m.blocks[1].fc.register_forward_hook(lambda mod, args, out: out * 3), "hooks"),
+    "pre-hook added": (lambda m: m.head.register_forward_pre_hook(lambda mod, args: (args[0] + 1,)), "hooks"),
+    "train/eval": (lambda m: m.train(), "training"),
+    "raw _modules write": (lambda m: m.blocks[0]._modules.__setitem__("act", nn.Sigmoid()), "_modules['act']"),
+    "__dict__ write": (lambda m: m.__dict__.__setitem__("scale", 3.0), "L['module'].scale"),
+    "__class__ assigned": (lambda m: setattr(m.blocks[1].act, "__class__", nn.Tanh), "_modules['act']"),
+}
+
+
+@pytest.mark.parametrize("kind", list(MUTATIONS))
+def test_under_the_assumptions_every_mutation_kind_still_recompiles(kind):
+    mutate, named = MUTATIONS[kind]
+    with config.patch(**ASSUMED):
+        model, compiled, _, x = _setup()
+        per_call = _per_call(compiled)
+        assert "next_id" in per_call and "any(___s[4])" not in per_call and "___s[8]()" not in per_call
+        assert isinstance(compiled.entries[0].guards.fast.snapshot.holder.state[4], int)
+        mutate(model)
+        reason = _call_again(model, compiled, x, 1)
+    assert named in reason, reason
+
+
+def test_assumed_hooks_a_removed_hook_fits_the_first_entry_again():
+    with config.patch(assume_hooks_registered_via_api=True):
+        model, compiled, _, x = _setup()
+        handle = model.blocks[1].fc.register_forward_hook(lambda m, args, out: out * 3)
+        _call_again(model, compiled, x, 1)
+        handle.remove()
+        _call_again(model, compiled, x, 1)
+        # newest entry first: its hook dict's tag moved (a miss), then the first one's count (a rearm)
+        assert [e.guards.fast.snapshot.rearms for e in compiled.entries] == [1, 2]
+
+
+def test_assumed_hooks_an_unrelated_hook_rearms_without_recompiling():
+    """Any hook registered anywhere moves the count: one full check, a new snapshot, no recompile."""
+    with config.patch(assume_hooks_registered_via_api=True):
+        model, compiled, counter, x = _setup()
+        torch.zeros(1, requires_grad=True).register_hook(lambda g: g)
+        _call_again(model, compiled, x, 0, calls=3)
+    assert counter.frame_count == 1 and compiled.entries[0].guards.fast.snapshot.rearms == 2
+
+
+@pytest.mark.parametrize("assumed", [False, True], ids=["sound", "assumed"])
+def test_a_hook_written_into_the_dict_directly_is_missed_only_when_assumed(assumed):
+    """The documented limit of ``assume_hooks_registered_via_api``: a hook that bypasses
+    ``register_forward_hook`` (no handle, so the count stays) is not seen."""
+    with config.patch(assume_hooks_registered_via_api=assumed):
+        model, compiled, _, x = _setup()
+        unhooked = model(x)
+        model.blocks[1].fc._forward_hooks[10**9] = lambda m, args, out: out * 3
+        if assumed:
+            assert same(compiled(x), unhooked) and not same(model(x), unhooked)
+            assert compiled.stats.recompiles == 0
+        else:
+            _call_again(model, compiled, x, 1)
+
+
+class ShapeScaled(Net):
+    def forward(self, x):
+        return super().forward(x) * self.head.weight.shape[0]     # a size, baked into the graph
+
+
+@pytest.mark.parametrize("assumed", [False, True], ids=["sound", "assumed"])
+def test_data_of_another_shape_is_missed_only_when_assumed(assumed):
+    """The documented limit of ``assume_static_tensor_metadata``: ``p.data = t`` writes no dict."""
+    with config.patch(assume_static_tensor_metadata=assumed):
+        model, compiled, _, x = _setup(ShapeScaled().eval())
+        with torch.no_grad():
+            model.head.weight.data = torch.randn(5, 4)
+            model.head.bias.data = torch.randn(5)
+        if assumed:
+            assert compiled(x).shape == (2, 5) and not same(compiled(x), model(x))
+            assert compiled.stats.recompiles == 0
+        else:
+            reason = _call_again(model, compiled, x, 1)
+            assert "_modules['head']._parameters" in reason and "size" in reason
+
+
+def test_assumed_tensor_metadata_still_checks_arguments():
+    with config.patch(assume_static_tensor_metadata=True):
+        model, compiled, _, x = _setup()
+        x = torch.randn(2, 4, dtype=torch.float64)
+        model.double()                   # (new parameters: the dicts are written)
+        reason = _call_again(model, compiled, x, 1)
+    assert "dtype" in reason

@@ -171,6 +171,36 @@ def test_fast_check_agrees_with_the_full_guards_through_mutations(upgrade_after,
     assert isinstance(state[8], snapshot._KeptWatch) is (upgrade_after > 1)
 
 
+def test_fast_check_under_the_assumptions_misses_only_what_they_name():
+    """``assume_hooks_registered_via_api`` and ``assume_static_tensor_metadata``: the hit checks
+    the hook-handle count and no tensor metadata; everything else is seen as before."""
+    m = _module()
+    weight = ItemSource(AttrSource(_child("0"), "_parameters"), "weight")
+    guards = [Guard(M, K.TYPE_MATCH, torch.nn.Sequential), Guard(_child("1"), K.NO_MODULE_HOOKS),
+              Guard(_attr(_child("0"), "in_features"), K.EQUALS_MATCH, 2),
+              Guard(weight, K.TENSOR_MATCH, TensorSpec.of(m[0].weight))]
+    with config.patch(snapshot_min_guards=0, assume_hooks_registered_via_api=True,
+                      assume_static_tensor_metadata=True):
+        cg = _compiled(guards, m)
+    assert cg.check(m) and cg.check(m)
+    m[0].in_features = 3                     # attribute: a dict written
+    assert not cg.check(m)
+    m[0].in_features = 2
+    assert cg.check(m)
+    handle = m[1].register_forward_hook(lambda *a: None)          # the count moves: the full guards run
+    assert not cg.check(m)
+    handle.remove()
+    assert cg.check(m)
+    m[1]._forward_hooks[0] = lambda *a: None                      # no handle: missed, as documented
+    assert cg.check(m)
+    del m[1]._forward_hooks[0]
+    m[0].weight.requires_grad_(False)        # tensor metadata: missed, as documented ...
+    assert cg.check(m)
+    assert "requires_grad" in cg.failure({"m": m})                # ... though the full guards see it
+    m[0].weight.requires_grad_(True)
+    assert cg.fast.snapshot.rearms == 3      # first check, in_features put back, the hook removed
+
+
 def test_checkers_agree():
     def closure():
         def f():

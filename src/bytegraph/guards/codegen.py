@@ -309,7 +309,8 @@ def compile_guards(
     full_tensors = tensor_check(tensors) if tensors else None
     fast = None
     watch = snapshot.plan(ordered, snapshot.Values(frame_locals, fn_globals, cells), config.snapshot_min_guards,
-                          list(graph_inputs))
+                          list(graph_inputs), hook_count=config.assume_hooks_registered_via_api,
+                          trust_tensors=config.assume_static_tensor_metadata)
     if watch is not None:
         fast = fastpath.build(ordered, lambda g: _order(g)[0], watch, ns, code, _CHECKS, tensor_check, full_tensors,
                               list(graph_inputs), filename)

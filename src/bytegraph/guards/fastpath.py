@@ -21,6 +21,10 @@
 ``TensorGuards`` at first and torch's C++ guard manager once the snapshot has held
 ``snapshot.UPGRADE_AFTER`` times (``snapshot._Upgrading``).
 
+With ``config.assume_hooks_registered_via_api`` the hook dicts' check is
+``___RemovableHandle.next_id == ___s[4]``; with ``config.assume_static_tensor_metadata`` the
+final ``___s[8]()`` is left out (DESIGN.md decision 61).
+
 ``___rearm`` is the full guard function (every guard, read through its source) that, when all
 pass, takes the snapshot again. ``___values(module)`` gives the transformed code the values it
 passes to the graph (parameters and buffers) without walking their source chains: the current
@@ -33,6 +37,8 @@ from __future__ import annotations
 import dataclasses
 import types
 from typing import Any, Callable
+
+from torch.utils.hooks import RemovableHandle
 
 from ..sources import DerivedSource, Source
 from .emit import Emitter, Namespace, call_source, signature_source
@@ -93,7 +99,8 @@ def build(ordered: list[Guard], rank: Callable[[Guard], int], p: Plan, ns: Names
     kept = KeptTensors(ns.values[tensor_check(kept_tensors)], [g.payload for g in kept_tensors]) if kept_tensors else None
     snap = Snapshot(p, kept)
 
-    ns.values.update({"___holder": snap.holder, "___EMPTY": snap.empty, "___class_dict": class_dict})
+    ns.values.update({"___holder": snap.holder, "___EMPTY": snap.empty, "___class_dict": class_dict,
+                      "___RemovableHandle": RemovableHandle})
     em = Emitter(ns)
     em.share([referenced(g) for g in early] + [[g.source] for g in early_tensors] + [p.anchors])
     for g in early:
@@ -113,7 +120,7 @@ def build(ordered: list[Guard], rank: Callable[[Guard], int], p: Plan, ns: Names
     for g in late:
         em.materialize(referenced(g))
         em.check(checks[g.kind](g, em.expr(g.source) if g.source is not None else "", em.expr, ns))
-    tails = ["___s[8]()"] if kept_tensors else []           # the kept tensors' metadata (snapshot.KeptTensors)
+    tails = ["___s[8]()"] if kept_tensors and not p.trust_tensors else []   # kept tensors' metadata (KeptTensors)
     if late_tensors:
         em.materialize(g.source for g in late_tensors)
         tails.append(f"{tensor_check(late_tensors)}({', '.join(em.expr(g.source) for g in late_tensors)})")
@@ -135,7 +142,7 @@ def _proof(p: Plan, anchors: list[tuple[str, str | None]]) -> str:
     if p.dicts or p.attrs or p.objects:
         parts.append("___s[3]()")              # dict tags, attributes, objects' types: one C++ call
     if p.hooks:
-        parts.append("not any(___s[4])")
+        parts.append("___RemovableHandle.next_id == ___s[4]" if p.hook_count else "not any(___s[4])")
     return " and ".join(parts)
 
 

@@ -30,6 +30,10 @@ parameter without writing any dict. Parameters' values come from the snapshot in
 read through their source chains; their TENSOR_MATCH moves to torch's C++ guard manager
 too once the snapshot has held (``KeptTensors``, ``_KeptWatch``).
 
+Two opt-in assumptions (config, DESIGN.md decision 61) trade soundness named in advance for
+fewer reads per hit: ``Plan.hook_count`` keeps torch's count of hook handles in place of the
+empty hook dicts, ``Plan.trust_tensors`` skips the kept tensors' TENSOR_MATCH on a hit.
+
 This module decides *what* is watched (``plan``) and holds the watched state at run time
 (``Snapshot``); ``fastpath.py`` emits the functions that check and rebuild it. Assumed, not
 checked (DESIGN.md decision 43): nobody assigns a new ``__dict__`` object to a watched object,
@@ -53,6 +57,8 @@ import torch
 
 from ..sources import (AttrSource, DerivedSource, DictKeySource, DictValueSource, FreeVarSource, GlobalSource,
                        InstanceAttrSource, ItemSource, LocalSource, ModuleGlobalsSource, Source, TypeSource)
+from torch.utils.hooks import RemovableHandle
+
 from ..torch_compat import dict_version
 from .guard import Guard, GuardKind
 
@@ -262,6 +268,8 @@ class Plan:
     stable: set[Guard]                          # guards the snapshot implies
     covered: set[Source]                        # sources whose value the snapshot determines
     types: dict[Source, type]                   # TypeSource(x) of a type-checked x -> its type
+    hook_count: bool = False                    # hooks: torch's count of hook handles stands for the dicts
+    trust_tensors: bool = False                 # the kept tensors' metadata is not checked on a hit
 
 
 class _Planner:
@@ -502,10 +510,13 @@ def _writes_change_tags() -> bool:
 TAGS_SEE_WRITES = _writes_change_tags()
 
 
-def plan(guards: list[Guard], values: Values, min_stable: int, inputs: list[Source] = ()) -> Plan | None:
+def plan(guards: list[Guard], values: Values, min_stable: int, inputs: list[Source] = (), *,
+         hook_count: bool = False, trust_tensors: bool = False) -> Plan | None:
     """The snapshot for these guards, or None when it would imply fewer than ``min_stable`` of
     them (small programs: checking each guard directly is as cheap). ``inputs``: graph inputs,
-    which the snapshot can hand to the transformed code when it covers them."""
+    which the snapshot can hand to the transformed code when it covers them. ``hook_count`` and
+    ``trust_tensors``: the opt-in assumptions of config (``assume_hooks_registered_via_api``,
+    ``assume_static_tensor_metadata``)."""
     if not TAGS_SEE_WRITES:
         return None
     planner = _Planner(guards, values)
@@ -526,7 +537,8 @@ def plan(guards: list[Guard], values: Values, min_stable: int, inputs: list[Sour
                 object_types=[type(values(s)) for s in objects],
                 dicts=dicts, dict_types=[type(values(s)) for s in dicts], hooks=list(planner.hooks.values()),
                 attrs=list(planner.attrs.values()),
-                stable=stable, covered={s for s, ok in planner.covered.items() if ok}, types=types_)
+                stable=stable, covered={s for s, ok in planner.covered.items() if ok}, types=types_,
+                hook_count=hook_count, trust_tensors=trust_tensors)
 
 
 @dataclasses.dataclass
@@ -555,7 +567,8 @@ class Snapshot:
         self.object_types = p.object_types
         self.dict_types = p.dict_types
         self.attr_names = [name for _, name in p.attrs]
-        self.kept = kept
+        self.kept = None if p.trust_tensors else kept
+        self.hook_count = p.hook_count
         self.empty: tuple = (tuple(_dead for _ in p.anchors), [], [], _never, [], [], [], [], _never)
         self.holder = Holder(self.empty)
         self.refused: str | None = None
@@ -569,6 +582,11 @@ class Snapshot:
         if list(map(type, objects)) != self.object_types or list(map(type, dicts)) != self.dict_types:
             self.refused = "a watched object's type changed since capture (its state is watched differently)"
             return False
+        if self.hook_count:
+            count = RemovableHandle.next_id     # before the dicts: a registration counts, then writes
+            if any(hooks):              # registered since the full guards ran: a miss, which they name
+                return False
+            hooks = count
         holder, empty = weakref.ref(self.holder), self.empty
 
         def drop(_: Any) -> None:
