@@ -223,6 +223,13 @@ def test_checkers_agree():
         assert check()
 
 
+def test_every_checker_passes_its_probe():
+    """``_works``: untouched state passes; a dict write, ``__class__`` assignment, ``__bases__``
+    assignment (a new ``__mro__``, read by torch's direct accessor) and ``__code__`` reassignment
+    each fail. A checker that stopped seeing one would silently fall back to the next."""
+    assert [name for name, make in snapshot.CHECKERS if snapshot._works(make)] == [n for n, _ in snapshot.CHECKERS]
+
+
 def test_checkers_see_a_class_assignment():
     class A:
         pass

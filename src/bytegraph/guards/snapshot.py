@@ -624,6 +624,12 @@ def _watch_in_python(dicts: list[dict], attrs: Watched, objects: list = (), type
     return check
 
 
+# watched attributes torch's guard manager reads from the object's C struct, without a generic
+# attribute lookup (about half the cost): a function's code (only functions have their ``__code__``
+# watched, ``attr_kind``) and a class's MRO (only classes have theirs)
+DIRECT_ACCESSORS = {"__code__": "code_manager", "__mro__": "type_mro_manager"}
+
+
 def _watch_in_torch(dicts: list[dict], attrs: Watched, objects: list = (), types_: list[type] = ()) -> Callable[[], bool]:
     """The same check as one call of torch's C++ guard manager (a DICT_VERSION leaf per dict, an
     ID_MATCH leaf per attribute, a TYPE_MATCH leaf per object): no Python object is made per
@@ -643,8 +649,10 @@ def _watch_in_torch(dicts: list[dict], attrs: Watched, objects: list = (), types
     items = root.dict_getitem_manager("objects", "objects", attr_objects, kind)
     for i, (obj, name, value) in enumerate(attrs):
         item = items.list_getitem_manager(i, f"objects[{i}]", obj, kind)
-        item.getattr_manager(name, f"objects[{i}].{name}", value, kind).add_id_match_guard(
-            id(value), [f"objects[{i}].{name}"], None)
+        source = f"objects[{i}].{name}"
+        direct = DIRECT_ACCESSORS.get(name)
+        attr = getattr(item, direct)(source, value, kind) if direct else item.getattr_manager(name, source, value, kind)
+        attr.add_id_match_guard(id(value), [source], None)
     # the expected objects and types ride along: ID_MATCH and TYPE_MATCH compare ids, so they must stay alive
     return functools.partial(root.check, {"typed": objects, "dicts": dicts, "objects": attr_objects,
                                           "expected": expected, "types": types_})
@@ -681,9 +689,12 @@ def _works(make: Callable[..., Callable[[], bool]]) -> bool:
     class B:
         pass
 
+    class C(A):
+        pass
+
     try:
         probe, code, obj = [{"a": 1}, collections.OrderedDict(), {}], f.__code__, A()
-        check = make(probe, [(f, "__code__", code)], [obj], [A])
+        check = make(probe, [(f, "__code__", code), (C, "__mro__", C.__mro__)], [obj], [A])
         if not check():
             return False
         probe[1]["x"] = 1
@@ -692,8 +703,11 @@ def _works(make: Callable[..., Callable[[], bool]]) -> bool:
         obj.__class__ = B
         retyped = not check()
         obj.__class__ = A
+        C.__bases__ = (B,)
+        rebased = not check()
         f.__code__ = (lambda: None).__code__
-        return written and retyped and make(probe, [], [obj], [A])() and not make(probe, [(f, "__code__", code)])()
+        return (written and retyped and rebased and make(probe, [], [obj], [A])()
+                and not make(probe, [(f, "__code__", code)])())
     except Exception:   # noqa: BLE001 - an API this torch does not have: use the next one
         return False
 
