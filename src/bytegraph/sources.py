@@ -395,21 +395,34 @@ class DictValueSource(DerivedSource):
 @dataclasses.dataclass(frozen=True, slots=True)
 class IteratorStateSource(DerivedSource):
     """What a range/tuple/list iterator will still produce: ``part`` 0 is the underlying
-    sequence, 1 the position (from ``it.__reduce__()``, which does not advance it)."""
+    sequence, 1 the position (from ``it.__reduce__()``, which does not advance it; an exhausted
+    one reduces to ``(iter, ((),))``: an empty sequence, position 0)."""
 
     part: int
 
     def wrap(self, base: str) -> str:
-        return f"{base}.__reduce__()[{1 if self.part == 0 else 2}]" + ("[0]" if self.part == 0 else "")
+        if self.part == 0:
+            return f"{base}.__reduce__()[1][0]"
+        return f"({base}.__reduce__()[2:] or (0,))[0]"
 
     def reconstruct(self, cg: SourceCodegen) -> None:
-        cg.load_source(self.of)
-        cg.load_method_call("__reduce__", 0)
-        cg.load_const(1 if self.part == 0 else 2)
-        cg.binary_subscr()
         if self.part == 0:
+            cg.load_source(self.of)
+            cg.load_method_call("__reduce__", 0)
+            cg.load_const(1)
+            cg.binary_subscr()
             cg.load_const(0)
             cg.binary_subscr()
+        else:
+            cg.push_callable(iterator_position)
+            cg.load_source(self.of)
+            cg.call(1)
+
+
+def iterator_position(it: Any) -> int:
+    """How far a range/tuple/list iterator has gone (0 once exhausted: it then reduces to nothing)."""
+    reduced = it.__reduce__()
+    return reduced[2] if len(reduced) > 2 else 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

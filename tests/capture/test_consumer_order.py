@@ -13,6 +13,11 @@ in turn, a loop over ``enumerate(gen())`` runs the generator's code between the 
 were read whole when made, which ran the function before the body changed what it reads, and a
 log two generators appended to came out in another order: a wrong answer, no error. ``x in gen``
 steps the generator up to the first match and leaves the rest (it was a graph break).
+
+An iterator object is stepped too, not only a generator: ``zip(range(n), it)`` takes ``n`` items
+of ``it`` and leaves the rest for the program, as does a loop over ``enumerate(it)`` left with
+``break``; read whole when made, ``it`` came out empty (``heapq.nsmallest`` returned the wrong
+items, no error). ``zip(..., strict=True)`` stops where CPython does and says what CPython says.
 """
 
 from __future__ import annotations
@@ -141,9 +146,64 @@ def membership_stops_at_the_first_match(x):
     return x * len(log), found, list(g), log, dict.fromkeys(i * 2 for i in range(2))
 
 
+def zip_leaves_the_rest_of_an_iterator(x):
+    it = iter([x, x + 1, x + 2, x + 3])
+    pairs = list(zip(range(2), it))              # takes two items of it, as CPython's zip does
+    tail = iter((1, 2, 3))
+    z = zip(tail, "ab")
+    first = next(z)
+    return [t * i for i, t in pairs], list(it), first, list(tail), list(z)
+
+
+def enumerate_left_with_break(x):
+    it = iter([x, x * 2, x * 3, x * 4])
+    for i, v in enumerate(it):
+        if i == 1:
+            break
+    return v, list(it)
+
+
+def smallest_items(x):
+    import heapq
+
+    values = [3.0, 1.0, 2.0, 5.0, 0.5]
+    return x * heapq.nsmallest(2, values)[-1], heapq.nlargest(2, values), heapq.nsmallest(2, values, key=lambda v: -v)
+
+
+def chain_from_iterable_of_generators(x):
+    log = []
+
+    def gen(tag):
+        for i in range(2):
+            log.append(tag)
+            yield x * i
+
+    out = []
+    for t in itertools.chain.from_iterable([gen("a"), gen("b")]):
+        log.append("body")
+        out.append(t)
+    return out, log
+
+
+def strict_zip_errors(x):
+    out = []
+    for args in (([x, x], [1]), ([x], [1, 2]), ([x], [1], [2, 3]), ([x, x], [1, 2])):
+        try:
+            out.append([t * k for t, k, *_ in zip(*args, strict=True)])
+        except ValueError as e:
+            out.append(str(e))
+    try:
+        reversed(iter([x]))
+    except TypeError as e:
+        out.append(str(e))
+    return out
+
+
 @pytest.mark.parametrize("fn", [map_reads_what_the_body_changes, zipped_generators, filter_made_before_it_runs,
                                 enumerate_of_a_generator, chain_of_generators, infinite_inputs,
-                                membership_stops_at_the_first_match],
+                                membership_stops_at_the_first_match, zip_leaves_the_rest_of_an_iterator,
+                                enumerate_left_with_break, smallest_items, chain_from_iterable_of_generators,
+                                strict_zip_errors],
                          ids=lambda f: f.__name__)
 def test_lazy_builtins_step_their_inputs_as_they_are_asked(fn):
     compiled = bytegraph.compile(fn)
@@ -163,3 +223,21 @@ def test_a_partly_consumed_map_that_escapes_is_a_map_at_the_same_place():
     x = torch.randn(2)
     first, rest = compiled(x)
     assert type(rest) is map and same([first, *rest], [x * 2, (x + 1) * 2, (x + 2) * 2])
+
+
+def test_an_exhausted_iterator_from_outside_the_frame():
+    """An exhausted list iterator reduces to ``(iter, ((),))``, without a position: it is wrapped
+    as one with nothing left (it was an internal error, so the frame ran eagerly), and a fresh
+    one passed next recompiles."""
+    def fn(x, it):
+        return x + 1, list(it)
+
+    compiled = bytegraph.compile(fn)
+    for _ in range(2):
+        spent = iter([1, 2])
+        list(spent)
+        x = torch.randn(2)
+        assert same(compiled(x, spent), fn(x, spent))
+    fresh = iter([1, 2])
+    assert same(compiled(x, fresh), (x + 1, [1, 2]))
+    assert compiled.stats.graphs == 2 and compiled.stats.eager == 0 and compiled.stats.recompiles == 1, compiled.stats

@@ -10,6 +10,7 @@ import collections
 import copy
 import enum
 import functools
+import heapq
 import itertools
 import math
 import operator
@@ -72,7 +73,49 @@ PROGRAMS = {
     "dict views as sets": lambda x: (sorted({"a": x, "b": 1}.keys() & {"b", "q"}), sorted({"c", "a"} ^ {"a": x}.keys()),
                                      {"a": 1}.keys() == {"a"}, {"a"} <= {"a": x}.keys(), x + 1),
     "join of an iterator": lambda x: ("".join(reversed("abc")) == "cba" and x * 2, "-".join(str(i) for i in range(3))),
+    "heap as a priority queue": lambda x: _best_first(x),
+    "dict clear and popitem": lambda x: _pop_and_clear(x),
+    "set methods by name": lambda x: (lambda a: (sorted(a.intersection([2, 3], {3, 9})), sorted(a.difference([1])),
+                                                 sorted(a.symmetric_difference((3, 4))), a.issubset(range(5)),
+                                                 a.issuperset([1]), a.isdisjoint({7}), x * len(a)))({1, 2, 3}),
+    "set updates by name": lambda x: (lambda a: (a.intersection_update([1, 2, 5]), a.difference_update({1}),
+                                                 a.symmetric_difference_update([2, 8]), sorted(a), a.pop(), a.clear(),
+                                                 x * len(a)))({1, 2, 3}),
+    "callable": lambda x: (callable(x), callable(_MODULE), callable(len), callable([]),
+                           callable(_t), callable(torch.Tensor), x + 1),
+    "deque rotate": lambda x: (lambda q: (q.rotate(3), q.rotate(-1), q.rotate(0), list(q)))(
+        collections.deque([x, x * 2, x * 3, x + 4])),
+    "iter with a sentinel": lambda x: (lambda it: [x * v for v in iter(lambda: next(it), 0)])(iter([1, 2, 0, 3])),
+    "dict of a mapping": lambda x: (dict(collections.ChainMap({"a": x}, {"a": 2, "b": x * 2})),
+                                    (lambda d: (d.update(collections.ChainMap({"c": x + 1})), d)[1])({"a": 1})),
+    "heapq nsmallest nlargest": lambda x: (x * heapq.nsmallest(2, [3.0, 1.0, 2.0, 0.5])[-1],
+                                           heapq.nlargest(3, [(1, "a"), (3, "b"), (2, "c"), (3, "a")])),
 }
+
+
+_MODULE = torch.nn.ReLU()
+
+
+def _pop_and_clear(x):
+    d = {"a": x, "b": x * 2, "c": x * 3}
+    last = d.popitem()
+    od = collections.OrderedDict(a=x, b=x + 1, c=x + 2)
+    first, newest = od.popitem(last=False), od.popitem()
+    d.clear()
+    return last, first, newest, d, od
+
+
+def _best_first(x):
+    """A search loop over a heap of (cost, step): pushes and pops in cost order."""
+    heap = [(4.0, 0), (1.0, 1)]
+    heapq.heapify(heap)
+    out = x
+    for cost, step in [(0.5, 2), (3.0, 3)]:
+        heapq.heappush(heap, (cost, step))
+    while heap:
+        cost, step = heapq.heappop(heap)
+        out = out * cost + step
+    return out, heapq.heappushpop([1, 5], 3), heapq.heapreplace([2, 7], 9)
 
 
 @pytest.mark.parametrize("name", PROGRAMS)
@@ -106,6 +149,12 @@ ERRORS = {
     "max key raises": (lambda x: max([1, 2], key=lambda v: {}[v]), KeyError),
     "unbound method on another type": (lambda x: list.append((x,), 1), TypeError),     # (run natively)
     "attribute on object()": (lambda x: setattr(object(), "a", x), AttributeError),
+    "popitem of an empty dict": (lambda x: {}.popitem(), KeyError),
+    "popitem of an empty OrderedDict": (lambda x: collections.OrderedDict().popitem(last=False), KeyError),
+    "dict.popitem(last=...)": (lambda x: {"a": x}.popitem(last=False), TypeError),
+    "pop of an empty set": (lambda x: set().pop(), KeyError),
+    "update of a frozenset": (lambda x: frozenset({1}).intersection_update({1}), AttributeError),
+    "iter of a non-callable with a sentinel": (lambda x: iter(x, 0), TypeError),
 }
 
 
@@ -307,3 +356,23 @@ def test_math_prod_of_sizes_stays_symbolic():
         x = torch.randn(shape)
         assert same(compiled(x), fn(x))
     assert compiled.stats.captures == 2 and counter.frame_count == 2, compiled.stats.recompile_reasons
+
+
+def test_methods_on_containers_from_outside_the_frame_write_back():
+    """``clear``, ``popitem``, the in-place set methods and ``rotate`` on the caller's objects:
+    the caller sees eager's final state."""
+    def fn(x, d, s, q):
+        k, v = d.popitem()
+        s.intersection_update({1, 2, 9})
+        q.rotate(1)
+        out = x * v + len(s)
+        d.clear() if k == "b" else None
+        return out
+
+    compiled = bytegraph.compile(fn, backend=CompileCounter())
+    for i in range(3):
+        x = _t(i)
+        states = [({"a": 1, "b": 2}, {1, 2, 3}, collections.deque([1, 2, 3])) for _ in range(2)]
+        assert same(compiled(x, *states[0]), fn(x, *states[1]))
+        assert states[0] == states[1]
+    assert compiled.stats.break_reasons == [] and compiled.stats.captures == 1

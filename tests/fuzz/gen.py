@@ -303,7 +303,8 @@ def s_genfn(c: Ctx) -> list[Node]:
 def s_lazy(c: Ctx) -> list[Node] | None:
     """Lazy builtins and itertools whose work interleaves with the loop body's: a map whose function
     reads a cell the body changes, generators zipped or enumerated that log to ``acc``, a filter
-    made before the statement that runs it, chains, islices of count(), reduce, max with a key."""
+    made before the statement that runs it, chains, islices of count(), reduce, max with a key, a
+    shared iterator a zip or a loop with ``break`` leaves part of."""
     if not c.on("lazy_iteration"):
         return None
     a, ka = c.tensor()
@@ -312,7 +313,7 @@ def s_lazy(c: Ctx) -> list[Node] | None:
     body = [_n(f"acc.append({v})")]
     gen = Node(f"def {g}(tag, k):", [Block(None, [Node("for j in range(k):", [Block(None, [
         _n("acc.append(tag)"), _n(f"yield {a} * j")])])])])
-    choice = c.rng.randrange(8)
+    choice = c.rng.randrange(9)
     if choice == 0:
         return [_n(f"{cell} = [{c.number()}]"),
                 Node(f"for {v} in map(lambda t: t * {cell}[0], [{a}, {b}, {a}]):",
@@ -338,6 +339,12 @@ def s_lazy(c: Ctx) -> list[Node] | None:
     if choice == 6:
         return [_n(f"acc.append(max([{a}, {b}], key=lambda t: t.ndim) + 1)"),
                 _n(f"acc.append(min({c.int_()}, {c.int_()}, key=lambda i: (i % 3, i)))")]
+    if choice == 8:
+        head = c.rng.choice((f"zip(range({c.small()}), {g})", f"enumerate({g})", f"zip({g}, [{b}], strict=False)"))
+        return [_n(f"{g} = iter([{a}, {b}, {a}])"),          # a shared iterator: what the loop leaves is the program's
+                Node(f"for {u}, {v} in {head}:", [Block(None, [*body, Node(f"if {c.bool_()}:", [Block(None, [
+                    _n("break")])])])]),
+                _n(f"acc.extend({g})")]
     return [Node(f"for {u}, {v} in itertools.product(range({c.small()}), [{a}, {b}]):",
                  [Block(None, [_n(f"acc.append({v} + {u})")])]),
             _n(f"acc.extend(itertools.pairwise([{a}, {b}, {a}]))")]

@@ -7,6 +7,7 @@ import functools
 import itertools
 import math
 import operator
+import re
 import sys
 
 import pytest
@@ -108,6 +109,66 @@ def test_lazy_ones_read_their_input_as_they_are_iterated():
     it_c, it_py = iter(range(10)), iter(range(10))
     assert list(itertools.takewhile(lambda v: v < 3, it_c)) == list(polyfills.takewhile(lambda v: v < 3, it_py))
     assert list(it_c) == list(it_py)
+
+
+class Logged:
+    """A value whose ``<`` is logged: the C heap functions and ours must compare the same pairs
+    in the same order (a traced ``<`` may be a tensor op or a guard)."""
+
+    def __init__(self, v, log):
+        self.v, self.log = v, log
+
+    def __lt__(self, other):
+        self.log.append((self.v, other.v))
+        return self.v < other.v
+
+
+HEAP_OPS = [("heappush", 1), ("heappop", 0), ("heapreplace", 1), ("heappushpop", 1), ("_heappop_max", 0),
+            ("_heapreplace_max", 1)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_heap_functions_compare_and_arrange_as_the_c_ones(seed):
+    import heapq
+    import random
+
+    rng = random.Random(seed)
+    values = [rng.randint(0, 9) for _ in range(rng.randint(0, 30))]
+    logs = {"c": [], "py": []}
+    heaps = {k: [Logged(v, logs[k]) for v in values] for k in logs}
+    funcs = {"c": lambda name: getattr(heapq, name),
+             "py": lambda name: polyfills.EQUIVALENTS[getattr(heapq, name)]}
+    maxed = rng.random() < 0.5
+    for k in logs:
+        funcs[k]("_heapify_max" if maxed else "heapify")(heaps[k])
+    for _ in range(40):
+        name, nargs = rng.choice([op for op in HEAP_OPS if op[0].startswith("_heap") == maxed])
+        item = rng.randint(0, 9)
+        results = {}
+        for k in logs:
+            args = [Logged(item, logs[k])] if nargs else []
+            try:
+                out = funcs[k](name)(heaps[k], *args)
+                results[k] = getattr(out, "v", out)
+            except Exception as e:   # noqa: BLE001 - the same type and message
+                results[k] = (type(e), str(e))
+        assert results["c"] == results["py"], name
+        assert [h.v for h in heaps["c"]] == [h.v for h in heaps["py"]], name
+    assert logs["c"] == logs["py"]
+
+
+def test_heap_functions_reject_what_the_c_ones_reject():
+    import heapq
+
+    for name, args in [("heappush", ((), 1)), ("heapify", ((1, 2),)), ("heappop", ([],)), ("heapreplace", ([], 1)),
+                       ("_heappop_max", ([],)), ("heappushpop", ("ab", 1)), ("_heapify_max", ({},)),
+                       ("_heapreplace_max", ([], 2)), ("heappop", ((),))]:
+        c_fn = getattr(heapq, name)
+        with pytest.raises(Exception) as c_err:
+            c_fn(*args)
+        with pytest.raises(c_err.type, match=re.escape(str(c_err.value))):
+            polyfills.EQUIVALENTS[c_fn](*args)
+    assert polyfills.EQUIVALENTS[heapq.heappushpop]([], 3) == heapq.heappushpop([], 3) == 3
 
 
 def test_every_equivalent_is_registered_for_tracing():

@@ -28,7 +28,7 @@ from ..guards import GuardKind, TensorSpec
 from torch.utils.hooks import RemovableHandle
 
 from ..sources import (BuiltinItemSource, DictKeySource, DictValueSource, InstanceAttrSource, IteratorStateSource,
-                       ReduceSource, WeakRefCallSource)
+                       ReduceSource, WeakRefCallSource, iterator_position)
 from ..codegen.resume import CELL_PREFIX
 from ..sources import AttrSource, ItemSource, LocalSource, NumpyTensorSource, is_source_key, ndarray_as_tensor
 from ..variables.base import BoundMethodVariable, LazyVariableTracker, VariableTracker
@@ -304,7 +304,7 @@ def wrap_iterator(b: "VariableBuilder", value: Any) -> VariableTracker:
     advancing them, through ``it.__reduce__()`` (sequence and position are guarded by their
     own rules). Advancing one is a mutation of an object from outside the frame."""
     b.guard(K.TYPE_MATCH, type(value))
-    _, (seq,), position = value.__reduce__()
+    (seq,), position = value.__reduce__()[1], iterator_position(value)
     if b.source is None:
         return IteratorVariable([b.sourceless(v) for v in list(seq)[position:]], type(value))
     tx, source = b.tx, b.source

@@ -34,7 +34,6 @@ from .ctx import ExceptionVariable
 from .dicts import DictVariable, DictViewVariable, SetVariable
 from .functions import traced_equivalent
 from .getters import GETTER_TYPES, make_getter
-from .iterators import GeneratorVariable
 from .lists import (CombinedIteratorVariable, IteratorVariable, ListIteratorVariable, ListVariable, TupleVariable,
                     each_item, sort_trackers)
 
@@ -221,8 +220,10 @@ def _type(tx: Tx, *args: VariableTracker) -> VariableTracker:
 
 @handles(callable)
 def _callable(tx: Tx, obj: VariableTracker) -> VariableTracker:
+    """Whether the object's type has ``__call__`` (CPython's ``tp_call``); a class always has one
+    (``hasattr(cls, "__call__")`` finds its metaclass's, so it tells nothing about instances)."""
     return tx.wrap_const(callable(obj.as_constant()) if obj.is_constant()
-                         else callable(obj.python_type()) and hasattr(obj.python_type(), "__call__"))
+                         else any("__call__" in vars(c) for c in obj.python_type().__mro__))
 
 
 def _absent(tx: Tx, obj: VariableTracker, name: str, e: UserCodeError) -> bool:
@@ -272,8 +273,13 @@ def _delattr(tx: Tx, obj: VariableTracker, name: VariableTracker) -> VariableTra
 
 
 # -- iteration ----------------------------------------------------------------------------
+_call_until = traced_equivalent(polyfills.iter_callable)
+
+
 @handles(iter)
-def _iter(tx: Tx, obj: VariableTracker) -> VariableTracker:
+def _iter(tx: Tx, obj: VariableTracker, sentinel: VariableTracker | None = None) -> VariableTracker:
+    if sentinel is not None:                  # iter(fn, sentinel): fn called as each item is asked for
+        return _call_until(tx, obj, sentinel)
     if isinstance(obj, IteratorVariable):
         return obj
     if type(obj) is ListVariable:
@@ -286,10 +292,10 @@ def _iter(tx: Tx, obj: VariableTracker) -> VariableTracker:
 def _live(vt: VariableTracker) -> bool:
     """Whether ``iter(vt)`` is stepped one item at a time rather than read whole now: a container
     the loop body may change (a list, a dict or one of its views, a set), as CPython's iterators of
-    them see the change, or an iterator whose items are made as they are asked for (a generator,
-    ``map``...), whose code runs between the body's steps."""
-    return type(vt) is ListVariable or isinstance(vt, (DictVariable, DictViewVariable, SetVariable,
-                                                       GeneratorVariable, CombinedIteratorVariable))
+    them see the change, or any iterator: its position is the program's to see afterwards
+    (``zip(range(n), it)`` leaves the rest of ``it``), and a generator's or ``map``'s items are
+    made as they are asked for, their code running between the body's steps."""
+    return type(vt) is ListVariable or isinstance(vt, (DictVariable, DictViewVariable, SetVariable, IteratorVariable))
 
 
 # the type of ``iter(seq)`` for the builtin sequences, whose trackers have no ``__iter__`` of their own
@@ -322,11 +328,11 @@ def _range(tx: Tx, *args: VariableTracker) -> VariableTracker:
 
 @handles(zip)
 def _zip(tx: Tx, *iterables: VariableTracker, strict: VariableTracker | None = None) -> VariableTracker:
-    if strict is None and any(_live(it) for it in iterables):     # a container the loop may change
+    if strict is not None and strict.as_constant():
+        return CombinedIteratorVariable([_iter(tx, it) for it in iterables], zip, strict=True)
+    if any(_live(it) for it in iterables):     # stepped: a container the loop may change, an iterator
         return CombinedIteratorVariable([_iter(tx, it) for it in iterables], zip)
     columns = [it.unpack(tx) for it in iterables]
-    if strict is not None and strict.as_constant() and len({len(c) for c in columns}) > 1:
-        raise UserCodeError(ValueError("zip() arguments have different lengths"))
     return IteratorVariable([TupleVariable(list(row)) for row in zip(*columns)], type(zip()))
 
 
@@ -352,13 +358,21 @@ def _chain(tx: Tx, *iterables: VariableTracker) -> VariableTracker:
     return IteratorVariable([vt for it in iterables for vt in it.unpack(tx)], itertools.chain)
 
 
+_lazy_chain_from = traced_equivalent(polyfills.chain_from_iterable)
+
+
 @handles(itertools.chain.from_iterable)
 def _chain_from_iterable(tx: Tx, iterables: VariableTracker) -> VariableTracker:
-    return IteratorVariable([vt for it in iterables.unpack(tx) for vt in it.unpack(tx)], itertools.chain)
+    """The outer iterable read now unless it is stepped (``_live``), then as ``chain(*those)``."""
+    if _live(iterables):
+        return _lazy_chain_from(tx, iterables)
+    return _chain(tx, *iterables.unpack(tx))
 
 
 @handles(reversed)
 def _reversed(tx: Tx, seq: VariableTracker) -> VariableTracker:
+    if isinstance(seq, IteratorVariable) and "__reversed__" not in type(seq)._methods:
+        raise UserCodeError(TypeError(f"'{seq.python_type().__name__}' object is not reversible"))
     return IteratorVariable(seq.unpack(tx)[::-1], _REVERSED_TYPES.get(_type_or_none(seq), reversed))
 
 

@@ -132,6 +132,14 @@ def _clear_and_update(cg: Any, source: Any, build_contents: Any) -> None:
     cg.emit("POP_TOP")
 
 
+def _has_keys(vt: VariableTracker) -> bool:
+    """Whether ``dict.update(vt)`` takes ``vt`` as a mapping (it has ``keys``) rather than pairs."""
+    try:
+        return hasattr(vt.python_type(), "keys")
+    except Exception:   # noqa: BLE001 - a tracker of no known type: taken as pairs, as before
+        return False
+
+
 def key_tracker(tx: Tx, key: Hashable) -> VariableTracker:
     return key.vt if isinstance(key, IdentityKey) else tx.wrap_const(key)
 
@@ -400,12 +408,37 @@ class DictVariable(VariableTracker):
         if isinstance(other, DictVariable):
             for k in other.keys():
                 self._items[k] = other.value(k)
+        elif other is not None and _has_keys(other):        # a mapping: CPython reads its keys(), then each
+            for k in other.call_method(tx, "keys", [], {}).unpack(tx):
+                self._items[hash_key(tx, k, self._items)] = other.call_method(tx, "__getitem__", [k], {})
         elif other is not None:
             for pair in other.unpack(tx):
                 k, v = pair.unpack(tx)
                 self._items[hash_key(tx, k, self._items)] = v
         self._items.update(kwargs)
         return tx.wrap_const(None)
+
+    @pymethod("clear")
+    def _clear(self, tx: Tx) -> VariableTracker:
+        if self.keys():
+            self._mutate(tx, "clear")
+            self._items.clear()                     # in place: a live iterator of the dict reads this object
+        return tx.wrap_const(None)
+
+    @pymethod("popitem")
+    def _popitem(self, tx: Tx, last: VariableTracker | None = None) -> VariableTracker:
+        """``d.popitem()``: the last pair (LIFO); ``OrderedDict.popitem(last=False)``: the first."""
+        ordered = issubclass(self.py_type, collections.OrderedDict)
+        if last is not None and not ordered:
+            raise UserCodeError(TypeError("dict.popitem() takes no keyword arguments"))
+        keys = self.keys()
+        if not keys:
+            raise UserCodeError(KeyError("dictionary is empty" if ordered else "popitem(): dictionary is empty"))
+        k = keys[-1] if last is None or last.truth(tx) else keys[0]
+        self._mutate(tx, "popitem")
+        vt = self.value(k)
+        del self._items[k]
+        return TupleVariable([key_tracker(tx, k), vt])
 
     @pymethod("__init__")
     def _init(self, tx: Tx, other: VariableTracker | None = None, /, **kwargs: VariableTracker) -> VariableTracker:
@@ -632,6 +665,66 @@ class SetVariable(VariableTracker):
     @pymethod("copy")
     def _copy(self, tx: Tx) -> VariableTracker:
         return SetVariable(self._items, self.py_type)
+
+    # the named forms of the operators, over any iterables (CPython takes them as sets)
+    def _as_set(self, tx: Tx, other: VariableTracker) -> "SetVariable":
+        return other if isinstance(other, SetVariable) else SetVariable.of(tx, other.unpack(tx))
+
+    def _apply(self, tx: Tx, op: str, others: tuple[VariableTracker, ...]) -> VariableTracker:
+        out: VariableTracker = self if op.startswith("i") else SetVariable(self._items, self.py_type)
+        for other in others:
+            out = out.binary_op(tx, op, self._as_set(tx, other), False)
+        return tx.wrap_const(None) if op.startswith("i") else out
+
+    @pymethod("intersection")
+    def _intersection(self, tx: Tx, *others: VariableTracker) -> VariableTracker:
+        return self._apply(tx, "and", others)
+
+    @pymethod("difference")
+    def _difference(self, tx: Tx, *others: VariableTracker) -> VariableTracker:
+        return self._apply(tx, "sub", others)
+
+    @pymethod("symmetric_difference")
+    def _symmetric_difference(self, tx: Tx, other: VariableTracker) -> VariableTracker:
+        return self._apply(tx, "xor", (other,))
+
+    @pymethod("intersection_update")
+    def _intersection_update(self, tx: Tx, *others: VariableTracker) -> VariableTracker:
+        return self._apply(tx, "iand", others)
+
+    @pymethod("difference_update")
+    def _difference_update(self, tx: Tx, *others: VariableTracker) -> VariableTracker:
+        return self._apply(tx, "isub", others)
+
+    @pymethod("symmetric_difference_update")
+    def _symmetric_difference_update(self, tx: Tx, other: VariableTracker) -> VariableTracker:
+        return self._apply(tx, "ixor", (other,))
+
+    @pymethod("issubset")
+    def _issubset(self, tx: Tx, other: VariableTracker) -> VariableTracker:
+        return tx.wrap_const(all(k in self._as_set(tx, other)._items for k in self._items))
+
+    @pymethod("issuperset")
+    def _issuperset(self, tx: Tx, other: VariableTracker) -> VariableTracker:
+        return tx.wrap_const(all(k in self._items for k in self._as_set(tx, other)._items))
+
+    @pymethod("isdisjoint")
+    def _isdisjoint(self, tx: Tx, other: VariableTracker) -> VariableTracker:
+        return tx.wrap_const(not any(k in self._items for k in self._as_set(tx, other)._items))
+
+    @pymethod("pop")
+    def _pop(self, tx: Tx) -> VariableTracker:
+        """An arbitrary item: the first in the set's iteration order, as CPython's."""
+        if not self._items:
+            raise UserCodeError(KeyError("pop from an empty set"))
+        self._mutate(tx, "pop")
+        return self._items.pop(self._order()[0])
+
+    @pymethod("clear")
+    def _clear(self, tx: Tx) -> VariableTracker:
+        self._mutate(tx, "clear")
+        self._items.clear()
+        return tx.wrap_const(None)
 
     def replay_values(self) -> list[VariableTracker]:
         return list(self._items.values())

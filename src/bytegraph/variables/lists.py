@@ -695,6 +695,11 @@ class ListIteratorVariable(IteratorVariable):
         cg.call(2)
 
 
+def strict_zip(*iterables: Any) -> Any:
+    """``zip(*iterables, strict=True)``: how an escaping strict zip is rebuilt."""
+    return zip(*iterables, strict=True)
+
+
 class CombinedIteratorVariable(IteratorVariable):
     """``enumerate(it)``, ``zip(*its)``, ``map(fn, *its)`` or ``filter(fn, it)`` over iterators it
     steps one item at a time, as CPython does: over a list (a ListIteratorVariable) it sees the
@@ -704,20 +709,23 @@ class CombinedIteratorVariable(IteratorVariable):
     zipped that append to one log)."""
 
     def __init__(self, inners: list[IteratorVariable], py_type: type, start: int = 0,
-                 fn: VariableTracker | None = None) -> None:
+                 fn: VariableTracker | None = None, strict: bool = False) -> None:
         super().__init__([], py_type)
         self.inners = inners
         self.start = start
         self.fn = fn            # map's function; filter's predicate (None: the item's own truth)
+        self.strict = strict    # zip(..., strict=True)
         self.done = False
 
     def next_item(self, tx: Tx) -> VariableTracker | None:
         while not self.done:
             values = []
-            for inner in self.inners:
-                vt = inner.next_item(tx)
+            for i, inner in enumerate(self.inners):
+                vt = inner.advance(tx)          # (an iterator from outside the frame: a recorded mutation)
                 if vt is None:
                     self.done = True
+                    if self.strict:
+                        self._check_lengths(tx, i)
                     return None
                 values.append(vt)
             self.index += 1
@@ -733,6 +741,18 @@ class CombinedIteratorVariable(IteratorVariable):
             return TupleVariable(values)
         return None
 
+    def _check_lengths(self, tx: Tx, stopped: int) -> None:
+        """``zip(strict=True)`` when inner ``stopped`` ran out: CPython's check and words (a later
+        one ran out first: shorter; the first ran out and a later one still has an item: longer)."""
+        def plural(i: int) -> str:
+            return " " if i == 1 else "s 1-"
+        if stopped:
+            raise UserCodeError(ValueError(
+                f"zip() argument {stopped + 1} is shorter than argument{plural(stopped)}{stopped}"))
+        for i, inner in enumerate(self.inners[1:], start=1):
+            if inner.advance(tx) is not None:
+                raise UserCodeError(ValueError(f"zip() argument {i + 1} is longer than argument{plural(i)}{i}"))
+
     def unpack(self, tx: Tx) -> list[VariableTracker]:
         rest = []
         while (vt := self.next_item(tx)) is not None:
@@ -742,7 +762,7 @@ class CombinedIteratorVariable(IteratorVariable):
     def reconstruct(self, cg: Any) -> None:
         """The same builtin over the inner iterators as they stand (an exhausted one over none:
         ``zip()``, ``enumerate(())``, ``map(fn, ())``)."""
-        cg.push_callable(self.py_type)
+        cg.push_callable(strict_zip if self.strict else self.py_type)
         args = 0
         if self.py_type in (map, filter):
             if self.fn is None:
@@ -819,6 +839,16 @@ class DequeVariable(ListVariable):
         vt = self.item(0)
         del self._items[0]
         return vt
+
+    @pymethod("rotate")
+    @_mutator
+    def _rotate(self, tx: Tx, n: VariableTracker | None = None) -> VariableTracker:
+        """``q.rotate(n=1)``: ``n`` steps to the right (negative: to the left)."""
+        steps = n.as_constant() if n is not None else 1
+        if self._items:
+            steps %= len(self._items)
+            self._items[:] = self._items[-steps:] + self._items[:-steps] if steps else self._items
+        return tx.wrap_const(None)
 
     def replay_values(self) -> list[VariableTracker]:
         return self.realized()

@@ -8,6 +8,9 @@ and ``builtins.HANDLERS`` traces that function on the call's arguments. What the
 back is a generator where CPython gives an ``itertools.product`` object: the same items, a
 different type (``type(it)`` and ``isinstance(it, itertools.product)`` differ; nothing else does).
 
+``heapq``'s functions (the C module ``_heapq``) are here too, comparing the same items in the
+same order as C, so a traced ``<`` on tensors records the same ops.
+
 The functions that take their inputs whole when called (``product``, ``combinations``...) read
 them before returning the generator, as the C types do; the lazy ones (``islice``, ``starmap``...)
 read them as they are iterated, as the C types do.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import heapq
 import itertools
 import math
 import operator
@@ -70,6 +74,36 @@ def _yield_all(items: Iterable[Any]) -> Iterator[Any]:
 def chain(*iterables: Iterable[Any]) -> Iterator[Any]:
     """``itertools.chain`` over iterators stepped as the chain reaches them (builtins._chain)."""
     for it in iterables:
+        yield from it
+
+
+def iter_callable(fn: Callable[[], Any], sentinel: Any) -> Iterator[Any]:
+    """``iter(fn, sentinel)``: ``fn()`` until it returns something equal to ``sentinel`` (compared
+    as ``sentinel == value``, CPython's order) or raises StopIteration."""
+    if not callable(fn):
+        raise TypeError("iter(v, w): v must be callable")
+    return _call_until(fn, sentinel)
+
+
+def _call_until(fn: Callable[[], Any], sentinel: Any) -> Iterator[Any]:
+    while True:
+        try:
+            value = fn()
+        except StopIteration:
+            return
+        if sentinel == value:
+            return
+        yield value
+
+
+def chain_from_iterable(iterables: Iterable[Iterable[Any]]) -> Iterator[Any]:
+    """``itertools.chain.from_iterable``: the outer iterable is taken at once (``iter``), then each
+    inner one is stepped as the chain reaches it (builtins._chain_from_iterable)."""
+    return _chain_from(iter(iterables))
+
+
+def _chain_from(outer: Iterator[Iterable[Any]]) -> Iterator[Any]:
+    for it in outer:
         yield from it
 
 
@@ -386,6 +420,110 @@ def _batched(it: Iterator[Any], n: int, strict: bool) -> Iterator[tuple]:
 _NOT_FOUND = object()
 
 
+# heapq: the C module's functions (_heapq) over a list, with its comparisons (only ``<``, between the
+# same items, in the same order) and its errors. A heap of more than 2,500 items is heapified by C
+# in another order of sift-ups (cache-friendly); the result is a valid heap either way.
+
+def _heap_list(heap: Any, fn: str, single: bool) -> list:
+    if not isinstance(heap, list):
+        raise TypeError(f"{fn}() argument{'' if single else ' 1'} must be list, not {type(heap).__name__}")
+    return heap
+
+
+def _sift_toward_root(heap: list, start: int, pos: int, before: Callable[[Any, Any], bool]) -> None:
+    """Move ``heap[pos]`` up while it goes ``before`` its parent (not past ``start``)."""
+    item = heap[pos]
+    while pos > start:
+        parent = (pos - 1) >> 1
+        if not before(item, heap[parent]):
+            break
+        heap[pos] = heap[parent]
+        pos = parent
+    heap[pos] = item
+
+
+def _sift_from_root(heap: list, pos: int, before: Callable[[Any, Any], bool]) -> None:
+    """Move the hole at ``pos`` down to a leaf along the children that go first, then put
+    ``heap[pos]``'s item there and move it back up (CPython's bottom-up sift)."""
+    end, start, item = len(heap), pos, heap[pos]
+    child = 2 * pos + 1
+    while child < end:
+        if child + 1 < end and not before(heap[child], heap[child + 1]):
+            child += 1
+        heap[pos] = heap[child]
+        pos, child = child, 2 * child + 1
+    heap[pos] = item
+    _sift_toward_root(heap, start, pos, before)
+
+
+def _less(a: Any, b: Any) -> bool:
+    return a < b
+
+
+def _greater(a: Any, b: Any) -> bool:
+    return b < a
+
+
+def heappush(heap: list, item: Any) -> None:
+    _heap_list(heap, "heappush", False).append(item)
+    _sift_toward_root(heap, 0, len(heap) - 1, _less)
+
+
+def _pop(heap: list, before: Callable[[Any, Any], bool], fn: str) -> Any:
+    if not _heap_list(heap, fn, True):
+        raise IndexError("index out of range")
+    last = heap.pop()
+    if not heap:
+        return last
+    top, heap[0] = heap[0], last
+    _sift_from_root(heap, 0, before)
+    return top
+
+
+def _replace(heap: list, item: Any, before: Callable[[Any, Any], bool], fn: str) -> Any:
+    if not _heap_list(heap, fn, False):
+        raise IndexError("index out of range")
+    top, heap[0] = heap[0], item
+    _sift_from_root(heap, 0, before)
+    return top
+
+
+def _heapify(heap: list, before: Callable[[Any, Any], bool], fn: str) -> None:
+    for i in reversed(range(len(_heap_list(heap, fn, True)) // 2)):
+        _sift_from_root(heap, i, before)
+
+
+def heappop(heap: list) -> Any:
+    return _pop(heap, _less, "heappop")
+
+
+def heapreplace(heap: list, item: Any) -> Any:
+    return _replace(heap, item, _less, "heapreplace")
+
+
+def heappushpop(heap: list, item: Any) -> Any:
+    if _heap_list(heap, "heappushpop", False) and heap[0] < item:
+        item, heap[0] = heap[0], item
+        _sift_from_root(heap, 0, _less)
+    return item
+
+
+def heapify(heap: list) -> None:
+    _heapify(heap, _less, "heapify")
+
+
+def heappop_max(heap: list) -> Any:
+    return _pop(heap, _greater, "_heappop_max")
+
+
+def heapreplace_max(heap: list, item: Any) -> Any:
+    return _replace(heap, item, _greater, "_heapreplace_max")
+
+
+def heapify_max(heap: list) -> None:
+    _heapify(heap, _greater, "_heapify_max")
+
+
 def cached_property_get(self: functools.cached_property, instance: Any, owner: type | None = None) -> Any:
     """``functools.cached_property.__get__`` as Python 3.12 has it: CPython 3.11's takes an
     ``RLock`` around the first computation, which a trace cannot enter; one thread sees the same."""
@@ -435,4 +573,9 @@ EQUIVALENTS: dict[Any, Callable[..., Any]] = {
     **({itertools.batched: batched} if hasattr(itertools, "batched") else {}),     # Python 3.12+
     **({collections._count_elements: count_elements}                            # the C helper, where built
        if type(getattr(collections, "_count_elements", None)) is type(len) else {}),
+    **{c_fn: py_fn for name, py_fn in [
+        ("heappush", heappush), ("heappop", heappop), ("heapreplace", heapreplace), ("heappushpop", heappushpop),
+        ("heapify", heapify), ("_heappop_max", heappop_max), ("_heapreplace_max", heapreplace_max),
+        ("_heapify_max", heapify_max)]
+       if type(c_fn := getattr(heapq, name, None)) is type(len)},                 # _heapq, where built
 }
