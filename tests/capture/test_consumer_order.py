@@ -241,3 +241,31 @@ def test_an_exhausted_iterator_from_outside_the_frame():
     fresh = iter([1, 2])
     assert same(compiled(x, fresh), (x + 1, [1, 2]))
     assert compiled.stats.graphs == 2 and compiled.stats.eager == 0 and compiled.stats.recompiles == 1, compiled.stats
+
+
+def test_one_iterator_reached_twice_is_one_object():
+    """An iterator from outside the frame passed as two arguments, or live across a graph break
+    (the frame's local and the value a call was being built with): one tracker, advanced once per
+    step. It had one per source, each replayed its steps on the real iterator: StopIteration
+    reached the program (fuzz seed 41606)."""
+    def twice(it, it2, x):
+        return x * next(it), next(it2), list(it)
+
+    def across_a_break(x, gate):
+        it = iter([x, x + 1, x + 2])
+        for a, b in zip(it, [x * 2 if gate.sum() > 0 else x]):      # a break while zip's arguments are built
+            pass
+        return a + b, list(it)
+
+    compiled = bytegraph.compile(twice)
+    for call in range(3):
+        mine, theirs = iter([1, 2, 3, 4]), iter([1, 2, 3, 4])
+        x = torch.randn(2) + call
+        assert same(compiled(mine, mine, x), twice(theirs, theirs, x))
+        assert list(mine) == list(theirs)
+    assert compiled.stats.graphs == 1 and compiled.stats.break_reasons == [], compiled.stats
+    compiled = bytegraph.compile(across_a_break)
+    for call in range(3):
+        x, gate = torch.randn(2), torch.full((1,), call - 1.0)
+        assert same(compiled(x, gate), across_a_break(x, gate))
+    assert compiled.stats.eager == 0 and len(compiled.stats.break_reasons) == 1, compiled.stats

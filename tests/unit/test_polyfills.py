@@ -111,6 +111,16 @@ def test_lazy_ones_read_their_input_as_they_are_iterated():
     assert list(it_c) == list(it_py)
 
 
+def test_count_of_a_tensor_does_not_write_its_start():
+    """C's count adds (``PyNumber_Add``): the start it yielded first stays as it was (fuzz seed 43294)."""
+    import torch
+
+    starts = {"c": torch.zeros(2), "py": torch.zeros(2)}
+    got = {"c": _take(itertools.count(starts["c"], 2), 3), "py": _take(polyfills.count(starts["py"], 2), 3)}
+    assert [t.tolist() for t in got["c"]] == [t.tolist() for t in got["py"]]
+    assert starts["py"].tolist() == starts["c"].tolist() == [0.0, 0.0] and got["py"][0] is starts["py"]
+
+
 class Logged:
     """A value whose ``<`` is logged: the C heap functions and ours must compare the same pairs
     in the same order (a traced ``<`` may be a tensor op or a guard)."""

@@ -241,7 +241,7 @@ def count(start: Any = 0, step: Any = 1) -> Iterator[Any]:
 def _count(n: Any, step: Any) -> Iterator[Any]:
     while True:
         yield n
-        n += step
+        n = n + step           # (not +=: C's count adds, and a tensor's += would write the caller's start)
 
 
 def repeat(obj: Any, times: int | None = None) -> Iterator[Any]:
