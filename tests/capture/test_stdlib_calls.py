@@ -14,6 +14,7 @@ import heapq
 import itertools
 import math
 import operator
+import typing
 
 import pytest
 import torch
@@ -83,6 +84,9 @@ PROGRAMS = {
                                                  x * len(a)))({1, 2, 3}),
     "callable": lambda x: (callable(x), callable(_MODULE), callable(len), callable([]),
                            callable(_t), callable(torch.Tensor), x + 1),
+    "set literal of tuples": lambda x: (lambda s: (len(s), (1, 2) in s, x * len(s)))({(1, 2), (2, 1), (3, (4, 5))}),
+    "isinstance with typing aliases": lambda x: (isinstance(x, typing.Sequence), isinstance([], typing.List),
+                                                 isinstance({}, typing.Mapping), x + 1),
     "deque rotate": lambda x: (lambda q: (q.rotate(3), q.rotate(-1), q.rotate(0), list(q)))(
         collections.deque([x, x * 2, x * 3, x + 4])),
     "iter with a sentinel": lambda x: (lambda it: [x * v for v in iter(lambda: next(it), 0)])(iter([1, 2, 0, 3])),
@@ -376,3 +380,24 @@ def test_methods_on_containers_from_outside_the_frame_write_back():
         assert same(compiled(x, *states[0]), fn(x, *states[1]))
         assert states[0] == states[1]
     assert compiled.stats.break_reasons == [] and compiled.stats.captures == 1
+
+
+class _Checker:
+    """Not a class, but ``isinstance`` takes it: its type has ``__instancecheck__``."""
+
+    def __instancecheck__(self, obj):
+        return isinstance(obj, torch.Tensor) and obj.ndim == 1
+
+
+def test_a_value_needed_at_trace_time_that_is_not_known_is_a_break():
+    """``isinstance(x, checker)`` needs the checker as a class; a user object is not one: the
+    call runs natively at a graph break (it was an internal error: the whole frame ran eagerly)."""
+    def fn(x):
+        y = x * 2
+        return (y + 1) if isinstance(y, _Checker()) else y
+
+    compiled = bytegraph.compile(fn, backend=CompileCounter())
+    for i in range(3):
+        assert same(compiled(_t(i)), fn(_t(i)))
+    assert compiled.stats.eager == 0 and compiled.stats.graphs >= 1 and len(compiled.stats.break_reasons) == 1
+    assert "needs a value known at trace time" in compiled.stats.break_reasons[0]

@@ -36,7 +36,7 @@ from ..guards import Guard, GuardKind, IdRef
 from ..sources import (AttrSource, FreeVarSource, GlobalsDictSource, GlobalSource, ItemSource, LocalSource,
                        ModuleGlobalsSource, RootBuiltinsSource, Source, builtins_of)
 from ..torch_compat import GuardOnDataDependentSymNode
-from ..variables.base import LazyVariableTracker, NullVariable, VariableTracker
+from ..variables.base import LazyVariableTracker, NotConstant, NullVariable, VariableTracker
 from ..variables.dicts import DictVariable
 from ..variables.functions import existing_cell
 from ..variables.iterators import GeneratorVariable
@@ -125,6 +125,14 @@ class InstructionTranslator:
                 # unbacked symbol) used where Python needs it concrete (a dict key, ``range``, ``if``)
                 e = Unsupported(breaks.DATA_DEPENDENT_OP, f"{inst.opname} needs the concrete value of a number "
                                 f"computed from tensor data ({str(e).splitlines()[0][:160]})")
+                if self.parent is None:
+                    e.root_index = inst.index
+                raise self._located(e) from None
+            except NotConstant as e:
+                # a handler needed a value known at trace time (``isinstance(x, typing.List)``: a
+                # typing alias is an object, not a class): a break here, not an internal error
+                e = Unsupported(breaks.UNSUPPORTED_VALUE, f"{inst.opname} needs a value known at trace time; got "
+                                f"{e or 'one computed at run time'}")
                 if self.parent is None:
                     e.root_index = inst.index
                 raise self._located(e) from None

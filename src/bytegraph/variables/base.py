@@ -31,7 +31,12 @@ if TYPE_CHECKING:   # type-only: the graph package imports trackers, not the oth
 
 
 class NotConstant(Exception):
-    """Raised by ``as_constant()`` on a tracker whose value is not known at trace time."""
+    """Raised by ``as_constant()`` on a tracker whose value is not known at trace time; says what
+    it is (a tracker's ``describe()``, made only when shown: ``is_constant()`` raises it often)."""
+
+    def __str__(self) -> str:
+        what = self.args[0] if self.args else ""
+        return what.describe() if hasattr(what, "describe") else str(what)
 
 
 class Tx(Protocol):
@@ -137,7 +142,7 @@ class VariableTracker:
         return True
 
     def as_constant(self) -> Any:
-        raise NotConstant(type(self).__name__)
+        raise NotConstant(self)
 
     # -- operations ----------------------------------------------------------------------
     def var_getattr(self, tx: Tx, name: str) -> "VariableTracker":

@@ -13,6 +13,7 @@ import enum
 import inspect
 import re
 import types
+import typing
 from typing import Any
 
 import torch
@@ -33,10 +34,13 @@ def is_literal(value: Any) -> bool:
     t = type(value)
     if t in LITERAL_TYPES:
         return t is not slice or all(is_literal(v) for v in (value.start, value.stop, value.step))
-    if t is frozenset:
-        return all(is_literal(v) for v in value)
-    # immutable singletons, regex objects, signatures
-    return isinstance(value, (enum.Enum, re.Pattern, re.Match, inspect.Signature, inspect.Parameter))
+    if t is frozenset:          # (a set literal's constant: ``{(1, 2), (2, 1), (3, 3)}``)
+        return all(is_literal(v) or (type(v) is tuple and is_literal(frozenset(v))) for v in value)
+    # immutable singletons, regex objects, signatures, typing's aliases (``isinstance(x, typing.Sequence)``)
+    return isinstance(value, (enum.Enum, re.Pattern, re.Match, inspect.Signature, inspect.Parameter, _TYPING_FORMS))
+
+
+_TYPING_FORMS = getattr(typing, "_Final", ())     # List, Sequence, Optional[int]...: made once, never changed
 
 
 # A range longer than this is not unrolled (a break): more items than any trace gets through
