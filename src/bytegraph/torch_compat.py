@@ -103,6 +103,8 @@ _NAMES: dict[str, tuple[str, ...]] = {
     "vmap_func_name": ("torch._functorch.vmap:_get_name",),
     # Hooks on intermediates in the graph: which backward pass is running (runtime/hooks.py)
     "current_graph_task_id": ("torch._C:_current_graph_task_id",),
+    # Eager's memory-overlap check of in-place pointwise ops, made on fake tensors (graph/eager_checks.py)
+    "non_overlapping_and_dense": ("torch._prims_common:is_non_overlapping_and_dense_or_false",),
 }
 
 

@@ -9,16 +9,21 @@ a backend drops the op as dead code (AOTAutograd: an unused ``m(x.bfloat16())`` 
 kernel would (the wording is then eager's own, from the rerun on real zeros).
 
 Rows: the matrix ops whose fake kernels do not compare dtypes (torch 2.13); bmm, baddbmm, dot
-and convolution do and need no row.
+and convolution do and need no row. And for every in-place pointwise op (aten's ``pointwise``
+tag: TensorIterator kernels), eager's memory-overlap checks (ATen's MemoryOverlap.cpp), which
+fake kernels skip: ``y.unsqueeze(0).add_(y)`` raises in eager; traced, it was recorded, failed
+in the graph, and the input's restore after the failure moved its version counter (fuzz seed
+46476: a later backward then failed where eager's ran).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import torch
 
-from ..torch_compat import python_dispatch
+from ..torch_compat import non_overlapping_and_dense, python_dispatch
 
 _aten = torch.ops.aten
 
@@ -42,6 +47,62 @@ DTYPE_CHECKS: dict[Any, Callable[[tuple], None]] = {
 }
 
 
+_SHARED_WRITE = ("unsupported operation: more than one element of the written-to tensor refers to a single "
+                 "memory location. Please clone() the tensor before performing the operation.")
+_PARTIAL = ("unsupported operation: some elements of the input tensor and the written-to tensor refer to a "
+            "single memory location. Please clone() the tensor before performing the operation.")
+
+
+def _known(t: torch.Tensor) -> bool:
+    """Strided, with every size, stride and offset a plain int (a symbolic one: left to the graph)."""
+    return t.layout is torch.strided and all(
+        type(v) is int for v in (*t.shape, *t.stride(), t.storage_offset()))
+
+
+def _dense(t: torch.Tensor) -> bool:
+    return non_overlapping_and_dense(t)
+
+
+def _span(t: torch.Tensor) -> tuple[int, int]:
+    start = t.storage_offset() * t.element_size()
+    return start, start + t.numel() * t.element_size()
+
+
+def _partial_overlap(out: torch.Tensor, other: torch.Tensor) -> bool:
+    """ATen's ``get_overlap_status(out, other) == Partial``: one storage, the same bytes in another
+    layout or some of them, both dense (otherwise too hard to tell: eager lets it through)."""
+    if out is other or out.numel() == 0 or other.numel() == 0 or not (_dense(out) and _dense(other)):
+        return False
+    if out.untyped_storage()._cdata != other.untyped_storage()._cdata:
+        return False
+    (a0, a1), (b0, b1) = _span(out), _span(other)
+    if (a0, a1) == (b0, b1):
+        return out.stride() != other.stride()
+    return a0 < b1 and b0 < a1
+
+
+def _no_overlap(args: tuple) -> None:
+    """An in-place pointwise op: its output has no two elements at one address (a stride 0 over
+    more than one element) and no input overlaps it partly."""
+    out = args[0] if args else None
+    if not isinstance(out, torch.Tensor) or not _known(out):
+        return
+    if not _dense(out) and any(size > 1 and stride == 0 for size, stride in zip(out.shape, out.stride())):
+        raise RuntimeError(_SHARED_WRITE)
+    for other in args[1:]:
+        if isinstance(other, torch.Tensor) and _known(other) and _partial_overlap(out, other):
+            raise RuntimeError(_PARTIAL)
+
+
+@functools.cache
+def _in_place_pointwise(func: Any) -> bool:
+    schema = getattr(func, "_schema", None)
+    if schema is None or torch.Tag.pointwise not in getattr(func, "tags", ()) or not schema.arguments:
+        return False
+    alias = schema.arguments[0].alias_info
+    return alias is not None and alias.is_write and not any(a.is_out for a in schema.arguments)
+
+
 class EagerChecks(python_dispatch.TorchDispatchMode):
     """Entered above the fake mode while one op is traced: the table's checks, then the op."""
 
@@ -49,4 +110,6 @@ class EagerChecks(python_dispatch.TorchDispatchMode):
         check = DTYPE_CHECKS.get(func)
         if check is not None:
             check(args)
+        elif _in_place_pointwise(func):
+            _no_overlap(args)
         return func(*args, **(kwargs or {}))
