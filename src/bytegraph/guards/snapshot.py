@@ -54,11 +54,10 @@ import weakref
 from typing import Any, Callable
 
 import torch
+from torch.utils.hooks import RemovableHandle
 
 from ..sources import (AttrSource, DerivedSource, DictKeySource, DictValueSource, FreeVarSource, GlobalSource,
                        InstanceAttrSource, ItemSource, LocalSource, ModuleGlobalsSource, Source, TypeSource)
-from torch.utils.hooks import RemovableHandle
-
 from ..torch_compat import dict_version
 from .guard import Guard, GuardKind
 

@@ -21,7 +21,7 @@ from typing import Any, Hashable
 
 import torch
 
-from ..diagnostics.errors import UserCodeError
+from ..diagnostics.errors import Unsupported, UserCodeError
 from ..guards import Guard, GuardKind
 from .base import LazyVariableTracker, NotConstant, Tx, VariableTracker, pymethod
 from .lists import IteratorVariable, TupleVariable, contains_item
@@ -136,7 +136,7 @@ def _has_keys(vt: VariableTracker) -> bool:
     """Whether ``dict.update(vt)`` takes ``vt`` as a mapping (it has ``keys``) rather than pairs."""
     try:
         return hasattr(vt.python_type(), "keys")
-    except Exception:   # noqa: BLE001 - a tracker of no known type: taken as pairs, as before
+    except Unsupported:         # a tracker of no known type: taken as pairs, as before
         return False
 
 
