@@ -269,3 +269,45 @@ def test_one_iterator_reached_twice_is_one_object():
         x, gate = torch.randn(2), torch.full((1,), call - 1.0)
         assert same(compiled(x, gate), across_a_break(x, gate))
     assert compiled.stats.eager == 0 and len(compiled.stats.break_reasons) == 1, compiled.stats
+
+
+def generator_driven_by_send(x):
+    """A coroutine-style generator: the value of each ``yield`` is what ``send`` passed."""
+    def running_total():
+        total = x * 0
+        while True:
+            v = yield total
+            if v is None:
+                return "closed"
+            total = total + v
+
+    def delegating():
+        got = yield from running_total()
+        yield got
+
+    gen = running_total()
+    first = next(gen)
+    a, b = gen.send(x), gen.send(x * 2)
+    try:
+        gen.send(None)
+        ended = None
+    except StopIteration as e:
+        ended = e.value
+    d = delegating()
+    next(d)
+    c = d.send(x + 1)
+    try:
+        running_total().send(1)
+        fresh = None
+    except TypeError as e:
+        fresh = str(e)
+    return first, a, b, ended, c, d.send(None), fresh
+
+
+def test_send_resumes_the_paused_yield_with_its_value():
+    """``gen.send(v)`` made the frame run eagerly (a break at LOAD_METHOD that cannot resume)."""
+    compiled = bytegraph.compile(generator_driven_by_send)
+    for call in range(3):
+        x = torch.randn(2) + call
+        assert same(compiled(x), generator_driven_by_send(x))
+    assert compiled.stats.graphs == 1 and compiled.stats.break_reasons == [] and compiled.stats.eager == 0

@@ -160,16 +160,22 @@ class InstructionTranslator:
         self.stack.append(self.wrap_const(exc))
         self.ip = handler.target
 
-    def resume(self) -> VariableTracker | None:
+    def resume(self, sent: VariableTracker | None = None) -> VariableTracker | None:
         """Run a suspended generator frame to its next yield: the yielded value, or None once
-        it has returned."""
+        it has returned. ``sent`` is the value of the paused ``yield`` expression (``send()``;
+        None for ``next()``)."""
         if self.return_value is not None:
             return None
         if self.yielded is not None:            # the value of the paused `yield` expression
             self.yielded = None
-            self.push(self.wrap_const(None))
+            self.push(sent if sent is not None else self.wrap_const(None))
         self.run()
         return self.yielded
+
+    @property
+    def started(self) -> bool:
+        """Paused at a ``yield`` or returned (not: made and never advanced)."""
+        return self.yielded is not None or self.return_value is not None
 
     def reconstruct_generator(self, cg: Any) -> None:
         """Push a real generator in this (generator) frame's state, for a generator that

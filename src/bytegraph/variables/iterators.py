@@ -2,8 +2,8 @@
 
 It is lazy, as in CPython: the generator's frame (a suspended child translator) runs up
 to its next ``yield`` each time an item is asked for, so its effects interleave with the
-consumer's exactly as they would at run time. ``send()``/``throw()`` are not modelled: a
-resumed ``yield`` expression evaluates to None.
+consumer's exactly as they would at run time. ``send(v)`` resumes it with ``v`` as the value of
+the paused ``yield`` expression (``next()`` sends None); ``throw()`` is not modelled.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import types
 from typing import Any, Protocol
 
+from ..diagnostics import breaks
+from ..diagnostics.errors import Unsupported, UserCodeError
 from .base import Tx, VariableTracker, pymethod
 from .lists import IteratorVariable
 
@@ -19,8 +21,9 @@ class SuspendedFrame(Protocol):
     """The part of a generator's translator the tracker drives."""
 
     return_value: VariableTracker | None
+    started: bool
 
-    def resume(self) -> VariableTracker | None: ...
+    def resume(self, sent: VariableTracker | None = None) -> VariableTracker | None: ...
 
     def reconstruct_generator(self, cg: Any) -> None: ...
 
@@ -33,13 +36,33 @@ class GeneratorVariable(IteratorVariable):
         self.frame: SuspendedFrame | None = frame
         self._origin = frame          # kept once exhausted: it rebuilds an exhausted generator
 
-    def next_item(self, tx: Tx) -> VariableTracker | None:
+    def next_item(self, tx: Tx, sent: VariableTracker | None = None) -> VariableTracker | None:
         if self.frame is None:
             return None
-        item = self.frame.resume()
+        item = self.frame.resume(sent)
         if item is None:
             self.frame = None        # returned: exhausted for good
         return item
+
+    def send_item(self, tx: Tx, value: VariableTracker) -> VariableTracker | None:
+        """``gen.send(value)``'s step: the next item, or None once the generator has returned.
+        CPython's TypeError for a value other than None sent to a generator not yet started."""
+        sends_none = value.is_constant() and value.as_constant() is None
+        if not sends_none and self.frame is not None and not self.frame.started:
+            raise UserCodeError(TypeError("can't send non-None value to a just-started generator"))
+        self.record_advance(tx)
+        return self.next_item(tx, None if sends_none else value)
+
+    @pymethod("send")
+    def _send(self, tx: Tx, value: VariableTracker) -> VariableTracker:
+        item = self.send_item(tx, value)
+        if item is not None:
+            return item
+        returned = self.returned()
+        if returned is not None and not returned.is_constant():
+            raise Unsupported(breaks.GENERATOR, "send() to a generator that returns a value only known at run time")
+        raise UserCodeError(StopIteration(*([] if returned is None or returned.as_constant() is None
+                                             else [returned.as_constant()])))
 
     def returned(self) -> VariableTracker | None:
         """What the generator's code returned, once exhausted: the value of ``yield from`` it."""

@@ -573,14 +573,18 @@ class IteratorVariable(VariableTracker):
         return self.py_type
 
     def advance(self, tx: Tx) -> VariableTracker | None:
-        """The next item, or None when exhausted (``next()``, FOR_ITER). Advancing an iterator
-        from outside the frame is a side effect: the real one is advanced after the graph."""
+        """The next item, or None when exhausted (``next()``, FOR_ITER)."""
+        self.record_advance(tx)
+        return self.next_item(tx)
+
+    def record_advance(self, tx: Tx) -> None:
+        """Advancing an iterator from outside the frame is a side effect: the real one is
+        advanced after the graph."""
         if self.source is not None and not self.mutation_recorded:
             tx.mutation(self, "advancing an iterator")
             self.mutation_recorded = True
         elif self.source is None:
             tx.local_mutation(self, "advancing an iterator")
-        return self.next_item(tx)
 
     def next_item(self, tx: Tx) -> VariableTracker | None:
         if self.source is not None and not self.mutation_recorded:

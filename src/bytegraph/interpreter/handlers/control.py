@@ -201,7 +201,7 @@ def return_generator(tx: Tx, inst: Inst) -> None:
 
 @handles("YIELD_VALUE")
 def yield_value(tx: Tx, inst: Inst) -> None:
-    """(value -- ): suspends the frame; resuming pushes the (always None) sent value"""
+    """(value -- ): suspends the frame; resuming pushes the sent value (None for next())"""
     tx.yielded = tx.pop()
 
 
@@ -212,13 +212,18 @@ def get_yield_from_iter(tx: Tx, inst: Inst) -> None:
 
 
 def _send(tx: Tx) -> tuple[VariableTracker | None, VariableTracker]:
-    """Advance a ``yield from``'s iterator (the value sent is always None while tracing): the
-    item, or None and what the iterator returned (a generator's return value)."""
-    tx.pop()
+    """Advance a ``yield from``'s iterator with the value sent into the outer generator (None on
+    ``next()``): the item, or None and what the iterator returned (a generator's return value)."""
+    sent = tx.pop()
     it = tx.stack[-1]
     if not isinstance(it, IteratorVariable):
         raise Unsupported(breaks.UNSUPPORTED_VALUE, f"yield from {it.describe()}")
-    item = it.advance(tx)
+    if isinstance(it, GeneratorVariable):
+        item = it.send_item(tx, sent)
+    elif sent.is_constant() and sent.as_constant() is None:
+        item = it.advance(tx)
+    else:
+        raise Unsupported(breaks.GENERATOR, f"send() through a yield from {it.describe()}")
     returned = it.returned() if isinstance(it, GeneratorVariable) else None
     return item, returned if returned is not None else tx.wrap_const(None)
 
