@@ -59,10 +59,6 @@ def _known(t: torch.Tensor) -> bool:
         type(v) is int for v in (*t.shape, *t.stride(), t.storage_offset()))
 
 
-def _dense(t: torch.Tensor) -> bool:
-    return non_overlapping_and_dense(t)
-
-
 def _span(t: torch.Tensor) -> tuple[int, int]:
     start = t.storage_offset() * t.element_size()
     return start, start + t.numel() * t.element_size()
@@ -71,7 +67,7 @@ def _span(t: torch.Tensor) -> tuple[int, int]:
 def _partial_overlap(out: torch.Tensor, other: torch.Tensor) -> bool:
     """ATen's ``get_overlap_status(out, other) == Partial``: one storage, the same bytes in another
     layout or some of them, both dense (otherwise too hard to tell: eager lets it through)."""
-    if out is other or out.numel() == 0 or other.numel() == 0 or not (_dense(out) and _dense(other)):
+    if out is other or out.numel() == 0 or other.numel() == 0 or not all(map(non_overlapping_and_dense, (out, other))):
         return False
     if out.untyped_storage()._cdata != other.untyped_storage()._cdata:
         return False
@@ -87,7 +83,7 @@ def _no_overlap(args: tuple) -> None:
     out = args[0] if args else None
     if not isinstance(out, torch.Tensor) or not _known(out):
         return
-    if not _dense(out) and any(size > 1 and stride == 0 for size, stride in zip(out.shape, out.stride())):
+    if not non_overlapping_and_dense(out) and any(size > 1 and stride == 0 for size, stride in zip(out.shape, out.stride())):
         raise RuntimeError(_SHARED_WRITE)
     for other in args[1:]:
         if isinstance(other, torch.Tensor) and _known(other) and _partial_overlap(out, other):

@@ -123,23 +123,17 @@ class InstructionTranslator:
             except GuardOnDataDependentSymNode as e:
                 # a value computed from tensor data (``len(x.nonzero())``, ``x.sum().item()``: an
                 # unbacked symbol) used where Python needs it concrete (a dict key, ``range``, ``if``)
-                e = Unsupported(breaks.DATA_DEPENDENT_OP, f"{inst.opname} needs the concrete value of a number "
-                                f"computed from tensor data ({str(e).splitlines()[0][:160]})")
-                if self.parent is None:
-                    e.root_index = inst.index
-                raise self._located(e) from None
+                raise self._break_at(inst, Unsupported(
+                    breaks.DATA_DEPENDENT_OP, f"{inst.opname} needs the concrete value of a number computed from "
+                    f"tensor data ({str(e).splitlines()[0][:160]})")) from None
             except NotConstant as e:
                 # a handler needed a value known at trace time (``isinstance(x, typing.List)``: a
                 # typing alias is an object, not a class): a break here, not an internal error
-                e = Unsupported(breaks.UNSUPPORTED_VALUE, f"{inst.opname} needs a value known at trace time; got "
-                                f"{e or 'one computed at run time'}")
-                if self.parent is None:
-                    e.root_index = inst.index
-                raise self._located(e) from None
+                raise self._break_at(inst, Unsupported(
+                    breaks.UNSUPPORTED_VALUE, f"{inst.opname} needs a value known at trace time; got "
+                    f"{e or 'one computed at run time'}")) from None
             except Unsupported as e:
-                if self.parent is None and e.root_index is None:
-                    e.root_index = inst.index
-                raise self._located(e)
+                raise self._break_at(inst, e)
             except UserCodeError as e:
                 if e.where is None:
                     e.where = self.location()
@@ -147,6 +141,13 @@ class InstructionTranslator:
                     raise
                 self._unwind(inst, e.original)
         return self.return_value
+
+    def _break_at(self, inst: Inst, e: Unsupported) -> Unsupported:
+        """``e`` as a graph break at ``inst``: in the root frame it resumes there (unless an
+        inlined frame already named the root instruction), with the user's location."""
+        if self.parent is None and e.root_index is None:
+            e.root_index = inst.index
+        return self._located(e)
 
     def _unwind(self, inst: Inst, exc: BaseException) -> None:
         """Deliver an exception raised by ``inst`` to the handler the exception table names for
